@@ -1,0 +1,37 @@
+/*
+ * cli.h - what every `cadenza <verb>` implementation gets, and the exit
+ * codes that leave the process (append-only, documented in README.md).
+ */
+#ifndef CADENZA_CLI_H
+#define CADENZA_CLI_H
+
+enum {
+    EXIT_OK = 0,      /* success */
+    EXIT_DATA = 1,    /* validation or data errors in the user's input */
+    EXIT_USAGE = 2,   /* bad command line */
+    EXIT_RUNTIME = 3, /* runtime failure: I/O, store, out of memory */
+};
+
+/* Global options, parsed by main.c before the verb. */
+struct cli_ctx {
+    const char *config_path; /* --config or NULL (then $CADENZA_CONFIG, ...) */
+    const char *store_path;  /* --store or NULL (then $CADENZA_STORE, file) */
+    const char *redis_url;   /* --redis or NULL (then $CADENZA_REDIS, file) */
+    int verbose;
+};
+
+struct config;
+struct diags;
+/*
+ * Load the configuration the way every verb does and print diagnostics.
+ * Returns an exit code (EXIT_OK on success, *ret set).
+ */
+int cli_load_config(const struct cli_ctx *ctx, struct config **ret);
+
+/* Verbs: each parses its own options from argv (argv[0] is the verb). */
+int cmd_validate(int argc, char **argv, const struct cli_ctx *ctx);
+int cmd_import(int argc, char **argv, const struct cli_ctx *ctx);
+int cmd_status(int argc, char **argv, const struct cli_ctx *ctx);
+int cmd_sample(int argc, char **argv, const struct cli_ctx *ctx);
+
+#endif

@@ -1,0 +1,244 @@
+/*
+ * cmd-import.c - `cadenza import debtors FILE|-`.
+ *
+ * The edge around import.c: options, files, the store, the summary line
+ * and the exit code (0 all rows good, 1 some rows rejected, 2 usage,
+ * 3 runtime failure).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "config.h"
+#include "import.h"
+#include "log.h"
+#include "rowreader.h"
+#include "store.h"
+
+static void import_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: cadenza import debtors FILE|- [options]\n"
+            "\n"
+            "Insert or update debtors by external id from CSV (RFC 4180, header row)\n"
+            "or JSON Lines.  Unchanged rows are skipped; bad rows are reported with\n"
+            "their line and reason and written to a rejects file; good rows are stored.\n"
+            "\n"
+            "Options:\n"
+            "  -f, --format FMT     csv, jsonl or auto (default: auto, from the name\n"
+            "                       or the first byte)\n"
+            "  -R, --rejects PATH   where to write rejected rows (default: FILE.rejects;\n"
+            "                       none for standard input)\n"
+            "  -b, --batch N        rows per transaction (default 4000)\n"
+            "  -e, --max-errors N   report at most N bad rows on stderr (default 50)\n"
+            "  -j, --jobs N         validator threads (default 2)\n"
+            "  -q, --quiet          no progress line\n"
+            "  -h, --help           this help\n"
+            "\n"
+            "Columns and formats: docs/import.md.  Exit status: 0 every row imported,\n"
+            "1 some rows rejected (the good ones are stored), 2 usage, 3 runtime failure.\n");
+}
+
+static int parse_count(const char *opt, const char *s, long max, long *ret)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || *end || end == s || v < 0 || v > max) {
+        log_error("invalid value '%s' for %s: expected a number from 0 to %ld", s, opt, max);
+        return -EINVAL;
+    }
+    *ret = v;
+    return 0;
+}
+
+static int import_debtors_cmd(int argc, char **argv, const struct cli_ctx *ctx)
+{
+    static const struct option opts[] = {
+        { "format", required_argument, NULL, 'f' },
+        { "rejects", required_argument, NULL, 'R' },
+        { "batch", required_argument, NULL, 'b' },
+        { "max-errors", required_argument, NULL, 'e' },
+        { "jobs", required_argument, NULL, 'j' },
+        { "quiet", no_argument, NULL, 'q' },
+        { "help", no_argument, NULL, 'h' },
+        {},
+    };
+    int format = ROW_FORMAT_AUTO, c;
+    const char *rejects_path = NULL;
+    long batch = 4000, max_errors = 50, jobs = 2;
+    bool quiet = false;
+    struct import_counts counts = { 0 };
+    FILE *rejects = NULL;
+    _cleanup_free_ char *default_rejects = NULL, *rejects_tmp = NULL;
+
+    while ((c = getopt_long(argc, argv, "f:R:b:e:j:qh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'f':
+            if (streq(optarg, "csv"))
+                format = ROW_FORMAT_CSV;
+            else if (streq(optarg, "jsonl"))
+                format = ROW_FORMAT_JSONL;
+            else if (streq(optarg, "auto"))
+                format = ROW_FORMAT_AUTO;
+            else {
+                log_error("unknown format '%s': expected csv, jsonl or auto", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case 'R':
+            rejects_path = optarg;
+            break;
+        case 'b':
+            if (parse_count("--batch", optarg, 1000000, &batch) < 0 || batch == 0)
+                return EXIT_USAGE;
+            break;
+        case 'e':
+            if (parse_count("--max-errors", optarg, 100000000, &max_errors) < 0)
+                return EXIT_USAGE;
+            break;
+        case 'j':
+            if (parse_count("--jobs", optarg, 8, &jobs) < 0 || jobs == 0)
+                return EXIT_USAGE;
+            break;
+        case 'q':
+            quiet = true;
+            break;
+        case 'h':
+            import_usage(stdout);
+            return EXIT_OK;
+        default:
+            return EXIT_USAGE;
+        }
+    }
+    if (optind + 1 != argc) {
+        log_error(optind >= argc ? "missing input file (use '-' for standard input)"
+                                 : "too many arguments: one input file expected");
+        return EXIT_USAGE;
+    }
+    const char *input = argv[optind];
+    bool is_stdin = streq(input, "-");
+
+    struct config *cfg = NULL;
+    int r = cli_load_config(ctx, &cfg);
+    if (r != EXIT_OK)
+        return r;
+
+    int fd = is_stdin ? STDIN_FILENO : open(input, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        log_error_errno(-errno, "cannot open '%s': %m", input);
+        config_free(cfg);
+        return EXIT_RUNTIME;
+    }
+
+    char err[512];
+    struct store *s = NULL;
+    r = store_open(cfg->store_path, STORE_BULK, &s, err, sizeof(err));
+    if (r < 0) {
+        log_error("cannot open store '%s': %s", cfg->store_path, err);
+        goto out;
+    }
+
+    if (!rejects_path && !is_stdin) {
+        default_rejects = strdupf("%s.rejects", input);
+        rejects_path = default_rejects;
+    }
+    if (rejects_path)
+        rejects_tmp = strdupf("%s.tmp", rejects_path);
+    if (rejects_path) {
+        if (!rejects_tmp || !(rejects = fopen(rejects_tmp, "we"))) {
+            log_error_errno(-errno, "cannot write rejects file '%s': %m", rejects_tmp);
+            r = -EIO;
+            goto out;
+        }
+    }
+
+    const char *name = is_stdin ? "<stdin>" : input;
+    int64_t now = (int64_t)time(NULL), import_id = 0;
+    if ((r = store_import_start(s, name, now, &import_id)) < 0) {
+        log_error("cannot write to store '%s': %s", cfg->store_path, store_errmsg(s));
+        goto out_rejects;
+    }
+
+    struct import_opts o = {
+        .name = name,
+        .fd = fd,
+        .format = format,
+        .rejects = rejects,
+        .errors = stderr,
+        .max_reported = (size_t)max_errors,
+        .batch_rows = (size_t)batch,
+        .validators = (int)jobs,
+        .progress = !quiet && isatty(STDERR_FILENO),
+        .now = now,
+    };
+    r = import_debtors(s, &o, &counts, err, sizeof(err));
+    const char *status = r == 0 ? "done" : r == -EINVAL ? "rejected" : "failed";
+    int r2 = store_import_finish(s, import_id, &counts, (int64_t)time(NULL), status);
+    if (r == -EINVAL) {
+        log_error("%s: %s", name, err);
+        goto out_rejects;
+    }
+    if (r < 0) {
+        log_error("import of '%s' failed: %s", name, err);
+        goto out_rejects;
+    }
+    if (r2 < 0)
+        log_warning("cannot record the import in the store: %s", store_errmsg(s));
+
+out_rejects:
+    if (rejects) {
+        bool keep = r == 0 && counts.rejected > 0;
+        if (fclose(rejects) != 0 && keep) {
+            log_error_errno(-errno, "cannot write rejects file '%s': %m", rejects_tmp);
+            r = -EIO;
+        } else if (keep && rename(rejects_tmp, rejects_path) < 0) {
+            log_error_errno(-errno, "cannot rename '%s': %m", rejects_tmp);
+            r = -EIO;
+        } else if (!keep) {
+            unlink(rejects_tmp);
+            if (r == 0)
+                unlink(rejects_path); /* no stale rejects from an earlier run */
+        }
+    }
+    if (r == 0) {
+        printf("%s: %lld rows read: %lld inserted, %lld updated, %lld unchanged, "
+               "%lld rejected\n",
+               name, (long long)counts.read, (long long)counts.inserted,
+               (long long)counts.updated, (long long)counts.unchanged,
+               (long long)counts.rejected);
+        if (counts.rejected && rejects_path)
+            printf("rejected rows written to %s\n", rejects_path);
+    }
+out:
+    store_free(s);
+    if (!is_stdin)
+        close(fd);
+    config_free(cfg);
+    if (r == -EINVAL)
+        return EXIT_DATA;
+    if (r < 0)
+        return EXIT_RUNTIME;
+    return counts.rejected ? EXIT_DATA : EXIT_OK;
+}
+
+int cmd_import(int argc, char **argv, const struct cli_ctx *ctx)
+{
+    if (argc >= 2 && (streq(argv[1], "--help") || streq(argv[1], "-h"))) {
+        import_usage(stdout);
+        return EXIT_OK;
+    }
+    if (argc < 2) {
+        log_error("missing what to import: 'debtors'");
+        return EXIT_USAGE;
+    }
+    if (streq(argv[1], "debtors"))
+        return import_debtors_cmd(argc - 1, argv + 1, ctx);
+    log_error("unknown import kind '%s': expected 'debtors'", argv[1]);
+    return EXIT_USAGE;
+}

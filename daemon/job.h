@@ -1,0 +1,74 @@
+/*
+ * job.h - the self-contained dispatch job: everything a worker needs to
+ * send one planned attempt without the store (address, message inputs,
+ * time zone, the windows it may be sent in).  Serialised as one compact
+ * JSON object, the payload stored in Redis by queue.c.
+ *
+ * Times are Unix seconds, UTC.  windows are [start, end) intervals in
+ * which a send is legal (quiet hours already applied by the planner, in
+ * the debtor's zone); none means "any time before not_after".
+ */
+#ifndef CADENZA_JOB_H
+#define CADENZA_JOB_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util.h"
+
+#define JOB_WINDOWS_MAX 32
+#define JOB_PAYLOAD_MAX (64 * 1024) /* a payload larger than this is malformed */
+
+struct job_window {
+    int64_t start, end; /* [start, end), Unix seconds */
+};
+
+struct job {
+    int64_t attempt_id;       /* > 0, the store's attempt row id */
+    char *idempotency_key;    /* passed to the channel / provider */
+    char *debtor_id;          /* external debtor id (stop markers are keyed by it) */
+    char *channel;            /* channel instance name from the config */
+    char *channel_kind;       /* "email", "sms", ... (chan_kind_to_string) */
+    char *address;            /* email address, E.164 phone number, handle */
+    char *template_name;      /* message template, may be NULL */
+    json_t *inputs;           /* object: name, amount, currency, due_date, pay_link...;
+                                 may be NULL (then {}) */
+    char *time_zone;          /* IANA zone of the debtor */
+    char *strategy;           /* may be NULL */
+    int tier;                 /* lifecycle tier, -1 when unknown */
+    int attempt;              /* attempt number in the debtor's cadence */
+    int64_t not_before;       /* due time: the job becomes ready then */
+    int64_t not_after;        /* latest legal send time */
+    struct job_window windows[JOB_WINDOWS_MAX];
+    size_t nwindows;
+};
+
+/* Release the strings and inputs of a job (not the struct); zeroes it. */
+void job_release(struct job *j);
+
+/* Check the fields a worker relies on; -EINVAL with a message in err. */
+int job_validate(const struct job *j, char *err, size_t errlen);
+
+/* Append the job's JSON payload to b.  -ENOMEM, -E2BIG (sbuf max). */
+int job_to_json(const struct job *j, struct sbuf *b);
+
+/*
+ * Parse a payload into *ret (caller-owned storage, released with
+ * job_release()).  Unknown keys are ignored (newer producers); missing
+ * or mistyped required keys, bad JSON or an invalid job give -EINVAL
+ * and a message in err.  *ret is written only on success.
+ */
+int job_from_json(const char *buf, size_t len, struct job *ret, char *err, size_t errlen);
+
+/*
+ * The re-check a worker makes just before sending, at time now:
+ *   JOB_SEND_NOW        inside a window and not after not_after
+ *   JOB_WAIT            too early: *ret_next is the next legal start
+ *   JOB_EXPIRED         past not_after, or no window left before it
+ */
+enum job_timing { JOB_SEND_NOW, JOB_WAIT, JOB_EXPIRED };
+enum job_timing job_check_time(const struct job *j, int64_t now, int64_t *ret_next);
+
+#endif

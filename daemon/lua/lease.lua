@@ -1,0 +1,123 @@
+-- lease: one worker round trip for one channel.  Quarantines keys of the
+-- wrong type, returns expired leases (reaper), moves due scheduled and
+-- retry jobs to the ready list, takes rate-limit tokens, then leases up
+-- to N jobs (redelivered ones first) with a visibility timeout.
+-- KEYS: 1 sched, 2 retry, 3 ready, 4 redo, 5 lease, 6 jobs, 7 tries,
+--       8 rate bucket, 9 dead hash, 10 dead index
+-- ARGV: 1 now (ms), 2 N, 3 visibility timeout (ms), 4 rate (jobs/s,
+--       0 = unlimited), 5 burst, 6 channel name, 7 move limit
+-- Returns { ready_left, leased_total, retrying, wait_ms,
+--           then per job: id, payload or false, tries, redelivered }.
+local now = tonumber(ARGV[1])
+local want = tonumber(ARGV[2])
+local vt = tonumber(ARGV[3])
+local rate = tonumber(ARGV[4])
+local burst = tonumber(ARGV[5])
+local chan = ARGV[6]
+local lim = tonumber(ARGV[7])
+local sched, retry, ready, redo, lease = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local jobs, tries, bucket, dead, deadix = KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
+
+local expect = { [1] = 'zset', [2] = 'zset', [3] = 'list', [4] = 'list', [5] = 'zset',
+                 [6] = 'hash', [7] = 'hash', [8] = 'hash' }
+for i = 1, 8 do
+    local t = redis.call('TYPE', KEYS[i])['ok']
+    if t ~= 'none' and t ~= expect[i] then
+        local moved = KEYS[i] .. ':bad:' .. now
+        redis.call('RENAME', KEYS[i], moved)
+        local id = 'key:' .. KEYS[i]
+        redis.call('HSET', dead, id, cjson.encode({
+            error = 'key \'' .. KEYS[i] .. '\' held a ' .. t .. ', not a ' .. expect[i] ..
+                    '; moved to \'' .. moved .. '\'',
+            channel = chan, at = now, tries = 0 }))
+        redis.call('ZADD', deadix, now, id)
+    end
+end
+
+local function move(ids, dst)
+    for i = 1, #ids, 1000 do
+        redis.call('RPUSH', dst, unpack(ids, i, math.min(i + 999, #ids)))
+    end
+end
+
+-- reaper: expired leases go to the redelivery list (invariant 4)
+local expired = redis.call('ZRANGEBYSCORE', lease, '-inf', now, 'LIMIT', 0, lim)
+if #expired > 0 then
+    for i = 1, #expired, 1000 do
+        redis.call('ZREM', lease, unpack(expired, i, math.min(i + 999, #expired)))
+    end
+    move(expired, redo)
+end
+-- due mover
+for _, src in ipairs({ sched, retry }) do
+    local due = redis.call('ZRANGEBYSCORE', src, '-inf', now, 'LIMIT', 0, lim)
+    if #due > 0 then
+        for i = 1, #due, 1000 do
+            redis.call('ZREM', src, unpack(due, i, math.min(i + 999, #due)))
+        end
+        move(due, ready)
+    end
+end
+
+-- token bucket shared by every worker of this channel
+local tokens = 0
+local wait = 0
+if rate > 0 then
+    local b = redis.call('HMGET', bucket, 'tokens', 'ts')
+    tokens = tonumber(b[1]) or burst
+    local ts = tonumber(b[2]) or now
+    if now > ts then
+        tokens = math.min(burst, tokens + (now - ts) * rate / 1000)
+    end
+    local allow = math.floor(tokens)
+    if allow < want then
+        want = allow
+    end
+end
+
+local out = { 0, 0, 0, 0 }
+local ids = {}
+local redelivered = {}
+if want > 0 then
+    local r = redis.call('LPOP', redo, want)
+    if r then
+        for _, id in ipairs(r) do
+            ids[#ids + 1] = id
+            redelivered[#ids] = 1
+        end
+    end
+    if #ids < want then
+        r = redis.call('LPOP', ready, want - #ids)
+        if r then
+            for _, id in ipairs(r) do
+                ids[#ids + 1] = id
+                redelivered[#ids] = 0
+            end
+        end
+    end
+end
+if #ids > 0 then
+    local until_ms = now + vt
+    local payloads = redis.call('HMGET', jobs, unpack(ids))
+    local t = redis.call('HMGET', tries, unpack(ids))
+    for i, id in ipairs(ids) do
+        redis.call('ZADD', lease, until_ms, id)
+        out[#out + 1] = id
+        out[#out + 1] = payloads[i]
+        out[#out + 1] = tonumber(t[i]) or 0
+        out[#out + 1] = redelivered[i]
+    end
+end
+local left = redis.call('LLEN', ready) + redis.call('LLEN', redo)
+if rate > 0 then
+    tokens = tokens - #ids
+    redis.call('HSET', bucket, 'tokens', tostring(tokens), 'ts', now)
+    if left > 0 and tokens < 1 then
+        wait = math.ceil((1 - tokens) * 1000 / rate)
+    end
+end
+out[1] = left
+out[2] = redis.call('ZCARD', lease)
+out[3] = redis.call('ZCARD', retry)
+out[4] = wait
+return out

@@ -1,0 +1,182 @@
+/*
+ * main.c - `cadenza <verb>`: global options, then one dispatch table.
+ *
+ * Global options come before the verb (git style):
+ *   cadenza [--config PATH] [--store PATH] [--redis URL] [-v] <verb> [args]
+ * Each verb parses its own options and owns its usage text.
+ *
+ * Exit codes (cli.h, append-only): 0 ok, 1 data/validation errors,
+ * 2 usage, 3 runtime failure.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cadenza-config.h"
+#include "cli.h"
+#include "config.h"
+#include "diag.h"
+#include "log.h"
+#include "util.h"
+
+struct verb {
+    const char *name;
+    int (*fn)(int argc, char **argv, const struct cli_ctx *ctx);
+    const char *summary;
+};
+
+static int cmd_help(int argc, char **argv, const struct cli_ctx *ctx);
+static int cmd_version(int argc, char **argv, const struct cli_ctx *ctx);
+
+static const struct verb verbs[] = {
+    { "validate", cmd_validate, "check config, strategies and templates" },
+    { "import", cmd_import, "import debtors (CSV or JSON Lines) into the store" },
+    { "status", cmd_status, "summarise the portfolio and the store" },
+    { "sample", cmd_sample, "write a synthetic portfolio as CSV to stdout" },
+    { "help", cmd_help, "show help for cadenza or a verb" },
+    { "version", cmd_version, "print the version" },
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: cadenza [--config PATH] [--store PATH] [--redis URL] [-v] <command> [args]\n"
+            "\n"
+            "Outbound contact-strategy orchestrator for collections.\n"
+            "\n"
+            "Commands:\n");
+    for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
+        fprintf(f, "  %-10s %s\n", verbs[i].name, verbs[i].summary);
+    fprintf(f,
+            "\n"
+            "Global options:\n"
+            "  -c, --config PATH  configuration file (env CADENZA_CONFIG; default\n"
+            "                     ./config/cadenza.yaml, then /etc/cadenza/cadenza.yaml)\n"
+            "  -s, --store PATH   SQLite store (env CADENZA_STORE; overrides the file)\n"
+            "  -r, --redis URL    Redis URL (env CADENZA_REDIS; overrides the file)\n"
+            "  -v, --verbose      more log output (repeat for debug)\n"
+            "      --version      print the version and exit\n"
+            "  -h, --help         this help\n"
+            "\n"
+            "Run 'cadenza <command> --help' for a command's options.\n"
+            "Exit status: 0 ok, 1 validation or data errors, 2 usage, 3 runtime failure.\n");
+}
+
+static const struct verb *find_verb(const char *name)
+{
+    for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
+        if (streq(verbs[i].name, name))
+            return &verbs[i];
+    return NULL;
+}
+
+static int unknown_verb(const char *name)
+{
+    const char *names[ELEMENTSOF(verbs)];
+    for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
+        names[i] = verbs[i].name;
+    const char *s = closest_word(name, names, ELEMENTSOF(verbs));
+    if (s)
+        log_error("unknown command '%s'; did you mean '%s'?", name, s);
+    else
+        log_error("unknown command '%s'; see 'cadenza help'", name);
+    return EXIT_USAGE;
+}
+
+static int cmd_help(int argc, char **argv, const struct cli_ctx *ctx)
+{
+    if (argc < 2) {
+        usage(stdout);
+        return EXIT_OK;
+    }
+    const struct verb *v = find_verb(argv[1]);
+    if (!v)
+        return unknown_verb(argv[1]);
+    char *args[] = { (char *)v->name, (char *)"--help", NULL };
+    return v->fn(2, args, ctx);
+}
+
+static int cmd_version(int argc, char **argv, const struct cli_ctx *ctx)
+{
+    printf("cadenza %s\n", CADENZA_VERSION);
+    return EXIT_OK;
+}
+
+int cli_load_config(const struct cli_ctx *ctx, struct config **ret)
+{
+    struct diags d = DIAGS_INIT;
+    struct config_overrides ov = { ctx->store_path, ctx->redis_url };
+    struct config *c = NULL;
+    int r = config_load(ctx->config_path, &ov, &c, &d);
+    diags_sort(&d);
+    diags_print(&d, stderr);
+    diags_release(&d);
+    if (r == -EINVAL)
+        return EXIT_DATA;
+    if (r < 0) {
+        log_error_errno(r, "cannot load configuration: %m");
+        return EXIT_RUNTIME;
+    }
+    *ret = c;
+    return EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "config", required_argument, NULL, 'c' },
+        { "store", required_argument, NULL, 's' },
+        { "redis", required_argument, NULL, 'r' },
+        { "verbose", no_argument, NULL, 'v' },
+        { "version", no_argument, NULL, 'V' },
+        { "help", no_argument, NULL, 'h' },
+        {},
+    };
+    struct cli_ctx ctx = { 0 };
+    int c;
+
+    /* '+': stop at the first non-option, the verb. */
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "+c:s:r:vh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            ctx.config_path = optarg;
+            break;
+        case 's':
+            ctx.store_path = optarg;
+            break;
+        case 'r':
+            ctx.redis_url = optarg;
+            break;
+        case 'v':
+            ctx.verbose++;
+            break;
+        case 'V':
+            return cmd_version(0, NULL, &ctx);
+        case 'h':
+            usage(stdout);
+            return EXIT_OK;
+        default:
+            if (optopt)
+                log_error("unknown or incomplete option '-%c'; see 'cadenza --help'", optopt);
+            else
+                log_error("unknown option '%s'; see 'cadenza --help'", argv[optind - 1]);
+            return EXIT_USAGE;
+        }
+    }
+    log_set_level(ctx.verbose >= 2 ? LOG_DEBUG : ctx.verbose ? LOG_INFO : LOG_NOTICE);
+    if (optind >= argc) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    int first = optind;
+    const struct verb *v = find_verb(argv[first]);
+    if (!v)
+        return unknown_verb(argv[first]);
+    /* Each verb runs getopt again over its own argv; 0 resets glibc's state. */
+    optind = 0;
+    opterr = 1;
+    return v->fn(argc - first, argv + first, &ctx);
+}

@@ -1,0 +1,417 @@
+/*
+ * model.c - the reach model: P(reach | channel kind, local hour of week)
+ * per debtor, as a hierarchical Beta-Binomial estimate pooled across
+ * hours, plus the seeded sampler used for Thompson sampling.
+ *
+ * Owns: the global priors and the frozen segment layer.  Never: does
+ * I/O, reads the clock, allocates after model_finish(), or keeps state
+ * between calls of model_estimate() (so threads share a finished model).
+ *
+ * Layers (docs/planner.md has the formulas):
+ *   global prior  Beta(mu0*n0, (1-mu0)*n0) per kind x how (built-in shape
+ *                 or model_set_prior())
+ *   segment       prior + the segment's counts pooled over a kernel of
+ *                 neighbouring hours and the same hours on other weekdays
+ *   debtor        segment mean x a shrunk channel factor (own reaches /
+ *                 reaches expected from the segment) x a shrunk hour
+ *                 factor (the same ratio near the hour, pooled over the
+ *                 kernel and, with a lower weight, over other channels)
+ *
+ * Invariants:
+ *  1. Every mean handed out is in [MODEL_P_MIN, MODEL_P_MAX] and every
+ *     strength is > 0, so a Beta built from them is proper.
+ *  2. A debtor without counts gets exactly its segment's mean; a segment
+ *     without counts gets exactly the global prior's mean.
+ *  3. The same seed gives the same sequence of draws on every host
+ *     (integer PRNG, no libc rand()).
+ *  4. model_kernel(a, b) == model_kernel(b, a), and it is 1 for a == b.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model.h"
+#include "util.h"
+
+#define MODEL_P_MIN 0.0005
+#define MODEL_P_MAX 0.995
+#define KERNEL_N 35 /* 7 days x 5 hours (distance <= 2) */
+
+struct model {
+    struct model_params p;
+    float prior_mean[_CHAN_KIND_MAX][MODEL_HOURS];
+    float prior_n[_CHAN_KIND_MAX][MODEL_HOURS];
+    size_t nseg;
+    double *seg_att, *seg_reach; /* [nseg][kind][how] raw counts */
+    float *seg_mean, *seg_n;     /* [nseg][kind][how] after model_finish() */
+    bool finished;
+    uint8_t kidx[MODEL_HOURS][KERNEL_N];
+    float kw[MODEL_HOURS][KERNEL_N];
+};
+
+void model_params_default(struct model_params *ret)
+{
+    *ret = (struct model_params){
+        .prior_strength = 10,
+        .channel_strength = 2,
+        .hour_strength = 3,
+        .cross_channel = 0.5,
+        .debtor_strength = 6,
+        .segment_cap = 1e6,
+    };
+}
+
+static double clampd(double x, double lo, double hi)
+{
+    return x < lo ? lo : x > hi ? hi : x;
+}
+
+/*
+ * Built-in shape: what the industry reports in broad strokes (email read
+ * mornings and evenings, texts at lunch and after work, calls answered
+ * after work and on Saturday mornings, letters independent of the hour).
+ * Only a starting point: one segment's counts soon outweigh it.
+ */
+double model_builtin_prior(enum chan_kind k, int how)
+{
+    if (how < 0 || how >= MODEL_HOURS)
+        return 0.1;
+    int day = how / 24, h = how % 24;
+    bool weekend = day >= 5;
+    double p;
+    switch (k) {
+    case CHAN_EMAIL:
+        p = 0.18;
+        if (h >= 7 && h < 10)
+            p = 0.26;
+        else if (h >= 18 && h < 22)
+            p = 0.24;
+        if (weekend)
+            p *= 0.85;
+        break;
+    case CHAN_SMS:
+        p = 0.28;
+        if (h >= 12 && h < 14)
+            p = 0.36;
+        else if (h >= 17 && h < 21)
+            p = 0.38;
+        if (weekend)
+            p *= 0.9;
+        break;
+    case CHAN_CHAT:
+        p = 0.12;
+        if (h >= 18 && h < 22)
+            p = 0.17;
+        break;
+    case CHAN_CALL:
+        p = 0.08;
+        if (h >= 17 && h < 21)
+            p = 0.14;
+        else if (h >= 12 && h < 14)
+            p = 0.10;
+        if (weekend)
+            p = (day == 5 && h >= 9 && h < 13) ? 0.15 : p * 0.8;
+        break;
+    case CHAN_LETTER:
+        p = 0.5;
+        break;
+    default:
+        p = 0.1;
+    }
+    if (h < 7 || h >= 22)
+        p *= 0.5;
+    return p;
+}
+
+double model_kernel(int a, int b)
+{
+    static const double same[3] = { 1.0, 0.5, 0.2 };
+    static const double other[3] = { 0.3, 0.15, 0.06 };
+    if (a < 0 || b < 0 || a >= MODEL_HOURS || b >= MODEL_HOURS)
+        return 0;
+    int da = a / 24, db = b / 24;
+    int dh = abs(a % 24 - b % 24);
+    if (dh > 12)
+        dh = 24 - dh;
+    if (dh > 2)
+        return 0;
+    if (da == db)
+        return same[dh];
+    /* Weekdays pool with weekdays, weekends with weekends, mixed less. */
+    return other[dh] * (((da >= 5) == (db >= 5)) ? 1.0 : 0.4);
+}
+
+int model_new(const struct model_params *p, size_t nsegments, struct model **ret)
+{
+    struct model_params def;
+    if (!p) {
+        model_params_default(&def);
+        p = &def;
+    }
+    if (p->prior_strength <= 0 || p->channel_strength <= 0 || p->hour_strength <= 0 ||
+        p->cross_channel < 0 || p->debtor_strength <= 0 || p->segment_cap <= 0)
+        return -EINVAL;
+    struct model *m = calloc(1, sizeof(*m));
+    if (!m)
+        return -ENOMEM;
+    m->p = *p;
+    m->nseg = nsegments;
+    size_t cells = nsegments * _CHAN_KIND_MAX * MODEL_HOURS;
+    if (cells) {
+        m->seg_att = calloc(cells, sizeof(double));
+        m->seg_reach = calloc(cells, sizeof(double));
+        m->seg_mean = calloc(cells, sizeof(float));
+        m->seg_n = calloc(cells, sizeof(float));
+        if (!m->seg_att || !m->seg_reach || !m->seg_mean || !m->seg_n) {
+            model_free(m);
+            return -ENOMEM;
+        }
+    }
+    for (int k = 0; k < _CHAN_KIND_MAX; k++)
+        for (int h = 0; h < MODEL_HOURS; h++) {
+            m->prior_mean[k][h] = (float)model_builtin_prior(k, h);
+            m->prior_n[k][h] = (float)p->prior_strength;
+        }
+    for (int h = 0; h < MODEL_HOURS; h++) {
+        int n = 0;
+        for (int o = 0; o < MODEL_HOURS; o++) {
+            double w = model_kernel(h, o);
+            if (w > 0 && n < KERNEL_N) {
+                m->kidx[h][n] = (uint8_t)o;
+                m->kw[h][n] = (float)w;
+                n++;
+            }
+        }
+    }
+    *ret = m;
+    return 0;
+}
+
+void model_free(struct model *m)
+{
+    if (!m)
+        return;
+    free(m->seg_att);
+    free(m->seg_reach);
+    free(m->seg_mean);
+    free(m->seg_n);
+    free(m);
+}
+
+size_t model_nsegments(const struct model *m)
+{
+    return m->nseg;
+}
+
+int model_set_prior(struct model *m, enum chan_kind k, int how, double mean, double strength)
+{
+    if ((int)k < 0 || k >= _CHAN_KIND_MAX || how < 0 || how >= MODEL_HOURS ||
+        !(mean > 0 && mean < 1) || !(strength > 0) || m->finished)
+        return -EINVAL;
+    m->prior_mean[k][how] = (float)mean;
+    m->prior_n[k][how] = (float)strength;
+    return 0;
+}
+
+static size_t seg_off(int segment, int k, int how)
+{
+    return ((size_t)segment * _CHAN_KIND_MAX + (size_t)k) * MODEL_HOURS + (size_t)how;
+}
+
+int model_segment_add(struct model *m, int segment, enum chan_kind k, int how,
+                      uint64_t attempts, uint64_t reaches)
+{
+    if (segment < 0 || (size_t)segment >= m->nseg || (int)k < 0 || k >= _CHAN_KIND_MAX ||
+        how < 0 || how >= MODEL_HOURS || reaches > attempts || m->finished)
+        return -EINVAL;
+    size_t o = seg_off(segment, k, how);
+    m->seg_att[o] += (double)attempts;
+    m->seg_reach[o] += (double)reaches;
+    return 0;
+}
+
+void model_finish(struct model *m)
+{
+    if (m->finished)
+        return;
+    for (size_t s = 0; s < m->nseg; s++)
+        for (int k = 0; k < _CHAN_KIND_MAX; k++)
+            for (int h = 0; h < MODEL_HOURS; h++) {
+                double pm = m->prior_mean[k][h], pn = m->prior_n[k][h];
+                double a = pm * pn, n = pn;
+                for (int j = 0; j < KERNEL_N; j++) {
+                    size_t o = seg_off((int)s, k, m->kidx[h][j]);
+                    a += m->kw[h][j] * m->seg_reach[o];
+                    n += m->kw[h][j] * m->seg_att[o];
+                }
+                size_t o = seg_off((int)s, k, h);
+                m->seg_mean[o] = (float)clampd(a / n, MODEL_P_MIN, MODEL_P_MAX);
+                m->seg_n[o] = (float)(n < m->p.segment_cap ? n : m->p.segment_cap);
+            }
+    m->finished = true;
+}
+
+void model_segment_estimate(const struct model *m, int segment, enum chan_kind k, int how,
+                            double *ret_mean, double *ret_n)
+{
+    if ((int)k < 0 || k >= _CHAN_KIND_MAX || how < 0 || how >= MODEL_HOURS) {
+        *ret_mean = 0.1;
+        *ret_n = 1;
+        return;
+    }
+    if (segment < 0 || (size_t)segment >= m->nseg || !m->finished) {
+        *ret_mean = clampd(m->prior_mean[k][how], MODEL_P_MIN, MODEL_P_MAX);
+        *ret_n = m->prior_n[k][how];
+        return;
+    }
+    size_t o = seg_off(segment, k, how);
+    *ret_mean = m->seg_mean[o];
+    *ret_n = m->seg_n[o];
+}
+
+static double seg_mean(const struct model *m, int segment, int k, int how)
+{
+    double mean, n;
+    model_segment_estimate(m, segment, k, how, &mean, &n);
+    return mean;
+}
+
+void model_debtor_prepare(const struct model *m, int segment, const struct model_cell *cells,
+                          size_t ncells, struct model_debtor *ret)
+{
+    double r[_CHAN_KIND_MAX] = { 0 }, x[_CHAN_KIND_MAX] = { 0 };
+    ret->m = m;
+    ret->segment = segment;
+    ret->cells = cells;
+    ret->ncells = ncells;
+    for (size_t i = 0; i < ncells; i++) {
+        const struct model_cell *c = &cells[i];
+        if (c->kind >= _CHAN_KIND_MAX || c->how >= MODEL_HOURS)
+            continue;
+        r[c->kind] += c->reaches;
+        x[c->kind] += c->attempts * seg_mean(m, segment, c->kind, c->how);
+    }
+    double cs = m->p.channel_strength;
+    for (int k = 0; k < _CHAN_KIND_MAX; k++)
+        ret->factor[k] = clampd((r[k] + cs) / (x[k] + cs), 0.02, 50);
+}
+
+void model_estimate(const struct model_debtor *md, enum chan_kind k, int how,
+                    struct model_estimate *ret)
+{
+    const struct model *m = md->m;
+    double base = seg_mean(m, md->segment, k, how);
+    double hs = m->p.hour_strength;
+    double num = hs, den = hs, n = m->p.debtor_strength;
+    for (size_t i = 0; i < md->ncells; i++) {
+        const struct model_cell *c = &md->cells[i];
+        if (c->kind >= _CHAN_KIND_MAX || c->how >= MODEL_HOURS || !c->attempts)
+            continue;
+        double w = model_kernel(how, c->how);
+        if (w == 0)
+            continue;
+        if (c->kind != (unsigned)k)
+            w *= m->p.cross_channel;
+        double e = seg_mean(m, md->segment, c->kind, c->how) * md->factor[c->kind];
+        num += w * c->reaches;
+        den += w * c->attempts * e;
+        if (c->kind == (unsigned)k)
+            n += w * c->attempts;
+    }
+    double f = ((int)k >= 0 && k < _CHAN_KIND_MAX) ? md->factor[k] : 1.0;
+    ret->seg_mean = base;
+    ret->mean = clampd(base * f * (num / den), MODEL_P_MIN, MODEL_P_MAX);
+    ret->n = n;
+}
+
+/* ---- randomness ---- */
+
+static uint64_t splitmix64(uint64_t *x)
+{
+    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+void model_rng_seed(struct model_rng *r, uint64_t seed)
+{
+    for (int i = 0; i < 4; i++)
+        r->s[i] = splitmix64(&seed);
+}
+
+uint64_t model_seed(uint64_t run_seed, int64_t debtor_id, int32_t day)
+{
+    uint64_t x = run_seed ^ 0x6a09e667f3bcc909ull;
+    uint64_t a = splitmix64(&x) ^ (uint64_t)debtor_id;
+    uint64_t b = splitmix64(&a) ^ (uint64_t)(uint32_t)day;
+    return splitmix64(&b);
+}
+
+static uint64_t rotl(uint64_t x, int k)
+{
+    return (x << k) | (x >> (64 - k));
+}
+
+uint64_t model_rng_next(struct model_rng *r)
+{
+    uint64_t *s = r->s;
+    uint64_t res = rotl(s[1] * 5, 7) * 9;
+    uint64_t t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl(s[3], 45);
+    return res;
+}
+
+double model_rng_uniform(struct model_rng *r)
+{
+    return (double)(model_rng_next(r) >> 11) * 0x1.0p-53;
+}
+
+double model_rng_normal(struct model_rng *r)
+{
+    /* Marsaglia's polar method; the second value is dropped to stay stateless. */
+    for (;;) {
+        double u = 2 * model_rng_uniform(r) - 1, v = 2 * model_rng_uniform(r) - 1;
+        double s = u * u + v * v;
+        if (s > 0 && s < 1)
+            return u * sqrt(-2 * log(s) / s);
+    }
+}
+
+double model_rng_gamma(struct model_rng *r, double shape)
+{
+    if (shape < 1) {
+        /* Boost: G(a) = G(a+1) * U^(1/a). */
+        double u = model_rng_uniform(r);
+        while (u <= 0)
+            u = model_rng_uniform(r);
+        return model_rng_gamma(r, shape + 1) * pow(u, 1 / shape);
+    }
+    /* Marsaglia and Tsang (2000). */
+    double d = shape - 1.0 / 3, c = 1 / sqrt(9 * d);
+    for (;;) {
+        double x = model_rng_normal(r), v = 1 + c * x;
+        if (v <= 0)
+            continue;
+        v = v * v * v;
+        double u = model_rng_uniform(r);
+        if (u < 1 - 0.0331 * x * x * x * x)
+            return d * v;
+        if (u > 0 && log(u) < 0.5 * x * x + d * (1 - v + log(v)))
+            return d * v;
+    }
+}
+
+double model_rng_beta(struct model_rng *r, double a, double b)
+{
+    double x = model_rng_gamma(r, a), y = model_rng_gamma(r, b);
+    if (x + y <= 0)
+        return a / (a + b);
+    return x / (x + y);
+}

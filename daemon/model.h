@@ -1,0 +1,118 @@
+/*
+ * model.h - P(reach | channel kind, local hour of the week) for one
+ * debtor: a hierarchical Beta-Binomial estimate (global prior -> segment
+ * -> debtor) pooled across neighbouring hours and weekdays, and the
+ * seeded sampler the planner explores with.  Pure: no I/O, no clock.
+ *
+ * Hour of week ("how"): 0 = Monday 00:00-01:00 in the debtor's local
+ * time ... 167 = Sunday 23:00-24:00, as in the store's slot statistics.
+ * A "reach" is delivered+engaged for digital channels and a right-party
+ * contact for calls (see outcome_is_reach() in planner.h).
+ *
+ * Life cycle: model_new() -> model_set_prior()* -> model_segment_add()*
+ * -> model_finish() -> model_estimate()/model_debtor_prepare() from any
+ * number of threads (a finished model is read only) -> model_free().
+ * The math is in docs/planner.md.
+ */
+#ifndef CADENZA_MODEL_H
+#define CADENZA_MODEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+
+#define MODEL_HOURS 168
+
+/* Tunables; model_params_default() fills the documented defaults. */
+struct model_params {
+    double prior_strength;    /* pseudo-attempts behind a global prior mean (10) */
+    double channel_strength;  /* pseudo-reaches behind a debtor's channel factor (2) */
+    double hour_strength;     /* pseudo-reaches behind a debtor's hour factor (3) */
+    double cross_channel;     /* weight of other channels' evidence on the hour factor (0.5) */
+    double debtor_strength;   /* pseudo-attempts of a debtor without history (6) */
+    double segment_cap;       /* cap on a segment posterior's pseudo-attempts (1e6) */
+};
+void model_params_default(struct model_params *ret);
+
+/* Built-in prior mean for a channel kind at a local hour of week. */
+double model_builtin_prior(enum chan_kind k, int how);
+
+/* Pooling weight between two hours of week (1 for the same hour, 0 far away). */
+double model_kernel(int how_a, int how_b);
+
+/* One sparse per-debtor (or per-segment) count. */
+struct model_cell {
+    uint8_t kind;    /* enum chan_kind */
+    uint8_t how;     /* 0..167 */
+    uint16_t _pad;
+    uint32_t attempts;
+    uint32_t reaches; /* <= attempts */
+};
+
+struct model;
+
+/*
+ * A model with nsegments segments (segment indexes 0..nsegments-1; the
+ * caller maps segment names to indexes).  The priors start as the
+ * built-in shape with p->prior_strength.  p NULL: defaults.
+ * Returns 0, -ENOMEM or -EINVAL (negative strengths).
+ */
+int model_new(const struct model_params *p, size_t nsegments, struct model **ret);
+void model_free(struct model *m);
+static inline void model_freep(struct model **m) { model_free(*m); }
+
+/* Replace the global prior of (kind, how): mean in (0,1), strength > 0. */
+int model_set_prior(struct model *m, enum chan_kind k, int how, double mean, double strength);
+/* Add counts to a segment (before model_finish()).  -EINVAL on bad input. */
+int model_segment_add(struct model *m, int segment, enum chan_kind k, int how,
+                      uint64_t attempts, uint64_t reaches);
+/* Pool and freeze the segment layer.  Idempotent. */
+void model_finish(struct model *m);
+size_t model_nsegments(const struct model *m);
+
+/* Segment posterior mean and pseudo-attempts (segment -1: the global prior). */
+void model_segment_estimate(const struct model *m, int segment, enum chan_kind k, int how,
+                            double *ret_mean, double *ret_n);
+
+/*
+ * Per-debtor summary computed once per plan from its sparse counts
+ * (borrowed: cells must stay valid while the summary is used).  No
+ * allocation.
+ */
+struct model_debtor {
+    const struct model *m;
+    int segment;
+    const struct model_cell *cells;
+    size_t ncells;
+    double factor[_CHAN_KIND_MAX]; /* shrunk channel factor: own reaches / expected */
+};
+void model_debtor_prepare(const struct model *m, int segment, const struct model_cell *cells,
+                          size_t ncells, struct model_debtor *ret);
+
+/* Posterior of one (kind, how) for a prepared debtor: mean and strength. */
+struct model_estimate {
+    double mean;     /* P(reach) */
+    double n;        /* pseudo-attempts behind it (Beta a = mean*n, b = (1-mean)*n) */
+    double seg_mean; /* the segment's mean, for explain */
+};
+void model_estimate(const struct model_debtor *md, enum chan_kind k, int how,
+                    struct model_estimate *ret);
+
+/* ---- seeded randomness (xoshiro256**) ---- */
+
+struct model_rng {
+    uint64_t s[4];
+};
+/* Seed from any 64-bit value (expanded with splitmix64). */
+void model_rng_seed(struct model_rng *r, uint64_t seed);
+/* The run's per-debtor, per-day seed: f(run seed, debtor id, day). */
+uint64_t model_seed(uint64_t run_seed, int64_t debtor_id, int32_t day);
+uint64_t model_rng_next(struct model_rng *r);
+double model_rng_uniform(struct model_rng *r); /* [0, 1) */
+double model_rng_normal(struct model_rng *r);
+double model_rng_gamma(struct model_rng *r, double shape); /* shape > 0, scale 1 */
+double model_rng_beta(struct model_rng *r, double a, double b);
+
+#endif

@@ -1,0 +1,1559 @@
+/*
+ * queue.c - the Redis work queue: key layout, Lua scripts, the blocking
+ * connection of the store owner and the non-blocking one of workers.
+ *
+ * Owns every Redis key name (docs/queue.md lists them) and the only
+ * hiredis handles in the program.  Never opens the store, never logs:
+ * connection trouble is reported through the notify hook (blocking) or
+ * the ops callbacks (non-blocking) and the edge decides what to print.
+ *
+ * Job life cycle (key that holds the id, script that moves it):
+ *
+ *   enqueue ──► sched:<ch> ──lease (due)──► ready:<ch> ──lease──► lease:<ch>
+ *                   ▲                                   ▲           │
+ *                   │ finish S (outside window)         │ lease     │ finish
+ *                   │                        retry:<ch>─┘ (reaper:  │
+ *                   └──────────────────────────────────── expired → │
+ *                                                         redo:<ch>)│
+ *      done:<id> + results ◄── finish D (sent/failed/cancelled) ◄───┤
+ *      retry:<ch> + results ◄── finish R (transient failure) ◄──────┤
+ *      dead + dead:index + results ◄── finish X (malformed, max) ◄──┘
+ *
+ * Invariants:
+ *  1. Enqueue is idempotent: an id already in `jobs` (queued, leased or
+ *     dead) or with a done marker is never added again.
+ *  2. The done marker of an attempt is written in the same script that
+ *     removes its lease and appends its result; workers check it before
+ *     sending, so an acked attempt is never sent again.
+ *  3. A result is appended once per terminal outcome (SET NX on the
+ *     done marker), and removed from the stream only by the store
+ *     owner's ack after it committed.
+ *  4. A job is leased, never popped: until finish settles it, it sits
+ *     in lease:<ch>; when the lease expires the next lease call moves
+ *     it to redo:<ch> and it is delivered again, flagged redelivered.
+ *  5. Keys of the wrong type never stop a worker: the lease script
+ *     renames them aside and records a dead-letter entry.
+ *  6. Every blocking operation is idempotent, so retrying it after a
+ *     reconnect is safe.
+ */
+#include <errno.h>
+#include <event2/event.h>
+#include <hiredis/adapters/libevent.h>
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "job.h"
+#include "queue.h"
+#include "queue-lua.h"
+#include "util.h"
+
+enum script { SCRIPT_ENQUEUE, SCRIPT_LEASE, SCRIPT_FINISH, SCRIPT_DEAD, _SCRIPT_MAX };
+static const char *const script_text[_SCRIPT_MAX] = {
+    [SCRIPT_ENQUEUE] = queue_lua_enqueue,
+    [SCRIPT_LEASE] = queue_lua_lease,
+    [SCRIPT_FINISH] = queue_lua_finish,
+    [SCRIPT_DEAD] = queue_lua_dead,
+};
+
+#define ENQUEUE_PER_CALL 250  /* jobs per script call */
+#define ENQUEUE_PIPELINE 32   /* script calls in flight per round */
+#define MOVE_LIMIT "20000"    /* due jobs moved per lease call */
+
+/* ---- URLs and key names ------------------------------------------------ */
+
+struct redis_addr {
+    char *host;  /* NULL for unix */
+    int port;
+    char *path;  /* unix socket */
+    int db;
+    char *password;
+};
+
+static void redis_addr_release(struct redis_addr *a)
+{
+    free(a->host);
+    free(a->path);
+    free(a->password);
+    memset(a, 0, sizeof(*a));
+}
+
+static int parse_url(const char *url, struct redis_addr *ret)
+{
+    struct redis_addr a = { .port = 6379 };
+    int64_t v;
+    if (!url)
+        return -EINVAL;
+    if (strncmp(url, "unix://", 7) == 0) {
+        const char *p = url + 7, *qs = strchr(p, '?');
+        if (*p != '/')
+            return -EINVAL;
+        a.path = qs ? strndup(p, (size_t)(qs - p)) : strdup(p);
+        if (!a.path)
+            return -ENOMEM;
+        if (qs) {
+            if (strncmp(qs, "?db=", 4) != 0 || parse_int64(qs + 4, strlen(qs + 4), &v) < 0 ||
+                v < 0 || v > 1000) {
+                redis_addr_release(&a);
+                return -EINVAL;
+            }
+            a.db = (int)v;
+        }
+        *ret = a;
+        return 0;
+    }
+    if (strncmp(url, "redis://", 8) != 0)
+        return -EINVAL;
+    const char *p = url + 8;
+    const char *at = strchr(p, '@');
+    if (at) {
+        const char *colon = memchr(p, ':', (size_t)(at - p));
+        const char *pw = colon ? colon + 1 : p;
+        a.password = strndup(pw, (size_t)(at - pw));
+        if (!a.password)
+            return -ENOMEM;
+        p = at + 1;
+    }
+    const char *slash = strchr(p, '/');
+    const char *end = slash ? slash : p + strlen(p);
+    const char *colon = memchr(p, ':', (size_t)(end - p));
+    const char *hend = colon ? colon : end;
+    if (hend == p) {
+        redis_addr_release(&a);
+        return -EINVAL;
+    }
+    a.host = strndup(p, (size_t)(hend - p));
+    if (!a.host) {
+        redis_addr_release(&a);
+        return -ENOMEM;
+    }
+    if (colon) {
+        if (parse_int64(colon + 1, (size_t)(end - colon - 1), &v) < 0 || v < 1 || v > 65535) {
+            redis_addr_release(&a);
+            return -EINVAL;
+        }
+        a.port = (int)v;
+    }
+    if (slash && slash[1]) {
+        if (parse_int64(slash + 1, strlen(slash + 1), &v) < 0 || v < 0 || v > 1000) {
+            redis_addr_release(&a);
+            return -EINVAL;
+        }
+        a.db = (int)v;
+    }
+    *ret = a;
+    return 0;
+}
+
+/* The fixed keys, by role; per-channel ones get ":<channel>" appended. */
+enum key {
+    KEY_JOBS, KEY_TRIES, KEY_CHANNELS, KEY_DEAD, KEY_DEAD_INDEX, KEY_RESULTS,
+    KEY_SCHED, KEY_RETRY, KEY_READY, KEY_REDO, KEY_LEASE, KEY_RATE,
+    KEY_DONE, KEY_STOP,
+    _KEY_MAX,
+};
+static const char *const key_names[_KEY_MAX] = {
+    [KEY_JOBS] = "jobs",
+    [KEY_TRIES] = "tries",
+    [KEY_CHANNELS] = "channels",
+    [KEY_DEAD] = "dead",
+    [KEY_DEAD_INDEX] = "dead:index",
+    [KEY_RESULTS] = "results",
+    [KEY_SCHED] = "sched:",
+    [KEY_RETRY] = "retry:",
+    [KEY_READY] = "ready:",
+    [KEY_REDO] = "redo:",
+    [KEY_LEASE] = "lease:",
+    [KEY_RATE] = "rate:",
+    [KEY_DONE] = "done:",
+    [KEY_STOP] = "stop:",
+};
+
+/* Build prefix + role name + suffix (suffix may be NULL); NULL on OOM. */
+static char *key_of(const char *prefix, enum key k, const char *suffix)
+{
+    return strdupf("%s%s%s", prefix, key_names[k], suffix ? suffix : "");
+}
+
+/*
+ * Argument vectors built in one buffer (offsets, so the buffer may
+ * grow), turned into argv/len arrays just before sending.
+ */
+struct args {
+    struct sbuf data;
+    size_t *off, *len;
+    size_t n, cap;
+    const char **argv; /* filled by args_vec() */
+};
+
+static void args_release(struct args *a)
+{
+    sbuf_release(&a->data);
+    free(a->off);
+    free(a->len);
+    free(a->argv);
+    memset(a, 0, sizeof(*a));
+}
+
+static void args_reset(struct args *a)
+{
+    sbuf_reset(&a->data);
+    a->n = 0;
+}
+
+static int args_add(struct args *a, const void *p, size_t n)
+{
+    if (a->n == a->cap) {
+        size_t cap = a->cap ? a->cap * 2 : 64;
+        size_t *o = realloc(a->off, cap * sizeof(*o));
+        if (!o)
+            return -ENOMEM;
+        a->off = o;
+        size_t *l = realloc(a->len, cap * sizeof(*l));
+        if (!l)
+            return -ENOMEM;
+        a->len = l;
+        a->cap = cap;
+    }
+    size_t at = a->data.len;
+    int r = sbuf_add(&a->data, p, n);
+    if (r < 0)
+        return r;
+    a->off[a->n] = at;
+    a->len[a->n] = n;
+    a->n++;
+    return 0;
+}
+
+static int args_adds(struct args *a, const char *s)
+{
+    return args_add(a, s, strlen(s));
+}
+
+static int args_addf(struct args *a, const char *fmt, ...) _printf_(2, 3);
+static int args_addf(struct args *a, const char *fmt, ...)
+{
+    char buf[128];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof(buf))
+        return -EINVAL;
+    return args_add(a, buf, (size_t)n);
+}
+
+static int args_key(struct args *a, const char *prefix, enum key k, const char *suffix)
+{
+    _cleanup_free_ char *s = key_of(prefix, k, suffix);
+    return s ? args_adds(a, s) : -ENOMEM;
+}
+
+static int args_vec(struct args *a)
+{
+    const char **v = realloc(a->argv, (a->n ? a->n : 1) * sizeof(*v));
+    if (!v)
+        return -ENOMEM;
+    a->argv = v;
+    for (size_t i = 0; i < a->n; i++)
+        v[i] = a->data.buf + a->off[i];
+    return 0;
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static bool is_noscript(const redisReply *r)
+{
+    return r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0;
+}
+
+/* ---- blocking connection ------------------------------------------------ */
+
+struct queue {
+    struct redis_addr addr;
+    char *prefix;
+    redisContext *c;
+    char sha[_SCRIPT_MAX][41];
+    char err[512];
+    void (*notify)(void *, const char *);
+    void *notify_ud;
+    int64_t retry_ms;
+    char **read_ids;  /* stream ids returned by the last read */
+    size_t nread_ids;
+};
+
+const char *queue_errstr(const struct queue *q)
+{
+    return q ? q->err : "";
+}
+
+void queue_set_notify(struct queue *q, void (*fn)(void *, const char *), void *userdata)
+{
+    q->notify = fn;
+    q->notify_ud = userdata;
+}
+
+void queue_set_retry(struct queue *q, int64_t retry_ms)
+{
+    q->retry_ms = retry_ms;
+}
+
+static int reply_error(struct queue *q, redisReply *r)
+{
+    snprintf(q->err, sizeof(q->err), "%s", r->str ? r->str : "error reply");
+    if (strncmp(q->err, "WRONGTYPE", 9) == 0)
+        return -EBADMSG;
+    return -EPROTO;
+}
+
+static int ctx_error(struct queue *q)
+{
+    if (!q->c)
+        return -ENOTCONN;
+    snprintf(q->err, sizeof(q->err), "%s", q->c->errstr);
+    if (q->c->err == REDIS_ERR_IO && errno)
+        return -errno;
+    return -ECONNRESET;
+}
+
+/* Open the connection, authenticate, select the db, load the scripts. */
+static int q_open(struct queue *q)
+{
+    struct timeval tv = { 2, 0 };
+    if (q->c) {
+        redisFree(q->c);
+        q->c = NULL;
+    }
+    q->c = q->addr.path ? redisConnectUnixWithTimeout(q->addr.path, tv)
+                        : redisConnectWithTimeout(q->addr.host, q->addr.port, tv);
+    if (!q->c)
+        return -ENOMEM;
+    if (q->c->err) {
+        int r = q->c->err == REDIS_ERR_IO && errno ? -errno : -ECONNREFUSED;
+        snprintf(q->err, sizeof(q->err), "%s", q->c->errstr);
+        redisFree(q->c);
+        q->c = NULL;
+        return r;
+    }
+    struct timeval op = { 60, 0 };
+    redisSetTimeout(q->c, op);
+    redisReply *rep;
+    if (q->addr.password) {
+        rep = redisCommand(q->c, "AUTH %s", q->addr.password);
+        if (!rep)
+            return ctx_error(q);
+        int bad = rep->type == REDIS_REPLY_ERROR ? reply_error(q, rep) : 0;
+        freeReplyObject(rep);
+        if (bad)
+            return -EACCES;
+    }
+    if (q->addr.db) {
+        rep = redisCommand(q->c, "SELECT %d", q->addr.db);
+        if (!rep)
+            return ctx_error(q);
+        int bad = rep->type == REDIS_REPLY_ERROR ? reply_error(q, rep) : 0;
+        freeReplyObject(rep);
+        if (bad)
+            return bad;
+    }
+    for (int i = 0; i < _SCRIPT_MAX; i++) {
+        rep = redisCommand(q->c, "SCRIPT LOAD %s", script_text[i]);
+        if (!rep)
+            return ctx_error(q);
+        int bad = 0;
+        if (rep->type == REDIS_REPLY_STRING && rep->len == 40)
+            memcpy(q->sha[i], rep->str, 41);
+        else
+            bad = rep->type == REDIS_REPLY_ERROR ? reply_error(q, rep) : -EPROTO;
+        freeReplyObject(rep);
+        if (bad)
+            return bad;
+    }
+    return 0;
+}
+
+/*
+ * After a connection failure: reconnect with backoff until the retry
+ * budget that started at t0 runs out.  0 when connected again.
+ */
+static int q_reconnect(struct queue *q, int64_t t0, int r)
+{
+    int64_t delay = 100;
+    bool told = false;
+    for (;;) {
+        if (now_ms() - t0 + delay > q->retry_ms)
+            return r;
+        if (q->notify && !told) {
+            char msg[700];
+            snprintf(msg, sizeof(msg), "lost connection to redis (%s), reconnecting",
+                     q->err[0] ? q->err : "connection closed");
+            q->notify(q->notify_ud, msg);
+            told = true;
+        }
+        usleep((useconds_t)delay * 1000);
+        delay = delay * 2 > 2000 ? 2000 : delay * 2;
+        r = q_open(q);
+        if (r >= 0) {
+            if (q->notify)
+                q->notify(q->notify_ud, "reconnected to redis");
+            return 0;
+        }
+    }
+}
+
+/* One command; retried across reconnects.  Caller frees the reply. */
+static int q_cmd(struct queue *q, struct args *a, redisReply **ret)
+{
+    int64_t t0 = now_ms();
+    int r = args_vec(a);
+    if (r < 0)
+        return r;
+    for (;;) {
+        redisReply *rep = NULL;
+        if (q->c)
+            rep = redisCommandArgv(q->c, (int)a->n, a->argv, a->len);
+        if (!rep) {
+            r = ctx_error(q);
+            r = q_reconnect(q, t0, r);
+            if (r < 0)
+                return r;
+            continue;
+        }
+        if (is_noscript(rep) && a->n > 1) {
+            /* flushed behind our back: load again, once */
+            freeReplyObject(rep);
+            r = q_open(q);
+            if (r < 0)
+                return r;
+            continue;
+        }
+        if (rep->type == REDIS_REPLY_ERROR) {
+            r = reply_error(q, rep);
+            freeReplyObject(rep);
+            return r;
+        }
+        *ret = rep;
+        return 0;
+    }
+}
+
+/* Start an EVALSHA: the args then get keys and arguments appended. */
+static int args_evalsha(struct args *a, const struct queue *q, enum script s, int nkeys)
+{
+    int r = args_adds(a, "EVALSHA");
+    if (r >= 0)
+        r = args_adds(a, q->sha[s]);
+    if (r >= 0)
+        r = args_addf(a, "%d", nkeys);
+    return r;
+}
+
+int queue_connect(const char *url, const char *prefix, struct queue **ret)
+{
+    struct queue *q = calloc(1, sizeof(*q));
+    if (!q)
+        return -ENOMEM;
+    q->retry_ms = 30000;
+    int r = parse_url(url, &q->addr);
+    if (r < 0) {
+        free(q);
+        return r;
+    }
+    q->prefix = strdup(prefix ? prefix : QUEUE_DEFAULT_PREFIX);
+    if (!q->prefix) {
+        queue_free(q);
+        return -ENOMEM;
+    }
+    r = q_open(q);
+    if (r < 0) {
+        queue_free(q);
+        return r;
+    }
+    *ret = q;
+    return 0;
+}
+
+static void free_read_ids(struct queue *q)
+{
+    for (size_t i = 0; i < q->nread_ids; i++)
+        free(q->read_ids[i]);
+    free(q->read_ids);
+    q->read_ids = NULL;
+    q->nread_ids = 0;
+}
+
+void queue_free(struct queue *q)
+{
+    if (!q)
+        return;
+    if (q->c)
+        redisFree(q->c);
+    free_read_ids(q);
+    redis_addr_release(&q->addr);
+    free(q->prefix);
+    free(q);
+}
+
+/* One pipelined round: calls[0..n) already built; all replies checked. */
+static int q_pipeline(struct queue *q, struct args *calls, size_t n, int64_t *ret_sum)
+{
+    int64_t t0 = now_ms();
+    int r;
+    for (size_t i = 0; i < n; i++)
+        if ((r = args_vec(&calls[i])) < 0)
+            return r;
+    for (;;) {
+        int64_t sum = 0;
+        bool retry = false, noscript = false;
+        r = 0;
+        for (size_t i = 0; q->c && i < n; i++)
+            if (redisAppendCommandArgv(q->c, (int)calls[i].n, calls[i].argv, calls[i].len) !=
+                REDIS_OK)
+                return -ENOMEM;
+        for (size_t i = 0; q->c && i < n; i++) {
+            redisReply *rep = NULL;
+            if (redisGetReply(q->c, (void **)&rep) != REDIS_OK || !rep) {
+                retry = true;
+                break;
+            }
+            if (is_noscript(rep))
+                noscript = true;
+            else if (rep->type == REDIS_REPLY_ERROR) {
+                if (r >= 0)
+                    r = reply_error(q, rep);
+            } else if (rep->type == REDIS_REPLY_INTEGER)
+                sum += rep->integer;
+            freeReplyObject(rep);
+        }
+        if (!q->c)
+            retry = true;
+        if (retry) {
+            r = q_reconnect(q, t0, ctx_error(q));
+            if (r < 0)
+                return r;
+            continue;
+        }
+        if (noscript) {
+            if ((r = q_open(q)) < 0)
+                return r;
+            continue;
+        }
+        if (r < 0)
+            return r;
+        if (ret_sum)
+            *ret_sum = sum;
+        return 0;
+    }
+}
+
+int queue_enqueue_batch(struct queue *q, const struct job *jobs, size_t n, size_t *ret_added)
+{
+    struct args calls[ENQUEUE_PIPELINE] = {};
+    struct sbuf payload = SBUF_INIT;
+    char err[256];
+    _cleanup_free_ char *kjobs = key_of(q->prefix, KEY_JOBS, NULL);
+    _cleanup_free_ char *kchans = key_of(q->prefix, KEY_CHANNELS, NULL);
+    _cleanup_free_ char *psched = key_of(q->prefix, KEY_SCHED, NULL);
+    _cleanup_free_ char *pdone = key_of(q->prefix, KEY_DONE, NULL);
+    int64_t added = 0;
+    int r = 0;
+
+    if (!kjobs || !kchans || !psched || !pdone)
+        return -ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        if (job_validate(&jobs[i], err, sizeof(err)) < 0) {
+            snprintf(q->err, sizeof(q->err), "job %zu (attempt %" PRId64 "): %s", i,
+                     jobs[i].attempt_id, err);
+            return -EINVAL;
+        }
+    size_t i = 0;
+    while (r >= 0 && i < n) {
+        size_t ncalls = 0;
+        while (r >= 0 && i < n && ncalls < ENQUEUE_PIPELINE) {
+            struct args *a = &calls[ncalls++];
+            args_reset(a);
+            r = args_evalsha(a, q, SCRIPT_ENQUEUE, 2);
+            if (r >= 0)
+                r = args_adds(a, kjobs);
+            if (r >= 0)
+                r = args_adds(a, kchans);
+            if (r >= 0)
+                r = args_adds(a, psched);
+            if (r >= 0)
+                r = args_adds(a, pdone);
+            for (size_t k = 0; r >= 0 && k < ENQUEUE_PER_CALL && i < n; k++, i++) {
+                const struct job *j = &jobs[i];
+                sbuf_reset(&payload);
+                r = job_to_json(j, &payload);
+                if (r >= 0)
+                    r = args_addf(a, "%" PRId64, j->attempt_id);
+                if (r >= 0)
+                    r = args_adds(a, j->channel);
+                if (r >= 0)
+                    r = args_addf(a, "%" PRId64, j->not_before * 1000);
+                if (r >= 0)
+                    r = args_add(a, payload.buf, payload.len);
+            }
+        }
+        int64_t sum = 0;
+        if (r >= 0)
+            r = q_pipeline(q, calls, ncalls, &sum);
+        added += sum;
+    }
+    for (size_t k = 0; k < ENQUEUE_PIPELINE; k++)
+        args_release(&calls[k]);
+    sbuf_release(&payload);
+    if (r < 0)
+        return r;
+    if (ret_added)
+        *ret_added = (size_t)added;
+    return 0;
+}
+
+static int simple(struct queue *q, struct args *a, redisReply **ret)
+{
+    redisReply *rep = NULL;
+    int r = q_cmd(q, a, &rep);
+    args_release(a);
+    if (r < 0)
+        return r;
+    if (ret)
+        *ret = rep;
+    else
+        freeReplyObject(rep);
+    return 0;
+}
+
+int queue_set_stop(struct queue *q, const char *debtor_id, const char *reason, int64_t until)
+{
+    struct args a = {};
+    if (isempty(debtor_id))
+        return -EINVAL;
+    int r = args_adds(&a, "SET");
+    if (r >= 0)
+        r = args_key(&a, q->prefix, KEY_STOP, debtor_id);
+    if (r >= 0)
+        r = args_adds(&a, isempty(reason) ? "stop" : reason);
+    if (r >= 0 && until > 0) {
+        r = args_adds(&a, "EXAT");
+        if (r >= 0)
+            r = args_addf(&a, "%" PRId64, until);
+    }
+    if (r < 0) {
+        args_release(&a);
+        return r;
+    }
+    return simple(q, &a, NULL);
+}
+
+int queue_clear_stop(struct queue *q, const char *debtor_id)
+{
+    struct args a = {};
+    int r = args_adds(&a, "DEL");
+    if (r >= 0)
+        r = args_key(&a, q->prefix, KEY_STOP, debtor_id);
+    if (r < 0) {
+        args_release(&a);
+        return r;
+    }
+    return simple(q, &a, NULL);
+}
+
+static int get_string(struct queue *q, enum key k, const char *suffix, char **ret)
+{
+    struct args a = {};
+    redisReply *rep = NULL;
+    int r = args_adds(&a, "GET");
+    if (r >= 0)
+        r = args_key(&a, q->prefix, k, suffix);
+    if (r < 0) {
+        args_release(&a);
+        return r;
+    }
+    r = simple(q, &a, &rep);
+    if (r < 0)
+        return r;
+    r = rep->type == REDIS_REPLY_STRING;
+    if (r && ret) {
+        *ret = strdup(rep->str);
+        if (!*ret)
+            r = -ENOMEM;
+    }
+    freeReplyObject(rep);
+    return r;
+}
+
+int queue_get_stop(struct queue *q, const char *debtor_id, char **ret_reason)
+{
+    return get_string(q, KEY_STOP, debtor_id, ret_reason);
+}
+
+int queue_get_done(struct queue *q, int64_t attempt_id, char **ret_status)
+{
+    char id[32];
+    snprintf(id, sizeof(id), "%" PRId64, attempt_id);
+    return get_string(q, KEY_DONE, id, ret_status);
+}
+
+/* ---- results ------------------------------------------------------------ */
+
+static const char *field(const redisReply *kv, const char *name)
+{
+    if (!kv || kv->type != REDIS_REPLY_ARRAY)
+        return NULL;
+    for (size_t i = 0; i + 1 < kv->elements; i += 2)
+        if (kv->element[i]->type == REDIS_REPLY_STRING &&
+            kv->element[i + 1]->type == REDIS_REPLY_STRING && streq(kv->element[i]->str, name))
+            return kv->element[i + 1]->str;
+    return NULL;
+}
+
+int queue_read_results(struct queue *q, size_t max, queue_result_fn cb, void *userdata)
+{
+    struct args a = {};
+    redisReply *rep = NULL;
+    int r = args_adds(&a, "XRANGE");
+    if (r >= 0)
+        r = args_key(&a, q->prefix, KEY_RESULTS, NULL);
+    if (r >= 0)
+        r = args_adds(&a, "-");
+    if (r >= 0)
+        r = args_adds(&a, "+");
+    if (r >= 0)
+        r = args_adds(&a, "COUNT");
+    if (r >= 0)
+        r = args_addf(&a, "%zu", max ? max : 1000);
+    if (r < 0) {
+        args_release(&a);
+        return r;
+    }
+    free_read_ids(q);
+    r = simple(q, &a, &rep);
+    if (r < 0)
+        return r;
+    if (rep->type != REDIS_REPLY_ARRAY) {
+        freeReplyObject(rep);
+        return -EPROTO;
+    }
+    q->read_ids = calloc(rep->elements ? rep->elements : 1, sizeof(char *));
+    if (!q->read_ids) {
+        freeReplyObject(rep);
+        return -ENOMEM;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < rep->elements && r >= 0; i++) {
+        redisReply *e = rep->element[i];
+        if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
+            e->element[0]->type != REDIS_REPLY_STRING)
+            continue;
+        q->read_ids[q->nread_ids] = strdup(e->element[0]->str);
+        if (!q->read_ids[q->nread_ids]) {
+            r = -ENOMEM;
+            break;
+        }
+        q->nread_ids++;
+        const char *id = field(e->element[1], "id"), *st = field(e->element[1], "st");
+        const char *tries = field(e->element[1], "tries"), *at = field(e->element[1], "at");
+        int64_t aid = -1, t = 0, atv = 0;
+        if (!id || !st || parse_int64(id, strlen(id), &aid) < 0 || aid <= 0)
+            aid = -1;
+        if (tries)
+            (void)parse_int64(tries, strlen(tries), &t);
+        if (at)
+            (void)parse_int64(at, strlen(at), &atv);
+        struct queue_result res = {
+            .stream_id = e->element[0]->str,
+            .attempt_id = aid,
+            .status = st ? st : "",
+            .info = field(e->element[1], "info"),
+            .channel = field(e->element[1], "ch"),
+            .tries = (int)t,
+            .at_ms = atv,
+        };
+        if (cb)
+            r = cb(userdata, &res);
+        n++;
+    }
+    freeReplyObject(rep);
+    return r < 0 ? r : (int)n;
+}
+
+int queue_ack_results(struct queue *q)
+{
+    for (size_t start = 0; start < q->nread_ids; start += 1000) {
+        struct args a = {};
+        int r = args_adds(&a, "XDEL");
+        if (r >= 0)
+            r = args_key(&a, q->prefix, KEY_RESULTS, NULL);
+        for (size_t i = start; r >= 0 && i < q->nread_ids && i < start + 1000; i++)
+            r = args_adds(&a, q->read_ids[i]);
+        if (r < 0) {
+            args_release(&a);
+            return r;
+        }
+        if ((r = simple(q, &a, NULL)) < 0)
+            return r;
+    }
+    free_read_ids(q);
+    return 0;
+}
+
+/* ---- stats and dead letters ---------------------------------------------- */
+
+static int64_t int_reply(const redisReply *r)
+{
+    if (!r)
+        return -1;
+    if (r->type == REDIS_REPLY_INTEGER)
+        return r->integer;
+    return -1;
+}
+
+void queue_stats_release(struct queue_stats *s)
+{
+    if (!s)
+        return;
+    for (size_t i = 0; i < s->nchannels; i++)
+        free(s->channels[i].channel);
+    free(s->channels);
+    memset(s, 0, sizeof(*s));
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int queue_stats(struct queue *q, int64_t now, struct queue_stats *ret)
+{
+    struct queue_stats st = {};
+    struct args a = {};
+    redisReply *rep = NULL;
+    int r = args_adds(&a, "SMEMBERS");
+    if (r >= 0)
+        r = args_key(&a, q->prefix, KEY_CHANNELS, NULL);
+    if (r < 0 || (r = simple(q, &a, &rep)) < 0) {
+        args_release(&a);
+        return r;
+    }
+    if (rep->type == REDIS_REPLY_ARRAY && rep->elements) {
+        st.channels = calloc(rep->elements, sizeof(*st.channels));
+        if (!st.channels)
+            r = -ENOMEM;
+        for (size_t i = 0; r >= 0 && i < rep->elements; i++) {
+            if (rep->element[i]->type != REDIS_REPLY_STRING)
+                continue;
+            char *s = strdup(rep->element[i]->str);
+            if (!s)
+                r = -ENOMEM;
+            else
+                st.channels[st.nchannels++].channel = s;
+        }
+    }
+    freeReplyObject(rep);
+    if (r < 0) {
+        queue_stats_release(&st);
+        return r;
+    }
+    qsort(st.channels, st.nchannels, sizeof(st.channels[0]), cmp_str);
+    /* 7 commands per channel + 3 globals, pipelined; errors read as -1 */
+    size_t ncmd = st.nchannels * 7 + 3, k = 0;
+    struct args *calls = calloc(ncmd, sizeof(*calls));
+    if (!calls) {
+        queue_stats_release(&st);
+        return -ENOMEM;
+    }
+    char nowbuf[32];
+    snprintf(nowbuf, sizeof(nowbuf), "%" PRId64, now);
+    for (size_t i = 0; r >= 0 && i < st.nchannels; i++) {
+        const char *ch = st.channels[i].channel;
+        static const struct {
+            const char *cmd;
+            enum key key;
+        } per[] = {
+            { "LLEN", KEY_READY }, { "LLEN", KEY_REDO }, { "ZCARD", KEY_SCHED },
+            { "ZCOUNT", KEY_SCHED }, { "ZCARD", KEY_RETRY }, { "ZCARD", KEY_LEASE },
+            { "ZRANGE", KEY_SCHED },
+        };
+        for (size_t p = 0; r >= 0 && p < ELEMENTSOF(per); p++) {
+            struct args *c = &calls[k++];
+            r = args_adds(c, per[p].cmd);
+            if (r >= 0)
+                r = args_key(c, q->prefix, per[p].key, ch);
+            if (r >= 0 && streq(per[p].cmd, "ZCOUNT")) {
+                r = args_adds(c, "-inf");
+                if (r >= 0)
+                    r = args_adds(c, nowbuf);
+            }
+            if (r >= 0 && streq(per[p].cmd, "ZRANGE")) {
+                r = args_adds(c, "0");
+                if (r >= 0)
+                    r = args_adds(c, "0");
+                if (r >= 0)
+                    r = args_adds(c, "WITHSCORES");
+            }
+        }
+    }
+    static const struct {
+        const char *cmd;
+        enum key key;
+    } glob[] = { { "HLEN", KEY_JOBS }, { "HLEN", KEY_DEAD }, { "XLEN", KEY_RESULTS } };
+    for (size_t p = 0; r >= 0 && p < ELEMENTSOF(glob); p++) {
+        struct args *c = &calls[k++];
+        r = args_adds(c, glob[p].cmd);
+        if (r >= 0)
+            r = args_key(c, q->prefix, glob[p].key, NULL);
+    }
+    int64_t t0 = now_ms();
+    for (size_t i = 0; r >= 0 && i < ncmd; i++)
+        r = args_vec(&calls[i]);
+    while (r >= 0) {
+        bool lost = !q->c;
+        for (size_t i = 0; !lost && i < ncmd; i++)
+            if (redisAppendCommandArgv(q->c, (int)calls[i].n, calls[i].argv, calls[i].len) !=
+                REDIS_OK)
+                r = -ENOMEM;
+        for (size_t i = 0; !lost && r >= 0 && i < ncmd; i++) {
+            redisReply *x = NULL;
+            if (redisGetReply(q->c, (void **)&x) != REDIS_OK || !x) {
+                lost = true;
+                break;
+            }
+            if (i < st.nchannels * 7) {
+                struct queue_channel_stats *cs = &st.channels[i / 7];
+                switch (i % 7) {
+                case 0: cs->ready = int_reply(x); break;
+                case 1: cs->ready += int_reply(x) > 0 ? int_reply(x) : 0; break;
+                case 2: cs->scheduled = int_reply(x); break;
+                case 3: cs->due = int_reply(x); break;
+                case 4: cs->retrying = int_reply(x); break;
+                case 5: cs->leased = int_reply(x); break;
+                case 6:
+                    if (x->type == REDIS_REPLY_ARRAY && x->elements == 2 &&
+                        x->element[1]->type == REDIS_REPLY_STRING)
+                        cs->oldest_due_ms = (int64_t)strtod(x->element[1]->str, NULL);
+                    break;
+                }
+            } else {
+                size_t g = i - st.nchannels * 7;
+                int64_t v = int_reply(x);
+                if (g == 0)
+                    st.jobs = v;
+                else if (g == 1)
+                    st.dead = v;
+                else
+                    st.results = v;
+            }
+            freeReplyObject(x);
+        }
+        if (!lost)
+            break;
+        r = q_reconnect(q, t0, ctx_error(q));
+    }
+    for (size_t i = 0; i < ncmd; i++)
+        args_release(&calls[i]);
+    free(calls);
+    if (r < 0) {
+        queue_stats_release(&st);
+        return r;
+    }
+    *ret = st;
+    return 0;
+}
+
+int queue_dead_list(struct queue *q, size_t max, queue_dead_fn cb, void *userdata)
+{
+    struct args a = {};
+    redisReply *ids = NULL, *vals = NULL, *pays = NULL;
+    int r = args_adds(&a, "ZRANGE");
+    if (r >= 0)
+        r = args_key(&a, q->prefix, KEY_DEAD_INDEX, NULL);
+    if (r >= 0)
+        r = args_adds(&a, "0");
+    if (r >= 0)
+        r = args_addf(&a, "%zd", max ? (ssize_t)max - 1 : (ssize_t)-1);
+    if (r < 0 || (r = simple(q, &a, &ids)) < 0) {
+        args_release(&a);
+        return r;
+    }
+    if (ids->type != REDIS_REPLY_ARRAY || ids->elements == 0) {
+        freeReplyObject(ids);
+        return 0;
+    }
+    for (int pass = 0; r >= 0 && pass < 2; pass++) {
+        struct args b = {};
+        r = args_adds(&b, "HMGET");
+        if (r >= 0)
+            r = args_key(&b, q->prefix, pass ? KEY_JOBS : KEY_DEAD, NULL);
+        for (size_t i = 0; r >= 0 && i < ids->elements; i++)
+            r = args_add(&b, ids->element[i]->str, ids->element[i]->len);
+        if (r < 0 || (r = simple(q, &b, pass ? &pays : &vals)) < 0)
+            args_release(&b);
+    }
+    size_t n = 0;
+    for (size_t i = 0; r >= 0 && i < ids->elements; i++) {
+        if (vals->type != REDIS_REPLY_ARRAY || pays->type != REDIS_REPLY_ARRAY ||
+            i >= vals->elements || i >= pays->elements)
+            break;
+        const redisReply *v = vals->element[i], *p = pays->element[i];
+        json_t *o = v->type == REDIS_REPLY_STRING ? json_loads(v->str, 0, NULL) : NULL;
+        json_t *t = json_object_get(o, "tries"), *at = json_object_get(o, "at");
+        struct queue_dead d = {
+            .id = ids->element[i]->str,
+            .channel = json_string_value(json_object_get(o, "channel")),
+            .error = json_string_value(json_object_get(o, "error")),
+            .at_ms = json_is_number(at) ? (int64_t)json_number_value(at) : 0,
+            .tries = json_is_number(t) ? (int)json_number_value(t) : 0,
+            .payload = p->type == REDIS_REPLY_STRING ? p->str : NULL,
+        };
+        if (!d.error)
+            d.error = v->type == REDIS_REPLY_STRING ? v->str : "(entry missing)";
+        r = cb ? cb(userdata, &d) : 0;
+        json_decref(o);
+        n++;
+    }
+    freeReplyObject(ids);
+    if (vals)
+        freeReplyObject(vals);
+    if (pays)
+        freeReplyObject(pays);
+    return r < 0 ? r : (int)n;
+}
+
+static int dead_op(struct queue *q, const char *op, const char *const *ids, size_t n,
+                   size_t *ret_count)
+{
+    struct args a = {};
+    redisReply *rep = NULL;
+    int r = args_evalsha(&a, q, SCRIPT_DEAD, 4);
+    if (r >= 0)
+        r = args_key(&a, q->prefix, KEY_DEAD, NULL);
+    if (r >= 0)
+        r = args_key(&a, q->prefix, KEY_DEAD_INDEX, NULL);
+    if (r >= 0)
+        r = args_key(&a, q->prefix, KEY_JOBS, NULL);
+    if (r >= 0)
+        r = args_key(&a, q->prefix, KEY_TRIES, NULL);
+    if (r >= 0)
+        r = args_adds(&a, op);
+    if (r >= 0)
+        r = args_addf(&a, "%" PRId64, now_ms());
+    if (r >= 0)
+        r = args_key(&a, q->prefix, KEY_SCHED, NULL);
+    if (r >= 0)
+        r = args_key(&a, q->prefix, KEY_DONE, NULL);
+    if (r >= 0)
+        r = args_addf(&a, "%d", QUEUE_DONE_TTL_S);
+    if (r >= 0)
+        r = args_adds(&a, ids && n ? "ids" : "all");
+    for (size_t i = 0; r >= 0 && ids && i < n; i++)
+        r = args_adds(&a, ids[i]);
+    if (r < 0 || (r = simple(q, &a, &rep)) < 0) {
+        args_release(&a);
+        return r;
+    }
+    if (ret_count)
+        *ret_count = (size_t)(int_reply(rep) > 0 ? int_reply(rep) : 0);
+    freeReplyObject(rep);
+    return 0;
+}
+
+int queue_dead_retry(struct queue *q, const char *const *ids, size_t n, size_t *ret_count)
+{
+    return dead_op(q, "retry", ids, n, ret_count);
+}
+
+int queue_dead_purge(struct queue *q, const char *const *ids, size_t n, size_t *ret_count)
+{
+    return dead_op(q, "purge", ids, n, ret_count);
+}
+
+/* ---- non-blocking connection -------------------------------------------- */
+
+struct queue_async {
+    struct event_base *base;
+    struct redis_addr addr;
+    char *prefix;
+    redisAsyncContext *ac;
+    bool connected, freeing;
+    struct queue_async_ops ops;
+    void *ud;
+    struct event *retry_ev;
+    int64_t backoff_ms;
+    char sha[_SCRIPT_MAX][41];
+};
+
+enum areq_kind { AREQ_LEASE, AREQ_CHECK, AREQ_FINISH, AREQ_INTERNAL };
+
+/* One request in flight; keeps its args for a NOSCRIPT re-send. */
+struct areq {
+    struct queue_async *qa;
+    enum areq_kind kind;
+    enum script script;
+    struct args a;
+    size_t n;           /* check: number of jobs */
+    union {
+        queue_lease_fn lease;
+        queue_check_fn check;
+        queue_done_fn done;
+    } cb;
+    void *ud;
+};
+
+static void areq_free(struct areq *rq)
+{
+    if (!rq)
+        return;
+    args_release(&rq->a);
+    free(rq);
+}
+
+static void areq_fail(struct areq *rq, int err)
+{
+    switch (rq->kind) {
+    case AREQ_LEASE:
+        rq->cb.lease(rq->ud, err, NULL);
+        break;
+    case AREQ_CHECK:
+        rq->cb.check(rq->ud, err, NULL, NULL);
+        break;
+    case AREQ_FINISH:
+        rq->cb.done(rq->ud, err);
+        break;
+    case AREQ_INTERNAL:
+        break;
+    }
+}
+
+static void qa_schedule_reconnect(struct queue_async *qa, const char *why);
+static void on_reply(redisAsyncContext *ac, void *reply, void *privdata);
+
+static int areq_send(struct areq *rq)
+{
+    struct queue_async *qa = rq->qa;
+    if (!qa->ac || !qa->connected)
+        return -ENOTCONN;
+    int r = args_vec(&rq->a);
+    if (r < 0)
+        return r;
+    if (redisAsyncCommandArgv(qa->ac, on_reply, rq, (int)rq->a.n, rq->a.argv, rq->a.len) !=
+        REDIS_OK)
+        return -ENOTCONN;
+    return 0;
+}
+
+static void lease_reply(struct areq *rq, redisReply *rep)
+{
+    if (rep->type != REDIS_REPLY_ARRAY || rep->elements < 4 || (rep->elements - 4) % 4) {
+        rq->cb.lease(rq->ud, -EPROTO, NULL);
+        return;
+    }
+    size_t n = (rep->elements - 4) / 4;
+    struct queue_leased *jobs = calloc(n ? n : 1, sizeof(*jobs));
+    if (!jobs) {
+        rq->cb.lease(rq->ud, -ENOMEM, NULL);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        redisReply **e = rep->element + 4 + i * 4;
+        jobs[i].id = e[0]->type == REDIS_REPLY_STRING ? e[0]->str : "";
+        if (e[1]->type == REDIS_REPLY_STRING) {
+            jobs[i].payload = e[1]->str;
+            jobs[i].payload_len = e[1]->len;
+        }
+        jobs[i].tries = (int)int_reply(e[2]);
+        jobs[i].redelivered = int_reply(e[3]) == 1;
+    }
+    struct queue_lease_reply lr = {
+        .ready_left = int_reply(rep->element[0]),
+        .leased_total = int_reply(rep->element[1]),
+        .retrying = int_reply(rep->element[2]),
+        .wait_ms = int_reply(rep->element[3]),
+        .jobs = jobs,
+        .n = n,
+    };
+    rq->cb.lease(rq->ud, 0, &lr);
+    free(jobs);
+}
+
+static void check_reply(struct areq *rq, redisReply *rep)
+{
+    if (rep->type != REDIS_REPLY_ARRAY || rep->elements != rq->n * 2) {
+        rq->cb.check(rq->ud, -EPROTO, NULL, NULL);
+        return;
+    }
+    bool *done = calloc(rq->n ? rq->n : 1, sizeof(*done));
+    const char **stop = calloc(rq->n ? rq->n : 1, sizeof(*stop));
+    if (!done || !stop) {
+        free(done);
+        free(stop);
+        rq->cb.check(rq->ud, -ENOMEM, NULL, NULL);
+        return;
+    }
+    for (size_t i = 0; i < rq->n; i++) {
+        done[i] = rep->element[i]->type == REDIS_REPLY_STRING;
+        redisReply *s = rep->element[rq->n + i];
+        stop[i] = s->type == REDIS_REPLY_STRING ? s->str : NULL;
+    }
+    rq->cb.check(rq->ud, 0, done, stop);
+    free(done);
+    free(stop);
+}
+
+static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    struct areq *rq = privdata;
+    redisReply *rep = reply;
+    if (!rep) {
+        /* connection gone (or freed): the caller retries after reconnect */
+        areq_fail(rq, rq->qa->freeing ? -ECANCELED : -ECONNRESET);
+        areq_free(rq);
+        return;
+    }
+    if (is_noscript(rep) && rq->a.n > 2) {
+        /* script cache flushed: send the body once instead of the hash */
+        struct args b = {};
+        int r = args_adds(&b, "EVAL");
+        if (r >= 0)
+            r = args_adds(&b, script_text[rq->script]);
+        for (size_t i = 2; r >= 0 && i < rq->a.n; i++)
+            r = args_add(&b, rq->a.data.buf + rq->a.off[i], rq->a.len[i]);
+        if (r >= 0) {
+            args_release(&rq->a);
+            rq->a = b;
+            if (areq_send(rq) >= 0)
+                return;
+        } else
+            args_release(&b);
+        areq_fail(rq, -EPROTO);
+        areq_free(rq);
+        return;
+    }
+    if (rep->type == REDIS_REPLY_ERROR) {
+        areq_fail(rq, strncmp(rep->str, "WRONGTYPE", 9) == 0 ? -EBADMSG : -EPROTO);
+        areq_free(rq);
+        return;
+    }
+    switch (rq->kind) {
+    case AREQ_LEASE:
+        lease_reply(rq, rep);
+        break;
+    case AREQ_CHECK:
+        check_reply(rq, rep);
+        break;
+    case AREQ_FINISH:
+        rq->cb.done(rq->ud, 0);
+        break;
+    case AREQ_INTERNAL:
+        if (rep->type == REDIS_REPLY_STRING && rep->len == 40 && rq->n < _SCRIPT_MAX)
+            memcpy(rq->qa->sha[rq->n], rep->str, 41);
+        break;
+    }
+    areq_free(rq);
+}
+
+static struct areq *areq_new(struct queue_async *qa, enum areq_kind kind)
+{
+    struct areq *rq = calloc(1, sizeof(*rq));
+    if (rq) {
+        rq->qa = qa;
+        rq->kind = kind;
+    }
+    return rq;
+}
+
+static void on_connect(const redisAsyncContext *ac, int status)
+{
+    struct queue_async *qa = ac->data;
+    if (status != REDIS_OK) {
+        char why[300];
+        snprintf(why, sizeof(why), "%s", ac->errstr);
+        qa->ac = NULL; /* hiredis frees it */
+        qa_schedule_reconnect(qa, why);
+        return;
+    }
+    qa->connected = true;
+    qa->backoff_ms = 0;
+    /* ordered on the connection: everything sent later finds them loaded */
+    if (qa->addr.password) {
+        struct areq *rq = areq_new(qa, AREQ_INTERNAL);
+        if (rq && args_adds(&rq->a, "AUTH") >= 0 &&
+            args_adds(&rq->a, qa->addr.password) >= 0) {
+            rq->n = _SCRIPT_MAX;
+            if (areq_send(rq) < 0)
+                areq_free(rq);
+        } else
+            areq_free(rq);
+    }
+    if (qa->addr.db) {
+        struct areq *rq = areq_new(qa, AREQ_INTERNAL);
+        if (rq && args_adds(&rq->a, "SELECT") >= 0 && args_addf(&rq->a, "%d", qa->addr.db) >= 0) {
+            rq->n = _SCRIPT_MAX;
+            if (areq_send(rq) < 0)
+                areq_free(rq);
+        } else
+            areq_free(rq);
+    }
+    for (int i = 0; i < _SCRIPT_MAX; i++) {
+        struct areq *rq = areq_new(qa, AREQ_INTERNAL);
+        if (rq && args_adds(&rq->a, "SCRIPT") >= 0 && args_adds(&rq->a, "LOAD") >= 0 &&
+            args_adds(&rq->a, script_text[i]) >= 0) {
+            rq->n = (size_t)i;
+            if (areq_send(rq) < 0)
+                areq_free(rq);
+        } else
+            areq_free(rq);
+    }
+    if (qa->ops.connected)
+        qa->ops.connected(qa->ud);
+}
+
+static void on_disconnect(const redisAsyncContext *ac, int status)
+{
+    struct queue_async *qa = ac->data;
+    qa->ac = NULL; /* hiredis frees it after this returns */
+    qa->connected = false;
+    if (qa->freeing)
+        return;
+    qa_schedule_reconnect(qa, status == REDIS_OK ? "connection closed"
+                                                 : (ac->errstr[0] ? ac->errstr : "connection lost"));
+}
+
+static void qa_connect(struct queue_async *qa)
+{
+    redisAsyncContext *ac = qa->addr.path ? redisAsyncConnectUnix(qa->addr.path)
+                                          : redisAsyncConnect(qa->addr.host, qa->addr.port);
+    if (!ac) {
+        qa_schedule_reconnect(qa, "out of memory");
+        return;
+    }
+    if (ac->err) {
+        char why[300];
+        snprintf(why, sizeof(why), "%s", ac->errstr);
+        redisAsyncFree(ac);
+        qa_schedule_reconnect(qa, why);
+        return;
+    }
+    ac->data = qa;
+    qa->ac = ac;
+    redisLibeventAttach(ac, qa->base);
+    redisAsyncSetConnectCallback(ac, on_connect);
+    redisAsyncSetDisconnectCallback(ac, on_disconnect);
+}
+
+static void on_retry_timer(evutil_socket_t fd, short what, void *arg)
+{
+    qa_connect(arg);
+}
+
+static void qa_schedule_reconnect(struct queue_async *qa, const char *why)
+{
+    qa->connected = false;
+    if (qa->freeing)
+        return;
+    qa->backoff_ms = qa->backoff_ms ? qa->backoff_ms * 2 : 100;
+    if (qa->backoff_ms > 2000)
+        qa->backoff_ms = 2000;
+    /* jitter: workers that lost Redis together do not come back in step */
+    int64_t delay = qa->backoff_ms / 2 + (int64_t)(random() % (qa->backoff_ms / 2 + 1));
+    if (qa->ops.disconnected)
+        qa->ops.disconnected(qa->ud, why, delay);
+    struct timeval tv = { (time_t)(delay / 1000), (suseconds_t)(delay % 1000) * 1000 };
+    evtimer_add(qa->retry_ev, &tv);
+}
+
+int queue_async_new(struct event_base *base, const char *url, const char *prefix,
+                    const struct queue_async_ops *ops, void *userdata, struct queue_async **ret)
+{
+    struct queue_async *qa = calloc(1, sizeof(*qa));
+    if (!qa)
+        return -ENOMEM;
+    int r = parse_url(url, &qa->addr);
+    if (r < 0) {
+        free(qa);
+        return r;
+    }
+    qa->base = base;
+    qa->ud = userdata;
+    if (ops)
+        qa->ops = *ops;
+    qa->prefix = strdup(prefix ? prefix : QUEUE_DEFAULT_PREFIX);
+    qa->retry_ev = evtimer_new(base, on_retry_timer, qa);
+    if (!qa->prefix || !qa->retry_ev) {
+        queue_async_free(qa);
+        return -ENOMEM;
+    }
+    /* hashes are known without asking: SHA1 of the text, computed by Redis
+     * on SCRIPT LOAD; until the first reply, EVALSHA falls back to EVAL */
+    qa_connect(qa);
+    *ret = qa;
+    return 0;
+}
+
+void queue_async_free(struct queue_async *qa)
+{
+    if (!qa)
+        return;
+    qa->freeing = true;
+    if (qa->ac)
+        redisAsyncFree(qa->ac);
+    qa->ac = NULL;
+    if (qa->retry_ev)
+        event_free(qa->retry_ev);
+    redis_addr_release(&qa->addr);
+    free(qa->prefix);
+    free(qa);
+}
+
+bool queue_async_connected(const struct queue_async *qa)
+{
+    return qa && qa->connected;
+}
+
+/* EVALSHA when the hash is known, else EVAL with the body. */
+static int args_eval_async(struct args *a, const struct queue_async *qa, enum script s,
+                           int nkeys)
+{
+    int r;
+    if (qa->sha[s][0]) {
+        r = args_adds(a, "EVALSHA");
+        if (r >= 0)
+            r = args_adds(a, qa->sha[s]);
+    } else {
+        r = args_adds(a, "EVAL");
+        if (r >= 0)
+            r = args_adds(a, script_text[s]);
+    }
+    if (r >= 0)
+        r = args_addf(a, "%d", nkeys);
+    return r;
+}
+
+static int areq_go(struct areq *rq, int r)
+{
+    if (r >= 0)
+        r = areq_send(rq);
+    if (r < 0)
+        areq_free(rq);
+    return r;
+}
+
+int queue_async_lease(struct queue_async *qa, const struct queue_lease_args *la,
+                      queue_lease_fn cb, void *userdata)
+{
+    static const enum key keys[] = {
+        KEY_SCHED, KEY_RETRY, KEY_READY, KEY_REDO, KEY_LEASE, KEY_JOBS, KEY_TRIES, KEY_RATE,
+        KEY_DEAD, KEY_DEAD_INDEX,
+    };
+    if (!qa->connected)
+        return -ENOTCONN;
+    struct areq *rq = areq_new(qa, AREQ_LEASE);
+    if (!rq)
+        return -ENOMEM;
+    rq->script = SCRIPT_LEASE;
+    rq->cb.lease = cb;
+    rq->ud = userdata;
+    int r = args_eval_async(&rq->a, qa, SCRIPT_LEASE, (int)ELEMENTSOF(keys));
+    for (size_t i = 0; r >= 0 && i < ELEMENTSOF(keys); i++) {
+        bool per_channel = keys[i] != KEY_JOBS && keys[i] != KEY_TRIES && keys[i] != KEY_DEAD &&
+                           keys[i] != KEY_DEAD_INDEX;
+        r = args_key(&rq->a, qa->prefix, keys[i], per_channel ? la->channel : NULL);
+    }
+    if (r >= 0)
+        r = args_addf(&rq->a, "%" PRId64, la->now_ms);
+    if (r >= 0)
+        r = args_addf(&rq->a, "%d", la->max > 0 ? la->max : 0);
+    if (r >= 0)
+        r = args_addf(&rq->a, "%" PRId64, la->visibility_ms);
+    if (r >= 0)
+        r = args_addf(&rq->a, "%.6g", la->rate > 0 ? la->rate : 0);
+    if (r >= 0)
+        r = args_addf(&rq->a, "%.6g", la->burst >= 1 ? la->burst : 1);
+    if (r >= 0)
+        r = args_adds(&rq->a, la->channel);
+    if (r >= 0)
+        r = args_adds(&rq->a, MOVE_LIMIT);
+    return areq_go(rq, r);
+}
+
+int queue_async_check(struct queue_async *qa, const char *const *ids,
+                      const char *const *debtors, size_t n, queue_check_fn cb, void *userdata)
+{
+    if (!qa->connected)
+        return -ENOTCONN;
+    if (n == 0)
+        return -EINVAL;
+    struct areq *rq = areq_new(qa, AREQ_CHECK);
+    if (!rq)
+        return -ENOMEM;
+    rq->cb.check = cb;
+    rq->ud = userdata;
+    rq->n = n;
+    int r = args_adds(&rq->a, "MGET");
+    for (size_t i = 0; r >= 0 && i < n; i++)
+        r = args_key(&rq->a, qa->prefix, KEY_DONE, ids[i]);
+    for (size_t i = 0; r >= 0 && i < n; i++)
+        r = args_key(&rq->a, qa->prefix, KEY_STOP, debtors[i] ? debtors[i] : "");
+    return areq_go(rq, r);
+}
+
+static const char action_code[_QUEUE_ACTION_MAX] = {
+    [QUEUE_DONE] = 'D', [QUEUE_RETRY] = 'R', [QUEUE_DEAD] = 'X',
+    [QUEUE_RESCHEDULE] = 'S', [QUEUE_SKIP] = 'K',
+};
+
+int queue_async_finish(struct queue_async *qa, const char *channel, int64_t now,
+                       const struct queue_outcome *o, size_t n, queue_done_fn cb, void *userdata)
+{
+    static const enum key keys[] = {
+        KEY_LEASE, KEY_JOBS, KEY_TRIES, KEY_RETRY, KEY_DEAD, KEY_DEAD_INDEX, KEY_RESULTS,
+        KEY_SCHED,
+    };
+    if (!qa->connected)
+        return -ENOTCONN;
+    struct areq *rq = areq_new(qa, AREQ_FINISH);
+    if (!rq)
+        return -ENOMEM;
+    rq->script = SCRIPT_FINISH;
+    rq->cb.done = cb;
+    rq->ud = userdata;
+    int r = args_eval_async(&rq->a, qa, SCRIPT_FINISH, (int)ELEMENTSOF(keys));
+    for (size_t i = 0; r >= 0 && i < ELEMENTSOF(keys); i++) {
+        bool per_channel = keys[i] == KEY_LEASE || keys[i] == KEY_RETRY || keys[i] == KEY_SCHED;
+        r = args_key(&rq->a, qa->prefix, keys[i], per_channel ? channel : NULL);
+    }
+    if (r >= 0)
+        r = args_addf(&rq->a, "%" PRId64, now);
+    if (r >= 0)
+        r = args_key(&rq->a, qa->prefix, KEY_DONE, NULL);
+    if (r >= 0)
+        r = args_addf(&rq->a, "%d", QUEUE_DONE_TTL_S);
+    if (r >= 0)
+        r = args_adds(&rq->a, channel);
+    for (size_t i = 0; r >= 0 && i < n; i++) {
+        if (o[i].action < 0 || o[i].action >= _QUEUE_ACTION_MAX) {
+            r = -EINVAL;
+            break;
+        }
+        r = args_adds(&rq->a, o[i].id);
+        if (r >= 0)
+            r = args_add(&rq->a, &action_code[o[i].action], 1);
+        if (r >= 0)
+            r = args_adds(&rq->a, o[i].status ? o[i].status : "");
+        if (r >= 0)
+            r = args_addf(&rq->a, "%" PRId64, o[i].due_ms);
+        if (r >= 0)
+            r = args_adds(&rq->a, o[i].info ? o[i].info : "");
+    }
+    return areq_go(rq, r);
+}

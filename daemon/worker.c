@@ -1,0 +1,603 @@
+/*
+ * worker.c - the dispatch loop behind `cadenza worker`: one libevent
+ * loop, one non-blocking Redis connection (queue.c), one pump per
+ * channel.
+ *
+ * Per batch (all through queue.c):
+ *   LEASE ──► parse payloads ──► CHECK (done markers, stop markers)
+ *     ──► time re-check ──► channel send ──► flush channel ──► FINISH
+ * Several batches per channel are in flight at once (up to concurrency
+ * jobs); outcomes collect in a buffer settled by one FINISH call.
+ *
+ * Owns the channel instances and the outcome buffers.  Never opens the
+ * store.  Logs (it is an edge): connection trouble and per-job problems.
+ *
+ * Invariants:
+ *  1. A job is sent only after its check found no done marker and no
+ *     stop marker, and the time re-check said JOB_SEND_NOW.
+ *  2. FINISH for a send is issued only after channel_flush() returned 0
+ *     (the send is durable before the ack).
+ *  3. An outcome stays buffered until FINISH succeeded; a lost
+ *     connection re-sends it after reconnecting (FINISH is idempotent).
+ *  4. Malformed payloads, missing payloads and jobs of another channel
+ *     become dead letters with the reason; nothing from Redis can crash
+ *     the loop.
+ *  5. On SIGTERM no new lease is taken; the loop exits when every
+ *     leased job is settled.
+ */
+#include <errno.h>
+#include <event2/event.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <time.h>
+
+#include "channel.h"
+#include "config.h"
+#include "job.h"
+#include "log.h"
+#include "queue.h"
+#include "worker.h"
+
+struct outcome {
+    char *id;
+    enum queue_action action;
+    char *status;
+    char *info;
+    int64_t due_ms;
+};
+
+struct obuf {
+    struct outcome *v;
+    size_t n, cap;
+};
+
+struct worker;
+
+struct wchan {
+    struct worker *w;
+    const struct channel_conf *conf;
+    struct channel *ch;
+    int inflight;          /* leased and not yet settled */
+    bool leasing;
+    bool idle;             /* the last lease found no work anywhere */
+    int64_t next_lease_ms;
+    struct obuf pending;   /* outcomes waiting for FINISH */
+    struct obuf sending;   /* outcomes of the FINISH in flight */
+    bool finishing;
+    uint64_t sent, failed, retried, dead, cancelled;
+};
+
+struct wjob {
+    char *id;
+    struct job job;
+    int tries;
+    bool redelivered;
+};
+
+/* A leased batch between LEASE and the end of its sends. */
+struct wbatch {
+    struct wchan *wc;
+    struct wjob *jobs; /* parsed ones only */
+    size_t n;
+};
+
+struct worker {
+    const struct worker_opts *o;
+    struct event_base *base;
+    struct queue_async *qa;
+    struct wchan *chans;
+    size_t nchans;
+    struct event *tick, *sigterm, *sigint;
+    bool stopping;
+    int64_t idle_since;
+    bool was_connected;
+};
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void obuf_clear(struct obuf *b)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        free(b->v[i].id);
+        free(b->v[i].status);
+        free(b->v[i].info);
+    }
+    b->n = 0;
+}
+
+static void obuf_release(struct obuf *b)
+{
+    obuf_clear(b);
+    free(b->v);
+    memset(b, 0, sizeof(*b));
+}
+
+static void flush_now(struct wchan *wc);
+
+/* Buffer one outcome.  On OOM the job stays leased and comes back. */
+static void add_outcome(struct wchan *wc, const char *id, enum queue_action a,
+                        const char *status, const char *info, int64_t due_ms)
+{
+    struct obuf *b = &wc->pending;
+    if (b->n == b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 256;
+        struct outcome *v = realloc(b->v, cap * sizeof(*v));
+        if (!v) {
+            log_error("[channel:%s] out of memory settling job '%s', it will be redelivered",
+                      wc->conf->name, id);
+            wc->inflight--;
+            return;
+        }
+        b->v = v;
+        b->cap = cap;
+    }
+    struct outcome *o = &b->v[b->n];
+    o->id = strdup(id);
+    o->status = strdup_or_null(status);
+    o->info = strdup_or_null(info);
+    if (!o->id || (status && !o->status) || (info && !o->info)) {
+        free(o->id);
+        free(o->status);
+        free(o->info);
+        wc->inflight--;
+        return;
+    }
+    o->action = a;
+    o->due_ms = due_ms;
+    b->n++;
+}
+
+static int64_t backoff_ms(const struct worker_opts *o, int tries)
+{
+    int64_t d = o->retry_base_ms;
+    for (int i = 0; i < tries && d < o->retry_max_ms; i++)
+        d *= 2;
+    if (d > o->retry_max_ms)
+        d = o->retry_max_ms;
+    /* equal jitter: half fixed, half random */
+    return d / 2 + (int64_t)(random() % (d / 2 + 1));
+}
+
+struct send_ctx {
+    struct wchan *wc;
+    const char *id;
+    int tries;
+};
+
+static void on_sent(void *userdata, const struct chan_result *res)
+{
+    struct send_ctx *sc = userdata;
+    struct wchan *wc = sc->wc;
+    const struct worker_opts *o = wc->w->o;
+    switch (res->status) {
+    case CZ_SEND_OK:
+        wc->sent++;
+        add_outcome(wc, sc->id, QUEUE_DONE, "sent", res->provider_id, 0);
+        break;
+    case CZ_SEND_RETRY:
+        if (sc->tries + 1 >= o->max_tries) {
+            char msg[512];
+            snprintf(msg, sizeof(msg), "gave up after %d tries: %s", sc->tries + 1,
+                     res->error ? res->error : "transient failure");
+            wc->dead++;
+            add_outcome(wc, sc->id, QUEUE_DEAD, NULL, msg, 0);
+        } else {
+            wc->retried++;
+            add_outcome(wc, sc->id, QUEUE_RETRY, "retry", res->error,
+                        now_ms() + backoff_ms(o, sc->tries));
+        }
+        break;
+    case CZ_SEND_FAILED:
+    case CZ_SEND_INVALID_ADDRESS:
+    default:
+        wc->failed++;
+        add_outcome(wc, sc->id, QUEUE_DONE, cz_send_status_to_string(res->status),
+                    res->error, 0);
+        break;
+    }
+}
+
+static void batch_free(struct wbatch *b)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        free(b->jobs[i].id);
+        job_release(&b->jobs[i].job);
+    }
+    free(b->jobs);
+    free(b);
+}
+
+static void on_check(void *userdata, int err, const bool *done, const char *const *stop)
+{
+    struct wbatch *b = userdata;
+    struct wchan *wc = b->wc;
+    if (err < 0) {
+        /* leases stay in Redis and expire: the jobs come back */
+        log_warning("[channel:%s] cannot re-check %zu jobs (%s), they will be redelivered",
+                    wc->conf->name, b->n, strerror(-err));
+        wc->inflight -= (int)b->n;
+        batch_free(b);
+        return;
+    }
+    int64_t now = now_ms();
+    for (size_t i = 0; i < b->n; i++) {
+        struct wjob *j = &b->jobs[i];
+        int64_t next = 0;
+        char msg[300];
+        if (done[i]) {
+            add_outcome(wc, j->id, QUEUE_SKIP, NULL, NULL, 0);
+            continue;
+        }
+        if (stop[i]) {
+            snprintf(msg, sizeof(msg), "stopped: %s", stop[i]);
+            wc->cancelled++;
+            add_outcome(wc, j->id, QUEUE_DONE, "cancelled", msg, 0);
+            continue;
+        }
+        switch (job_check_time(&j->job, now / 1000, &next)) {
+        case JOB_EXPIRED:
+            wc->cancelled++;
+            add_outcome(wc, j->id, QUEUE_DONE, "cancelled",
+                        "expired: no allowed send time left", 0);
+            continue;
+        case JOB_WAIT:
+            add_outcome(wc, j->id, QUEUE_RESCHEDULE, NULL, NULL, next * 1000);
+            continue;
+        case JOB_SEND_NOW:
+            break;
+        }
+        struct send_ctx sc = { wc, j->id, j->tries };
+        struct chan_send_info info = { j->tries, j->redelivered };
+        int r = channel_send(wc->ch, &j->job, &info, on_sent, &sc);
+        if (r < 0) {
+            snprintf(msg, sizeof(msg), "channel error: %s", strerror(-r));
+            on_sent(&sc, &(struct chan_result){ CZ_SEND_RETRY, NULL, msg });
+        }
+    }
+    batch_free(b);
+    flush_now(wc);
+}
+
+static void pump(struct wchan *wc);
+
+static void on_lease(void *userdata, int err, const struct queue_lease_reply *r)
+{
+    struct wchan *wc = userdata;
+    struct worker *w = wc->w;
+    int64_t now = now_ms();
+    wc->leasing = false;
+    if (err < 0) {
+        if (err != -ECONNRESET && err != -ECANCELED)
+            log_warning("[channel:%s] lease failed: %s", wc->conf->name, strerror(-err));
+        wc->next_lease_ms = now + 200;
+        return;
+    }
+    wc->idle = r->n == 0 && r->ready_left == 0 && r->leased_total == 0 && r->retrying == 0;
+    if (r->n == 0) {
+        wc->next_lease_ms = now + (r->wait_ms > 0 ? r->wait_ms : 20);
+        return;
+    }
+    if (r->wait_ms > 0)
+        wc->next_lease_ms = now + r->wait_ms;
+    wc->inflight += (int)r->n;
+    struct wbatch *b = calloc(1, sizeof(*b));
+    if (b)
+        b->jobs = calloc(r->n, sizeof(*b->jobs));
+    if (!b || !b->jobs) {
+        free(b);
+        log_error("[channel:%s] out of memory, %zu jobs will be redelivered", wc->conf->name,
+                  r->n);
+        wc->inflight -= (int)r->n;
+        return;
+    }
+    b->wc = wc;
+    for (size_t i = 0; i < r->n; i++) {
+        const struct queue_leased *l = &r->jobs[i];
+        char err_msg[300], msg[400];
+        struct wjob *j = &b->jobs[b->n];
+        if (!l->payload) {
+            snprintf(msg, sizeof(msg), "no payload for job '%.64s'", l->id);
+            log_warning("[channel:%s] %s, dead-lettered", wc->conf->name, msg);
+            wc->dead++;
+            add_outcome(wc, l->id, QUEUE_DEAD, NULL, msg, 0);
+            continue;
+        }
+        if (job_from_json(l->payload, l->payload_len, &j->job, err_msg, sizeof(err_msg)) < 0) {
+            snprintf(msg, sizeof(msg), "malformed job payload: %s", err_msg);
+            log_warning("[channel:%s] job '%.64s': %s, dead-lettered", wc->conf->name, l->id,
+                        msg);
+            wc->dead++;
+            add_outcome(wc, l->id, QUEUE_DEAD, NULL, msg, 0);
+            continue;
+        }
+        if (!streq(j->job.channel, wc->conf->name)) {
+            snprintf(msg, sizeof(msg), "job for channel '%.64s' found in the queue of '%s'",
+                     j->job.channel, wc->conf->name);
+            job_release(&j->job);
+            wc->dead++;
+            add_outcome(wc, l->id, QUEUE_DEAD, NULL, msg, 0);
+            continue;
+        }
+        j->id = strdup(l->id);
+        if (!j->id) {
+            job_release(&j->job);
+            wc->inflight--;
+            continue;
+        }
+        j->tries = l->tries;
+        j->redelivered = l->redelivered;
+        b->n++;
+    }
+    if (wc->pending.n)
+        flush_now(wc);
+    if (b->n == 0) {
+        batch_free(b);
+    } else {
+        const char **ids = calloc(b->n, sizeof(*ids));
+        const char **debtors = calloc(b->n, sizeof(*debtors));
+        int rr = ids && debtors ? 0 : -ENOMEM;
+        for (size_t i = 0; rr == 0 && i < b->n; i++) {
+            ids[i] = b->jobs[i].id;
+            debtors[i] = b->jobs[i].job.debtor_id;
+        }
+        if (rr == 0)
+            rr = queue_async_check(w->qa, ids, debtors, b->n, on_check, b);
+        free(ids);
+        free(debtors);
+        if (rr < 0) {
+            wc->inflight -= (int)b->n;
+            batch_free(b);
+        }
+    }
+    pump(wc);
+}
+
+static void pump(struct wchan *wc)
+{
+    struct worker *w = wc->w;
+    const struct worker_opts *o = w->o;
+    if (w->stopping || wc->leasing || !queue_async_connected(w->qa))
+        return;
+    int room = o->concurrency - wc->inflight;
+    int64_t now = now_ms();
+    if (room <= 0 || now < wc->next_lease_ms)
+        return;
+    struct queue_lease_args a = {
+        .channel = wc->conf->name,
+        .max = room < o->batch ? room : o->batch,
+        .now_ms = now,
+        .visibility_ms = o->visibility_ms,
+        .rate = wc->conf->rate_limit,
+        .burst = wc->conf->rate_limit > 1 ? wc->conf->rate_limit : 1,
+    };
+    if (queue_async_lease(w->qa, &a, on_lease, wc) >= 0)
+        wc->leasing = true;
+}
+
+static void on_finished(void *userdata, int err)
+{
+    struct wchan *wc = userdata;
+    wc->finishing = false;
+    if (err < 0) {
+        /* invariant 3: put them back in front and try again later */
+        if (err != -ECONNRESET && err != -ECANCELED)
+            log_warning("[channel:%s] settling %zu jobs failed: %s, retrying",
+                        wc->conf->name, wc->sending.n, strerror(-err));
+        return;
+    }
+    wc->inflight -= (int)wc->sending.n;
+    obuf_clear(&wc->sending);
+    if (wc->pending.n)
+        flush_now(wc);
+    pump(wc);
+}
+
+static void flush_now(struct wchan *wc)
+{
+    struct worker *w = wc->w;
+    if (wc->finishing || !queue_async_connected(w->qa))
+        return;
+    if (wc->sending.n == 0) {
+        if (wc->pending.n == 0)
+            return;
+        struct obuf t = wc->sending;
+        wc->sending = wc->pending;
+        wc->pending = t;
+    }
+    int r = channel_flush(wc->ch);
+    if (r < 0) {
+        log_error_errno(r, "[channel:%s] cannot write sends: %m; retrying", wc->conf->name);
+        return;
+    }
+    struct queue_outcome *o = calloc(wc->sending.n, sizeof(*o));
+    if (!o)
+        return;
+    for (size_t i = 0; i < wc->sending.n; i++) {
+        const struct outcome *x = &wc->sending.v[i];
+        o[i] = (struct queue_outcome){ x->id, x->action, x->status, x->info, x->due_ms };
+    }
+    r = queue_async_finish(w->qa, wc->conf->name, now_ms(), o, wc->sending.n, on_finished, wc);
+    free(o);
+    if (r >= 0)
+        wc->finishing = true;
+}
+
+static bool all_settled(const struct worker *w)
+{
+    for (size_t i = 0; i < w->nchans; i++)
+        if (w->chans[i].inflight > 0 || w->chans[i].pending.n || w->chans[i].sending.n)
+            return false;
+    return true;
+}
+
+static void log_totals(const struct worker *w)
+{
+    for (size_t i = 0; i < w->nchans; i++) {
+        const struct wchan *wc = &w->chans[i];
+        log_info("[channel:%s] sent %" PRIu64 ", failed %" PRIu64 ", retried %" PRIu64
+                 ", dead %" PRIu64 ", cancelled %" PRIu64,
+                 wc->conf->name, wc->sent, wc->failed, wc->retried, wc->dead, wc->cancelled);
+    }
+}
+
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+    struct worker *w = arg;
+    int64_t now = now_ms();
+    bool idle = true;
+    for (size_t i = 0; i < w->nchans; i++) {
+        struct wchan *wc = &w->chans[i];
+        flush_now(wc);
+        pump(wc);
+        if (!wc->idle)
+            idle = false;
+    }
+    if (!all_settled(w))
+        idle = false;
+    if (w->stopping) {
+        if (all_settled(w))
+            event_base_loopexit(w->base, NULL);
+        return;
+    }
+    if (w->o->until_idle_s >= 0) {
+        if (!idle || !queue_async_connected(w->qa)) {
+            w->idle_since = 0;
+        } else if (!w->idle_since) {
+            w->idle_since = now;
+        }
+        if (w->idle_since && now - w->idle_since >= (int64_t)(w->o->until_idle_s * 1000)) {
+            log_info("no work left for %.1f s, exiting", w->o->until_idle_s);
+            w->stopping = true;
+            event_base_loopexit(w->base, NULL);
+        }
+    }
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    struct worker *w = arg;
+    if (!w->stopping)
+        log_notice("received %s, finishing the jobs in flight", sig == SIGTERM ? "SIGTERM"
+                                                                              : "SIGINT");
+    w->stopping = true;
+    if (all_settled(w))
+        event_base_loopexit(w->base, NULL);
+}
+
+static void on_connected(void *userdata)
+{
+    struct worker *w = userdata;
+    if (w->was_connected)
+        log_notice("reconnected to redis");
+    else
+        log_info("connected to redis '%s'", w->o->redis_url);
+    w->was_connected = true;
+    for (size_t i = 0; i < w->nchans; i++) {
+        w->chans[i].next_lease_ms = 0;
+        flush_now(&w->chans[i]);
+        pump(&w->chans[i]);
+    }
+}
+
+static void on_disconnected(void *userdata, const char *why, int64_t delay_ms)
+{
+    struct worker *w = userdata;
+    log_warning("lost connection to redis '%s' (%s), reconnecting in %" PRId64 " ms",
+                w->o->redis_url, why, delay_ms);
+    for (size_t i = 0; i < w->nchans; i++)
+        w->chans[i].leasing = false;
+}
+
+int worker_run(const struct worker_opts *o)
+{
+    static const struct queue_async_ops ops = { on_connected, on_disconnected };
+    struct worker w = { .o = o };
+    int r = 0;
+
+    srandom((unsigned)(now_ms() ^ (getpid() << 16)));
+    w.base = event_base_new();
+    if (!w.base)
+        return -ENOMEM;
+    size_t want = o->channels ? o->nchannels : o->config->nchannels;
+    w.chans = calloc(want ? want : 1, sizeof(*w.chans));
+    if (!w.chans) {
+        r = -ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < want; i++) {
+        const struct channel_conf *cc = o->channels ? config_channel(o->config, o->channels[i])
+                                                    : &o->config->channels[i];
+        if (!cc) {
+            log_error("unknown channel '%s'", o->channels[i]);
+            r = -EINVAL;
+            goto out;
+        }
+        struct wchan *wc = &w.chans[w.nchans];
+        struct diags d = DIAGS_INIT;
+        wc->w = &w;
+        wc->conf = cc;
+        r = channel_new(cc, o->config->dir, w.base, &wc->ch, &d);
+        diags_print(&d, stderr);
+        diags_release(&d);
+        if (r == -EOPNOTSUPP) {
+            log_error("channel '%s': plugin '%s' is not available in this build", cc->name,
+                      cc->plugin);
+            r = -EINVAL;
+            goto out;
+        }
+        if (r < 0) {
+            if (r != -EINVAL)
+                log_error_errno(r, "cannot start channel '%s': %m", cc->name);
+            goto out;
+        }
+        w.nchans++;
+    }
+    if (w.nchans == 0) {
+        log_error("no channels to serve");
+        r = -EINVAL;
+        goto out;
+    }
+    r = queue_async_new(w.base, o->redis_url, o->prefix, &ops, &w, &w.qa);
+    if (r < 0) {
+        log_error_errno(r, "invalid redis url '%s': %m", o->redis_url);
+        goto out;
+    }
+    w.tick = event_new(w.base, -1, EV_PERSIST, on_tick, &w);
+    w.sigterm = evsignal_new(w.base, SIGTERM, on_signal, &w);
+    w.sigint = evsignal_new(w.base, SIGINT, on_signal, &w);
+    if (!w.tick || !w.sigterm || !w.sigint) {
+        r = -ENOMEM;
+        goto out;
+    }
+    struct timeval tv = { 0, 5000 };
+    event_add(w.tick, &tv);
+    event_add(w.sigterm, NULL);
+    event_add(w.sigint, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    log_info("worker %d serving %zu channel(s)", (int)getpid(), w.nchans);
+    event_base_dispatch(w.base);
+    log_totals(&w);
+out:
+    if (w.qa)
+        queue_async_free(w.qa);
+    for (size_t i = 0; i < w.nchans; i++) {
+        channel_free(w.chans[i].ch);
+        obuf_release(&w.chans[i].pending);
+        obuf_release(&w.chans[i].sending);
+    }
+    free(w.chans);
+    if (w.tick)
+        event_free(w.tick);
+    if (w.sigterm)
+        event_free(w.sigterm);
+    if (w.sigint)
+        event_free(w.sigint);
+    event_base_free(w.base);
+    return r;
+}

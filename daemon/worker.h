@@ -1,0 +1,32 @@
+/*
+ * worker.h - `cadenza worker`: the dispatch loop.  Leases jobs from
+ * Redis, re-checks them, sends them through their channel and settles
+ * them.  Needs only the Redis URL and the channel settings: a worker
+ * never opens the SQLite store.
+ */
+#ifndef CADENZA_WORKER_H
+#define CADENZA_WORKER_H
+
+#include <stdint.h>
+
+struct config;
+
+struct worker_opts {
+    const struct config *config;  /* channels (and their settings) */
+    const char *redis_url;
+    const char *prefix;           /* NULL: "cz:" */
+    const char *const *channels;  /* names to serve; NULL: every configured channel */
+    size_t nchannels;
+    int concurrency;              /* jobs in flight per channel (default 512) */
+    int batch;                    /* jobs per lease call (default 256) */
+    int64_t visibility_ms;        /* lease length (default 60000) */
+    int max_tries;                /* failed tries before the dead letter (default 5) */
+    int64_t retry_base_ms;        /* first backoff (default 1000), doubled per try */
+    int64_t retry_max_ms;         /* backoff cap (default 3600000) */
+    double until_idle_s;          /* < 0: run until signalled; >= 0: exit after idle */
+};
+
+/* Run until SIGTERM/SIGINT or idle.  0 on a clean exit, -errno otherwise. */
+int worker_run(const struct worker_opts *o);
+
+#endif

@@ -1,0 +1,213 @@
+/*
+ * test-model.c - the reach model: priors, segment pooling, debtor
+ * shrinkage, the hour kernel and the seeded samplers.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model.h"
+#include "testlib.h"
+
+#define NEAR(a, b, eps) (fabs((double)(a) - (double)(b)) <= (eps))
+
+static void test_kernel(void)
+{
+    for (int a = 0; a < MODEL_HOURS; a++) {
+        CHECK(model_kernel(a, a) == 1.0);
+        for (int b = 0; b < MODEL_HOURS; b++)
+            CHECK(model_kernel(a, b) == model_kernel(b, a));
+    }
+    /* Monday 10:00 pools with Monday 09:00/11:00 and Tuesday 10:00, not Monday 15:00 */
+    CHECK(model_kernel(10, 9) > model_kernel(10, 24 + 10));
+    CHECK(model_kernel(10, 24 + 10) > 0);
+    CHECK(model_kernel(10, 15) == 0);
+    /* weekday to weekend pools less than weekday to weekday */
+    CHECK(model_kernel(10, 5 * 24 + 10) < model_kernel(10, 2 * 24 + 10));
+    /* 23:00 and 00:00 are neighbours on the hour-of-day circle */
+    CHECK(model_kernel(23, 24 + 0) > 0);
+    CHECK(model_kernel(-1, 3) == 0 && model_kernel(3, 168) == 0);
+}
+
+static void test_builtin_prior(void)
+{
+    for (int k = 0; k < _CHAN_KIND_MAX; k++)
+        for (int h = 0; h < MODEL_HOURS; h++) {
+            double p = model_builtin_prior(k, h);
+            CHECK(p > 0 && p < 1);
+        }
+    /* calls: after work beats mid-morning on a weekday */
+    CHECK(model_builtin_prior(CHAN_CALL, 18) > model_builtin_prior(CHAN_CALL, 10));
+}
+
+static void test_no_counts(void)
+{
+    struct model *m = NULL;
+    CHECK_INT(model_new(NULL, 3, &m), 0);
+    CHECK_INT(model_set_prior(m, CHAN_SMS, 20, 0.4, 50), 0);
+    CHECK(model_set_prior(m, CHAN_SMS, 168, 0.4, 50) < 0);
+    CHECK(model_set_prior(m, CHAN_SMS, 20, 1.0, 50) < 0);
+    CHECK(model_set_prior(m, CHAN_SMS, 20, 0.4, 0) < 0);
+    model_finish(m);
+    CHECK(model_set_prior(m, CHAN_SMS, 20, 0.4, 50) < 0); /* frozen */
+    double mean, n;
+    model_segment_estimate(m, 1, CHAN_SMS, 20, &mean, &n);
+    CHECK(NEAR(mean, 0.4, 1e-6)); /* invariant 2: no counts -> prior */
+    model_segment_estimate(m, -1, CHAN_EMAIL, 8, &mean, &n);
+    CHECK(NEAR(mean, model_builtin_prior(CHAN_EMAIL, 8), 1e-6));
+    struct model_debtor md;
+    model_debtor_prepare(m, 1, NULL, 0, &md);
+    struct model_estimate e;
+    model_estimate(&md, CHAN_SMS, 20, &e);
+    CHECK(NEAR(e.mean, 0.4, 1e-6)); /* no own counts -> segment mean */
+    CHECK(e.n > 0);
+    model_free(m);
+    model_free(NULL);
+}
+
+static void test_segment_pooling(void)
+{
+    struct model *m = NULL;
+    CHECK_INT(model_new(NULL, 2, &m), 0);
+    /* segment 0 answers calls on Monday 18:00 half the time, 10000 attempts */
+    CHECK_INT(model_segment_add(m, 0, CHAN_CALL, 18, 10000, 5000), 0);
+    CHECK(model_segment_add(m, 0, CHAN_CALL, 18, 1, 2) < 0);
+    CHECK(model_segment_add(m, 2, CHAN_CALL, 18, 1, 1) < 0);
+    model_finish(m);
+    double at, nb, far, other, n;
+    model_segment_estimate(m, 0, CHAN_CALL, 18, &at, &n);
+    model_segment_estimate(m, 0, CHAN_CALL, 19, &nb, &n);     /* Monday 19:00: neighbour */
+    model_segment_estimate(m, 0, CHAN_CALL, 24 + 18, &other, &n); /* Tuesday 18:00 */
+    model_segment_estimate(m, 0, CHAN_CALL, 10, &far, &n);    /* Monday 10:00: not pooled */
+    CHECK(NEAR(at, 0.5, 0.01));
+    CHECK(nb > 0.4 && other > 0.4); /* pooling carries the evidence over */
+    CHECK(NEAR(far, model_builtin_prior(CHAN_CALL, 10), 1e-6));
+    double s1;
+    model_segment_estimate(m, 1, CHAN_CALL, 18, &s1, &n);
+    CHECK(NEAR(s1, model_builtin_prior(CHAN_CALL, 18), 1e-6)); /* other segment untouched */
+    model_free(m);
+}
+
+static void test_debtor_shrinkage(void)
+{
+    struct model *m = NULL;
+    CHECK_INT(model_new(NULL, 1, &m), 0);
+    for (int h = 0; h < MODEL_HOURS; h++) {
+        CHECK_INT(model_segment_add(m, 0, CHAN_SMS, h, 1000, 200), 0);
+        CHECK_INT(model_segment_add(m, 0, CHAN_EMAIL, h, 1000, 200), 0);
+    }
+    model_finish(m);
+    double seg, n;
+    model_segment_estimate(m, 0, CHAN_SMS, 24 + 19, &seg, &n);
+    CHECK(NEAR(seg, 0.2, 0.01));
+
+    /* debtor A answers texts on Monday evenings: 4 of 4 */
+    struct model_cell a[] = { { CHAN_SMS, 19, 0, 4, 4 } };
+    struct model_debtor md;
+    struct model_estimate e_eve, e_morn, e_mail;
+    model_debtor_prepare(m, 0, a, 1, &md);
+    CHECK(md.factor[CHAN_SMS] > 1.5);
+    CHECK(NEAR(md.factor[CHAN_EMAIL], 1.0, 1e-9));
+    model_estimate(&md, CHAN_SMS, 24 + 19, &e_eve);  /* Tuesday 19:00 */
+    model_estimate(&md, CHAN_SMS, 24 + 10, &e_morn); /* Tuesday 10:00 */
+    model_estimate(&md, CHAN_EMAIL, 24 + 19, &e_mail);
+    CHECK(e_eve.mean > seg * 1.5);  /* the channel factor and the hour pool */
+    CHECK(e_eve.mean > e_morn.mean); /* the hour factor, learnt on Monday, holds Tuesday */
+    CHECK(e_morn.mean > seg);       /* the channel factor alone still lifts */
+    CHECK(e_mail.mean > seg && e_mail.mean < e_eve.mean); /* cross-channel hour evidence */
+    CHECK(e_eve.n > e_morn.n);
+
+    /* debtor B never answers texts: 10 misses */
+    struct model_cell b[] = { { CHAN_SMS, 19, 0, 5, 0 }, { CHAN_SMS, 24 + 12, 0, 5, 0 } };
+    model_debtor_prepare(m, 0, b, 2, &md);
+    struct model_estimate e;
+    model_estimate(&md, CHAN_SMS, 2 * 24 + 19, &e);
+    CHECK(e.mean < seg * 0.8);
+    CHECK(e.mean > 0);
+    /* garbage cells are ignored, not trusted */
+    struct model_cell bad[] = { { 9, 19, 0, 5, 5 }, { CHAN_SMS, 200, 0, 5, 5 } };
+    model_debtor_prepare(m, 0, bad, 2, &md);
+    model_estimate(&md, CHAN_SMS, 19, &e);
+    model_segment_estimate(m, 0, CHAN_SMS, 19, &seg, &n);
+    CHECK(NEAR(e.mean, seg, 1e-9));
+    model_free(m);
+}
+
+static void test_rng(void)
+{
+    struct model_rng a, b;
+    model_rng_seed(&a, 42);
+    model_rng_seed(&b, 42);
+    for (int i = 0; i < 100; i++)
+        CHECK(model_rng_next(&a) == model_rng_next(&b));
+    /* invariant 3: fixed values on every host */
+    model_rng_seed(&a, 1);
+    uint64_t first = model_rng_next(&a);
+    model_rng_seed(&b, 1);
+    CHECK(first == model_rng_next(&b));
+    CHECK(model_seed(1, 2, 3) == model_seed(1, 2, 3));
+    CHECK(model_seed(1, 2, 3) != model_seed(1, 2, 4));
+    CHECK(model_seed(1, 2, 3) != model_seed(1, 3, 3));
+    CHECK(model_seed(1, 2, 3) != model_seed(2, 2, 3));
+
+    model_rng_seed(&a, 7);
+    double s = 0, s2 = 0;
+    int N = 40000;
+    for (int i = 0; i < N; i++) {
+        double u = model_rng_uniform(&a);
+        CHECK(u >= 0 && u < 1);
+        s += u;
+    }
+    CHECK(NEAR(s / N, 0.5, 0.01));
+    s = s2 = 0;
+    for (int i = 0; i < N; i++) {
+        double x = model_rng_normal(&a);
+        s += x;
+        s2 += x * x;
+    }
+    CHECK(NEAR(s / N, 0, 0.02));
+    CHECK(NEAR(s2 / N, 1, 0.03));
+    double shapes[] = { 0.3, 1, 4.5 };
+    for (int k = 0; k < 3; k++) {
+        s = 0;
+        for (int i = 0; i < N; i++)
+            s += model_rng_gamma(&a, shapes[k]);
+        CHECK(NEAR(s / N, shapes[k], 0.04 * shapes[k] + 0.01));
+    }
+    double ab[][2] = { { 2, 8 }, { 0.5, 0.5 }, { 30, 10 } };
+    for (int k = 0; k < 3; k++) {
+        s = s2 = 0;
+        for (int i = 0; i < N; i++) {
+            double x = model_rng_beta(&a, ab[k][0], ab[k][1]);
+            CHECK(x >= 0 && x <= 1);
+            s += x;
+            s2 += x * x;
+        }
+        double mu = ab[k][0] / (ab[k][0] + ab[k][1]);
+        double var = mu * (1 - mu) / (ab[k][0] + ab[k][1] + 1);
+        CHECK(NEAR(s / N, mu, 0.01));
+        CHECK(NEAR(s2 / N - (s / N) * (s / N), var, var * 0.1));
+    }
+}
+
+static void test_bad_params(void)
+{
+    struct model_params p;
+    model_params_default(&p);
+    p.debtor_strength = 0;
+    struct model *m = NULL;
+    CHECK(model_new(&p, 1, &m) < 0);
+    CHECK(m == NULL);
+    model_params_default(&p);
+    CHECK_INT(model_new(&p, 0, &m), 0);
+    model_finish(m);
+    model_finish(m);
+    CHECK_INT(model_nsegments(m), 0);
+    model_free(m);
+}
+
+TEST_MAIN({ "kernel", test_kernel }, { "builtin_prior", test_builtin_prior },
+          { "no_counts", test_no_counts }, { "segment_pooling", test_segment_pooling },
+          { "debtor_shrinkage", test_debtor_shrinkage }, { "rng", test_rng },
+          { "bad_params", test_bad_params })
