@@ -282,7 +282,7 @@ static int log_send(struct channel *ch, const struct job *job, const struct chan
     struct tm tm;
     time_t t = tv.tv_sec;
     gmtime_r(&t, &tm);
-    char ts[40];
+    char ts[64];
     snprintf(ts, sizeof(ts), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
              tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
              (int)(tv.tv_usec / 1000));

@@ -34,7 +34,7 @@ static void import_usage(FILE *f)
             "                       or the first byte)\n"
             "  -R, --rejects PATH   where to write rejected rows (default: FILE.rejects;\n"
             "                       none for standard input)\n"
-            "  -b, --batch N        rows per transaction (default 4000)\n"
+            "  -b, --batch N        rows per transaction (default 3000)\n"
             "  -e, --max-errors N   report at most N bad rows on stderr (default 50)\n"
             "  -j, --jobs N         validator threads (default 2)\n"
             "  -q, --quiet          no progress line\n"
@@ -71,7 +71,7 @@ static int import_debtors_cmd(int argc, char **argv, const struct cli_ctx *ctx)
     };
     int format = ROW_FORMAT_AUTO, c;
     const char *rejects_path = NULL;
-    long batch = 4000, max_errors = 50, jobs = 2;
+    long batch = 3000, max_errors = 50, jobs = 2;
     bool quiet = false;
     struct import_counts counts = { 0 };
     FILE *rejects = NULL;
@@ -234,11 +234,13 @@ int cmd_import(int argc, char **argv, const struct cli_ctx *ctx)
         return EXIT_OK;
     }
     if (argc < 2) {
-        log_error("missing what to import: 'debtors'");
+        log_error("missing what to import: 'debtors' or 'outcomes'");
         return EXIT_USAGE;
     }
     if (streq(argv[1], "debtors"))
         return import_debtors_cmd(argc - 1, argv + 1, ctx);
-    log_error("unknown import kind '%s': expected 'debtors'", argv[1]);
+    if (streq(argv[1], "outcomes"))
+        return cmd_import_outcomes(argc - 1, argv + 1, ctx);
+    log_error("unknown import kind '%s': expected 'debtors' or 'outcomes'", argv[1]);
     return EXIT_USAGE;
 }

@@ -58,6 +58,7 @@ static const char *const group_titles[_STATUS_GROUP_MAX] = {
     [STATUS_BY_TIER] = "By tier",
     [STATUS_BY_CHANNEL] = "Reachable by channel",
     [STATUS_BY_FLAG] = "Flags",
+    [STATUS_BY_ATTEMPT] = "Last run's attempts",
 };
 
 static void print_text(const struct store_status *st, const char *path, int32_t today)
@@ -97,7 +98,14 @@ static void print_text(const struct store_status *st, const char *path, int32_t 
         for (size_t i = 0; i < grp->n; i++) {
             if (grp->v[i].n == 0 && (g == STATUS_BY_FLAG || g == STATUS_BY_CHANNEL))
                 continue;
-            double pct = st->debtors ? 100.0 * (double)grp->v[i].n / (double)st->debtors : 0;
+            /* debtor groups are shares of the portfolio, attempts of the run */
+            int64_t whole = st->debtors;
+            if (g == STATUS_BY_ATTEMPT) {
+                whole = 0;
+                for (size_t k = 0; k < grp->n; k++)
+                    whole += grp->v[k].n;
+            }
+            double pct = whole ? 100.0 * (double)grp->v[i].n / (double)whole : 0;
             printf("  %-28s %10lld  %5.1f%%\n", grp->v[i].label, (long long)grp->v[i].n, pct);
         }
     }

@@ -198,6 +198,12 @@ static const struct currency *currency_lookup(const char *s, size_t n)
     return bsearch(k, currencies, ELEMENTSOF(currencies), sizeof(currencies[0]), cmp_currency);
 }
 
+int currency_exponent(const char *code)
+{
+    const struct currency *c = code ? currency_lookup(code, strlen(code)) : NULL;
+    return c ? c->exp : -1;
+}
+
 /* ---- time zones ------------------------------------------------------ */
 
 #define TZC_SLOTS 2048 /* power of two; only TZC_SLOTS * 3 / 4 are filled */

@@ -69,6 +69,9 @@ enum phone_type {
 };
 const char *phone_type_to_string(enum phone_type t);
 
+/* Minor-unit digits of an ISO 4217 currency (EUR 2, JPY 0, KWD 3); -1 unknown. */
+int currency_exponent(const char *code);
+
 /* One weekday range the debtor asked not to be contacted in. */
 struct dnc_range {
     uint8_t weekday_mask; /* bit 0 = Monday */

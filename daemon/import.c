@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -63,9 +64,9 @@ static size_t idmap_home(const struct idmap *m, uint64_t key)
     return (size_t)(((__uint128_t)key * m->cap) >> 64);
 }
 
-static int idmap_grow(struct idmap *m)
+static int idmap_resize(struct idmap *m, size_t cap)
 {
-    struct idmap nm = { .cap = m->cap ? m->cap + m->cap / 2 : 1 << 16 };
+    struct idmap nm = { .cap = cap };
     nm.keys = calloc(nm.cap, sizeof(*nm.keys));
     nm.vals = malloc(nm.cap * sizeof(*nm.vals));
     if (!nm.keys || !nm.vals) {
@@ -94,7 +95,7 @@ static int idmap_upsert(struct idmap *m, uint64_t key, uint64_t **ret_slot, bool
 {
     /* linear probing stays short up to a load of about 0.8 */
     if ((m->n + 1) * 5 > m->cap * 4) {
-        int r = idmap_grow(m);
+        int r = idmap_resize(m, m->cap ? m->cap + m->cap / 2 : 1 << 16);
         if (r < 0)
             return r;
     }
@@ -528,7 +529,7 @@ int import_debtors(struct store *s, const struct import_opts *o, struct import_c
     int nval = o->validators > 0 ? o->validators : 2;
     int started = 0, r;
     bool writer_started = false;
-    size_t batch_rows = o->batch_rows ? o->batch_rows : 4000;
+    size_t batch_rows = o->batch_rows ? o->batch_rows : 3000;
     struct batch *b = NULL;
     uint64_t seq = 0;
     char err[512];
@@ -545,6 +546,17 @@ int import_debtors(struct store *s, const struct import_opts *o, struct import_c
     p.rejects_format = row_reader_format(rr);
     row_reader_header(rr, &p.header, &p.header_len);
 
+    /*
+     * Size the map once for what the input can hold (rows of a real
+     * portfolio are well over 100 bytes): growing it later means holding
+     * the old and the new table at once, the import's largest peak.
+     */
+    struct stat sb;
+    if (fstat(o->fd, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size / 100 > 1 << 16 &&
+        (r = idmap_resize(&map, (size_t)(sb.st_size / 100))) < 0) {
+        snprintf(reterr, errlen, "out of memory");
+        goto out;
+    }
     if ((r = store_debtor_hashes(s, load_hash, &map)) < 0) {
         snprintf(reterr, errlen, "cannot read the store: %s",
                  r == -ENOMEM ? "out of memory" : store_errmsg(s));

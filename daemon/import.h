@@ -21,7 +21,7 @@ struct import_opts {
     FILE *rejects;         /* bad rows are written here (NULL: nowhere) */
     FILE *errors;          /* bad rows are reported here (NULL: nowhere) */
     size_t max_reported;   /* report at most this many (the rest are counted) */
-    size_t batch_rows;     /* rows per transaction (0: 4000) */
+    size_t batch_rows;     /* rows per transaction (0: 3000) */
     int validators;        /* validator threads (0: 2) */
     bool progress;         /* a progress line on stderr */
     int64_t now;           /* Unix time recorded as created/updated */

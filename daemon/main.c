@@ -35,6 +35,11 @@ static const struct verb verbs[] = {
     { "import", cmd_import, "import debtors (CSV or JSON Lines) into the store" },
     { "status", cmd_status, "summarise the portfolio and the store" },
     { "sample", cmd_sample, "write a synthetic portfolio as CSV to stdout" },
+    { "worker", cmd_worker, "dispatch queued jobs from Redis to their channels" },
+    { "queue", cmd_queue, "inspect the Redis queue: stats, dead letters" },
+    { "plan", cmd_plan, "plan a day without changing anything (dry run)" },
+    { "explain", cmd_explain, "show how the planner decides for one debtor" },
+    { "run", cmd_run, "the daily campaign run: plan the day and enqueue its jobs" },
     { "help", cmd_help, "show help for cadenza or a verb" },
     { "version", cmd_version, "print the version" },
 };

@@ -48,6 +48,7 @@ struct model {
     bool finished;
     uint8_t kidx[MODEL_HOURS][KERNEL_N];
     float kw[MODEL_HOURS][KERNEL_N];
+    double kern[MODEL_HOURS][MODEL_HOURS]; /* model_kernel(), tabulated */
 };
 
 void model_params_default(struct model_params *ret)
@@ -177,6 +178,7 @@ int model_new(const struct model_params *p, size_t nsegments, struct model **ret
         int n = 0;
         for (int o = 0; o < MODEL_HOURS; o++) {
             double w = model_kernel(h, o);
+            m->kern[h][o] = w;
             if (w > 0 && n < KERNEL_N) {
                 m->kidx[h][n] = (uint8_t)o;
                 m->kw[h][n] = (float)w;
@@ -295,6 +297,12 @@ void model_debtor_prepare(const struct model *m, int segment, const struct model
     double cs = m->p.channel_strength;
     for (int k = 0; k < _CHAN_KIND_MAX; k++)
         ret->factor[k] = clampd((r[k] + cs) / (x[k] + cs), 0.02, 50);
+    for (size_t i = 0; i < ncells && i < MODEL_DEBTOR_CELLS; i++) {
+        const struct model_cell *c = &cells[i];
+        ret->expect[i] = c->kind < _CHAN_KIND_MAX && c->how < MODEL_HOURS
+                             ? seg_mean(m, segment, c->kind, c->how) * ret->factor[c->kind]
+                             : 0;
+    }
 }
 
 void model_estimate(const struct model_debtor *md, enum chan_kind k, int how,
@@ -304,16 +312,19 @@ void model_estimate(const struct model_debtor *md, enum chan_kind k, int how,
     double base = seg_mean(m, md->segment, k, how);
     double hs = m->p.hour_strength;
     double num = hs, den = hs, n = m->p.debtor_strength;
+    const double *kern = how >= 0 && how < MODEL_HOURS ? m->kern[how] : NULL;
     for (size_t i = 0; i < md->ncells; i++) {
         const struct model_cell *c = &md->cells[i];
         if (c->kind >= _CHAN_KIND_MAX || c->how >= MODEL_HOURS || !c->attempts)
             continue;
-        double w = model_kernel(how, c->how);
+        double w = kern ? kern[c->how] : 0;
         if (w == 0)
             continue;
         if (c->kind != (unsigned)k)
             w *= m->p.cross_channel;
-        double e = seg_mean(m, md->segment, c->kind, c->how) * md->factor[c->kind];
+        double e = i < MODEL_DEBTOR_CELLS
+                       ? md->expect[i]
+                       : seg_mean(m, md->segment, c->kind, c->how) * md->factor[c->kind];
         num += w * c->reaches;
         den += w * c->attempts * e;
         if (c->kind == (unsigned)k)

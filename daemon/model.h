@@ -81,12 +81,15 @@ void model_segment_estimate(const struct model *m, int segment, enum chan_kind k
  * (borrowed: cells must stay valid while the summary is used).  No
  * allocation.
  */
+#define MODEL_DEBTOR_CELLS 64
 struct model_debtor {
     const struct model *m;
     int segment;
     const struct model_cell *cells;
     size_t ncells;
     double factor[_CHAN_KIND_MAX]; /* shrunk channel factor: own reaches / expected */
+    /* per cell (the first MODEL_DEBTOR_CELLS): reaches expected per attempt */
+    double expect[MODEL_DEBTOR_CELLS];
 };
 void model_debtor_prepare(const struct model *m, int segment, const struct model_cell *cells,
                           size_t ncells, struct model_debtor *ret);

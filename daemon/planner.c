@@ -684,6 +684,14 @@ static bool payday_now(struct work *w, int lead)
     return false;
 }
 
+/* One local hour's allowed piece, computed once per plan for every channel. */
+struct hour_slot {
+    int64_t us, ue;  /* UTC [start, end) of the piece */
+    int a;           /* its local start (minutes) */
+    uint8_t why;     /* PLAN_OK, or PLAN_DNC/LEGAL_HOURS/DST_GAP/TZ2 */
+    bool done;
+};
+
 /* ---- ranking ---- */
 
 static int cmp_cand_score(const void *a, const void *b)
@@ -694,6 +702,22 @@ static int cmp_cand_score(const void *a, const void *b)
     if (x->at != y->at)
         return x->at < y->at ? -1 : 1;
     return x->tchan - y->tchan;
+}
+
+/* Sort by cmp_cand_score (a total order): insertion sort, n is small. */
+static void sort_cands(struct planner_cand *c, size_t n)
+{
+    for (size_t i = 1; i < n; i++) {
+        if (cmp_cand_score(&c[i - 1], &c[i]) <= 0)
+            continue;
+        struct planner_cand x = c[i];
+        size_t j = i;
+        while (j > 0 && cmp_cand_score(&c[j - 1], &x) > 0) {
+            c[j] = c[j - 1];
+            j--;
+        }
+        c[j] = x;
+    }
 }
 
 static double dflt(double v, double d)
@@ -901,6 +925,8 @@ int planner_plan(const struct planner_ctx *ctx, const struct planner_debtor *d,
     }
     int first_ok_tchan = -1;
     enum planner_reason why_none = PLAN_OK;
+    struct hour_slot hours[24];
+    memset(hours, 0, sizeof(hours));
     for (size_t ci = 0; ci < t->nch; ci++) {
         const struct tier_channel *tc = &t->ch[ci];
         if (tc->channel < 0 || (size_t)tc->channel >= ctx->cfg->nchannels)
@@ -929,40 +955,57 @@ int planner_plan(const struct planner_ctx *ctx, const struct planner_debtor *d,
                 trace_add(&w, &c, cr, false);
                 continue;
             }
-            int a, b;
-            if (!ranges_first_in(&allowed, hs, he, &a, &b)) {
-                tz_local_to_utc(d->tz, plan_day, hs * 60, &c.at);
-                trace_add(&w, &c, ranges_overlap(&wl, hs, he) ? PLAN_DNC : PLAN_LEGAL_HOURS,
-                          false);
+            /* the hour's allowed piece in UTC is the same for every channel */
+            struct hour_slot *hsl = &hours[hr];
+            if (!hsl->done) {
+                hsl->done = true;
+                hsl->why = PLAN_OK;
+                int a, b;
+                if (!ranges_first_in(&allowed, hs, he, &a, &b)) {
+                    tz_local_to_utc(d->tz, plan_day, hs * 60, &hsl->us);
+                    hsl->a = hs;
+                    hsl->why = ranges_overlap(&wl, hs, he) ? PLAN_DNC : PLAN_LEGAL_HOURS;
+                } else {
+                    hsl->a = a;
+                    int64_t us = 0, ue = 0;
+                    if (tz_local_range(d->tz, plan_day, a * 60, b * 60, &us, &ue) < 0 ||
+                        us >= ue) {
+                        hsl->why = PLAN_DST_GAP;
+                    } else if (d->tz2) {
+                        struct tz_local l2;
+                        tz_to_local(d->tz2, us, &l2);
+                        const struct day_ranges *lg2 = &w.prof->legal[l2.weekday];
+                        int m2 = l2.sec_of_day / 60;
+                        hsl->why = PLAN_TZ2;
+                        for (int i = 0; i < lg2->n; i++)
+                            if (m2 >= lg2->r[i].start && m2 < lg2->r[i].end) {
+                                int64_t s2, e2;
+                                if (tz_local_range(d->tz2, l2.days, lg2->r[i].start * 60,
+                                                   lg2->r[i].end * 60, &s2, &e2) == 0 &&
+                                    us >= s2 && us < e2) {
+                                    hsl->why = PLAN_OK;
+                                    if (e2 < ue)
+                                        ue = e2;
+                                }
+                            }
+                    }
+                    hsl->us = us;
+                    hsl->ue = ue;
+                }
+            }
+            if (hsl->why == PLAN_DNC || hsl->why == PLAN_LEGAL_HOURS) {
+                c.at = hsl->us;
+                trace_add(&w, &c, (enum planner_reason)hsl->why, false);
                 continue;
             }
-            c.local_min = (int16_t)a;
-            int64_t us, ue;
-            if (tz_local_range(d->tz, plan_day, a * 60, b * 60, &us, &ue) < 0 || us >= ue) {
-                c.at = us;
+            c.local_min = (int16_t)hsl->a;
+            c.at = hsl->us;
+            if (hsl->why == PLAN_DST_GAP) {
                 trace_add(&w, &c, PLAN_DST_GAP, false);
                 continue;
             }
-            c.at = us;
-            enum planner_reason sr = PLAN_OK;
-            if (d->tz2) {
-                struct tz_local l2;
-                tz_to_local(d->tz2, us, &l2);
-                const struct day_ranges *lg2 = &w.prof->legal[l2.weekday];
-                int m2 = l2.sec_of_day / 60;
-                sr = PLAN_TZ2;
-                for (int i = 0; i < lg2->n; i++)
-                    if (m2 >= lg2->r[i].start && m2 < lg2->r[i].end) {
-                        int64_t s2, e2;
-                        if (tz_local_range(d->tz2, l2.days, lg2->r[i].start * 60,
-                                           lg2->r[i].end * 60, &s2, &e2) == 0 &&
-                            us >= s2 && us < e2) {
-                            sr = PLAN_OK;
-                            if (e2 < ue)
-                                ue = e2;
-                        }
-                    }
-            }
+            int64_t us = hsl->us, ue = hsl->ue;
+            enum planner_reason sr = (enum planner_reason)hsl->why;
             /* Per-slot: now, pause, gaps (the constraint that binds last wins). */
             int64_t lo = us;
             if (sr == PLAN_OK && lo < now_min) {
@@ -1057,10 +1100,10 @@ int planner_plan(const struct planner_ctx *ctx, const struct planner_debtor *d,
         c->p_sample = (float)est.n;
     }
     /* 9. Thompson sampling on the shortlist (choose: order kept one channel above) */
-    qsort(cand, nc, sizeof(cand[0]), cmp_cand_score);
     size_t sl = (size_t)(ctx->shortlist > 0 ? ctx->shortlist : 4);
     if (sl > nc)
         sl = nc;
+    sort_cands(cand, nc);
     struct model_rng rng;
     model_rng_seed(&rng, model_seed(ctx->seed, d->id, plan_day));
     for (size_t i = 0; i < nc; i++) {
@@ -1078,7 +1121,7 @@ int planner_plan(const struct planner_ctx *ctx, const struct planner_debtor *d,
             c->score = c->ev;
         }
     }
-    qsort(cand, nc, sizeof(cand[0]), cmp_cand_score);
+    sort_cands(cand, nc); /* nearly sorted already: insertion sort is O(n) here */
     ret->ncand = nc < PLANNER_CAND_MAX ? nc : PLANNER_CAND_MAX;
     memcpy(ret->cand, cand, ret->ncand * sizeof(cand[0]));
     for (size_t i = 0; i < nc; i++)
@@ -1146,6 +1189,13 @@ static int64_t floor_div(int64_t a, int64_t b)
 int64_t planner_assign(const struct config *cfg, const struct planner_slate *slates, size_t n,
                        int32_t *ret_choice)
 {
+    return planner_assign_with(cfg, slates, n, NULL, 0, ret_choice);
+}
+
+int64_t planner_assign_with(const struct config *cfg, const struct planner_slate *slates,
+                            size_t n, const struct planner_taken *taken, size_t ntaken,
+                            int32_t *ret_choice)
+{
     int64_t hmin = INT64_MAX, hmax = INT64_MIN;
     for (size_t i = 0; i < n; i++) {
         ret_choice[i] = -1;
@@ -1169,11 +1219,28 @@ int64_t planner_assign(const struct config *cfg, const struct planner_slate *sla
         free(heap);
         return -ENOMEM;
     }
+    /* capacity already spent by contacts planned earlier (a re-run) */
+    for (size_t i = 0; i < ntaken; i++) {
+        int64_t hr = floor_div(taken[i].at, 3600);
+        if (taken[i].channel >= 0 && (size_t)taken[i].channel < cfg->nchannels && hr >= hmin &&
+            hr <= hmax)
+            used[(size_t)taken[i].channel * span + (size_t)(hr - hmin)]++;
+    }
     size_t hn = 0;
-    for (size_t i = 0; i < n; i++)
-        if (slates[i].ncand)
-            heap_push(heap, &hn, (struct heap_item){ slates[i].cand[0].score, (uint32_t)i, 0 });
     int64_t assigned = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!slates[i].ncand)
+            continue;
+        /* A first candidate on an unlimited channel is taken whenever it is
+         * served and takes nothing from anyone: no need to queue it. */
+        int ch = slates[i].cand[0].channel;
+        if (ch >= 0 && (size_t)ch < cfg->nchannels && cfg->channels[ch].hourly_capacity <= 0) {
+            ret_choice[i] = 0;
+            assigned++;
+            continue;
+        }
+        heap_push(heap, &hn, (struct heap_item){ slates[i].cand[0].score, (uint32_t)i, 0 });
+    }
     while (hn) {
         struct heap_item it = heap_pop(heap, &hn);
         const struct planner_cand *c = &slates[it.slate].cand[it.pos];
@@ -1188,10 +1255,29 @@ int64_t planner_assign(const struct config *cfg, const struct planner_slate *sla
                 continue;
             }
         }
-        if (it.pos + 1 < slates[it.slate].ncand) {
-            it.pos++;
-            it.score = slates[it.slate].cand[it.pos].score;
+        /*
+         * The debtor's next candidate.  Decided now, with the same result
+         * as serving it later: one on an unknown channel or a channel-hour
+         * already full would be refused whenever served (capacity only
+         * fills up), one on an unlimited channel would be taken whenever
+         * served and takes no room from anyone.  Only the rest queue.
+         */
+        const struct planner_slate *sl = &slates[it.slate];
+        for (it.pos++; it.pos < sl->ncand; it.pos++) {
+            const struct planner_cand *nx = &sl->cand[it.pos];
+            if (nx->channel < 0 || (size_t)nx->channel >= cfg->nchannels)
+                continue;
+            int cap = cfg->channels[nx->channel].hourly_capacity;
+            if (cap <= 0) {
+                ret_choice[it.slate] = (int32_t)it.pos;
+                assigned++;
+                break;
+            }
+            if (used[(size_t)nx->channel * span + (size_t)(floor_div(nx->at, 3600) - hmin)] >= cap)
+                continue;
+            it.score = nx->score;
             heap_push(heap, &hn, it);
+            break;
         }
     }
     free(used);

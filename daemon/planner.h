@@ -279,4 +279,14 @@ struct planner_slate {
 int64_t planner_assign(const struct config *cfg, const struct planner_slate *slates, size_t n,
                        int32_t *ret_choice);
 
+/* A contact planned before (an earlier run of the day): it uses capacity. */
+struct planner_taken {
+    int64_t at;      /* UTC start of its slot */
+    int16_t channel; /* index into config->channels */
+};
+/* planner_assign() with capacity already used by the taken contacts. */
+int64_t planner_assign_with(const struct config *cfg, const struct planner_slate *slates,
+                            size_t n, const struct planner_taken *taken, size_t ntaken,
+                            int32_t *ret_choice);
+
 #endif

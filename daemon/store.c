@@ -14,8 +14,13 @@
  *  3. A debtor's internal id never changes once assigned: updates are
  *     UPSERTs on the external id, never DELETE + INSERT, so rows that
  *     reference the debtor (attempts, outcomes, state) are never orphaned.
+ *  4. debtor_cells.cells holds exactly a debtor's debtor_slot_stats rows,
+ *     packed: both are written in the same statement sequence of
+ *     store_outcome_add() (and built from the rows by the migration), so
+ *     the planner reads one row per debtor instead of one per cell.
  */
 #include "store.h"
+#include "store-internal.h"
 
 #include <errno.h>
 #include <sqlite3.h>
@@ -31,6 +36,19 @@ enum stmt_id {
     STMT_UPSERT_DEBTOR,
     STMT_IMPORT_START,
     STMT_IMPORT_FINISH,
+    STMT_STATE_PUT,
+    STMT_TRANSITION_ADD,
+    STMT_ATTEMPT_ADD,
+    STMT_DEBTOR_FIND,
+    STMT_ATTEMPT_FIND,
+    STMT_OUTCOME_ADD,
+    STMT_OUTCOME_PRIOR,
+    STMT_DEBTOR_STAT_ADD,
+    STMT_SEGMENT_STAT_ADD,
+    STMT_SUPPRESSION_ADD,
+    STMT_INVESTIGATE_SET,
+    STMT_CELLS_GET,
+    STMT_CELLS_PUT,
     _STMT_MAX,
 };
 
@@ -66,6 +84,60 @@ static const char *const stmt_sql[_STMT_MAX] = {
     [STMT_IMPORT_FINISH] =
         "UPDATE imports SET finished_at = ?2, status = ?3, rows_read = ?4, inserted = ?5,"
         " updated = ?6, unchanged = ?7, rejected = ?8 WHERE id = ?1",
+    [STMT_STATE_PUT] =
+        "INSERT INTO contact_state(debtor_id, strategy, variant, tier, tier_entered_at,"
+        " attempts_in_tier, attempts_since_contact, attempts_total, last_attempt_at,"
+        " paused_until, hold_reason, no_contact_track, stopped, applied_until, updated_at)"
+        " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
+        " ON CONFLICT(debtor_id) DO UPDATE SET strategy = excluded.strategy,"
+        " variant = excluded.variant, tier = excluded.tier,"
+        " tier_entered_at = excluded.tier_entered_at,"
+        " attempts_in_tier = excluded.attempts_in_tier,"
+        " attempts_since_contact = excluded.attempts_since_contact,"
+        " attempts_total = excluded.attempts_total,"
+        " last_attempt_at = coalesce(excluded.last_attempt_at, last_attempt_at),"
+        " paused_until = excluded.paused_until, hold_reason = excluded.hold_reason,"
+        " no_contact_track = excluded.no_contact_track, stopped = excluded.stopped,"
+        " applied_until = excluded.applied_until, updated_at = excluded.updated_at",
+    [STMT_TRANSITION_ADD] =
+        "INSERT INTO state_transitions(debtor_id, at, strategy, from_tier, to_tier, reason)"
+        " VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+    [STMT_ATTEMPT_ADD] =
+        "INSERT OR IGNORE INTO attempts(debtor_id, run_id, idempotency_key, strategy, variant,"
+        " tier, channel, channel_kind, template, scheduled_at, created_at, not_after)"
+        " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+    [STMT_DEBTOR_FIND] =
+        "SELECT id, time_zone, coalesce(segment, ''), currency FROM debtors"
+        " WHERE external_id = ?1",
+    [STMT_ATTEMPT_FIND] = "SELECT id, debtor_id FROM attempts WHERE idempotency_key = ?1",
+    [STMT_OUTCOME_ADD] =
+        "INSERT OR IGNORE INTO outcomes(debtor_id, attempt_id, channel_kind, code,"
+        " occurred_at, amount_minor, promise_date, source, dedupe_key, created_at,"
+        " attempt_key, counted, reach)"
+        " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+    [STMT_OUTCOME_PRIOR] =
+        "SELECT count(*), coalesce(max(reach), 0) FROM outcomes"
+        " WHERE debtor_id = ?1 AND attempt_key = ?2 AND counted = 1 AND id != ?3",
+    [STMT_DEBTOR_STAT_ADD] =
+        "INSERT INTO debtor_slot_stats(debtor_id, channel_kind, hour_of_week, attempts, reaches)"
+        " VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(debtor_id, channel_kind, hour_of_week)"
+        " DO UPDATE SET attempts = attempts + excluded.attempts,"
+        " reaches = reaches + excluded.reaches",
+    [STMT_SEGMENT_STAT_ADD] =
+        "INSERT INTO segment_slot_stats(segment, channel_kind, hour_of_week, attempts, reaches)"
+        " VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(segment, channel_kind, hour_of_week)"
+        " DO UPDATE SET attempts = attempts + excluded.attempts,"
+        " reaches = reaches + excluded.reaches",
+    [STMT_SUPPRESSION_ADD] =
+        "INSERT OR IGNORE INTO suppressions(debtor_id, channel_kind, address, reason, created_at)"
+        " VALUES(?1, ?2, ?3, ?4, ?5)",
+    [STMT_CELLS_GET] = "SELECT cells FROM debtor_cells WHERE debtor_id = ?1",
+    [STMT_CELLS_PUT] =
+        "INSERT INTO debtor_cells(debtor_id, cells) VALUES(?1, ?2)"
+        " ON CONFLICT(debtor_id) DO UPDATE SET cells = excluded.cells",
+    [STMT_INVESTIGATE_SET] =
+        "UPDATE contact_state SET investigate_since = coalesce(investigate_since, ?2)"
+        " WHERE debtor_id = ?1",
 };
 
 /*
@@ -183,16 +255,50 @@ static const char *const migrations[] = {
     "  updated INTEGER NOT NULL DEFAULT 0, unchanged INTEGER NOT NULL DEFAULT 0,"
     "  rejected INTEGER NOT NULL DEFAULT 0"
     ");",
+    /* 1 -> 2: what the planner keeps between runs, and per-attempt outcome grouping */
+    "ALTER TABLE contact_state ADD COLUMN stopped INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE contact_state ADD COLUMN applied_until INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE outcomes ADD COLUMN attempt_key TEXT;"
+    "ALTER TABLE outcomes ADD COLUMN counted INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE outcomes ADD COLUMN reach INTEGER NOT NULL DEFAULT 0;"
+    "CREATE INDEX outcomes_attempt_key ON outcomes(debtor_id, attempt_key)"
+    " WHERE attempt_key IS NOT NULL;"
+    "CREATE INDEX suppressions_debtor ON suppressions(debtor_id);",
+    /* 2 -> 3: the latest legal send time travels with the attempt to the
+     * job; runs are found by date; attempts waiting for the queue by run */
+    "ALTER TABLE attempts ADD COLUMN not_after INTEGER;"
+    "ALTER TABLE attempts ADD COLUMN tries INTEGER NOT NULL DEFAULT 0;"
+    "CREATE INDEX runs_date ON runs(run_date);"
+    "CREATE INDEX attempts_run ON attempts(run_id, status);",
+    /* 3 -> 4: covering indexes for the planner's history scans (they
+     * replace the (debtor, time) ones, which are their prefixes), and the
+     * address investigation a no-contact track asks for */
+    "CREATE INDEX outcomes_plan ON outcomes(debtor_id, occurred_at, code, channel_kind,"
+    " promise_date);"
+    "DROP INDEX outcomes_debtor;"
+    "CREATE INDEX attempts_plan ON attempts(debtor_id, scheduled_at, channel_kind, channel);"
+    "DROP INDEX attempts_debtor;"
+    "ALTER TABLE contact_state ADD COLUMN investigate_since INTEGER;",
+    /* 4 -> 5: each debtor's slot statistics packed into one row for the
+     * planner's scan (filled from debtor_slot_stats by cells_rebuild()) */
+    "CREATE TABLE debtor_cells ("
+    "  debtor_id INTEGER PRIMARY KEY REFERENCES debtors(id),"
+    "  cells BLOB NOT NULL"
+    ");",
 };
+
+/* Schema version after which a migration needs C code as well (0: none). */
+#define MIGRATION_CELLS 5
 
 struct store {
     sqlite3 *db;
     char *path;
     char errmsg[256];
     sqlite3_stmt *stmt[_STMT_MAX];
+    sqlite3_stmt *dispatch_stmt[STORE_DISPATCH_STMT_MAX]; /* store-dispatch.c's */
 };
 
-static int store_fail(struct store *s, int rc)
+int store_fail(struct store *s, int rc)
 {
     snprintf(s->errmsg, sizeof(s->errmsg), "%s", sqlite3_errmsg(s->db));
     switch (rc & 0xff) {
@@ -297,6 +403,127 @@ static int user_version(struct store *s, int *ret)
     return 0;
 }
 
+/* ---- packed slot statistics (debtor_cells.cells) ---- */
+
+/*
+ * One cell is CELL_BYTES bytes: channel kind, hour of week, attempts and
+ * reaches as 32-bit little-endian unsigned integers.  A debtor's blob
+ * holds each (kind, hour) once, in no particular order, and always equals
+ * its debtor_slot_stats rows (invariant 4).
+ */
+#define CELL_BYTES 10
+#define CELLS_MAX (_CHAN_KIND_MAX * MODEL_HOURS)
+
+static void le32_put(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 24);
+}
+
+static uint32_t le32_get(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint32_t sat32(int64_t v)
+{
+    return v < 0 ? 0 : v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
+}
+
+static int cells_put(struct store *s, int64_t debtor_id, const uint8_t *blob, size_t n)
+{
+    sqlite3_stmt *st = NULL;
+    int r = stmt_get(s, STMT_CELLS_PUT, &st);
+    if (r < 0)
+        return r;
+    sqlite3_bind_int64(st, 1, debtor_id);
+    sqlite3_bind_blob(st, 2, blob, (int)n, SQLITE_STATIC);
+    return step_done(s, st);
+}
+
+/* Add to one cell of a debtor's blob (creating the cell or the row). */
+static int cells_add(struct store *s, int64_t debtor_id, int kind, int how, int attempts,
+                     int reaches)
+{
+    uint8_t b[CELLS_MAX * CELL_BYTES];
+    sqlite3_stmt *st = NULL;
+    int r = stmt_get(s, STMT_CELLS_GET, &st);
+    if (r < 0)
+        return r;
+    sqlite3_bind_int64(st, 1, debtor_id);
+    size_t n = 0;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        const void *p = sqlite3_column_blob(st, 0);
+        int len = sqlite3_column_bytes(st, 0);
+        n = p && len > 0 ? (size_t)len / CELL_BYTES : 0;
+        if (n > CELLS_MAX)
+            n = CELLS_MAX;
+        memcpy(b, p, n * CELL_BYTES);
+    } else if (rc != SQLITE_DONE) {
+        r = store_fail(s, rc);
+        sqlite3_reset(st);
+        return r;
+    }
+    sqlite3_reset(st);
+    size_t i = 0;
+    while (i < n && !(b[i * CELL_BYTES] == kind && b[i * CELL_BYTES + 1] == how))
+        i++;
+    uint8_t *c = b + i * CELL_BYTES;
+    if (i == n) {
+        if (n == CELLS_MAX)
+            return -EINVAL;
+        c[0] = (uint8_t)kind;
+        c[1] = (uint8_t)how;
+        le32_put(c + 2, 0);
+        le32_put(c + 6, 0);
+        n++;
+    }
+    le32_put(c + 2, sat32((int64_t)le32_get(c + 2) + attempts));
+    le32_put(c + 6, sat32((int64_t)le32_get(c + 6) + reaches));
+    return cells_put(s, debtor_id, b, n * CELL_BYTES);
+}
+
+/* Fill debtor_cells from debtor_slot_stats (migration to MIGRATION_CELLS). */
+static int cells_rebuild(struct store *s)
+{
+    sqlite3_stmt *st = NULL;
+    uint8_t b[CELLS_MAX * CELL_BYTES];
+    size_t n = 0;
+    int64_t cur = 0;
+    int r = 0, rc = sqlite3_prepare_v2(s->db,
+                                       "SELECT debtor_id, channel_kind, hour_of_week, attempts,"
+                                       " reaches FROM debtor_slot_stats ORDER BY debtor_id",
+                                       -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return store_fail(s, rc);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t id = sqlite3_column_int64(st, 0);
+        int kind = sqlite3_column_int(st, 1), how = sqlite3_column_int(st, 2);
+        if (id != cur && n && (r = cells_put(s, cur, b, n * CELL_BYTES)) < 0)
+            break;
+        if (id != cur)
+            n = 0;
+        cur = id;
+        if (kind < 0 || kind >= _CHAN_KIND_MAX || how < 0 || how >= MODEL_HOURS ||
+            n == CELLS_MAX)
+            continue;
+        uint8_t *c = b + n++ * CELL_BYTES;
+        c[0] = (uint8_t)kind;
+        c[1] = (uint8_t)how;
+        le32_put(c + 2, sat32(sqlite3_column_int64(st, 3)));
+        le32_put(c + 6, sat32(sqlite3_column_int64(st, 4)));
+    }
+    if (r >= 0 && rc != SQLITE_DONE)
+        r = store_fail(s, rc);
+    if (r >= 0 && n)
+        r = cells_put(s, cur, b, n * CELL_BYTES);
+    sqlite3_finalize(st);
+    return r < 0 ? r : 0;
+}
+
 static int migrate(struct store *s)
 {
     int v, r;
@@ -322,6 +549,8 @@ static int migrate(struct store *s)
             continue;
         }
         if ((r = exec(s, migrations[v])) < 0)
+            goto fail;
+        if (v + 1 == MIGRATION_CELLS && (r = cells_rebuild(s)) < 0)
             goto fail;
         snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", v + 1);
         if ((r = exec(s, pragma)) < 0)
@@ -391,6 +620,8 @@ void store_free(struct store *s)
         return;
     for (int i = 0; i < _STMT_MAX; i++)
         sqlite3_finalize(s->stmt[i]);
+    for (int i = 0; i < STORE_DISPATCH_STMT_MAX; i++)
+        sqlite3_finalize(s->dispatch_stmt[i]);
     sqlite3_close(s->db);
     free(s->path);
     free(s);
@@ -519,6 +750,7 @@ static const char *const group_names[_STATUS_GROUP_MAX] = {
     [STATUS_BY_COUNTRY] = "country",   [STATUS_BY_DPD] = "dpd",
     [STATUS_BY_STRATEGY] = "strategy", [STATUS_BY_TIER] = "tier",
     [STATUS_BY_CHANNEL] = "channel",   [STATUS_BY_FLAG] = "flag",
+    [STATUS_BY_ATTEMPT] = "attempt_status",
 };
 
 /* ?1 is today (days since epoch).  Each query yields (label, count). */
@@ -563,6 +795,12 @@ static const char *const group_sql[_STATUS_GROUP_MAX] = {
         " UNION ALL SELECT 'deceased', count(*) FROM debtors WHERE flags & 8"
         " UNION ALL SELECT 'bankrupt', count(*) FROM debtors WHERE flags & 16"
         " UNION ALL SELECT 'vulnerable', count(*) FROM debtors WHERE flags & 32",
+    /* codes: enum attempt_status (store.h) */
+    [STATUS_BY_ATTEMPT] =
+        "SELECT CASE status WHEN 0 THEN 'planned' WHEN 1 THEN 'queued' WHEN 2 THEN 'sent'"
+        " WHEN 3 THEN 'failed' WHEN 4 THEN 'cancelled' WHEN 5 THEN 'invalid_address'"
+        " WHEN 6 THEN 'dead' ELSE 'unknown' END, count(*) FROM attempts"
+        " WHERE run_id = (SELECT max(id) FROM runs) GROUP BY status ORDER BY status",
 };
 
 static int query_group(struct store *s, const char *sql, int32_t today, struct store_group *g)
@@ -708,4 +946,592 @@ void store_status_release(struct store_status *st)
     free(st->import_status);
     free(st->run_status);
     memset(st, 0, sizeof(*st));
+}
+
+/* ---- planning: the bulk reader ---- */
+
+/*
+ * One ordered scan of the merge: the statement and the debtor id of its
+ * current row (INT64_MAX once exhausted).
+ */
+struct scan_cursor {
+    sqlite3_stmt *st;
+    int64_t key;
+};
+
+static int cursor_step(struct store *s, struct scan_cursor *c)
+{
+    int rc = sqlite3_step(c->st);
+    if (rc == SQLITE_ROW) {
+        c->key = sqlite3_column_int64(c->st, 0);
+        return 0;
+    }
+    c->key = INT64_MAX;
+    return rc == SQLITE_DONE ? 0 : store_fail(s, rc);
+}
+
+static int cursor_open(struct store *s, struct scan_cursor *c, const char *sql, int64_t lo,
+                       int64_t hi, int64_t extra)
+{
+    int rc = sqlite3_prepare_v2(s->db, sql, -1, &c->st, NULL);
+    if (rc != SQLITE_OK)
+        return store_fail(s, rc);
+    sqlite3_bind_int64(c->st, 1, lo);
+    sqlite3_bind_int64(c->st, 2, hi);
+    if (sqlite3_bind_parameter_count(c->st) >= 3)
+        sqlite3_bind_int64(c->st, 3, extra);
+    return cursor_step(s, c);
+}
+
+/* Grow *v (element size sz) to hold at least n + 1 elements. */
+static int grow(void **v, size_t *cap, size_t n, size_t sz)
+{
+    if (n < *cap)
+        return 0;
+    size_t nc = *cap ? *cap * 2 : 64;
+    void *p = realloc(*v, nc * sz);
+    if (!p)
+        return -ENOMEM;
+    *v = p;
+    *cap = nc;
+    return 0;
+}
+
+static const char *col_text(sqlite3_stmt *st, int i)
+{
+    const char *t = (const char *)sqlite3_column_text(st, i);
+    return t && *t ? t : NULL;
+}
+
+enum { SCAN_DEBTORS, SCAN_STATE, SCAN_ATTEMPTS, SCAN_OUTCOMES, SCAN_CELLS, SCAN_SUPPR, _SCAN_MAX };
+
+static const char *const scan_sql[_SCAN_MAX] = {
+    [SCAN_DEBTORS] =
+        "SELECT id, external_id, name, locale, time_zone, country, region, email, phone,"
+        " phone_type, chat_handle, balance_minor, currency, due_date, payday, risk_band,"
+        " segment, tags, flags, consent_email, consent_sms, consent_chat, consent_call,"
+        " do_not_contact, preferred_channel, prefers_human"
+        " FROM debtors WHERE id BETWEEN ?1 AND ?2 ORDER BY id",
+    [SCAN_STATE] =
+        "SELECT debtor_id, strategy, variant, tier, tier_entered_at, attempts_in_tier,"
+        " attempts_since_contact, attempts_total, paused_until, hold_reason,"
+        " no_contact_track, stopped, applied_until"
+        " FROM contact_state WHERE debtor_id BETWEEN ?1 AND ?2 ORDER BY debtor_id",
+    [SCAN_ATTEMPTS] =
+        "SELECT debtor_id, scheduled_at, channel, channel_kind FROM attempts"
+        " WHERE debtor_id BETWEEN ?1 AND ?2 AND scheduled_at >= ?3 ORDER BY debtor_id",
+    [SCAN_OUTCOMES] =
+        "SELECT debtor_id, occurred_at, channel_kind, code, promise_date FROM outcomes"
+        " WHERE debtor_id BETWEEN ?1 AND ?2 AND occurred_at >= ?3 ORDER BY debtor_id",
+    [SCAN_CELLS] =
+        "SELECT debtor_id, cells FROM debtor_cells"
+        " WHERE debtor_id BETWEEN ?1 AND ?2 ORDER BY debtor_id",
+    [SCAN_SUPPR] =
+        "SELECT debtor_id, channel_kind, address FROM suppressions"
+        " WHERE debtor_id BETWEEN ?1 AND ?2 AND (expires_at IS NULL OR expires_at > ?3)"
+        " ORDER BY debtor_id",
+};
+
+static void read_debtor(sqlite3_stmt *st, struct store_plan_row *row)
+{
+    struct debtor_rec *d = &row->rec;
+    memset(d, 0, offsetof(struct debtor_rec, dnc_buf));
+    d->dnc_buf[0] = 0;
+    row->id = sqlite3_column_int64(st, 0);
+    d->external_id = (const char *)sqlite3_column_text(st, 1);
+    d->name = col_text(st, 2);
+    d->locale = col_text(st, 3);
+    d->time_zone = col_text(st, 4);
+    d->country = col_text(st, 5);
+    d->region = col_text(st, 6);
+    d->email = col_text(st, 7);
+    const char *phone = col_text(st, 8);
+    if (phone)
+        snprintf(d->phone, sizeof(d->phone), "%s", phone);
+    d->phone_type = (uint8_t)sqlite3_column_int(st, 9);
+    d->chat_handle = col_text(st, 10);
+    d->balance_minor = sqlite3_column_int64(st, 11);
+    d->currency = col_text(st, 12);
+    d->due_date = sqlite3_column_int(st, 13);
+    d->payday = (int8_t)sqlite3_column_int(st, 14);
+    d->risk_band = col_text(st, 15);
+    d->segment = col_text(st, 16);
+    d->tags = col_text(st, 17);
+    d->flags = (uint32_t)sqlite3_column_int64(st, 18);
+    d->consent[CHAN_EMAIL] = (uint8_t)sqlite3_column_int(st, 19);
+    d->consent[CHAN_SMS] = (uint8_t)sqlite3_column_int(st, 20);
+    d->consent[CHAN_CHAT] = (uint8_t)sqlite3_column_int(st, 21);
+    d->consent[CHAN_CALL] = (uint8_t)sqlite3_column_int(st, 22);
+    d->do_not_contact = col_text(st, 23);
+    d->preferred_channel = sqlite3_column_type(st, 24) == SQLITE_NULL
+                               ? -1 : (int8_t)sqlite3_column_int(st, 24);
+    d->prefers_human = sqlite3_column_type(st, 25) == SQLITE_NULL
+                           ? -1 : (int8_t)sqlite3_column_int(st, 25);
+}
+
+static void read_state(sqlite3_stmt *st, struct planner_state *ps)
+{
+    memset(ps, 0, sizeof(*ps));
+    ps->strategy = col_text(st, 1);
+    ps->variant = col_text(st, 2);
+    ps->tier = col_text(st, 3);
+    ps->tier_entered_at = sqlite3_column_int64(st, 4);
+    ps->attempts_in_tier = sqlite3_column_int(st, 5);
+    ps->attempts_since_contact = sqlite3_column_int(st, 6);
+    ps->attempts_total = sqlite3_column_int(st, 7);
+    ps->paused_until = sqlite3_column_int64(st, 8);
+    ps->hold_reason = col_text(st, 9);
+    ps->no_contact_track = sqlite3_column_int(st, 10) != 0;
+    ps->stopped = sqlite3_column_int(st, 11) != 0;
+    ps->applied_until = sqlite3_column_int64(st, 12);
+}
+
+static const char *kind_address(const struct debtor_rec *d, int kind)
+{
+    switch (kind) {
+    case CHAN_EMAIL:
+        return d->email;
+    case CHAN_SMS:
+    case CHAN_CALL:
+        return d->phone[0] ? d->phone : NULL;
+    case CHAN_CHAT:
+        return d->chat_handle;
+    default:
+        return NULL;
+    }
+}
+
+int64_t store_plan_scan(struct store *s, const struct store_plan_opts *o,
+                        int (*cb)(void *ctx, const struct store_plan_row *row), void *ctx)
+{
+    struct scan_cursor c[_SCAN_MAX] = { 0 };
+    struct planner_attempt *att = NULL;
+    struct planner_outcome *out = NULL;
+    struct model_cell *cells = NULL;
+    size_t catt = 0, cout = 0, ccells = 0;
+    int64_t lo = o->id_min, hi = o->id_max ? o->id_max : INT64_MAX, visited = 0;
+    int r = 0;
+
+    if (o->external_id) {
+        sqlite3_stmt *st = NULL;
+        if ((r = stmt_get(s, STMT_DEBTOR_FIND, &st)) < 0)
+            return r;
+        sqlite3_bind_text(st, 1, o->external_id, -1, SQLITE_STATIC);
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW)
+            lo = hi = sqlite3_column_int64(st, 0);
+        sqlite3_reset(st);
+        if (rc == SQLITE_DONE) {
+            snprintf(s->errmsg, sizeof(s->errmsg), "no debtor with id '%s'", o->external_id);
+            return -ENOENT;
+        }
+        if (rc != SQLITE_ROW)
+            return store_fail(s, rc);
+    }
+    for (int i = 0; i < _SCAN_MAX; i++) {
+        int64_t extra = i == SCAN_SUPPR ? o->now : o->since;
+        if ((r = cursor_open(s, &c[i], scan_sql[i], lo, hi, extra)) < 0)
+            goto out;
+    }
+
+    while (c[SCAN_DEBTORS].key != INT64_MAX) {
+        struct store_plan_row row;
+        read_debtor(c[SCAN_DEBTORS].st, &row);
+        int64_t id = row.id;
+
+        while (c[SCAN_STATE].key < id)
+            if ((r = cursor_step(s, &c[SCAN_STATE])) < 0)
+                goto out;
+        row.has_state = c[SCAN_STATE].key == id;
+        if (row.has_state)
+            read_state(c[SCAN_STATE].st, &row.state);
+        else
+            memset(&row.state, 0, sizeof(row.state));
+
+        size_t n = 0;
+        for (; c[SCAN_ATTEMPTS].key <= id; r = cursor_step(s, &c[SCAN_ATTEMPTS])) {
+            if (r < 0)
+                goto out;
+            if (c[SCAN_ATTEMPTS].key < id)
+                continue;
+            if ((r = grow((void **)&att, &catt, n, sizeof(*att))) < 0)
+                goto out;
+            sqlite3_stmt *st = c[SCAN_ATTEMPTS].st;
+            const char *ch = (const char *)sqlite3_column_text(st, 2);
+            att[n].at = sqlite3_column_int64(st, 1);
+            att[n].channel = -1;
+            for (size_t k = 0; ch && k < o->nchannels; k++)
+                if (streq(ch, o->channels[k])) {
+                    att[n].channel = (int16_t)k;
+                    break;
+                }
+            att[n].kind = (uint8_t)sqlite3_column_int(st, 3);
+            n++;
+        }
+        if (r < 0)
+            goto out;
+        row.attempts = att;
+        row.nattempts = n;
+
+        n = 0;
+        for (; c[SCAN_OUTCOMES].key <= id; r = cursor_step(s, &c[SCAN_OUTCOMES])) {
+            if (r < 0)
+                goto out;
+            if (c[SCAN_OUTCOMES].key < id)
+                continue;
+            if ((r = grow((void **)&out, &cout, n, sizeof(*out))) < 0)
+                goto out;
+            sqlite3_stmt *st = c[SCAN_OUTCOMES].st;
+            out[n].at = sqlite3_column_int64(st, 1);
+            out[n].kind = sqlite3_column_type(st, 2) == SQLITE_NULL
+                              ? _CHAN_KIND_MAX : (uint8_t)sqlite3_column_int(st, 2);
+            out[n].code = (uint8_t)sqlite3_column_int(st, 3);
+            out[n].promise_day = sqlite3_column_int(st, 4);
+            n++;
+        }
+        if (r < 0)
+            goto out;
+        row.outcomes = out;
+        row.noutcomes = n;
+
+        n = 0;
+        for (; c[SCAN_CELLS].key <= id; r = cursor_step(s, &c[SCAN_CELLS])) {
+            if (r < 0)
+                goto out;
+            if (c[SCAN_CELLS].key < id)
+                continue;
+            sqlite3_stmt *st = c[SCAN_CELLS].st;
+            const uint8_t *p = sqlite3_column_blob(st, 1);
+            size_t nb = (size_t)sqlite3_column_bytes(st, 1) / CELL_BYTES;
+            for (size_t k = 0; p && k < nb; k++, p += CELL_BYTES) {
+                if (p[0] >= _CHAN_KIND_MAX || p[1] >= MODEL_HOURS)
+                    continue;
+                while (n + 1 > ccells)
+                    if ((r = grow((void **)&cells, &ccells, n, sizeof(*cells))) < 0)
+                        goto out;
+                uint32_t a = le32_get(p + 2), re = le32_get(p + 6);
+                cells[n++] = (struct model_cell){
+                    .kind = p[0], .how = p[1], .attempts = a, .reaches = re > a ? a : re,
+                };
+            }
+        }
+        if (r < 0)
+            goto out;
+        row.cells = cells;
+        row.ncells = n;
+
+        row.suppressed = 0;
+        for (; c[SCAN_SUPPR].key <= id; r = cursor_step(s, &c[SCAN_SUPPR])) {
+            if (r < 0)
+                goto out;
+            if (c[SCAN_SUPPR].key < id)
+                continue;
+            sqlite3_stmt *st = c[SCAN_SUPPR].st;
+            int kind = sqlite3_column_int(st, 1);
+            const char *addr = (const char *)sqlite3_column_text(st, 2);
+            for (int k = 0; k < CHAN_LETTER; k++) {
+                const char *mine = kind_address(&row.rec, k);
+                /* a phone suppression names the kind it came from (sms or call) */
+                if (k == kind && mine && addr && streq(mine, addr))
+                    row.suppressed |= (uint8_t)(1u << k);
+            }
+        }
+        if (r < 0)
+            goto out;
+
+        visited++;
+        if ((r = cb(ctx, &row)) < 0)
+            goto out;
+        /* the state row's strings were borrowed by cb: step only now */
+        if (row.has_state && (r = cursor_step(s, &c[SCAN_STATE])) < 0)
+            goto out;
+        if ((r = cursor_step(s, &c[SCAN_DEBTORS])) < 0)
+            goto out;
+    }
+    r = 0;
+out:
+    for (int i = 0; i < _SCAN_MAX; i++)
+        sqlite3_finalize(c[i].st);
+    free(att);
+    free(out);
+    free(cells);
+    return r < 0 ? r : visited;
+}
+
+int store_debtor_max_id(struct store *s, int64_t *ret)
+{
+    return query_int(s, "SELECT coalesce(max(id), 0) FROM debtors", ret);
+}
+
+int store_segment_stats(struct store *s,
+                        int (*cb)(void *ctx, const char *segment, int kind, int how,
+                                  int64_t attempts, int64_t reaches),
+                        void *ctx)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(s->db,
+                                "SELECT segment, channel_kind, hour_of_week, attempts, reaches"
+                                " FROM segment_slot_stats ORDER BY segment",
+                                -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return store_fail(s, rc);
+    int r = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *seg = (const char *)sqlite3_column_text(st, 0);
+        r = cb(ctx, seg ? seg : "", sqlite3_column_int(st, 1), sqlite3_column_int(st, 2),
+               sqlite3_column_int64(st, 3), sqlite3_column_int64(st, 4));
+        if (r < 0)
+            break;
+    }
+    if (r >= 0 && rc != SQLITE_DONE)
+        r = store_fail(s, rc);
+    sqlite3_finalize(st);
+    return r < 0 ? r : 0;
+}
+
+/* ---- planning: writing results ---- */
+
+static void bind_name(sqlite3_stmt *st, int i, const char *v)
+{
+    sqlite3_bind_text(st, i, v ? v : "", -1, SQLITE_STATIC);
+}
+
+int store_state_put(struct store *s, int64_t debtor_id, const struct planner_state *ps,
+                    int64_t last_attempt_at, int64_t now)
+{
+    sqlite3_stmt *st = NULL;
+    int r = stmt_get(s, STMT_STATE_PUT, &st);
+    if (r < 0)
+        return r;
+    sqlite3_bind_int64(st, 1, debtor_id);
+    bind_name(st, 2, ps->strategy);
+    bind_name(st, 3, ps->variant);
+    bind_name(st, 4, ps->tier);
+    sqlite3_bind_int64(st, 5, ps->tier_entered_at);
+    sqlite3_bind_int(st, 6, ps->attempts_in_tier);
+    sqlite3_bind_int(st, 7, ps->attempts_since_contact);
+    sqlite3_bind_int(st, 8, ps->attempts_total);
+    if (last_attempt_at)
+        sqlite3_bind_int64(st, 9, last_attempt_at);
+    if (ps->paused_until)
+        sqlite3_bind_int64(st, 10, ps->paused_until);
+    bind_text(st, 11, ps->hold_reason);
+    sqlite3_bind_int(st, 12, ps->no_contact_track);
+    sqlite3_bind_int(st, 13, ps->stopped);
+    sqlite3_bind_int64(st, 14, ps->applied_until);
+    sqlite3_bind_int64(st, 15, now);
+    return step_done(s, st);
+}
+
+int store_transition_add(struct store *s, int64_t debtor_id, const char *strategy,
+                         const char *from_tier, const char *to_tier, int64_t at,
+                         const char *reason)
+{
+    sqlite3_stmt *st = NULL;
+    int r = stmt_get(s, STMT_TRANSITION_ADD, &st);
+    if (r < 0)
+        return r;
+    sqlite3_bind_int64(st, 1, debtor_id);
+    sqlite3_bind_int64(st, 2, at);
+    bind_text(st, 3, strategy);
+    bind_text(st, 4, from_tier);
+    bind_name(st, 5, to_tier);
+    bind_name(st, 6, reason);
+    return step_done(s, st);
+}
+
+int store_attempt_add(struct store *s, const struct store_attempt_new *a, int64_t *ret_id)
+{
+    sqlite3_stmt *st = NULL;
+    int r = stmt_get(s, STMT_ATTEMPT_ADD, &st);
+    if (r < 0)
+        return r;
+    sqlite3_bind_int64(st, 1, a->debtor_id);
+    if (a->run_id)
+        sqlite3_bind_int64(st, 2, a->run_id);
+    bind_name(st, 3, a->key);
+    bind_name(st, 4, a->strategy);
+    bind_name(st, 5, a->variant);
+    bind_name(st, 6, a->tier);
+    bind_name(st, 7, a->channel);
+    sqlite3_bind_int(st, 8, a->kind);
+    bind_text(st, 9, a->template_name);
+    sqlite3_bind_int64(st, 10, a->scheduled_at);
+    sqlite3_bind_int64(st, 11, a->created_at);
+    if (a->not_after)
+        sqlite3_bind_int64(st, 12, a->not_after);
+    if ((r = step_done(s, st)) < 0)
+        return r;
+    *ret_id = sqlite3_changes(s->db) > 0 ? sqlite3_last_insert_rowid(s->db) : 0;
+    return 0;
+}
+
+int store_suppression_add(struct store *s, int64_t debtor_id, int kind, const char *address,
+                          const char *reason, int64_t now, int *ret_added)
+{
+    sqlite3_stmt *st = NULL;
+    int r = stmt_get(s, STMT_SUPPRESSION_ADD, &st);
+    if (r < 0)
+        return r;
+    if (debtor_id)
+        sqlite3_bind_int64(st, 1, debtor_id);
+    sqlite3_bind_int(st, 2, kind);
+    bind_name(st, 3, address);
+    bind_name(st, 4, reason);
+    sqlite3_bind_int64(st, 5, now);
+    if ((r = step_done(s, st)) < 0)
+        return r;
+    if (ret_added)
+        *ret_added = sqlite3_changes(s->db) > 0;
+    return 0;
+}
+
+int store_investigate_set(struct store *s, int64_t debtor_id, int64_t at)
+{
+    sqlite3_stmt *st = NULL;
+    int r = stmt_get(s, STMT_INVESTIGATE_SET, &st);
+    if (r < 0)
+        return r;
+    sqlite3_bind_int64(st, 1, debtor_id);
+    sqlite3_bind_int64(st, 2, at);
+    return step_done(s, st);
+}
+
+/* ---- outcomes and incremental statistics ---- */
+
+int store_debtor_find(struct store *s, const char *external_id, struct store_debtor_ref *ret)
+{
+    sqlite3_stmt *st = NULL;
+    int r = stmt_get(s, STMT_DEBTOR_FIND, &st);
+    if (r < 0)
+        return r;
+    sqlite3_bind_text(st, 1, external_id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        const char *tz = (const char *)sqlite3_column_text(st, 1);
+        const char *seg = (const char *)sqlite3_column_text(st, 2);
+        ret->id = sqlite3_column_int64(st, 0);
+        snprintf(ret->time_zone, sizeof(ret->time_zone), "%s", tz ? tz : "");
+        snprintf(ret->segment, sizeof(ret->segment), "%s", seg ? seg : "");
+        const char *cur = (const char *)sqlite3_column_text(st, 3);
+        snprintf(ret->currency, sizeof(ret->currency), "%s", cur ? cur : "");
+        r = 0;
+    } else
+        r = rc == SQLITE_DONE ? -ENOENT : store_fail(s, rc);
+    sqlite3_reset(st);
+    return r;
+}
+
+int store_attempt_find(struct store *s, const char *key, int64_t *ret_id,
+                       int64_t *ret_debtor_id)
+{
+    sqlite3_stmt *st = NULL;
+    int r = stmt_get(s, STMT_ATTEMPT_FIND, &st);
+    if (r < 0)
+        return r;
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *ret_id = sqlite3_column_int64(st, 0);
+        *ret_debtor_id = sqlite3_column_int64(st, 1);
+        r = 0;
+    } else
+        r = rc == SQLITE_DONE ? -ENOENT : store_fail(s, rc);
+    sqlite3_reset(st);
+    return r;
+}
+
+static int stat_add(struct store *s, enum stmt_id id, int64_t debtor_id, const char *segment,
+                    int kind, int how, int attempts, int reaches)
+{
+    sqlite3_stmt *st = NULL;
+    int r = stmt_get(s, id, &st);
+    if (r < 0)
+        return r;
+    if (segment)
+        sqlite3_bind_text(st, 1, segment, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_int64(st, 1, debtor_id);
+    sqlite3_bind_int(st, 2, kind);
+    sqlite3_bind_int(st, 3, how);
+    sqlite3_bind_int(st, 4, attempts);
+    sqlite3_bind_int(st, 5, reaches);
+    return step_done(s, st);
+}
+
+int store_outcome_add(struct store *s, const struct store_outcome *o, int *ret_added)
+{
+    sqlite3_stmt *st = NULL;
+    int r = stmt_get(s, STMT_OUTCOME_ADD, &st);
+    if (r < 0)
+        return r;
+    bool counts = o->counts && o->kind >= 0 && o->kind < _CHAN_KIND_MAX && o->how >= 0 &&
+                  o->how < MODEL_HOURS;
+    sqlite3_bind_int64(st, 1, o->debtor_id);
+    if (o->attempt_id)
+        sqlite3_bind_int64(st, 2, o->attempt_id);
+    if (o->kind >= 0)
+        sqlite3_bind_int(st, 3, o->kind);
+    sqlite3_bind_int(st, 4, o->code);
+    sqlite3_bind_int64(st, 5, o->at);
+    if (o->has_amount)
+        sqlite3_bind_int64(st, 6, o->amount_minor);
+    if (o->promise_date)
+        sqlite3_bind_int(st, 7, o->promise_date);
+    bind_text(st, 8, o->source);
+    bind_name(st, 9, o->dedupe_key);
+    sqlite3_bind_int64(st, 10, o->created_at);
+    bind_text(st, 11, o->attempt_key);
+    sqlite3_bind_int(st, 12, counts);
+    sqlite3_bind_int(st, 13, counts && o->reach);
+    if ((r = step_done(s, st)) < 0)
+        return r;
+    if (sqlite3_changes(s->db) == 0) {
+        *ret_added = 0;
+        return 0;
+    }
+    int64_t new_id = sqlite3_last_insert_rowid(s->db);
+    int add_attempt = counts, add_reach = counts && o->reach;
+    if (counts && !isempty(o->attempt_key)) {
+        if ((r = stmt_get(s, STMT_OUTCOME_PRIOR, &st)) < 0)
+            return r;
+        sqlite3_bind_int64(st, 1, o->debtor_id);
+        sqlite3_bind_text(st, 2, o->attempt_key, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, new_id);
+        int rc = sqlite3_step(st);
+        if (rc != SQLITE_ROW) {
+            r = store_fail(s, rc);
+            sqlite3_reset(st);
+            return r;
+        }
+        if (sqlite3_column_int64(st, 0) > 0)
+            add_attempt = 0;
+        if (sqlite3_column_int(st, 1))
+            add_reach = 0;
+        sqlite3_reset(st);
+    }
+    if (add_attempt || add_reach) {
+        if ((r = stat_add(s, STMT_DEBTOR_STAT_ADD, o->debtor_id, NULL, o->kind, o->how,
+                          add_attempt, add_reach)) < 0)
+            return r;
+        if ((r = cells_add(s, o->debtor_id, o->kind, o->how, add_attempt, add_reach)) < 0)
+            return r;
+        if ((r = stat_add(s, STMT_SEGMENT_STAT_ADD, 0, o->segment ? o->segment : "", o->kind,
+                          o->how, add_attempt, add_reach)) < 0)
+            return r;
+    }
+    *ret_added = 1;
+    return 0;
+}
+
+/* ---- for the store's other files (store-internal.h) ---- */
+
+sqlite3 *store_db(struct store *s)
+{
+    return s->db;
+}
+
+sqlite3_stmt **store_dispatch_stmts(struct store *s)
+{
+    return s->dispatch_stmt;
 }

@@ -13,11 +13,12 @@
 #include <stdint.h>
 
 #include "debtor.h"
+#include "planner.h"
 
 struct store;
 
 /* Schema version this build migrates to (PRAGMA user_version). */
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 5
 
 enum store_open_flags {
     STORE_READONLY = 1 << 0, /* never create or migrate */
@@ -86,6 +87,7 @@ enum {
     STATUS_BY_TIER,
     STATUS_BY_CHANNEL, /* reachable channels: a debtor counts once per channel */
     STATUS_BY_FLAG,
+    STATUS_BY_ATTEMPT, /* attempts of the last run, by status */
     _STATUS_GROUP_MAX,
 };
 
@@ -110,5 +112,219 @@ struct store_status {
 /* Summarise the store as of the given day (days since epoch, for DPD). */
 int store_status_get(struct store *s, int32_t today, struct store_status *ret);
 void store_status_release(struct store_status *st);
+
+/* ---- planning: the bulk reader (issue 4) ---- */
+
+/*
+ * One debtor as the planner needs it.  Everything is borrowed for the
+ * duration of the callback only (strings point into SQLite's row buffers).
+ * rec.dnc is NOT parsed: rec.do_not_contact holds the stored (normalised)
+ * text and rec.ndnc is 0.  A missing due date reads as 0, a missing payday
+ * as 0, preferred_channel/prefers_human as -1 when unknown.
+ */
+struct store_plan_row {
+    int64_t id;                       /* internal id */
+    struct debtor_rec rec;
+    bool has_state;                   /* a contact_state row exists */
+    struct planner_state state;       /* zeroed when !has_state */
+    const struct planner_attempt *attempts; /* scheduled_at >= since; channel resolved */
+    size_t nattempts;
+    const struct planner_outcome *outcomes; /* occurred_at >= since */
+    size_t noutcomes;
+    const struct model_cell *cells;   /* every debtor_slot_stats cell */
+    size_t ncells;
+    uint8_t suppressed;               /* bit per chan_kind: the current address is suppressed */
+};
+
+struct store_plan_opts {
+    int64_t since;                    /* history window start (UTC) */
+    int64_t now;                      /* suppressions expiring before this are ignored */
+    int64_t id_min, id_max;           /* internal id range (0, 0: every debtor) */
+    const char *external_id;          /* only this debtor (overrides the range), or NULL */
+    const char *const *channels;      /* channel instance names: attempt.channel -> index */
+    size_t nchannels;
+};
+
+/*
+ * Stream every debtor (in internal id order) with its state, recent
+ * history, slot counts and suppressions: six ordered scans merged by
+ * debtor id, never one query per debtor.  cb returns < 0 to stop (that
+ * value is returned).  Returns the number of debtors visited, or -errno;
+ * -ENOENT when opts->external_id names no debtor.  Blocks on disk reads.
+ */
+int64_t store_plan_scan(struct store *s, const struct store_plan_opts *o,
+                        int (*cb)(void *ctx, const struct store_plan_row *row), void *ctx);
+
+/* Highest internal debtor id (0 when empty), to split a scan into ranges. */
+int store_debtor_max_id(struct store *s, int64_t *ret);
+
+/*
+ * Walk segment_slot_stats: (segment, kind, hour of week, attempts, reaches).
+ * segment "" is the debtors without a segment.  cb < 0 stops.
+ */
+int store_segment_stats(struct store *s,
+                        int (*cb)(void *ctx, const char *segment, int kind, int how,
+                                  int64_t attempts, int64_t reaches),
+                        void *ctx);
+
+/* ---- planning: writing results ---- */
+
+/*
+ * Insert or replace a debtor's contact_state from a planner state (NULL
+ * names are stored as "").  last_attempt_at 0 keeps the stored value.
+ */
+int store_state_put(struct store *s, int64_t debtor_id, const struct planner_state *st,
+                    int64_t last_attempt_at, int64_t now);
+
+/* Append one state_transitions row (from/to NULL: none; to NULL is stored as ""). */
+int store_transition_add(struct store *s, int64_t debtor_id, const char *strategy,
+                         const char *from_tier, const char *to_tier, int64_t at,
+                         const char *reason);
+
+struct store_attempt_new {
+    int64_t debtor_id;
+    int64_t run_id;          /* 0: none */
+    const char *key;         /* idempotency key, unique */
+    const char *strategy, *variant, *tier, *channel, *template_name;
+    int kind;                /* enum chan_kind */
+    int64_t scheduled_at;
+    int64_t not_after;       /* latest legal send time (UTC); 0: unknown */
+    int64_t created_at;
+};
+/*
+ * Insert a planned attempt unless its idempotency key exists.  *ret_id is
+ * the new row's id, or 0 when the key was already there (nothing written).
+ */
+int store_attempt_add(struct store *s, const struct store_attempt_new *a, int64_t *ret_id);
+
+/*
+ * Suppress a debtor's address on a channel kind (opt-out, wrong number,
+ * bounce...): a suppressions row, unless (kind, address) is already
+ * suppressed (*ret_added 0; ret_added may be NULL).  Later plans skip the
+ * kind while the debtor's current address on it is the suppressed one.
+ */
+int store_suppression_add(struct store *s, int64_t debtor_id, int kind, const char *address,
+                          const char *reason, int64_t now, int *ret_added);
+/*
+ * Record that a debtor's addresses are to be investigated (the no-contact
+ * track asked for it): contact_state.investigate_since, kept when set.
+ */
+int store_investigate_set(struct store *s, int64_t debtor_id, int64_t at);
+
+/* ---- outcomes and incremental statistics ---- */
+
+/* What an outcome importer needs about a debtor. */
+struct store_debtor_ref {
+    int64_t id;
+    char time_zone[129];
+    char segment[101];       /* "" when none */
+    char currency[4];        /* ISO 4217 code, "" when none */
+};
+/* Find a debtor by external id; -ENOENT when unknown. */
+int store_debtor_find(struct store *s, const char *external_id, struct store_debtor_ref *ret);
+/* Find an attempt by idempotency key; -ENOENT when unknown. */
+int store_attempt_find(struct store *s, const char *key, int64_t *ret_id,
+                       int64_t *ret_debtor_id);
+
+struct store_outcome {
+    int64_t debtor_id;
+    int64_t attempt_id;      /* attempts.id, 0: none */
+    const char *attempt_key; /* groups outcomes of one attempt (NULL: the row alone) */
+    int kind;                /* enum chan_kind, -1: none */
+    int code;                /* enum outcome_code */
+    int64_t at;              /* occurred_at, UTC */
+    bool has_amount;
+    int64_t amount_minor;
+    int32_t promise_date;    /* days since epoch, 0: none */
+    const char *source;      /* "import:<file>", "webhook", ... */
+    const char *dedupe_key;  /* unique; required */
+    bool counts;             /* an attempt for the statistics (kind >= 0, not a failure) */
+    bool reach;              /* outcome_is_reach(kind, code) */
+    int how;                 /* local hour of week of `at` in the debtor's zone */
+    const char *segment;     /* the debtor's segment ("" none) */
+    int64_t created_at;
+};
+/*
+ * Store one outcome unless its dedupe key exists (*ret_added 0), and
+ * update debtor_slot_stats and segment_slot_stats incrementally: an
+ * outcome that counts adds one attempt unless an earlier counted outcome
+ * has the same (debtor, attempt_key), and one reach if it is a reach and
+ * no earlier one of that attempt was.  Never recomputes from scratch.
+ */
+int store_outcome_add(struct store *s, const struct store_outcome *o, int *ret_added);
+
+/* ---- dispatch: runs, attempts for the queue, results (store-dispatch.c) ---- */
+
+/* Attempt statuses (attempts.status), append-only; see docs/schema.md. */
+enum attempt_status {
+    ATTEMPT_PLANNED = 0,
+    ATTEMPT_QUEUED = 1,
+    ATTEMPT_SENT = 2,
+    ATTEMPT_FAILED = 3,
+    ATTEMPT_CANCELLED = 4,
+    ATTEMPT_INVALID_ADDRESS = 5,
+    ATTEMPT_DEAD = 6,
+    _ATTEMPT_STATUS_MAX,
+    _ATTEMPT_STATUS_INVALID = -22,
+};
+const char *attempt_status_to_string(enum attempt_status st);
+enum attempt_status attempt_status_from_string(const char *s);
+
+/*
+ * Start the run of a date: the existing run of that date when there is
+ * one (*ret_rerun true: a re-run after a crash or on purpose), else a new
+ * one.
+ */
+int store_run_begin(struct store *s, int32_t date, int64_t now, int64_t *ret_id,
+                    bool *ret_rerun);
+int store_run_finish(struct store *s, int64_t run_id, const char *status, int64_t planned,
+                     int64_t enqueued, int64_t now);
+
+/* An attempt with what a job needs about its debtor; borrowed for the callback. */
+struct store_dispatch_row {
+    int64_t attempt_id;
+    const char *idempotency_key, *debtor_id, *channel, *template_name;
+    int kind;
+    int64_t scheduled_at, not_after; /* not_after 0: unknown */
+    const char *strategy, *tier, *time_zone;
+    const char *address;             /* NULL: the debtor has none for this kind */
+    const char *name, *locale, *currency;
+    int64_t balance_minor;
+    int32_t due_date;                /* INT32_MIN: none */
+    int attempt_number;              /* the debtor's n-th attempt */
+};
+/*
+ * A page of a run's attempts in one status: ids above after_id, in id
+ * order, at most limit.  Returns the number of rows passed to cb.
+ */
+int store_run_attempts(struct store *s, int64_t run_id, enum attempt_status status,
+                       int64_t after_id, int limit,
+                       int (*cb)(void *ctx, const struct store_dispatch_row *row), void *ctx);
+/* PLANNED -> QUEUED for these attempts (others are left alone). */
+int store_attempts_mark_queued(struct store *s, const int64_t *ids, size_t n);
+
+/* A worker's result as the store records it. */
+struct store_result {
+    int64_t attempt_id;
+    enum attempt_status status; /* final status, unless retry */
+    bool retry;                 /* a transient failure: only tries/error are kept */
+    const char *info;           /* provider id (sent) or error text, may be NULL */
+    int tries;
+    int64_t at;                 /* Unix seconds */
+};
+/*
+ * Apply one result; idempotent (a final status never changes again).
+ * *ret_applied is 1 when the attempt changed.  An invalid-address result
+ * also suppresses the address on that channel kind.
+ */
+int store_result_ingest(struct store *s, const struct store_result *res, int *ret_applied);
+/*
+ * Attempts that hold a slot (planned, queued, sent or dead-lettered)
+ * with scheduled_at in [from, to): they count against hourly capacity.
+ */
+int store_attempts_scheduled(struct store *s, int64_t from, int64_t to,
+                             int (*cb)(void *ctx, const char *channel, int64_t at), void *ctx);
+/* Attempts by status, of one run (run_id 0: all). */
+int store_attempt_counts(struct store *s, int64_t run_id, int64_t ret[_ATTEMPT_STATUS_MAX]);
 
 #endif

@@ -92,6 +92,7 @@ struct worker {
     bool stopping;
     int64_t idle_since;
     bool was_connected;
+    unsigned failed_attempts;
 };
 
 static int64_t now_ms(void)
@@ -493,6 +494,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 static void on_connected(void *userdata)
 {
     struct worker *w = userdata;
+    w->failed_attempts = 0;
     if (w->was_connected)
         log_notice("reconnected to redis");
     else
@@ -508,8 +510,13 @@ static void on_connected(void *userdata)
 static void on_disconnected(void *userdata, const char *why, int64_t delay_ms)
 {
     struct worker *w = userdata;
-    log_warning("lost connection to redis '%s' (%s), reconnecting in %" PRId64 " ms",
-                w->o->redis_url, why, delay_ms);
+    /* one warning per outage, then a reminder every 20 attempts */
+    if (w->failed_attempts++ % 20 == 0)
+        log_warning("%s redis '%s' (%s), reconnecting in %" PRId64 " ms",
+                    w->failed_attempts > 1 ? "still cannot reach" : "lost connection to",
+                    w->o->redis_url, why, delay_ms);
+    else
+        log_debug("cannot reach redis (%s), retrying in %" PRId64 " ms", why, delay_ms);
     for (size_t i = 0; i < w->nchans; i++)
         w->chans[i].leasing = false;
 }

@@ -922,32 +922,10 @@ static void test_system_database(void)
     CHECK_INT(n_failed, 0);
 }
 
-/* Lookup speed: the planner asks for windows per debtor. */
-static void test_speed(void)
-{
-    _cleanup_(tz_freep) struct tz *z = load("America/New_York");
-    struct timespec a, b;
-    int64_t sum = 0, s, e;
-
-    if (!z)
-        return;
-    clock_gettime(CLOCK_MONOTONIC, &a);
-    for (int i = 0; i < 1000000; i++) {
-        tz_local_range(z, days_from_civil(2026, 1, 1) + i % 365, 8 * H, 21 * H, &s, &e);
-        sum += e - s;
-    }
-    clock_gettime(CLOCK_MONOTONIC, &b);
-    double secs = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
-    printf("1M local windows in %.3f s\n", secs);
-    CHECK(sum > 0);
-    CHECK(secs < 5.0); /* generous: valgrind and sanitizers run this too */
-}
-
 TEST_MAIN({ "name_valid", test_name_valid }, { "new_york", test_new_york },
           { "europe", test_europe }, { "adelaide", test_adelaide },
           { "fixed_zones", test_fixed_zones }, { "far_future", test_far_future },
           { "glibc", test_glibc }, { "tiny_file", test_tiny_file },
           { "odd_rules", test_odd_rules }, { "slim_matches_system", test_slim_matches_system },
           { "malformed", test_malformed }, { "load_errors", test_load_errors },
-          { "cache", test_cache }, { "system_database", test_system_database },
-          { "speed", test_speed })
+          { "cache", test_cache }, { "system_database", test_system_database })

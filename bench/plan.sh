@@ -1,0 +1,76 @@
+#!/bin/sh
+# Planning benchmark: `cadenza plan` over a generated portfolio with a
+# history of past outcomes, driving the real binary end to end.
+#
+#   bench/plan.sh [RUNS] [SIZE...]      (defaults: 5 runs; 100000 1000000)
+#
+# For each size N: `cadenza sample` N debtors, `cadenza import debtors`,
+# 10 outcome rows per debtor from bench/gen-outcomes (CSV), `cadenza import
+# outcomes` (timed once: rows/s), then RUNS timed runs of
+#   cadenza plan --date D --format jsonl > /dev/null
+# and the median debtors/s and the peak RSS over the runs.  Uses a release
+# build in build-release/ (made if missing; BUILD=dir picks another).  The
+# machine may be shared: medians, not best runs.  KEEP=1 keeps the stores
+# in $TMPDIR (cz-plan-N.db) and reuses them on the next run.
+set -eu
+cd "$(dirname "$0")/.."
+runs=${1:-5}
+[ $# -gt 0 ] && shift
+[ $# -gt 0 ] || set -- 100000 1000000
+build=${BUILD:-build-release}
+case $build in /*) ;; *) build=$PWD/$build ;; esac
+if [ ! -d "$build" ]; then
+    meson setup "$build" --buildtype=release >/dev/null
+fi
+ninja -C "$build" daemon/cadenza bench/gen-outcomes >/dev/null
+cz=$build/daemon/cadenza
+gen=$build/bench/gen-outcomes
+tmp=${TMPDIR:-/tmp}
+T=$(mktemp -d "$tmp/cz-bench.XXXXXX")
+trap 'rm -rf "$T"' EXIT
+export CADENZA_CONFIG="$PWD/config/cadenza.yaml"
+asof=2026-11-28      # history ends the day before; due dates relative to it
+date=2026-11-30      # the planned day (a Monday)
+
+median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+for n in "$@"; do
+    db=$T/cz.db
+    [ "${KEEP:-0}" = 1 ] && db=$tmp/cz-plan-$n.db
+    if [ ! -f "$db" ]; then
+        echo "size $n: generating debtors and $((n * 10)) outcome rows"
+        "$cz" sample --debtors "$n" --seed 1 --invalid-rate 0 --as-of "$asof" >"$T/d.csv"
+        "$cz" --store "$db" import debtors --quiet "$T/d.csv" >/dev/null
+        s0=$(date +%s.%N)
+        "$gen" --per-debtor 10 --days 60 --date "$asof" --seed 1 <"$T/d.csv" >"$T/o.csv"
+        s1=$(date +%s.%N)
+        rm -f "$T/d.csv"
+        rows=$((n * 10))
+        /usr/bin/time -f "%e %M" -o "$T/itime" "$cz" --store "$db" import outcomes \
+            "$T/o.csv" >/dev/null 2>"$T/err" || { cat "$T/err" >&2; exit 1; }
+        rm -f "$T/o.csv"
+        read -r it im <"$T/itime"
+        awk -v n="$rows" -v s0="$s0" -v s1="$s1" -v t="$it" -v m="$im" 'BEGIN {
+            g = s1 - s0
+            printf "  generate %d outcome rows: %.2f s\n", n, g
+            printf "  import outcomes: %.1f s, %.0f rows/s, peak RSS %.1f MB\n", t, n / t, m / 1024
+        }'
+    fi
+    : >"$T/runs"
+    i=0
+    while [ "$i" -lt "$runs" ]; do
+        /usr/bin/time -f "%e %M" -o "$T/time" "$cz" --store "$db" plan --date "$date" \
+            --format jsonl >"$T/plan.jsonl" 2>"$T/err" || { cat "$T/err" >&2; exit 1; }
+        cat "$T/time" >>"$T/runs"
+        i=$((i + 1))
+    done
+    planned=$(wc -l <"$T/plan.jsonl")
+    rm -f "$T/plan.jsonl"
+    t=$(cut -d' ' -f1 "$T/runs" | median)
+    m=$(cut -d' ' -f2 "$T/runs" | sort -n | tail -n 1)
+    awk -v n="$n" -v t="$t" -v m="$m" -v runs="$runs" -v p="$planned" \
+        -v all="$(cut -d' ' -f1 "$T/runs" | tr '\n' ' ')" 'BEGIN {
+        printf "  plan %d debtors (%d contacts): median %.2f s = %.0f debtors/s, peak RSS %.1f MB (%d runs: %s)\n",
+            n, p, t, n / t, m / 1024, runs, all
+    }'
+done

@@ -1,0 +1,751 @@
+/*
+ * cmd-import-outcomes.c - `cadenza import outcomes FILE|-`: past contact
+ * outcomes (CSV or JSON Lines) into the store, with the slot statistics
+ * the model learns from updated incrementally as each row is stored.
+ *
+ * Invariants:
+ *  1. Every row gets a dedupe key derived from its normalised values, so
+ *     importing the same rows again adds nothing (and counts nothing).
+ *  2. A bad row is reported (line, field, reason), written to the rejects
+ *     file, and never half-stored; good rows are committed in batches.
+ *  3. Hours of the week are the debtor's local time (its stored zone).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "campaign.h"
+#include "cli.h"
+#include "config.h"
+#include "csv.h"
+#include "debtor.h"
+#include "log.h"
+#include "planner.h"
+#include "queue.h"
+#include "store.h"
+#include "tz.h"
+
+enum ocol {
+    OC_DEBTOR_ID,
+    OC_CHANNEL,
+    OC_ATTEMPTED_AT,
+    OC_OUTCOME,
+    OC_AMOUNT,
+    OC_PROMISE_DATE,
+    OC_ATTEMPT_ID,
+    OC_IDEMPOTENCY_KEY,
+    _OC_MAX,
+};
+
+static const char *const ocol_names[_OC_MAX] = {
+    [OC_DEBTOR_ID] = "debtor_id",       [OC_CHANNEL] = "channel",
+    [OC_ATTEMPTED_AT] = "attempted_at", [OC_OUTCOME] = "outcome",
+    [OC_AMOUNT] = "amount",             [OC_PROMISE_DATE] = "promise_date",
+    [OC_ATTEMPT_ID] = "attempt_id",     [OC_IDEMPOTENCY_KEY] = "idempotency_key",
+};
+
+static int ocol_find(const char *s, size_t n)
+{
+    while (n && (*s == ' ' || *s == '\t'))
+        s++, n--;
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+        n--;
+    for (int i = 0; i < _OC_MAX; i++)
+        if (strlen(ocol_names[i]) == n && strncasecmp(ocol_names[i], s, n) == 0)
+            return i;
+    return -1;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: cadenza import outcomes FILE|- [options]\n"
+            "\n"
+            "Load past contact outcomes (CSV with a header row, or JSON Lines) so the\n"
+            "model learns from them; the slot statistics are updated as rows are\n"
+            "stored.  Re-importing the same rows adds nothing.\n"
+            "\n"
+            "Options:\n"
+            "  -f, --format FMT     csv, jsonl or auto (default: auto)\n"
+            "  -R, --rejects PATH   where to write rejected rows (default: FILE.rejects;\n"
+            "                       none for standard input)\n"
+            "  -b, --batch N        rows per transaction (default 5000)\n"
+            "  -e, --max-errors N   report at most N bad rows on stderr (default 50)\n"
+            "      --no-stop        do not set stop markers in Redis (see below)\n"
+            "  -h, --help           this help\n"
+            "\n"
+            "A promise, payment, opt-out, wrong number or dispute from the last 72 hours\n"
+            "also sets the debtor's stop marker in Redis, so workers cancel jobs that\n"
+            "were queued before the news (a warning says so when Redis is unreachable).\n"
+            "\n"
+            "Columns and outcome codes: docs/import.md.  Exit status: 0 every row\n"
+            "imported, 1 some rows rejected, 2 usage, 3 runtime failure.\n");
+}
+
+struct orow {
+    const char *f[_OC_MAX];
+    size_t flen[_OC_MAX];
+};
+
+struct octx {
+    const char *name;
+    const struct config *cfg;
+    struct store *s;
+    struct tz_cache *tzc;
+    FILE *rejects;
+    bool jsonl;
+    long max_errors, reported;
+    int64_t now;
+    char source[300];
+    struct import_counts counts;
+    struct sbuf scratch;
+    /* debtors with news that must stop queued jobs: "id\0reason\0" pairs */
+    struct sbuf stops;
+    size_t nstops;
+};
+
+/*
+ * Outcomes that must cancel jobs already in Redis for the debtor: the
+ * planner honours them at the next run, the stop marker closes the gap
+ * until then (docs/queue.md, "Stop markers").
+ */
+static const char *stop_reason(int code)
+{
+    switch (code) {
+    case OUTCOME_PROMISE_TO_PAY:
+        return "promise to pay";
+    case OUTCOME_PAID:
+        return "paid";
+    case OUTCOME_OPT_OUT:
+        return "opt-out";
+    case OUTCOME_WRONG_NUMBER:
+        return "wrong number";
+    case OUTCOME_DISPUTE:
+        return "dispute";
+    default:
+        return NULL;
+    }
+}
+
+/* How long a stop marker lasts: longer than any job planned before it can wait. */
+#define STOP_MARKER_SECONDS (72 * 3600)
+
+_printf_(2, 3) static void add_err(struct sbuf *e, const char *fmt, ...)
+{
+    if (e->len)
+        sbuf_adds(e, "; ");
+    va_list ap;
+    va_start(ap, fmt);
+    sbuf_vaddf(e, fmt, ap);
+    va_end(ap);
+}
+
+/* A value for messages: cut to 40 bytes. */
+static const char *quoted(char buf[64], const char *s, size_t n)
+{
+    if (n > 40)
+        snprintf(buf, 64, "%.40s...", s);
+    else
+        snprintf(buf, 64, "%.*s", (int)n, s);
+    return buf;
+}
+
+static bool present(const struct orow *r, int c)
+{
+    return r->f[c] && r->flen[c] > 0;
+}
+
+/*
+ * A decimal amount in major units -> minor units of a currency with `exp`
+ * minor digits (EUR 2, JPY 0, KWD 3): at most exp decimals.
+ */
+static int parse_amount_minor(const char *s, size_t n, int exp, int64_t *ret)
+{
+    int64_t v = 0;
+    size_t i = 0;
+    int dec = -1;
+    if (!n)
+        return -EINVAL;
+    for (; i < n; i++) {
+        if (s[i] == '.' && dec < 0) {
+            dec = 0;
+            continue;
+        }
+        if (s[i] < '0' || s[i] > '9' || v > INT64_MAX / 10000)
+            return -EINVAL;
+        if (dec >= 0 && ++dec > exp)
+            return -EINVAL;
+        v = v * 10 + (s[i] - '0');
+    }
+    if (dec == 0)
+        return -EINVAL; /* "12." */
+    for (int k = dec < 0 ? 0 : dec; k < exp; k++)
+        v *= 10;
+    *ret = v;
+    return 0;
+}
+
+/* Validate and store one row; problems go to e (the row is then not stored). */
+static int import_row(struct octx *x, const struct orow *row, struct sbuf *e, int *ret_added)
+{
+    char b[64];
+    struct store_debtor_ref ref = { 0 };
+    struct store_outcome o = { .kind = -1, .created_at = x->now, .source = x->source };
+    const struct tz *z = NULL;
+    int r;
+    bool have_debtor = false;
+
+    *ret_added = 0;
+    if (!present(row, OC_DEBTOR_ID))
+        add_err(e, "debtor_id: missing");
+    else if ((r = store_debtor_find(x->s, row->f[OC_DEBTOR_ID], &ref)) == -ENOENT)
+        add_err(e, "debtor_id: unknown debtor '%s'",
+                quoted(b, row->f[OC_DEBTOR_ID], row->flen[OC_DEBTOR_ID]));
+    else if (r < 0)
+        return r;
+    else {
+        have_debtor = true;
+        o.debtor_id = ref.id;
+        if (tz_cache_get(x->tzc, ref.time_zone, &z) < 0)
+            tz_cache_get(x->tzc, "UTC", &z);
+    }
+
+    if (present(row, OC_CHANNEL)) {
+        const char *ch = row->f[OC_CHANNEL];
+        const struct channel_conf *cc = config_channel(x->cfg, ch);
+        int k = cc ? (int)cc->kind : (int)chan_kind_from_string(ch);
+        if (k < 0) {
+            add_err(e, "channel: unknown channel '%s' (a kind: email, sms, chat, call, letter; "
+                       "or a configured channel name)",
+                    quoted(b, ch, row->flen[OC_CHANNEL]));
+        } else
+            o.kind = k;
+    }
+
+    if (!present(row, OC_ATTEMPTED_AT))
+        add_err(e, "attempted_at: missing");
+    else if (campaign_parse_time(row->f[OC_ATTEMPTED_AT], row->flen[OC_ATTEMPTED_AT], &o.at) <
+             0)
+        add_err(e, "attempted_at: '%s' is not an RFC 3339 time (2026-03-10T09:30:00Z)",
+                quoted(b, row->f[OC_ATTEMPTED_AT], row->flen[OC_ATTEMPTED_AT]));
+    else if (o.at > x->now + 86400)
+        add_err(e, "attempted_at: '%s' is in the future",
+                quoted(b, row->f[OC_ATTEMPTED_AT], row->flen[OC_ATTEMPTED_AT]));
+
+    int code = -1;
+    if (!present(row, OC_OUTCOME))
+        add_err(e, "outcome: missing");
+    else if ((code = (int)outcome_code_from_string(row->f[OC_OUTCOME])) < 0) {
+        const char *names[_OUTCOME_MAX];
+        for (int i = 0; i < _OUTCOME_MAX; i++)
+            names[i] = outcome_code_to_string((enum outcome_code)i);
+        const char *near = closest_word(row->f[OC_OUTCOME], names, _OUTCOME_MAX);
+        if (near)
+            add_err(e, "outcome: unknown outcome '%s' (did you mean '%s'?)",
+                    quoted(b, row->f[OC_OUTCOME], row->flen[OC_OUTCOME]), near);
+        else
+            add_err(e, "outcome: unknown outcome '%s'",
+                    quoted(b, row->f[OC_OUTCOME], row->flen[OC_OUTCOME]));
+    }
+    o.code = code;
+
+    if (present(row, OC_AMOUNT)) {
+        /* the debtor's currency decides the decimals (2 when unknown) */
+        int exp = currency_exponent(ref.currency[0] ? ref.currency : NULL);
+        if (exp < 0)
+            exp = 2;
+        if (parse_amount_minor(row->f[OC_AMOUNT], row->flen[OC_AMOUNT], exp,
+                               &o.amount_minor) < 0)
+            add_err(e, "amount: '%s' is not an amount (major units, at most %d decimal%s%s%s)",
+                    quoted(b, row->f[OC_AMOUNT], row->flen[OC_AMOUNT]), exp,
+                    exp == 1 ? "" : "s", ref.currency[0] ? " for " : "", ref.currency);
+        else
+            o.has_amount = true;
+    }
+    if (present(row, OC_PROMISE_DATE) &&
+        parse_date(row->f[OC_PROMISE_DATE], row->flen[OC_PROMISE_DATE], &o.promise_date) < 0)
+        add_err(e, "promise_date: '%s' is not a date (YYYY-MM-DD)",
+                quoted(b, row->f[OC_PROMISE_DATE], row->flen[OC_PROMISE_DATE]));
+
+    char akey[200] = "";
+    if (present(row, OC_IDEMPOTENCY_KEY)) {
+        int64_t aid, adebtor;
+        r = store_attempt_find(x->s, row->f[OC_IDEMPOTENCY_KEY], &aid, &adebtor);
+        if (r == -ENOENT)
+            add_err(e, "idempotency_key: no attempt '%s'",
+                    quoted(b, row->f[OC_IDEMPOTENCY_KEY], row->flen[OC_IDEMPOTENCY_KEY]));
+        else if (r < 0)
+            return r;
+        else if (have_debtor && adebtor != ref.id)
+            add_err(e, "idempotency_key: attempt '%s' belongs to another debtor",
+                    quoted(b, row->f[OC_IDEMPOTENCY_KEY], row->flen[OC_IDEMPOTENCY_KEY]));
+        else {
+            o.attempt_id = aid;
+            snprintf(akey, sizeof(akey), "k:%.190s", row->f[OC_IDEMPOTENCY_KEY]);
+        }
+    } else if (present(row, OC_ATTEMPT_ID))
+        snprintf(akey, sizeof(akey), "a:%.190s", row->f[OC_ATTEMPT_ID]);
+    if (e->len)
+        return 0;
+
+    /* invariant 1: the key is a hash of the normalised row */
+    char dk[64];
+    struct sbuf *h = &x->scratch;
+    sbuf_reset(h);
+    sbuf_addf(h, "%lld|%d|%lld|%d|%lld|%d|%d|%s", (long long)o.debtor_id, o.kind,
+              (long long)o.at, o.code, o.has_amount ? (long long)o.amount_minor : -1LL,
+              o.promise_date, o.has_amount, akey);
+    if (!h->buf)
+        return -ENOMEM;
+    snprintf(dk, sizeof(dk), "import:%016llx%016llx",
+             (unsigned long long)hash64(h->buf, h->len, 0x6f7574636f6d65ULL),
+             (unsigned long long)hash64(h->buf, h->len, 0x9e3779b97f4a7c15ULL));
+    o.dedupe_key = dk;
+    o.attempt_key = akey[0] ? akey : NULL;
+    o.counts = o.kind >= 0 && o.code != OUTCOME_FAILED;
+    o.reach = o.kind >= 0 && outcome_is_reach((enum chan_kind)o.kind, (enum outcome_code)o.code);
+    o.how = z ? campaign_hour_of_week(z, o.at) : 0;
+    o.segment = ref.segment;
+    if ((r = store_outcome_add(x->s, &o, ret_added)) < 0)
+        return r;
+    /* recent news only: a history import must not stop today's jobs */
+    const char *why = stop_reason(o.code);
+    if (*ret_added && why && o.at >= x->now - STOP_MARKER_SECONDS) {
+        if (sbuf_add(&x->stops, row->f[OC_DEBTOR_ID], row->flen[OC_DEBTOR_ID] + 1) < 0 ||
+            sbuf_add(&x->stops, why, strlen(why) + 1) < 0)
+            return -ENOMEM;
+        x->nstops++;
+    }
+    return 0;
+}
+
+/* Tell workers: set a stop marker for every debtor with fresh news. */
+static int set_stop_markers(struct octx *x)
+{
+    struct queue *q = NULL;
+    int r = queue_connect(x->cfg->redis_url, x->cfg->redis_prefix, &q);
+    if (r < 0) {
+        log_warning("cannot reach Redis at '%s' to stop queued jobs of %zu debtors: %s; "
+                    "set them with 'cadenza queue stop DEBTOR'",
+                    x->cfg->redis_url, x->nstops, strerror(-r));
+        return r;
+    }
+    queue_set_retry(q, 5000);
+    const char *p = x->stops.buf, *end = x->stops.buf + x->stops.len;
+    size_t n = 0;
+    while (p < end) {
+        const char *id = p, *why = p + strlen(p) + 1;
+        p = why + strlen(why) + 1;
+        if ((r = queue_set_stop(q, id, why, x->now + STOP_MARKER_SECONDS)) < 0) {
+            log_warning("cannot set the stop marker of '%s': %s", id, queue_errstr(q));
+            break;
+        }
+        n++;
+    }
+    if (r >= 0)
+        printf("stop markers set for %zu debtors with news\n", n);
+    queue_free(q);
+    return r;
+}
+
+static void reject(struct octx *x, long line, const char *why)
+{
+    x->counts.rejected++;
+    if (x->reported < x->max_errors) {
+        fprintf(stderr, "%s:%ld: error: %s\n", x->name, line, why);
+        x->reported++;
+    } else if (x->reported == x->max_errors) {
+        fprintf(stderr, "%s: note: further rejected rows are not shown here\n", x->name);
+        x->reported++;
+    }
+}
+
+static void reject_raw(struct octx *x, struct csv_reader *csv, long line, const char *why)
+{
+    if (!x->rejects)
+        return;
+    const char *p;
+    size_t n;
+    csv_reader_raw(csv, &p, &n);
+    if (x->jsonl) {
+        json_t *o = json_pack("{s:I,s:s,s:s%}", "line", (json_int_t)line, "error", why,
+                              "input", p, n);
+        if (o) {
+            char *s = json_dumps(o, JSON_COMPACT);
+            if (s)
+                fprintf(x->rejects, "%s\n", s);
+            free(s);
+            json_decref(o);
+        }
+        return;
+    }
+    fwrite(p, 1, n, x->rejects);
+    fputc(',', x->rejects);
+    fputc('"', x->rejects);
+    for (const char *c = why; *c; c++) {
+        if (*c == '"')
+            fputc('"', x->rejects);
+        fputc(*c, x->rejects);
+    }
+    fputs("\"\n", x->rejects);
+}
+
+/* One JSON line into row (values copied into x->scratch).  Problems to e. */
+static int json_row(struct octx *x, const char *p, size_t n, struct orow *row, struct sbuf *e)
+{
+    json_error_t je;
+    json_t *o = json_loadb(p, n, JSON_REJECT_DUPLICATES, &je);
+    memset(row, 0, sizeof(*row));
+    if (!o) {
+        add_err(e, "invalid JSON at column %d: %s", je.column, je.text);
+        return 0;
+    }
+    if (!json_is_object(o)) {
+        add_err(e, "expected a JSON object");
+        json_decref(o);
+        return 0;
+    }
+    size_t off[_OC_MAX], len[_OC_MAX];
+    bool have[_OC_MAX] = { false };
+    const char *key;
+    json_t *v;
+    sbuf_reset(&x->scratch);
+    json_object_foreach(o, key, v) {
+        int c = ocol_find(key, strlen(key));
+        if (c < 0) {
+            const char *near = closest_word(key, ocol_names, _OC_MAX);
+            if (near)
+                add_err(e, "unknown key '%s' (did you mean '%s'?)", key, near);
+            else
+                add_err(e, "unknown key '%s'", key);
+            continue;
+        }
+        if (json_is_null(v))
+            continue;
+        off[c] = x->scratch.len;
+        if (json_is_string(v))
+            sbuf_add(&x->scratch, json_string_value(v), json_string_length(v));
+        else if (json_is_integer(v))
+            sbuf_addf(&x->scratch, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        else if (json_is_real(v))
+            sbuf_addf(&x->scratch, "%.2f", json_real_value(v));
+        else {
+            add_err(e, "%s: expected a string or a number", ocol_names[c]);
+            continue;
+        }
+        len[c] = x->scratch.len - off[c];
+        if (sbuf_addc(&x->scratch, 0) < 0) {
+            json_decref(o);
+            return -ENOMEM;
+        }
+        have[c] = true;
+    }
+    json_decref(o);
+    for (int c = 0; c < _OC_MAX; c++)
+        if (have[c]) {
+            row->f[c] = x->scratch.buf + off[c];
+            row->flen[c] = len[c];
+            if (strlen(row->f[c]) != len[c])
+                add_err(e, "%s: NUL byte", ocol_names[c]);
+        }
+    return 0;
+}
+
+static int run(struct octx *x, int fd, int format, long batch)
+{
+    struct csv_reader *csv = NULL;
+    struct sbuf e = SBUF_INIT;
+    int colmap[CSV_MAX_FIELDS_DEFAULT];
+    size_t ncols = 0;
+    char err[512];
+    long inbatch = 0;
+    int r = csv_reader_new(fd, &csv);
+    if (r < 0)
+        return r;
+    csv_reader_set_trim(csv, true);
+    if (format == 0) {
+        const char *p;
+        size_t n, i = 0;
+        if ((r = csv_reader_peek(csv, &p, &n)) < 0)
+            goto out;
+        while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\r' || p[i] == '\n'))
+            i++;
+        format = i < n && p[i] == '{' ? 2 : 1;
+    }
+    x->jsonl = format == 2;
+    if (!x->jsonl) {
+        const struct csv_field *f;
+        long line;
+        int k = csv_reader_next(csv, &f, &ncols, &line, err, sizeof(err));
+        if (k <= 0) {
+            log_error("%s: %s", x->name, k == 0 ? "no header row (the input is empty)" : err);
+            r = -EINVAL;
+            goto out;
+        }
+        bool seen[_OC_MAX] = { false };
+        for (size_t i = 0; i < ncols; i++) {
+            int c = ocol_find(f[i].p, f[i].len);
+            if (c < 0) {
+                const char *near = closest_word(f[i].p, ocol_names, _OC_MAX);
+                add_err(&e, near ? "unknown column '%s' (did you mean '%s'?)"
+                                 : "unknown column '%s'%s",
+                        f[i].p, near ? near : "");
+                continue;
+            }
+            if (seen[c])
+                add_err(&e, "column '%s' appears twice", ocol_names[c]);
+            seen[c] = true;
+            colmap[i] = c;
+        }
+        for (int c = OC_DEBTOR_ID; c <= OC_OUTCOME; c++)
+            if (!seen[c])
+                add_err(&e, "required column '%s' is missing", ocol_names[c]);
+        if (e.len) {
+            log_error("%s: header: %s", x->name, e.buf);
+            r = -EINVAL;
+            goto out;
+        }
+        csv_reader_set_expected_fields(csv, ncols);
+        if (x->rejects) {
+            const char *p;
+            size_t n;
+            csv_reader_raw(csv, &p, &n);
+            fwrite(p, 1, n, x->rejects);
+            fputs(",_error\n", x->rejects);
+        }
+    }
+    for (;;) {
+        struct orow row;
+        long line = 0;
+        int k;
+        sbuf_reset(&e);
+        if (x->jsonl) {
+            const char *p;
+            size_t n;
+            k = csv_reader_next_line(csv, &p, &n, &line, err, sizeof(err));
+            if (k > 0 && (r = json_row(x, p, n, &row, &e)) < 0)
+                goto out;
+        } else {
+            const struct csv_field *f;
+            size_t nf;
+            k = csv_reader_next(csv, &f, &nf, &line, err, sizeof(err));
+            if (k > 0) {
+                memset(&row, 0, sizeof(row));
+                for (size_t i = 0; i < nf && i < ncols; i++) {
+                    row.f[colmap[i]] = f[i].p;
+                    row.flen[colmap[i]] = f[i].len;
+                }
+            }
+        }
+        if (k == 0)
+            break;
+        x->counts.read++;
+        if (k == -EINVAL) {
+            reject(x, line, err);
+            reject_raw(x, csv, line, err);
+            continue;
+        }
+        if (k < 0) {
+            log_error("%s: %s", x->name, err);
+            r = k;
+            goto out;
+        }
+        if (inbatch == 0 && (r = store_begin(x->s)) < 0)
+            goto store_fail;
+        int added = 0;
+        if (!e.len && (r = import_row(x, &row, &e, &added)) < 0)
+            goto store_fail;
+        if (e.len) {
+            reject(x, line, e.buf);
+            reject_raw(x, csv, line, e.buf);
+        } else if (added)
+            x->counts.inserted++;
+        else
+            x->counts.unchanged++;
+        if (++inbatch >= batch) {
+            if ((r = store_commit(x->s)) < 0)
+                goto store_fail;
+            inbatch = 0;
+        }
+    }
+    if (inbatch && (r = store_commit(x->s)) < 0)
+        goto store_fail;
+    r = 0;
+    goto out;
+store_fail:
+    log_error("cannot write to store '%s': %s", store_path(x->s), store_errmsg(x->s));
+    store_rollback(x->s);
+out:
+    sbuf_release(&e);
+    csv_reader_free(csv);
+    return r;
+}
+
+int cmd_import_outcomes(int argc, char **argv, const struct cli_ctx *ctx)
+{
+    static const struct option opts[] = {
+        { "format", required_argument, NULL, 'f' },
+        { "rejects", required_argument, NULL, 'R' },
+        { "batch", required_argument, NULL, 'b' },
+        { "max-errors", required_argument, NULL, 'e' },
+        { "quiet", no_argument, NULL, 'q' },
+        { "no-stop", no_argument, NULL, 'N' },
+        { "help", no_argument, NULL, 'h' },
+        {},
+    };
+    int format = 0, c;
+    bool no_stop = false;
+    long batch = 5000, max_errors = 50;
+    const char *rejects_path = NULL;
+    _cleanup_free_ char *default_rejects = NULL, *rejects_tmp = NULL;
+    while ((c = getopt_long(argc, argv, "f:R:b:e:qh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'f':
+            if (streq(optarg, "csv"))
+                format = 1;
+            else if (streq(optarg, "jsonl"))
+                format = 2;
+            else if (streq(optarg, "auto"))
+                format = 0;
+            else {
+                log_error("unknown format '%s': expected csv, jsonl or auto", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case 'R':
+            rejects_path = optarg;
+            break;
+        case 'b':
+        case 'e': {
+            char *end;
+            errno = 0;
+            long v = strtol(optarg, &end, 10);
+            if (errno || *end || end == optarg || v < (c == 'b') || v > 100000000) {
+                log_error("invalid value '%s' for %s", optarg,
+                          c == 'b' ? "--batch" : "--max-errors");
+                return EXIT_USAGE;
+            }
+            if (c == 'b')
+                batch = v;
+            else
+                max_errors = v;
+            break;
+        }
+        case 'q':
+            break;
+        case 'N':
+            no_stop = true;
+            break;
+        case 'h':
+            usage(stdout);
+            return EXIT_OK;
+        default:
+            return EXIT_USAGE;
+        }
+    }
+    if (optind + 1 != argc) {
+        log_error(optind >= argc ? "missing input file (use '-' for standard input)"
+                                 : "too many arguments: one input file expected");
+        return EXIT_USAGE;
+    }
+    const char *input = argv[optind];
+    bool is_stdin = streq(input, "-");
+    if (format == 0 && !is_stdin) {
+        size_t n = strlen(input);
+        if ((n > 6 && strcasecmp(input + n - 6, ".jsonl") == 0) ||
+            (n > 7 && strcasecmp(input + n - 7, ".ndjson") == 0) ||
+            (n > 5 && strcasecmp(input + n - 5, ".json") == 0))
+            format = 2;
+        else if (n > 4 && strcasecmp(input + n - 4, ".csv") == 0)
+            format = 1;
+    }
+
+    struct config *cfg = NULL;
+    int ret = cli_load_config(ctx, &cfg);
+    if (ret != EXIT_OK)
+        return ret;
+    struct octx x = { .name = is_stdin ? "<stdin>" : input, .cfg = cfg,
+                      .max_errors = max_errors, .scratch = SBUF_INIT };
+    FILE *rejects = NULL;
+    int64_t import_id = 0;
+    int fd = is_stdin ? STDIN_FILENO : open(input, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        log_error_errno(-errno, "cannot open '%s': %m", input);
+        config_free(cfg);
+        return EXIT_RUNTIME;
+    }
+    char err[512];
+    int r = store_open(cfg->store_path, STORE_BULK, &x.s, err, sizeof(err));
+    if (r < 0) {
+        log_error("cannot open store '%s': %s", cfg->store_path, err);
+        goto out;
+    }
+    if (!(x.tzc = tz_cache_new())) {
+        r = -ENOMEM;
+        goto out;
+    }
+    if (!rejects_path && !is_stdin) {
+        default_rejects = strdupf("%s.rejects", input);
+        rejects_path = default_rejects;
+    }
+    if (rejects_path && (!(rejects_tmp = strdupf("%s.tmp", rejects_path)) ||
+                         !(rejects = fopen(rejects_tmp, "we")))) {
+        log_error_errno(-errno, "cannot write rejects file '%s': %m",
+                        rejects_tmp ? rejects_tmp : rejects_path);
+        r = -EIO;
+        goto out;
+    }
+    x.rejects = rejects;
+    x.now = (int64_t)time(NULL);
+    snprintf(x.source, sizeof(x.source), "import:%s", x.name);
+    if ((r = store_import_start(x.s, x.source, x.now, &import_id)) < 0) {
+        log_error("cannot write to store '%s': %s", cfg->store_path, store_errmsg(x.s));
+        goto out;
+    }
+    r = run(&x, fd, format, batch);
+    if (store_import_finish(x.s, import_id, &x.counts, (int64_t)time(NULL),
+                            r == 0 ? "done" : r == -EINVAL ? "rejected" : "failed") < 0)
+        log_warning("cannot record the import in the store: %s", store_errmsg(x.s));
+    if (r == 0) {
+        printf("%s: %lld rows read: %lld added, %lld already stored, %lld rejected\n", x.name,
+               (long long)x.counts.read, (long long)x.counts.inserted,
+               (long long)x.counts.unchanged, (long long)x.counts.rejected);
+        if (x.counts.rejected && rejects_path)
+            printf("rejected rows written to %s\n", rejects_path);
+        if (x.nstops && !no_stop)
+            set_stop_markers(&x);
+    }
+out:
+    if (rejects) {
+        bool keep = r == 0 && x.counts.rejected > 0;
+        fclose(rejects);
+        if (keep && rename(rejects_tmp, rejects_path) < 0) {
+            log_error_errno(-errno, "cannot rename '%s': %m", rejects_tmp);
+            r = -EIO;
+        } else if (!keep) {
+            unlink(rejects_tmp);
+            if (r == 0)
+                unlink(rejects_path);
+        }
+    }
+    tz_cache_free(x.tzc);
+    sbuf_release(&x.scratch);
+    sbuf_release(&x.stops);
+    store_free(x.s);
+    if (!is_stdin)
+        close(fd);
+    config_free(cfg);
+    if (r == -EINVAL)
+        return EXIT_DATA;
+    if (r < 0)
+        return EXIT_RUNTIME;
+    return x.counts.rejected ? EXIT_DATA : EXIT_OK;
+}

@@ -1,0 +1,302 @@
+/*
+ * cmd-run.c - `cadenza run --date D`: the daily campaign run.
+ *
+ *   drain results -> plan the day and persist attempts -> enqueue jobs
+ *
+ * Every step is idempotent, so running a date twice, or again after a
+ * crash half-way, sends nothing twice: attempts are keyed by date and
+ * debtor, the queue ignores an attempt id it has seen, and results are
+ * applied once.  Exit 0 only when every planned job is safely in Redis.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "campaign.h"
+#include "cli.h"
+#include "config.h"
+#include "dispatch.h"
+#include "log.h"
+#include "queue.h"
+#include "store.h"
+#include "strategy.h"
+
+static void run_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: cadenza run --date YYYY-MM-DD [options]\n"
+            "\n"
+            "The daily campaign run: drain workers' results into the store, plan the\n"
+            "day (attempts are written to the store), then enqueue one self-contained\n"
+            "job per attempt into Redis.  Safe to repeat: nothing is planned or queued\n"
+            "twice for the same date.\n"
+            "\n"
+            "Options:\n"
+            "  -d, --date DATE      the local date to plan (required): YYYY-MM-DD,\n"
+            "                       'today' or 'tomorrow' (the server's calendar)\n"
+            "  -S, --seed S         exploration seed (default: the date)\n"
+            "  -n, --now TIME       plan no slot before TIME (RFC 3339; default: now,\n"
+            "                       or the start of the date if that is later)\n"
+            "      --no-enqueue     plan and record the attempts, leave them unqueued\n"
+            "                       (an external dialer, a simulation)\n"
+            "  -h, --help           this help\n"
+            "\n"
+            "Exit status: 0 every planned job is in Redis (or recorded, --no-enqueue),\n"
+            "1 strategy or config errors, 2 usage, 3 store or Redis failure.\n");
+}
+
+struct summary {
+    int64_t planned;
+    int64_t by_kind[_CHAN_KIND_MAX];
+    int64_t by_hour[24];
+    struct {
+        const char *strategy, *tier; /* borrowed from the strategy set */
+        int64_t n;
+    } tiers[64];
+    size_t ntiers;
+    int64_t other_tiers;
+};
+
+static int on_decision(void *ctx, const struct campaign_decision *d)
+{
+    struct summary *s = ctx;
+    if (!d->cand || !d->attempt_id)
+        return 0;
+    s->planned++;
+    if (d->cand->kind < _CHAN_KIND_MAX)
+        s->by_kind[d->cand->kind]++;
+    int h = d->cand->local_min / 60;
+    if (h >= 0 && h < 24)
+        s->by_hour[h]++;
+    const char *sn = d->strategy ? d->strategy->name : "-";
+    const char *tn = d->tier ? d->tier : "-";
+    for (size_t i = 0; i < s->ntiers; i++)
+        if (streq(s->tiers[i].strategy, sn) && streq(s->tiers[i].tier, tn)) {
+            s->tiers[i].n++;
+            return 0;
+        }
+    if (s->ntiers < ELEMENTSOF(s->tiers)) {
+        /* tier names borrow from the set, which outlives the summary */
+        s->tiers[s->ntiers].strategy = sn;
+        s->tiers[s->ntiers].tier = d->tier ? d->tier : "-";
+        s->tiers[s->ntiers++].n = 1;
+    } else
+        s->other_tiers++;
+    return 0;
+}
+
+static void print_summary(const struct summary *s, const char *date, bool rerun,
+                          const struct campaign_stats *cs, const struct dispatch_drain_stats *ds,
+                          const struct dispatch_enqueue_stats *es, bool enqueue)
+{
+    printf("run %s%s: %" PRId64 " debtors, %" PRId64 " new attempts planned",
+           date, rerun ? " (re-run)" : "", cs->debtors, s->planned);
+    if (cs->attempts_existing)
+        printf(", %" PRId64 " already planned", cs->attempts_existing);
+    printf("\n");
+    if (ds)
+        printf("results drained: %" PRId64 " (%" PRId64 " applied)\n", ds->results, ds->applied);
+    if (enqueue)
+        printf("jobs enqueued: %" PRId64 " (%" PRId64 " new in Redis, %" PRId64
+               " not sendable)\n",
+               es->jobs, es->added, es->skipped);
+    else
+        printf("jobs not enqueued (--no-enqueue)\n");
+    if (!s->planned)
+        return;
+    printf("\nBy tier:\n");
+    for (size_t i = 0; i < s->ntiers; i++) {
+        char name[128];
+        snprintf(name, sizeof(name), "%s/%s", s->tiers[i].strategy, s->tiers[i].tier);
+        printf("  %-36s %8" PRId64 "\n", name, s->tiers[i].n);
+    }
+    if (s->other_tiers)
+        printf("  %-36s %8" PRId64 "\n", "(other tiers)", s->other_tiers);
+    printf("\nBy channel:\n");
+    for (int k = 0; k < _CHAN_KIND_MAX; k++)
+        if (s->by_kind[k])
+            printf("  %-36s %8" PRId64 "\n", chan_kind_to_string(k), s->by_kind[k]);
+    printf("\nBy local hour:\n");
+    for (int h = 0; h < 24; h++)
+        if (s->by_hour[h])
+            printf("  %02d:00-%02d:59%26s %8" PRId64 "\n", h, h, "", s->by_hour[h]);
+}
+
+static void notify(void *userdata, const char *msg)
+{
+    log_warning("%s", msg);
+}
+
+int cmd_run(int argc, char **argv, const struct cli_ctx *ctx)
+{
+    static const struct option opts[] = {
+        { "date", required_argument, NULL, 'd' },
+        { "seed", required_argument, NULL, 'S' },
+        { "now", required_argument, NULL, 'n' },
+        { "no-enqueue", no_argument, NULL, 'E' },
+        { "help", no_argument, NULL, 'h' },
+        {},
+    };
+    const char *date_s = NULL, *seed_s = NULL, *now_s = NULL;
+    bool enqueue = true;
+    int c;
+    while ((c = getopt_long(argc, argv, "d:S:n:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd':
+            date_s = optarg;
+            break;
+        case 'S':
+            seed_s = optarg;
+            break;
+        case 'n':
+            now_s = optarg;
+            break;
+        case 'E':
+            enqueue = false;
+            break;
+        case 'h':
+            run_usage(stdout);
+            return EXIT_OK;
+        default:
+            return EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        log_error("unexpected argument '%s'", argv[optind]);
+        return EXIT_USAGE;
+    }
+    struct campaign_opts o = { .persist = true };
+    if (!date_s) {
+        log_error("missing --date YYYY-MM-DD");
+        return EXIT_USAGE;
+    }
+    if (streq(date_s, "today") || streq(date_s, "tomorrow")) {
+        /* the server's own calendar day (TZ of the service), for timers */
+        time_t t = time(NULL);
+        struct tm tm;
+        localtime_r(&t, &tm);
+        o.date = days_from_civil(tm.tm_year + 1900, (unsigned)tm.tm_mon + 1,
+                                 (unsigned)tm.tm_mday) +
+                 streq(date_s, "tomorrow");
+    } else if (parse_date(date_s, strlen(date_s), &o.date) < 0) {
+        log_error("invalid date '%s': expected YYYY-MM-DD, 'today' or 'tomorrow'", date_s);
+        return EXIT_USAGE;
+    }
+    char date_buf[11];
+    format_date(o.date, date_buf);
+    date_s = date_buf;
+    if (now_s) {
+        if (campaign_parse_time(now_s, strlen(now_s), &o.now) < 0) {
+            log_error("invalid time '%s': expected RFC 3339 (2026-03-10T08:00:00Z)", now_s);
+            return EXIT_USAGE;
+        }
+    } else
+        o.now = campaign_default_now(o.date, (int64_t)time(NULL));
+    o.seed = (uint64_t)(int64_t)o.date;
+    if (seed_s) {
+        char *end;
+        errno = 0;
+        unsigned long long v = strtoull(seed_s, &end, 10);
+        if (errno || *end || end == seed_s) {
+            log_error("invalid seed '%s': expected a number", seed_s);
+            return EXIT_USAGE;
+        }
+        o.seed = v;
+    }
+
+    struct config *cfg = NULL;
+    struct strategy_set *set = NULL;
+    struct store *s = NULL;
+    struct queue *q = NULL;
+    int ret = cli_load_config(ctx, &cfg);
+    if (ret != EXIT_OK)
+        return ret;
+    struct diags d = DIAGS_INIT;
+    int r = strategy_set_load(cfg, NULL, 0, &set, &d);
+    diags_sort(&d);
+    diags_print(&d, stderr);
+    size_t nerr = d.nerrors;
+    diags_release(&d);
+    if (r < 0 || nerr) {
+        log_error("strategies have errors: run 'cadenza validate'");
+        ret = r == -EINVAL || nerr ? EXIT_DATA : EXIT_RUNTIME;
+        goto out;
+    }
+    char err[512];
+    ret = EXIT_RUNTIME;
+    if ((r = store_open(cfg->store_path, 0, &s, err, sizeof(err))) < 0) {
+        log_error("cannot open store '%s': %s", cfg->store_path, err);
+        goto out;
+    }
+
+    struct dispatch_drain_stats ds = { 0 };
+    if (enqueue) {
+        if ((r = queue_connect(cfg->redis_url, cfg->redis_prefix, &q)) < 0) {
+            log_error_errno(r, "cannot reach Redis at '%s': %m", cfg->redis_url);
+            goto out;
+        }
+        queue_set_notify(q, notify, NULL);
+        if ((r = dispatch_drain(s, q, &ds, err, sizeof(err))) < 0) {
+            log_error("%s", err);
+            goto out;
+        }
+    }
+
+    int64_t run_id;
+    bool rerun;
+    if ((r = store_run_begin(s, o.date, (int64_t)time(NULL), &run_id, &rerun)) < 0) {
+        log_error("cannot record the run: %s", store_errmsg(s));
+        goto out;
+    }
+    o.run_id = run_id;
+    struct summary *sum = calloc(1, sizeof(*sum));
+    if (!sum) {
+        log_error("out of memory");
+        goto out;
+    }
+    struct campaign_stats cs = { 0 };
+    if ((r = campaign_plan_day(s, cfg, set, &o, on_decision, sum, &cs)) < 0) {
+        log_error("planning failed: %s", r == -ENOMEM ? "out of memory" : store_errmsg(s));
+        store_run_finish(s, run_id, "failed", cs.planned, 0, (int64_t)time(NULL));
+        free(sum);
+        goto out;
+    }
+    struct dispatch_enqueue_stats es = { 0 };
+    if (enqueue && (r = dispatch_enqueue_run(s, q, run_id, &es, err, sizeof(err))) < 0) {
+        log_error("%s", err);
+        log_error("the run is incomplete: run it again to enqueue the rest");
+        store_run_finish(s, run_id, "incomplete", sum->planned, es.jobs, (int64_t)time(NULL));
+        free(sum);
+        goto out;
+    }
+    int64_t counts[_ATTEMPT_STATUS_MAX];
+    if ((r = store_attempt_counts(s, run_id, counts)) < 0 ||
+        (r = store_run_finish(s, run_id, "done",
+                              counts[ATTEMPT_PLANNED] + counts[ATTEMPT_QUEUED] +
+                                  counts[ATTEMPT_SENT] + counts[ATTEMPT_FAILED] +
+                                  counts[ATTEMPT_CANCELLED] + counts[ATTEMPT_INVALID_ADDRESS] +
+                                  counts[ATTEMPT_DEAD],
+                              enqueue ? counts[ATTEMPT_QUEUED] + counts[ATTEMPT_SENT] +
+                                            counts[ATTEMPT_FAILED] + counts[ATTEMPT_CANCELLED] +
+                                            counts[ATTEMPT_INVALID_ADDRESS] +
+                                            counts[ATTEMPT_DEAD]
+                                      : 0,
+                              (int64_t)time(NULL))) < 0) {
+        log_error("cannot record the run: %s", store_errmsg(s));
+        free(sum);
+        goto out;
+    }
+    print_summary(sum, date_s, rerun, &cs, enqueue ? &ds : NULL, &es, enqueue);
+    free(sum);
+    ret = EXIT_OK;
+out:
+    queue_free(q);
+    store_free(s);
+    strategy_set_free(set);
+    config_free(cfg);
+    return ret;
+}
