@@ -51,7 +51,15 @@ struct chan_log {
     struct keyset seen;  /* keys found in the file so far (lazy) */
     off_t scanned;       /* bytes of the file scanned into seen */
     uint64_t seq;
+    time_t ts_sec;       /* second that ts was formatted for */
+    char ts[80];         /* "YYYY-MM-DDTHH:MM:SS" of ts_sec */
+    int pid;
 };
+
+static int dump_to_sbuf(const char *p, size_t n, void *data)
+{
+    return sbuf_add(data, p, n) < 0 ? -1 : 0;
+}
 
 static int keyset_add(struct keyset *s, uint64_t h)
 {
@@ -189,6 +197,8 @@ static int log_init(struct channel *ch, const struct ynode *settings, struct dia
     if (!l)
         return -ENOMEM;
     l->fd = -1;
+    l->ts_sec = -1;
+    l->pid = (int)getpid();
     l->buf.max = 64 * 1024 * 1024;
     if (settings && settings->type == YNODE_MAP) {
         _cleanup_free_ char *where = strdupf("settings of channel '%s'", ch->name);
@@ -261,45 +271,48 @@ static int log_send(struct channel *ch, const struct job *job, const struct chan
     }
     snprintf(pid, sizeof(pid), "log-%" PRId64, job->attempt_id);
 
+    /* the key as the file holds it: JSON-escaped, quotes stripped */
     struct sbuf key = SBUF_INIT;
     r = sbuf_add_json_str(&key, job->idempotency_key, strlen(job->idempotency_key));
-    if (r < 0)
+    if (r < 0) {
+        sbuf_release(&key);
         return r;
-    /* strip the quotes: hash what the file holds between them */
-    uint64_t h = key_hash(key.buf + 1, key.len - 2);
-    sbuf_release(&key);
+    }
+    uint64_t h = 0;
     if (info && info->redelivered) {
+        h = key_hash(key.buf + 1, key.len - 2);
         /* invariant 2: the previous holder may have written it already */
-        if ((r = log_write_out(l)) < 0 || (r = log_scan(l)) < 0)
+        if ((r = log_write_out(l)) < 0 || (r = log_scan(l)) < 0) {
+            sbuf_release(&key);
             return r;
+        }
         if (keyset_has(&l->seen, h)) {
+            sbuf_release(&key);
             done(userdata, &(struct chan_result){ CZ_SEND_OK, pid, NULL });
             return 0;
         }
     }
     struct timeval tv;
     gettimeofday(&tv, NULL);
-    struct tm tm;
-    time_t t = tv.tv_sec;
-    gmtime_r(&t, &tm);
-    char ts[64];
-    snprintf(ts, sizeof(ts), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-             (int)(tv.tv_usec / 1000));
+    if (tv.tv_sec != l->ts_sec) {
+        /* one gmtime per second, not per send */
+        struct tm tm;
+        time_t t = tv.tv_sec;
+        gmtime_r(&t, &tm);
+        snprintf(l->ts, sizeof(l->ts), "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900,
+                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+        l->ts_sec = tv.tv_sec;
+    }
 
     size_t start = l->buf.len;
-    r = sbuf_addf(&l->buf, "{\"sent_at\":\"%s\",\"attempt_id\":%" PRId64 ",%s", ts,
-                  job->attempt_id, key_tag);
-    if (r >= 0) {
-        /* the key without its opening quote (key_tag ends with one) */
-        struct sbuf k = SBUF_INIT;
-        r = sbuf_add_json_str(&k, job->idempotency_key, strlen(job->idempotency_key));
-        if (r >= 0)
-            r = sbuf_add(&l->buf, k.buf + 1, k.len - 1);
-        sbuf_release(&k);
-    }
+    r = sbuf_addf(&l->buf, "{\"sent_at\":\"%s.%03dZ\",\"attempt_id\":%" PRId64 ",%s", l->ts,
+                  (int)(tv.tv_usec / 1000), job->attempt_id, key_tag);
+    /* the key without its opening quote (key_tag ends with one) */
     if (r >= 0)
-        r = sbuf_addf(&l->buf, ",\"channel\":");
+        r = sbuf_add(&l->buf, key.buf + 1, key.len - 1);
+    sbuf_release(&key);
+    if (r >= 0)
+        r = sbuf_adds(&l->buf, ",\"channel\":");
     if (r >= 0)
         r = sbuf_add_json_str(&l->buf, ch->name, strlen(ch->name));
     if (r >= 0)
@@ -316,13 +329,14 @@ static int log_send(struct channel *ch, const struct job *job, const struct chan
             r = sbuf_add_json_str(&l->buf, job->template_name, strlen(job->template_name));
     }
     if (r >= 0 && job->inputs) {
-        char *s = json_dumps(job->inputs, JSON_COMPACT | JSON_ENSURE_ASCII);
-        r = s ? sbuf_addf(&l->buf, ",\"inputs\":%s", s) : -ENOMEM;
-        free(s);
+        /* dumped straight into the buffer: no intermediate string */
+        r = sbuf_adds(&l->buf, ",\"inputs\":");
+        if (r >= 0 && json_dump_callback(job->inputs, dump_to_sbuf, &l->buf,
+                                         JSON_COMPACT | JSON_ENSURE_ASCII) < 0)
+            r = -ENOMEM;
     }
     if (r >= 0)
-        r = sbuf_addf(&l->buf, ",\"tries\":%d,\"pid\":%d}\n", info ? info->tries : 0,
-                      (int)getpid());
+        r = sbuf_addf(&l->buf, ",\"tries\":%d,\"pid\":%d}\n", info ? info->tries : 0, l->pid);
     if (r < 0) {
         l->buf.len = start;
         return r;

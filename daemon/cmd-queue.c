@@ -100,7 +100,10 @@ static int do_stats(struct queue *q, int argc, char **argv)
     struct queue_stats st;
     int r = queue_stats(q, now, &st);
     if (r < 0) {
-        log_error_errno(r, "cannot read queue stats: %m (%s)", queue_errstr(q));
+        if (r == -EBADMSG)
+            log_error("cannot read queue stats: %s", queue_errstr(q));
+        else
+            log_error_errno(r, "cannot read queue stats: %m (%s)", queue_errstr(q));
         return EXIT_RUNTIME;
     }
     if (json) {
@@ -251,7 +254,10 @@ static int do_enqueue(struct queue *q, int argc, char **argv)
             total += n;
             n = 0;
             if (r < 0) {
-                log_error_errno(r, "cannot enqueue: %m (%s)", queue_errstr(q));
+                if (r == -EBADMSG)
+                    log_error("cannot enqueue: %s", queue_errstr(q));
+                else
+                    log_error_errno(r, "cannot enqueue: %m (%s)", queue_errstr(q));
                 ex = EXIT_RUNTIME;
                 goto out;
             }

@@ -67,56 +67,99 @@ int job_validate(const struct job *j, char *err, size_t errlen)
     return 0;
 }
 
-static int add_key_str(struct sbuf *b, const char *key, const char *v)
+/* Append a literal (a string constant: its length is known at compile time). */
+#define ADD_LIT(b, lit) sbuf_add((b), (lit), sizeof(lit) - 1)
+
+static int add_int(struct sbuf *b, int64_t v)
 {
-    int r = sbuf_addf(b, ",\"%s\":", key);
+    char buf[24], *p = buf + sizeof(buf);
+    uint64_t u = v < 0 ? -(uint64_t)v : (uint64_t)v;
+    do
+        *--p = (char)('0' + u % 10);
+    while ((u /= 10));
+    if (v < 0)
+        *--p = '-';
+    return sbuf_add(b, p, (size_t)(buf + sizeof(buf) - p));
+}
+
+/* key is a literal including its quotes, comma and colon: ",\"k\":" */
+static int add_str(struct sbuf *b, const char *key, size_t keylen, const char *v)
+{
+    int r = sbuf_add(b, key, keylen);
     if (r < 0)
         return r;
     if (!v)
-        return sbuf_adds(b, "null");
+        return ADD_LIT(b, "null");
     return sbuf_add_json_str(b, v, strlen(v));
 }
+#define ADD_STR(b, key, v) add_str((b), ",\"" key "\":", sizeof(key) + 3, (v))
 
+static int dump_to_sbuf(const char *p, size_t n, void *data)
+{
+    return sbuf_add(data, p, n) < 0 ? -1 : 0;
+}
+
+/* Hot path of enqueue: no printf, inputs dumped straight into b. */
 int job_to_json(const struct job *j, struct sbuf *b)
 {
     size_t start = b->len;
-    int r = sbuf_addf(b, "{\"attempt_id\":%" PRId64, j->attempt_id);
+    int r = ADD_LIT(b, "{\"attempt_id\":");
     if (r >= 0)
-        r = add_key_str(b, "idempotency_key", j->idempotency_key);
+        r = add_int(b, j->attempt_id);
     if (r >= 0)
-        r = add_key_str(b, "debtor_id", j->debtor_id);
+        r = ADD_STR(b, "idempotency_key", j->idempotency_key);
     if (r >= 0)
-        r = add_key_str(b, "channel", j->channel);
+        r = ADD_STR(b, "debtor_id", j->debtor_id);
     if (r >= 0)
-        r = add_key_str(b, "channel_kind", j->channel_kind);
+        r = ADD_STR(b, "channel", j->channel);
     if (r >= 0)
-        r = add_key_str(b, "address", j->address);
+        r = ADD_STR(b, "channel_kind", j->channel_kind);
     if (r >= 0)
-        r = add_key_str(b, "template", j->template_name);
+        r = ADD_STR(b, "address", j->address);
     if (r >= 0)
-        r = add_key_str(b, "time_zone", j->time_zone);
+        r = ADD_STR(b, "template", j->template_name);
     if (r >= 0)
-        r = add_key_str(b, "strategy", j->strategy);
+        r = ADD_STR(b, "time_zone", j->time_zone);
     if (r >= 0)
-        r = sbuf_addf(b, ",\"tier\":%d,\"attempt\":%d,\"not_before\":%" PRId64
-                      ",\"not_after\":%" PRId64 ",\"windows\":[",
-                      j->tier, j->attempt, j->not_before, j->not_after);
-    for (size_t i = 0; r >= 0 && i < j->nwindows; i++)
-        r = sbuf_addf(b, "%s[%" PRId64 ",%" PRId64 "]", i ? "," : "", j->windows[i].start,
-                      j->windows[i].end);
+        r = ADD_STR(b, "strategy", j->strategy);
     if (r >= 0)
-        r = sbuf_adds(b, "],\"inputs\":");
+        r = ADD_LIT(b, ",\"tier\":");
+    if (r >= 0)
+        r = add_int(b, j->tier);
+    if (r >= 0)
+        r = ADD_LIT(b, ",\"attempt\":");
+    if (r >= 0)
+        r = add_int(b, j->attempt);
+    if (r >= 0)
+        r = ADD_LIT(b, ",\"not_before\":");
+    if (r >= 0)
+        r = add_int(b, j->not_before);
+    if (r >= 0)
+        r = ADD_LIT(b, ",\"not_after\":");
+    if (r >= 0)
+        r = add_int(b, j->not_after);
+    if (r >= 0)
+        r = ADD_LIT(b, ",\"windows\":[");
+    for (size_t i = 0; r >= 0 && i < j->nwindows; i++) {
+        r = i ? ADD_LIT(b, ",[") : sbuf_addc(b, '[');
+        if (r >= 0)
+            r = add_int(b, j->windows[i].start);
+        if (r >= 0)
+            r = sbuf_addc(b, ',');
+        if (r >= 0)
+            r = add_int(b, j->windows[i].end);
+        if (r >= 0)
+            r = sbuf_addc(b, ']');
+    }
+    if (r >= 0)
+        r = ADD_LIT(b, "],\"inputs\":");
     if (r >= 0) {
         if (j->inputs) {
-            char *s = json_dumps(j->inputs, JSON_COMPACT | JSON_ENSURE_ASCII);
-            if (!s)
-                r = -ENOMEM;
-            else {
-                r = sbuf_adds(b, s);
-                free(s);
-            }
+            if (json_dump_callback(j->inputs, dump_to_sbuf, b,
+                                   JSON_COMPACT | JSON_ENSURE_ASCII) < 0)
+                r = b->max && b->len >= b->max ? -E2BIG : -ENOMEM;
         } else
-            r = sbuf_adds(b, "{}");
+            r = ADD_LIT(b, "{}");
     }
     if (r >= 0)
         r = sbuf_addc(b, '}');

@@ -35,6 +35,9 @@
  *     renames them aside and records a dead-letter entry.
  *  6. Every blocking operation is idempotent, so retrying it after a
  *     reconnect is safe.
+ *  7. Enqueue streams its script calls (each written as soon as it is
+ *     built, replies read after the last) but returns only when every
+ *     reply was read and checked: 0 means every job is in Redis.
  */
 #include <errno.h>
 #include <event2/event.h>
@@ -61,9 +64,10 @@ static const char *const script_text[_SCRIPT_MAX] = {
     [SCRIPT_DEAD] = queue_lua_dead,
 };
 
-#define ENQUEUE_PER_CALL 250  /* jobs per script call */
-#define ENQUEUE_PIPELINE 32   /* script calls in flight per round */
+#define ENQUEUE_PER_CALL 100  /* jobs per script call */
+#define ENQUEUE_PIPELINE 64   /* script calls in flight per round */
 #define MOVE_LIMIT "20000"    /* due jobs moved per lease call */
+#define LEASE_FIELDS 7        /* reply elements per leased job (lease.lua) */
 
 /* ---- URLs and key names ------------------------------------------------ */
 
@@ -504,22 +508,51 @@ void queue_free(struct queue *q)
     free(q);
 }
 
-/* One pipelined round: calls[0..n) already built; all replies checked. */
-static int q_pipeline(struct queue *q, struct args *calls, size_t n, int64_t *ret_sum)
+/*
+ * Send one built call now (appended and written out), so Redis works on
+ * it while the next one is built.  false when the connection failed:
+ * q_pipeline() then sends everything again after reconnecting.
+ */
+static bool q_stream(struct queue *q, struct args *a)
+{
+    int done = 0;
+    if (!q->c)
+        return false;
+    if (args_vec(a) >= 0 && redisAppendCommandArgv(q->c, (int)a->n, a->argv, a->len) == REDIS_OK)
+        while (!done)
+            if (redisBufferWrite(q->c, &done) != REDIS_OK)
+                break;
+    if (done)
+        return true;
+    /* replies of the calls already out would be misread: start afresh */
+    snprintf(q->err, sizeof(q->err), "%s", q->c->err ? q->c->errstr : "cannot send");
+    redisFree(q->c);
+    q->c = NULL;
+    return false;
+}
+
+/*
+ * One pipelined round: calls[0..n) already built; all replies checked.
+ * sent: the calls were already written by q_stream() on this
+ * connection, only their replies are read (unless it must start over).
+ */
+static int q_pipeline(struct queue *q, struct args *calls, size_t n, bool sent,
+                      int64_t *ret_sum)
 {
     int64_t t0 = now_ms();
     int r;
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; !sent && i < n; i++)
         if ((r = args_vec(&calls[i])) < 0)
             return r;
     for (;;) {
         int64_t sum = 0;
         bool retry = false, noscript = false;
         r = 0;
-        for (size_t i = 0; q->c && i < n; i++)
+        for (size_t i = 0; q->c && !sent && i < n; i++)
             if (redisAppendCommandArgv(q->c, (int)calls[i].n, calls[i].argv, calls[i].len) !=
                 REDIS_OK)
                 return -ENOMEM;
+        sent = false;
         for (size_t i = 0; q->c && i < n; i++) {
             redisReply *rep = NULL;
             if (redisGetReply(q->c, (void **)&rep) != REDIS_OK || !rep) {
@@ -556,9 +589,61 @@ static int q_pipeline(struct queue *q, struct args *calls, size_t n, int64_t *re
     }
 }
 
+/* Append an unsigned decimal without printf. */
+static int args_add_u64(struct args *a, uint64_t v)
+{
+    char buf[24], *p = buf + sizeof(buf);
+    do
+        *--p = (char)('0' + v % 10);
+    while ((v /= 10));
+    return args_add(a, p, (size_t)(buf + sizeof(buf) - p));
+}
+
+/*
+ * A script error "WRONGTYPE key 'K' holds a T, expected a U" becomes
+ * the message admin commands print (docs/queue.md, "Foreign data").
+ */
+static void explain_wrongtype(struct queue *q)
+{
+    const char *k = strstr(q->err, "key '");
+    if (strncmp(q->err, "WRONGTYPE", 9) != 0 || !k)
+        return;
+    char msg[sizeof(q->err)];
+    snprintf(msg, sizeof(msg), "%s: foreign data in the queue; workers move such a key "
+             "aside (see 'cadenza queue dead list'), or delete it", k);
+    memcpy(q->err, msg, sizeof(q->err));
+}
+
+static int simple(struct queue *q, struct args *a, redisReply **ret);
+
+/*
+ * A command on key failed with WRONGTYPE: ask Redis what the key holds
+ * and say so in q->err.  Returns -EBADMSG.
+ */
+static int wrongtype_error(struct queue *q, const char *key, const char *want)
+{
+    struct args a = {};
+    redisReply *rep = NULL;
+    char type[32] = "value of another type";
+    int r = args_adds(&a, "TYPE");
+    if (r >= 0)
+        r = args_adds(&a, key);
+    if (r >= 0 && simple(q, &a, &rep) >= 0) {
+        if (rep->type == REDIS_REPLY_STATUS || rep->type == REDIS_REPLY_STRING)
+            snprintf(type, sizeof(type), "%s", rep->str);
+        freeReplyObject(rep);
+    } else
+        args_release(&a);
+    snprintf(q->err, sizeof(q->err), "WRONGTYPE key '%s' holds a %s, expected a %s", key, type,
+             want);
+    explain_wrongtype(q);
+    return -EBADMSG;
+}
+
 int queue_enqueue_batch(struct queue *q, const struct job *jobs, size_t n, size_t *ret_added)
 {
-    struct args calls[ENQUEUE_PIPELINE] = {};
+    size_t ncalls_max = n / ENQUEUE_PER_CALL + 1;
+    struct args *calls;
     struct sbuf payload = SBUF_INIT;
     char err[256];
     _cleanup_free_ char *kjobs = key_of(q->prefix, KEY_JOBS, NULL);
@@ -576,10 +661,16 @@ int queue_enqueue_batch(struct queue *q, const struct job *jobs, size_t n, size_
                      jobs[i].attempt_id, err);
             return -EINVAL;
         }
+    if (ncalls_max > ENQUEUE_PIPELINE)
+        ncalls_max = ENQUEUE_PIPELINE;
+    calls = calloc(ncalls_max, sizeof(*calls));
+    if (!calls)
+        return -ENOMEM;
     size_t i = 0;
     while (r >= 0 && i < n) {
         size_t ncalls = 0;
-        while (r >= 0 && i < n && ncalls < ENQUEUE_PIPELINE) {
+        bool streamed = true;
+        while (r >= 0 && i < n && ncalls < ncalls_max) {
             struct args *a = &calls[ncalls++];
             args_reset(a);
             r = args_evalsha(a, q, SCRIPT_ENQUEUE, 2);
@@ -596,23 +687,33 @@ int queue_enqueue_batch(struct queue *q, const struct job *jobs, size_t n, size_
                 sbuf_reset(&payload);
                 r = job_to_json(j, &payload);
                 if (r >= 0)
-                    r = args_addf(a, "%" PRId64, j->attempt_id);
+                    r = args_add_u64(a, (uint64_t)j->attempt_id);
                 if (r >= 0)
                     r = args_adds(a, j->channel);
                 if (r >= 0)
-                    r = args_addf(a, "%" PRId64, j->not_before * 1000);
+                    r = args_add_u64(a, j->not_before > 0 ? (uint64_t)j->not_before * 1000 : 0);
                 if (r >= 0)
                     r = args_add(a, payload.buf, payload.len);
             }
+            /* invariant 7: Redis runs this call while the next is built */
+            if (r >= 0 && streamed)
+                streamed = q_stream(q, a);
         }
         int64_t sum = 0;
         if (r >= 0)
-            r = q_pipeline(q, calls, ncalls, &sum);
+            r = q_pipeline(q, calls, ncalls, streamed, &sum);
+        else if (streamed) {
+            /* a call failed to build after others went out: read their replies */
+            (void)q_pipeline(q, calls, ncalls - 1, true, NULL);
+        }
         added += sum;
     }
-    for (size_t k = 0; k < ENQUEUE_PIPELINE; k++)
+    for (size_t k = 0; k < ncalls_max; k++)
         args_release(&calls[k]);
+    free(calls);
     sbuf_release(&payload);
+    if (r == -EBADMSG)
+        explain_wrongtype(q);
     if (r < 0)
         return r;
     if (ret_added)
@@ -844,6 +945,10 @@ int queue_stats(struct queue *q, int64_t now, struct queue_stats *ret)
         r = args_key(&a, q->prefix, KEY_CHANNELS, NULL);
     if (r < 0 || (r = simple(q, &a, &rep)) < 0) {
         args_release(&a);
+        if (r == -EBADMSG) {
+            _cleanup_free_ char *k = key_of(q->prefix, KEY_CHANNELS, NULL);
+            return k ? wrongtype_error(q, k, "set") : -ENOMEM;
+        }
         return r;
     }
     if (rep->type == REDIS_REPLY_ARRAY && rep->elements) {
@@ -915,6 +1020,7 @@ int queue_stats(struct queue *q, int64_t now, struct queue_stats *ret)
             r = args_key(c, q->prefix, glob[p].key, NULL);
     }
     int64_t t0 = now_ms();
+    size_t bad = SIZE_MAX; /* first command that met a key of the wrong type */
     for (size_t i = 0; r >= 0 && i < ncmd; i++)
         r = args_vec(&calls[i]);
     while (r >= 0) {
@@ -929,6 +1035,9 @@ int queue_stats(struct queue *q, int64_t now, struct queue_stats *ret)
                 lost = true;
                 break;
             }
+            if (x->type == REDIS_REPLY_ERROR && strncmp(x->str, "WRONGTYPE", 9) == 0 &&
+                bad == SIZE_MAX)
+                bad = i;
             if (i < st.nchannels * 7) {
                 struct queue_channel_stats *cs = &st.channels[i / 7];
                 switch (i % 7) {
@@ -959,6 +1068,14 @@ int queue_stats(struct queue *q, int64_t now, struct queue_stats *ret)
         if (!lost)
             break;
         r = q_reconnect(q, t0, ctx_error(q));
+    }
+    if (r >= 0 && bad != SIZE_MAX) {
+        /* args are not NUL-terminated one by one: copy the two we need */
+        _cleanup_free_ char *cmd = strndup(calls[bad].argv[0], calls[bad].len[0]);
+        _cleanup_free_ char *key = strndup(calls[bad].argv[1], calls[bad].len[1]);
+        r = !cmd || !key ? -ENOMEM
+            : wrongtype_error(q, key, streq(cmd, "LLEN") ? "list" : streq(cmd, "HLEN") ? "hash"
+                                      : streq(cmd, "XLEN") ? "stream" : "zset");
     }
     for (size_t i = 0; i < ncmd; i++)
         args_release(&calls[i]);
@@ -1154,18 +1271,19 @@ static int areq_send(struct areq *rq)
 
 static void lease_reply(struct areq *rq, redisReply *rep)
 {
-    if (rep->type != REDIS_REPLY_ARRAY || rep->elements < 4 || (rep->elements - 4) % 4) {
+    if (rep->type != REDIS_REPLY_ARRAY || rep->elements < 4 ||
+        (rep->elements - 4) % LEASE_FIELDS) {
         rq->cb.lease(rq->ud, -EPROTO, NULL);
         return;
     }
-    size_t n = (rep->elements - 4) / 4;
+    size_t n = (rep->elements - 4) / LEASE_FIELDS;
     struct queue_leased *jobs = calloc(n ? n : 1, sizeof(*jobs));
     if (!jobs) {
         rq->cb.lease(rq->ud, -ENOMEM, NULL);
         return;
     }
     for (size_t i = 0; i < n; i++) {
-        redisReply **e = rep->element + 4 + i * 4;
+        redisReply **e = rep->element + 4 + i * LEASE_FIELDS;
         jobs[i].id = e[0]->type == REDIS_REPLY_STRING ? e[0]->str : "";
         if (e[1]->type == REDIS_REPLY_STRING) {
             jobs[i].payload = e[1]->str;
@@ -1173,6 +1291,11 @@ static void lease_reply(struct areq *rq, redisReply *rep)
         }
         jobs[i].tries = (int)int_reply(e[2]);
         jobs[i].redelivered = int_reply(e[3]) == 1;
+        jobs[i].done = int_reply(e[4]) == 1;
+        if (e[5]->type == REDIS_REPLY_STRING) {
+            jobs[i].checked_debtor = e[5]->str;
+            jobs[i].stop = e[6]->type == REDIS_REPLY_STRING ? e[6]->str : NULL;
+        }
     }
     struct queue_lease_reply lr = {
         .ready_left = int_reply(rep->element[0]),
@@ -1483,6 +1606,10 @@ int queue_async_lease(struct queue_async *qa, const struct queue_lease_args *la,
         r = args_adds(&rq->a, la->channel);
     if (r >= 0)
         r = args_adds(&rq->a, MOVE_LIMIT);
+    if (r >= 0)
+        r = args_key(&rq->a, qa->prefix, KEY_DONE, NULL);
+    if (r >= 0)
+        r = args_key(&rq->a, qa->prefix, KEY_STOP, NULL);
     return areq_go(rq, r);
 }
 

@@ -155,6 +155,16 @@ struct queue_leased {
     size_t payload_len;
     int tries;            /* failed tries so far */
     bool redelivered;     /* its previous lease expired: may have been sent */
+    /*
+     * The re-check, made in the same atomic step as the lease: done =
+     * the attempt has a done marker; checked_debtor = the debtor whose
+     * stop marker was looked up (NULL: none, the payload did not show
+     * it plainly) and stop = its reason or NULL.  A caller that finds
+     * another debtor in the parsed payload must use queue_async_check().
+     */
+    bool done;
+    const char *checked_debtor;
+    const char *stop;
 };
 struct queue_lease_reply {
     int64_t ready_left;   /* still ready after this lease */

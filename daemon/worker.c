@@ -53,18 +53,19 @@ struct obuf {
 };
 
 struct worker;
+struct wbatch;
 
 struct wchan {
     struct worker *w;
     const struct channel_conf *conf;
     struct channel *ch;
     int inflight;          /* leased and not yet settled */
-    bool leasing;
+    int leasing;           /* lease calls in flight */
+    int reserved;          /* jobs those calls asked for */
     bool idle;             /* the last lease found no work anywhere */
     int64_t next_lease_ms;
-    struct obuf pending;   /* outcomes waiting for FINISH */
-    struct obuf sending;   /* outcomes of the FINISH in flight */
-    bool finishing;
+    struct wbatch *retry;  /* batches whose flush or FINISH must be retried */
+    int finishing;         /* FINISH calls in flight */
     uint64_t sent, failed, retried, dead, cancelled;
 };
 
@@ -75,11 +76,25 @@ struct wjob {
     bool redelivered;
 };
 
-/* A leased batch between LEASE and the end of its sends. */
+struct send_ctx {
+    struct wbatch *b;
+    size_t i;
+};
+
+/*
+ * A leased batch, from LEASE to its FINISH.  Every leased job ends as
+ * exactly one outcome in out (or, on OOM, is left to its lease expiry).
+ */
 struct wbatch {
     struct wchan *wc;
-    struct wjob *jobs; /* parsed ones only */
+    struct wjob *jobs;     /* parsed ones only */
+    struct send_ctx *sc;   /* one per job, for asynchronous channels */
     size_t n;
+    size_t unsettled;      /* leased jobs without an outcome yet */
+    size_t sending;        /* sends not completed yet (+1 while sending) */
+    struct obuf out;
+    bool flushed;          /* channel_flush() done for its sends */
+    struct wbatch *next;   /* in wc->retry */
 };
 
 struct worker {
@@ -95,6 +110,8 @@ struct worker {
     unsigned failed_attempts;
 };
 
+#define LEASE_DEPTH 3 /* lease calls in flight per channel */
+
 static int64_t now_ms(void)
 {
     struct timespec ts;
@@ -102,56 +119,66 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void obuf_clear(struct obuf *b)
+static void obuf_release(struct obuf *b)
 {
     for (size_t i = 0; i < b->n; i++) {
         free(b->v[i].id);
         free(b->v[i].status);
         free(b->v[i].info);
     }
-    b->n = 0;
-}
-
-static void obuf_release(struct obuf *b)
-{
-    obuf_clear(b);
     free(b->v);
     memset(b, 0, sizeof(*b));
 }
 
-static void flush_now(struct wchan *wc);
+static void batch_free(struct wbatch *b)
+{
+    if (!b)
+        return;
+    for (size_t i = 0; i < b->n; i++) {
+        free(b->jobs[i].id);
+        job_release(&b->jobs[i].job);
+    }
+    free(b->jobs);
+    free(b->sc);
+    obuf_release(&b->out);
+    free(b);
+}
+
+static void batch_settle(struct wbatch *b);
 
 /* Buffer one outcome.  On OOM the job stays leased and comes back. */
-static void add_outcome(struct wchan *wc, const char *id, enum queue_action a,
+static void add_outcome(struct wbatch *b, const char *id, enum queue_action a,
                         const char *status, const char *info, int64_t due_ms)
 {
-    struct obuf *b = &wc->pending;
-    if (b->n == b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 256;
-        struct outcome *v = realloc(b->v, cap * sizeof(*v));
+    struct wchan *wc = b->wc;
+    struct obuf *o = &b->out;
+    b->unsettled--;
+    if (o->n == o->cap) {
+        size_t cap = o->cap ? o->cap * 2 : 64;
+        struct outcome *v = realloc(o->v, cap * sizeof(*v));
         if (!v) {
             log_error("[channel:%s] out of memory settling job '%s', it will be redelivered",
                       wc->conf->name, id);
             wc->inflight--;
             return;
         }
-        b->v = v;
-        b->cap = cap;
+        o->v = v;
+        o->cap = cap;
     }
-    struct outcome *o = &b->v[b->n];
-    o->id = strdup(id);
-    o->status = strdup_or_null(status);
-    o->info = strdup_or_null(info);
-    if (!o->id || (status && !o->status) || (info && !o->info)) {
-        free(o->id);
-        free(o->status);
-        free(o->info);
+    struct outcome *x = &o->v[o->n];
+    x->id = strdup(id);
+    x->status = strdup_or_null(status);
+    x->info = strdup_or_null(info);
+    if (!x->id || (status && !x->status) || (info && !x->info)) {
+        free(x->id);
+        free(x->status);
+        free(x->info);
         wc->inflight--;
         return;
     }
-    o->action = a;
-    o->due_ms = due_ms;
-    b->n++;
+    x->action = a;
+    x->due_ms = due_ms;
+    o->n++;
 }
 
 static int64_t backoff_ms(const struct worker_opts *o, int tries)
@@ -165,53 +192,88 @@ static int64_t backoff_ms(const struct worker_opts *o, int tries)
     return d / 2 + (int64_t)(random() % (d / 2 + 1));
 }
 
-struct send_ctx {
-    struct wchan *wc;
-    const char *id;
-    int tries;
-};
-
 static void on_sent(void *userdata, const struct chan_result *res)
 {
     struct send_ctx *sc = userdata;
-    struct wchan *wc = sc->wc;
+    struct wbatch *b = sc->b;
+    struct wchan *wc = b->wc;
+    const struct wjob *j = &b->jobs[sc->i];
     const struct worker_opts *o = wc->w->o;
     switch (res->status) {
     case CZ_SEND_OK:
         wc->sent++;
-        add_outcome(wc, sc->id, QUEUE_DONE, "sent", res->provider_id, 0);
+        add_outcome(b, j->id, QUEUE_DONE, "sent", res->provider_id, 0);
         break;
     case CZ_SEND_RETRY:
-        if (sc->tries + 1 >= o->max_tries) {
+        if (j->tries + 1 >= o->max_tries) {
             char msg[512];
-            snprintf(msg, sizeof(msg), "gave up after %d tries: %s", sc->tries + 1,
+            snprintf(msg, sizeof(msg), "gave up after %d tries: %s", j->tries + 1,
                      res->error ? res->error : "transient failure");
             wc->dead++;
-            add_outcome(wc, sc->id, QUEUE_DEAD, NULL, msg, 0);
+            add_outcome(b, j->id, QUEUE_DEAD, NULL, msg, 0);
         } else {
             wc->retried++;
-            add_outcome(wc, sc->id, QUEUE_RETRY, "retry", res->error,
-                        now_ms() + backoff_ms(o, sc->tries));
+            add_outcome(b, j->id, QUEUE_RETRY, "retry", res->error,
+                        now_ms() + backoff_ms(o, j->tries));
         }
         break;
     case CZ_SEND_FAILED:
     case CZ_SEND_INVALID_ADDRESS:
     default:
         wc->failed++;
-        add_outcome(wc, sc->id, QUEUE_DONE, cz_send_status_to_string(res->status),
-                    res->error, 0);
+        add_outcome(b, j->id, QUEUE_DONE, cz_send_status_to_string(res->status), res->error,
+                    0);
         break;
     }
+    if (--b->sending == 0)
+        batch_settle(b);
 }
 
-static void batch_free(struct wbatch *b)
+/* Re-checked jobs: decide and send each (invariant 1), then settle. */
+static void batch_send(struct wbatch *b, const bool *done, const char *const *stop)
 {
+    struct wchan *wc = b->wc;
+    int64_t now = now_ms();
+    b->sending = 1; /* held until the loop ends: async completions cannot settle early */
     for (size_t i = 0; i < b->n; i++) {
-        free(b->jobs[i].id);
-        job_release(&b->jobs[i].job);
+        struct wjob *j = &b->jobs[i];
+        int64_t next = 0;
+        char msg[300];
+        if (done[i]) {
+            add_outcome(b, j->id, QUEUE_SKIP, NULL, NULL, 0);
+            continue;
+        }
+        if (stop[i]) {
+            snprintf(msg, sizeof(msg), "stopped: %s", stop[i]);
+            wc->cancelled++;
+            add_outcome(b, j->id, QUEUE_DONE, "cancelled", msg, 0);
+            continue;
+        }
+        switch (job_check_time(&j->job, now / 1000, &next)) {
+        case JOB_EXPIRED:
+            wc->cancelled++;
+            add_outcome(b, j->id, QUEUE_DONE, "cancelled", "expired: no allowed send time left",
+                        0);
+            continue;
+        case JOB_WAIT:
+            add_outcome(b, j->id, QUEUE_RESCHEDULE, NULL, NULL, next * 1000);
+            continue;
+        case JOB_SEND_NOW:
+            break;
+        }
+        struct send_ctx *sc = &b->sc[i];
+        struct chan_send_info info = { j->tries, j->redelivered };
+        sc->b = b;
+        sc->i = i;
+        b->sending++;
+        int r = channel_send(wc->ch, &j->job, &info, on_sent, sc);
+        if (r < 0) {
+            snprintf(msg, sizeof(msg), "channel error: %s", strerror(-r));
+            on_sent(sc, &(struct chan_result){ CZ_SEND_RETRY, NULL, msg });
+        }
     }
-    free(b->jobs);
-    free(b);
+    if (--b->sending == 0)
+        batch_settle(b);
 }
 
 static void on_check(void *userdata, int err, const bool *done, const char *const *stop)
@@ -223,56 +285,29 @@ static void on_check(void *userdata, int err, const bool *done, const char *cons
         log_warning("[channel:%s] cannot re-check %zu jobs (%s), they will be redelivered",
                     wc->conf->name, b->n, strerror(-err));
         wc->inflight -= (int)b->n;
-        batch_free(b);
+        b->unsettled -= b->n;
+        batch_settle(b); /* the dead letters found while parsing, if any */
         return;
     }
-    int64_t now = now_ms();
-    for (size_t i = 0; i < b->n; i++) {
-        struct wjob *j = &b->jobs[i];
-        int64_t next = 0;
-        char msg[300];
-        if (done[i]) {
-            add_outcome(wc, j->id, QUEUE_SKIP, NULL, NULL, 0);
-            continue;
-        }
-        if (stop[i]) {
-            snprintf(msg, sizeof(msg), "stopped: %s", stop[i]);
-            wc->cancelled++;
-            add_outcome(wc, j->id, QUEUE_DONE, "cancelled", msg, 0);
-            continue;
-        }
-        switch (job_check_time(&j->job, now / 1000, &next)) {
-        case JOB_EXPIRED:
-            wc->cancelled++;
-            add_outcome(wc, j->id, QUEUE_DONE, "cancelled",
-                        "expired: no allowed send time left", 0);
-            continue;
-        case JOB_WAIT:
-            add_outcome(wc, j->id, QUEUE_RESCHEDULE, NULL, NULL, next * 1000);
-            continue;
-        case JOB_SEND_NOW:
-            break;
-        }
-        struct send_ctx sc = { wc, j->id, j->tries };
-        struct chan_send_info info = { j->tries, j->redelivered };
-        int r = channel_send(wc->ch, &j->job, &info, on_sent, &sc);
-        if (r < 0) {
-            snprintf(msg, sizeof(msg), "channel error: %s", strerror(-r));
-            on_sent(&sc, &(struct chan_result){ CZ_SEND_RETRY, NULL, msg });
-        }
-    }
-    batch_free(b);
-    flush_now(wc);
+    batch_send(b, done, stop);
 }
 
 static void pump(struct wchan *wc);
 
+struct lease_ctx {
+    struct wchan *wc;
+    int max;
+};
+
 static void on_lease(void *userdata, int err, const struct queue_lease_reply *r)
 {
-    struct wchan *wc = userdata;
+    struct lease_ctx *lc = userdata;
+    struct wchan *wc = lc->wc;
     struct worker *w = wc->w;
     int64_t now = now_ms();
-    wc->leasing = false;
+    wc->leasing--;
+    wc->reserved -= lc->max;
+    free(lc);
     if (err < 0) {
         if (err != -ECONNRESET && err != -ECANCELED)
             log_warning("[channel:%s] lease failed: %s", wc->conf->name, strerror(-err));
@@ -286,18 +321,28 @@ static void on_lease(void *userdata, int err, const struct queue_lease_reply *r)
     }
     if (r->wait_ms > 0)
         wc->next_lease_ms = now + r->wait_ms;
+    else if (r->ready_left == 0)
+        wc->next_lease_ms = now + 5; /* drained: do not spin on empty leases */
     wc->inflight += (int)r->n;
     struct wbatch *b = calloc(1, sizeof(*b));
-    if (b)
+    if (b) {
         b->jobs = calloc(r->n, sizeof(*b->jobs));
-    if (!b || !b->jobs) {
-        free(b);
+        b->sc = calloc(r->n, sizeof(*b->sc));
+    }
+    bool *done = calloc(r->n, sizeof(*done));
+    const char **stop = calloc(r->n, sizeof(*stop));
+    if (!b || !b->jobs || !b->sc || !done || !stop) {
+        batch_free(b);
+        free(done);
+        free(stop);
         log_error("[channel:%s] out of memory, %zu jobs will be redelivered", wc->conf->name,
                   r->n);
         wc->inflight -= (int)r->n;
         return;
     }
     b->wc = wc;
+    b->unsettled = r->n;
+    bool checked = true;
     for (size_t i = 0; i < r->n; i++) {
         const struct queue_leased *l = &r->jobs[i];
         char err_msg[300], msg[400];
@@ -306,7 +351,7 @@ static void on_lease(void *userdata, int err, const struct queue_lease_reply *r)
             snprintf(msg, sizeof(msg), "no payload for job '%.64s'", l->id);
             log_warning("[channel:%s] %s, dead-lettered", wc->conf->name, msg);
             wc->dead++;
-            add_outcome(wc, l->id, QUEUE_DEAD, NULL, msg, 0);
+            add_outcome(b, l->id, QUEUE_DEAD, NULL, msg, 0);
             continue;
         }
         if (job_from_json(l->payload, l->payload_len, &j->job, err_msg, sizeof(err_msg)) < 0) {
@@ -314,7 +359,7 @@ static void on_lease(void *userdata, int err, const struct queue_lease_reply *r)
             log_warning("[channel:%s] job '%.64s': %s, dead-lettered", wc->conf->name, l->id,
                         msg);
             wc->dead++;
-            add_outcome(wc, l->id, QUEUE_DEAD, NULL, msg, 0);
+            add_outcome(b, l->id, QUEUE_DEAD, NULL, msg, 0);
             continue;
         }
         if (!streq(j->job.channel, wc->conf->name)) {
@@ -322,23 +367,29 @@ static void on_lease(void *userdata, int err, const struct queue_lease_reply *r)
                      j->job.channel, wc->conf->name);
             job_release(&j->job);
             wc->dead++;
-            add_outcome(wc, l->id, QUEUE_DEAD, NULL, msg, 0);
+            add_outcome(b, l->id, QUEUE_DEAD, NULL, msg, 0);
             continue;
         }
         j->id = strdup(l->id);
         if (!j->id) {
             job_release(&j->job);
             wc->inflight--;
+            b->unsettled--;
             continue;
         }
         j->tries = l->tries;
         j->redelivered = l->redelivered;
+        /* the re-check that came with the lease counts only for this debtor */
+        if (l->checked_debtor && streq(l->checked_debtor, j->job.debtor_id)) {
+            done[b->n] = l->done;
+            stop[b->n] = l->stop;
+        } else
+            checked = false;
         b->n++;
     }
-    if (wc->pending.n)
-        flush_now(wc);
-    if (b->n == 0) {
-        batch_free(b);
+    if (b->n == 0 || checked) {
+        /* stop reasons are borrowed from the reply: used before it returns */
+        batch_send(b, done, stop);
     } else {
         const char **ids = calloc(b->n, sizeof(*ids));
         const char **debtors = calloc(b->n, sizeof(*debtors));
@@ -351,11 +402,11 @@ static void on_lease(void *userdata, int err, const struct queue_lease_reply *r)
             rr = queue_async_check(w->qa, ids, debtors, b->n, on_check, b);
         free(ids);
         free(debtors);
-        if (rr < 0) {
-            wc->inflight -= (int)b->n;
-            batch_free(b);
-        }
+        if (rr < 0)
+            on_check(b, rr, NULL, NULL);
     }
+    free(done);
+    free(stop);
     pump(wc);
 }
 
@@ -363,77 +414,128 @@ static void pump(struct wchan *wc)
 {
     struct worker *w = wc->w;
     const struct worker_opts *o = w->o;
-    if (w->stopping || wc->leasing || !queue_async_connected(w->qa))
-        return;
-    int room = o->concurrency - wc->inflight;
-    int64_t now = now_ms();
-    if (room <= 0 || now < wc->next_lease_ms)
-        return;
-    struct queue_lease_args a = {
-        .channel = wc->conf->name,
-        .max = room < o->batch ? room : o->batch,
-        .now_ms = now,
-        .visibility_ms = o->visibility_ms,
-        .rate = wc->conf->rate_limit,
-        .burst = wc->conf->rate_limit > 1 ? wc->conf->rate_limit : 1,
-    };
-    if (queue_async_lease(w->qa, &a, on_lease, wc) >= 0)
-        wc->leasing = true;
+    while (!w->stopping && wc->leasing < LEASE_DEPTH && queue_async_connected(w->qa)) {
+        int room = o->concurrency - wc->inflight - wc->reserved;
+        int64_t now = now_ms();
+        if (room <= 0 || now < wc->next_lease_ms)
+            return;
+        /* a rate-limited channel leases one call at a time (tokens are shared) */
+        if (wc->conf->rate_limit > 0 && wc->leasing > 0)
+            return;
+        struct lease_ctx *lc = malloc(sizeof(*lc));
+        if (!lc)
+            return;
+        lc->wc = wc;
+        lc->max = room < o->batch ? room : o->batch;
+        struct queue_lease_args a = {
+            .channel = wc->conf->name,
+            .max = lc->max,
+            .now_ms = now,
+            .visibility_ms = o->visibility_ms,
+            .rate = wc->conf->rate_limit,
+            .burst = wc->conf->rate_limit > 1 ? wc->conf->rate_limit : 1,
+        };
+        if (queue_async_lease(w->qa, &a, on_lease, lc) < 0) {
+            free(lc);
+            return;
+        }
+        wc->leasing++;
+        wc->reserved += lc->max;
+    }
+}
+
+static void retry_later(struct wbatch *b)
+{
+    b->next = b->wc->retry;
+    b->wc->retry = b;
 }
 
 static void on_finished(void *userdata, int err)
 {
-    struct wchan *wc = userdata;
-    wc->finishing = false;
+    struct wbatch *b = userdata;
+    struct wchan *wc = b->wc;
+    wc->finishing--;
     if (err < 0) {
-        /* invariant 3: put them back in front and try again later */
+        /* invariant 3: keep the outcomes and settle them again later */
         if (err != -ECONNRESET && err != -ECANCELED)
             log_warning("[channel:%s] settling %zu jobs failed: %s, retrying",
-                        wc->conf->name, wc->sending.n, strerror(-err));
+                        wc->conf->name, b->out.n, strerror(-err));
+        if (err == -ECANCELED) {
+            batch_free(b); /* shutting down: the leases expire */
+            return;
+        }
+        retry_later(b);
         return;
     }
-    wc->inflight -= (int)wc->sending.n;
-    obuf_clear(&wc->sending);
-    if (wc->pending.n)
-        flush_now(wc);
+    wc->inflight -= (int)b->out.n;
+    batch_free(b);
     pump(wc);
 }
 
-static void flush_now(struct wchan *wc)
+/*
+ * Every job of the batch has its outcome: make the sends durable
+ * (invariant 2), then settle them in one FINISH.  On failure the batch
+ * waits in wc->retry for the tick.
+ */
+static void batch_settle(struct wbatch *b)
 {
+    struct wchan *wc = b->wc;
     struct worker *w = wc->w;
-    if (wc->finishing || !queue_async_connected(w->qa))
-        return;
-    if (wc->sending.n == 0) {
-        if (wc->pending.n == 0)
+    if (!b->flushed) {
+        int r = channel_flush(wc->ch);
+        if (r < 0) {
+            log_error_errno(r, "[channel:%s] cannot write sends: %m; retrying", wc->conf->name);
+            retry_later(b);
             return;
-        struct obuf t = wc->sending;
-        wc->sending = wc->pending;
-        wc->pending = t;
+        }
+        b->flushed = true;
     }
-    int r = channel_flush(wc->ch);
+    if (b->out.n == 0) {
+        batch_free(b);
+        pump(wc);
+        return;
+    }
+    struct queue_outcome *o = calloc(b->out.n, sizeof(*o));
+    int r = -ENOMEM;
+    if (o) {
+        for (size_t i = 0; i < b->out.n; i++) {
+            const struct outcome *x = &b->out.v[i];
+            o[i] = (struct queue_outcome){ x->id, x->action, x->status, x->info, x->due_ms };
+        }
+        r = queue_async_finish(w->qa, wc->conf->name, now_ms(), o, b->out.n, on_finished, b);
+        free(o);
+    }
     if (r < 0) {
-        log_error_errno(r, "[channel:%s] cannot write sends: %m; retrying", wc->conf->name);
+        retry_later(b);
         return;
     }
-    struct queue_outcome *o = calloc(wc->sending.n, sizeof(*o));
-    if (!o)
-        return;
-    for (size_t i = 0; i < wc->sending.n; i++) {
-        const struct outcome *x = &wc->sending.v[i];
-        o[i] = (struct queue_outcome){ x->id, x->action, x->status, x->info, x->due_ms };
-    }
-    r = queue_async_finish(w->qa, wc->conf->name, now_ms(), o, wc->sending.n, on_finished, wc);
-    free(o);
-    if (r >= 0)
-        wc->finishing = true;
+    wc->finishing++;
 }
 
-static bool all_settled(const struct worker *w)
+/* From the tick and on reconnect: settle what failed before. */
+static void flush_now(struct wchan *wc)
 {
-    for (size_t i = 0; i < w->nchans; i++)
-        if (w->chans[i].inflight > 0 || w->chans[i].pending.n || w->chans[i].sending.n)
+    if (!queue_async_connected(wc->w->qa))
+        return;
+    struct wbatch *list = wc->retry;
+    wc->retry = NULL;
+    while (list) {
+        struct wbatch *b = list;
+        list = b->next;
+        b->next = NULL;
+        batch_settle(b);
+    }
+}
+
+/* leases: count lease calls in flight too (before exiting: they may bring jobs) */
+static bool all_settled(const struct worker *w, bool leases)
+{
+    for (size_t i = 0; i < w->nchans; i++) {
+        const struct wchan *wc = &w->chans[i];
+        if (wc->inflight > 0 || wc->retry ||
+            wc->finishing || (leases && wc->leasing))
             return false;
+    }
     return true;
 }
 
@@ -459,10 +561,10 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
         if (!wc->idle)
             idle = false;
     }
-    if (!all_settled(w))
+    if (!all_settled(w, false))
         idle = false;
     if (w->stopping) {
-        if (all_settled(w))
+        if (all_settled(w, true))
             event_base_loopexit(w->base, NULL);
         return;
     }
@@ -474,8 +576,9 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
         }
         if (w->idle_since && now - w->idle_since >= (int64_t)(w->o->until_idle_s * 1000)) {
             log_info("no work left for %.1f s, exiting", w->o->until_idle_s);
-            w->stopping = true;
-            event_base_loopexit(w->base, NULL);
+            w->stopping = true; /* exits once the lease calls in flight are back */
+            if (all_settled(w, true))
+                event_base_loopexit(w->base, NULL);
         }
     }
 }
@@ -487,7 +590,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
         log_notice("received %s, finishing the jobs in flight", sig == SIGTERM ? "SIGTERM"
                                                                               : "SIGINT");
     w->stopping = true;
-    if (all_settled(w))
+    if (all_settled(w, true))
         event_base_loopexit(w->base, NULL);
 }
 
@@ -517,8 +620,6 @@ static void on_disconnected(void *userdata, const char *why, int64_t delay_ms)
                     w->o->redis_url, why, delay_ms);
     else
         log_debug("cannot reach redis (%s), retrying in %" PRId64 " ms", why, delay_ms);
-    for (size_t i = 0; i < w->nchans; i++)
-        w->chans[i].leasing = false;
 }
 
 int worker_run(const struct worker_opts *o)
@@ -594,9 +695,12 @@ out:
     if (w.qa)
         queue_async_free(w.qa);
     for (size_t i = 0; i < w.nchans; i++) {
+        while (w.chans[i].retry) {
+            struct wbatch *b = w.chans[i].retry;
+            w.chans[i].retry = b->next;
+            batch_free(b);
+        }
         channel_free(w.chans[i].ch);
-        obuf_release(&w.chans[i].pending);
-        obuf_release(&w.chans[i].sending);
     }
     free(w.chans);
     if (w.tick)

@@ -5,16 +5,25 @@
 -- KEYS: 1 sched, 2 retry, 3 ready, 4 redo, 5 lease, 6 jobs, 7 tries,
 --       8 rate bucket, 9 dead hash, 10 dead index
 -- ARGV: 1 now (ms), 2 N, 3 visibility timeout (ms), 4 rate (jobs/s,
---       0 = unlimited), 5 burst, 6 channel name, 7 move limit
+--       0 = unlimited), 5 burst, 6 channel name, 7 move limit,
+--       8 done-marker prefix, 9 stop-marker prefix
 -- Returns { ready_left, leased_total, retrying, wait_ms,
---           then per job: id, payload or false, tries, redelivered }.
+--           then per job: id, payload or false, tries, redelivered,
+--           done (1 when the attempt has a done marker), debtor or false,
+--           stop reason or false }.
+-- The re-check (done and stop markers) rides along, saving the worker a
+-- round trip: the debtor id is read from the payload without decoding
+-- it (job.c writes it as a plain top-level string); the worker uses the
+-- stop answer only if that debtor equals the one it parsed, and checks
+-- separately otherwise (false: not found, or escaped characters).
 local now = tonumber(ARGV[1])
-local want = tonumber(ARGV[2])
+local want = math.min(tonumber(ARGV[2]), 4000) -- unpack() limit
 local vt = tonumber(ARGV[3])
 local rate = tonumber(ARGV[4])
 local burst = tonumber(ARGV[5])
 local chan = ARGV[6]
 local lim = tonumber(ARGV[7])
+local dp, stp = ARGV[8], ARGV[9]
 local sched, retry, ready, redo, lease = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local jobs, tries, bucket, dead, deadix = KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
 
@@ -97,15 +106,47 @@ if want > 0 then
     end
 end
 if #ids > 0 then
-    local until_ms = now + vt
+    local until_ms = string.format("%d", now + vt) -- formatted once, not per job
     local payloads = redis.call('HMGET', jobs, unpack(ids))
     local t = redis.call('HMGET', tries, unpack(ids))
+    local dkeys, debtors, skeys = {}, {}, {}
     for i, id in ipairs(ids) do
-        redis.call('ZADD', lease, until_ms, id)
+        dkeys[i] = dp .. id
+        local p = payloads[i]
+        debtors[i] = false
+        if p then
+            local _, e = string.find(p, '"debtor_id":"', 1, true)
+            local q = e and string.find(p, '"', e + 1, true)
+            if q then
+                local d = string.sub(p, e + 1, q - 1)
+                if not string.find(d, '\\', 1, true) then
+                    debtors[i] = d
+                    skeys[#skeys + 1] = stp .. d
+                end
+            end
+        end
+    end
+    local done = redis.call('MGET', unpack(dkeys))
+    local stops = #skeys > 0 and redis.call('MGET', unpack(skeys)) or {}
+    local s, z = 0, {}
+    for i, id in ipairs(ids) do
+        z[#z + 1] = until_ms
+        z[#z + 1] = id
         out[#out + 1] = id
         out[#out + 1] = payloads[i]
         out[#out + 1] = tonumber(t[i]) or 0
         out[#out + 1] = redelivered[i]
+        out[#out + 1] = done[i] and 1 or 0
+        out[#out + 1] = debtors[i]
+        if debtors[i] then
+            s = s + 1
+            out[#out + 1] = stops[s]
+        else
+            out[#out + 1] = false
+        end
+    end
+    for i = 1, #z, 2000 do
+        redis.call('ZADD', lease, unpack(z, i, math.min(i + 1999, #z)))
     end
 end
 local left = redis.call('LLEN', ready) + redis.call('LLEN', redo)

@@ -242,6 +242,8 @@ struct waiter {
     int64_t ready_left, leased_total, wait_ms;
     bool done[64];
     char stop[64][32];
+    char lstop[64][32];     /* copies of the lease reply's re-check strings */
+    char ldebtor[64][32];
 };
 
 static void on_conn(void *ud)
@@ -268,6 +270,10 @@ static void on_lease(void *ud, int err, const struct queue_lease_reply *r)
             snprintf(w->payloads[i], sizeof(w->payloads[i]), "%s",
                      r->jobs[i].payload ? r->jobs[i].payload : "");
             w->jobs[i].payload = r->jobs[i].payload ? w->payloads[i] : NULL;
+            snprintf(w->ldebtor[i], 32, "%s", r->jobs[i].checked_debtor ? r->jobs[i].checked_debtor : "");
+            snprintf(w->lstop[i], 32, "%s", r->jobs[i].stop ? r->jobs[i].stop : "");
+            w->jobs[i].checked_debtor = r->jobs[i].checked_debtor ? w->ldebtor[i] : NULL;
+            w->jobs[i].stop = r->jobs[i].stop ? w->lstop[i] : NULL;
             w->n++;
         }
     }
@@ -479,6 +485,40 @@ static void test_rate_limit(void)
     queue_free(q);
 }
 
+/* The re-check rides along with the lease: done and stop markers. */
+static void test_lease_recheck(void)
+{
+    struct queue *q = start();
+    flushall();
+    struct job jobs[4];
+    const int64_t t0 = 1700000000;
+    for (int i = 0; i < 4; i++)
+        make_job(&jobs[i], 200 + i, "email", t0);
+    CHECK_INT(queue_enqueue_batch(q, jobs, 4, NULL), 0);
+    CHECK_INT(queue_set_stop(q, "D5", "paid", 0), 0);  /* 201 % 7 == 5 */
+    redis_cli("SET t:done:202 sent");
+    struct waiter w = {};
+    struct queue_async *qa = async_open(&w);
+    lease(qa, &w, "email", 64, t0 * 1000, 30000, 0);
+    CHECK_INT(w.n, 4);
+    for (size_t i = 0; i < w.n; i++) {
+        int64_t id = strtoll(w.ids[i], NULL, 10);
+        char d[16];
+        snprintf(d, sizeof(d), "D%d", (int)(id % 7));
+        CHECK_STR(w.jobs[i].checked_debtor, d);
+        CHECK_INT(w.jobs[i].done, id == 202);
+        if (id == 201)
+            CHECK_STR(w.jobs[i].stop, "paid");
+        else
+            CHECK(w.jobs[i].stop == NULL);
+    }
+    for (int i = 0; i < 4; i++)
+        job_release(&jobs[i]);
+    queue_async_free(qa);
+    event_base_free(w.base);
+    queue_free(q);
+}
+
 static void test_foreign_data(void)
 {
     struct queue *q = start();
@@ -501,6 +541,37 @@ static void test_foreign_data(void)
     size_t n = 0;
     CHECK_INT(queue_dead_purge(q, NULL, 0, &n), 0);
     CHECK_INT(n, 1);
+    /* admin commands name the key and its type instead of a raw WRONGTYPE */
+    redis_cli("SADD t:channels sms");
+    redis_cli("SET t:lease:sms oops");
+    CHECK_INT(queue_stats(q, 0, &s), -EBADMSG);
+    CHECK(strstr(queue_errstr(q), "key 't:lease:sms' holds a string, expected a zset") != NULL);
+    CHECK(strstr(queue_errstr(q), "cadenza queue dead list") != NULL);
+    redis_cli("DEL t:lease:sms");
+    redis_cli("DEL t:jobs");
+    redis_cli("SET t:jobs oops");
+    struct job j;
+    make_job(&j, 300, "email", 1700000000);
+    CHECK_INT(queue_enqueue_batch(q, &j, 1, NULL), -EBADMSG);
+    CHECK(strstr(queue_errstr(q), "key 't:jobs' holds a string, expected a hash") != NULL);
+    redis_cli("DEL t:jobs");
+    redis_cli("SET t:sched:email oops");
+    CHECK_INT(queue_enqueue_batch(q, &j, 1, NULL), -EBADMSG);
+    CHECK(strstr(queue_errstr(q), "key 't:sched:email' holds a string, expected a zset") != NULL);
+    redis_cli("DEL t:sched:email");
+    CHECK_INT(queue_stats(q, 0, &s), 0);
+    CHECK_INT(s.jobs, 0); /* the failed calls wrote no job */
+    queue_stats_release(&s);
+    /* a repeated id inside one batch is added once */
+    struct job two[2];
+    make_job(&two[0], 301, "email", 1700000000);
+    make_job(&two[1], 301, "email", 1700000000);
+    size_t added = 0;
+    CHECK_INT(queue_enqueue_batch(q, two, 2, &added), 0);
+    CHECK_INT(added, 1);
+    job_release(&two[0]);
+    job_release(&two[1]);
+    job_release(&j);
     queue_async_free(qa);
     event_base_free(w.base);
     queue_free(q);
@@ -509,4 +580,5 @@ static void test_foreign_data(void)
 TEST_MAIN({ "job_roundtrip", test_job_roundtrip }, { "url", test_url },
           { "enqueue_idempotent", test_enqueue_idempotent }, { "stop_markers", test_stop_markers },
           { "lease_ack_cycle", test_lease_ack_cycle }, { "rate_limit", test_rate_limit },
+          { "lease_recheck", test_lease_recheck },
           { "foreign_data", test_foreign_data })
