@@ -32,7 +32,10 @@ export CADENZA_CONFIG="$PWD/config/cadenza.yaml"
 asof=2026-11-28      # history ends the day before; due dates relative to it
 date=2026-11-30      # the planned day (a Monday)
 
-median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+median() {
+    sort -n | awk '{ v[NR] = $1 }
+        END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
 
 for n in "$@"; do
     db=$T/cz.db
@@ -70,7 +73,7 @@ for n in "$@"; do
     m=$(cut -d' ' -f2 "$T/runs" | sort -n | tail -n 1)
     awk -v n="$n" -v t="$t" -v m="$m" -v runs="$runs" -v p="$planned" \
         -v all="$(cut -d' ' -f1 "$T/runs" | tr '\n' ' ')" 'BEGIN {
-        printf "  plan %d debtors (%d contacts): median %.2f s = %.0f debtors/s, peak RSS %.1f MB (%d runs: %s)\n",
-            n, p, t, n / t, m / 1024, runs, all
+        printf "  plan %d debtors (%d contacts): median %.2f s = %.0f debtors/s,", n, p, t, n / t
+        printf " peak RSS %.1f MB (%d runs: %s)\n", m / 1024, runs, all
     }'
 done

@@ -628,6 +628,7 @@ static void *worker_run(void *arg)
         .external_id = w->o->external_id,
         .channels = w->channels,
         .nchannels = w->cfg->nchannels,
+        .skip_idle_outcomes = true,
     };
     struct timespec c0, c1;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);

@@ -165,7 +165,8 @@ static bool present(const struct orow *r, int c)
 
 /*
  * A decimal amount in major units -> minor units of a currency with `exp`
- * minor digits (EUR 2, JPY 0, KWD 3): at most exp decimals.
+ * minor digits (EUR 2, JPY 0, KWD 3): at most exp significant decimals
+ * (further zeros are fine, as for balances).
  */
 static int parse_amount_minor(const char *s, size_t n, int exp, int64_t *ret)
 {
@@ -181,14 +182,17 @@ static int parse_amount_minor(const char *s, size_t n, int exp, int64_t *ret)
         }
         if (s[i] < '0' || s[i] > '9' || v > INT64_MAX / 10000)
             return -EINVAL;
-        if (dec >= 0 && ++dec > exp)
-            return -EINVAL;
+        if (dec >= 0 && ++dec > exp) {
+            if (s[i] != '0')
+                return -EINVAL;
+            continue; /* extra trailing zeros are fine: "1200.00" yen */
+        }
         v = v * 10 + (s[i] - '0');
     }
     if (dec == 0)
         return -EINVAL; /* "12." */
     for (int k = dec < 0 ? 0 : dec; k < exp; k++)
-        v *= 10;
+        v *= 10; /* dec > exp (trailing zeros): nothing to scale */
     *ret = v;
     return 0;
 }

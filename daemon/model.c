@@ -12,10 +12,12 @@
  *                 or model_set_prior())
  *   segment       prior + the segment's counts pooled over a kernel of
  *                 neighbouring hours and the same hours on other weekdays
- *   debtor        segment mean x a shrunk channel factor (own reaches /
- *                 reaches expected from the segment) x a shrunk hour
- *                 factor (the same ratio near the hour, pooled over the
- *                 kernel and, with a lower weight, over other channels)
+ *   debtor        segment mean x three Gamma-Poisson factors (own reaches /
+ *                 reaches expected, shrunk): channel kind, hour of day
+ *                 (every day and channel, +-1 hour smoothing) and weekend,
+ *                 backfitted in turn
+ *   sampling      one lazy joint draw of those factors per debtor
+ *                 (model_draw_p), tempered by sample_temper
  *
  * Invariants:
  *  1. Every mean handed out is in [MODEL_P_MIN, MODEL_P_MAX] and every
@@ -25,6 +27,8 @@
  *  3. The same seed gives the same sequence of draws on every host
  *     (integer PRNG, no libc rand()).
  *  4. model_kernel(a, b) == model_kernel(b, a), and it is 1 for a == b.
+ *  5. model_debtor_prepare() and model_draw_p() never allocate; every
+ *     Gamma shape and rate is >= its (positive) strength.
  */
 #include <errno.h>
 #include <math.h>
@@ -36,7 +40,8 @@
 
 #define MODEL_P_MIN 0.0005
 #define MODEL_P_MAX 0.995
-#define KERNEL_N 35 /* 7 days x 5 hours (distance <= 2) */
+#define KERNEL_N 35
+#define SEG_SURE 1e5 /* segment pseudo-attempts beyond which it is not sampled */ /* 7 days x 5 hours (distance <= 2) */
 
 struct model {
     struct model_params p;
@@ -48,17 +53,17 @@ struct model {
     bool finished;
     uint8_t kidx[MODEL_HOURS][KERNEL_N];
     float kw[MODEL_HOURS][KERNEL_N];
-    double kern[MODEL_HOURS][MODEL_HOURS]; /* model_kernel(), tabulated */
 };
 
 void model_params_default(struct model_params *ret)
 {
     *ret = (struct model_params){
         .prior_strength = 10,
-        .channel_strength = 2,
-        .hour_strength = 3,
-        .cross_channel = 0.5,
-        .debtor_strength = 6,
+        .channel_strength = 8,
+        .hour_strength = 10,
+        .hour_smooth = 0.6,
+        .weekend_strength = 8,
+        .sample_temper = 16,
         .segment_cap = 1e6,
     };
 }
@@ -150,8 +155,10 @@ int model_new(const struct model_params *p, size_t nsegments, struct model **ret
         model_params_default(&def);
         p = &def;
     }
-    if (p->prior_strength <= 0 || p->channel_strength <= 0 || p->hour_strength <= 0 ||
-        p->cross_channel < 0 || p->debtor_strength <= 0 || p->segment_cap <= 0)
+    if (!(p->prior_strength > 0) || !(p->channel_strength > 0) || !(p->hour_strength > 0) ||
+        !(p->hour_smooth >= 0 && p->hour_smooth <= 1) || !(p->weekend_strength > 0) ||
+        !(p->sample_temper > 0) ||
+        !(p->segment_cap > 0))
         return -EINVAL;
     struct model *m = calloc(1, sizeof(*m));
     if (!m)
@@ -178,7 +185,6 @@ int model_new(const struct model_params *p, size_t nsegments, struct model **ret
         int n = 0;
         for (int o = 0; o < MODEL_HOURS; o++) {
             double w = model_kernel(h, o);
-            m->kern[h][o] = w;
             if (w > 0 && n < KERNEL_N) {
                 m->kidx[h][n] = (uint8_t)o;
                 m->kw[h][n] = (float)w;
@@ -279,29 +285,83 @@ static double seg_mean(const struct model *m, int segment, int k, int how)
     return mean;
 }
 
+/*
+ * Backfitting of the three factors: each is a Gamma-Poisson posterior
+ * Gamma(c + observed reaches, c + reaches expected from the segment mean
+ * times the other two factors), refitted twice in turn.  O(cells + 24).
+ */
+#define FIT_ROUNDS 2
+
 void model_debtor_prepare(const struct model *m, int segment, const struct model_cell *cells,
                           size_t ncells, struct model_debtor *ret)
 {
-    double r[_CHAN_KIND_MAX] = { 0 }, x[_CHAN_KIND_MAX] = { 0 };
+    const struct model_params *p = &m->p;
     ret->m = m;
     ret->segment = segment;
-    ret->cells = cells;
-    ret->ncells = ncells;
+    double cs = p->channel_strength, hs = p->hour_strength, ws = p->weekend_strength;
+    double rk[_CHAN_KIND_MAX] = { 0 }, rh[24] = { 0 }, rw = 0, total = 0;
+    for (int k = 0; k < _CHAN_KIND_MAX; k++) {
+        ret->factor[k] = 1;
+        ret->fa[k] = ret->fb[k] = cs;
+    }
+    for (int h = 0; h < 24; h++) {
+        ret->hour[h] = 1;
+        ret->ha[h] = ret->hb[h] = hs;
+    }
+    ret->weekend = 1;
+    ret->wa = ret->wb = ws;
     for (size_t i = 0; i < ncells; i++) {
         const struct model_cell *c = &cells[i];
-        if (c->kind >= _CHAN_KIND_MAX || c->how >= MODEL_HOURS)
+        if (c->kind >= _CHAN_KIND_MAX || c->how >= MODEL_HOURS || !c->attempts)
             continue;
-        r[c->kind] += c->reaches;
-        x[c->kind] += c->attempts * seg_mean(m, segment, c->kind, c->how);
+        rk[c->kind] += c->reaches;
+        rh[c->how % 24] += c->reaches;
+        if (c->how >= 5 * 24)
+            rw += c->reaches;
+        total += c->attempts;
     }
-    double cs = m->p.channel_strength;
-    for (int k = 0; k < _CHAN_KIND_MAX; k++)
-        ret->factor[k] = clampd((r[k] + cs) / (x[k] + cs), 0.02, 50);
-    for (size_t i = 0; i < ncells && i < MODEL_DEBTOR_CELLS; i++) {
-        const struct model_cell *c = &cells[i];
-        ret->expect[i] = c->kind < _CHAN_KIND_MAX && c->how < MODEL_HOURS
-                             ? seg_mean(m, segment, c->kind, c->how) * ret->factor[c->kind]
-                             : 0;
+    if (total == 0)
+        return; /* invariant 2 */
+    double sm = p->hour_smooth;
+    for (int round = 0; round < FIT_ROUNDS; round++) {
+        /* channel factor, given hour and weekend */
+        double xk[_CHAN_KIND_MAX] = { 0 };
+        for (size_t i = 0; i < ncells; i++) {
+            const struct model_cell *c = &cells[i];
+            if (c->kind >= _CHAN_KIND_MAX || c->how >= MODEL_HOURS || !c->attempts)
+                continue;
+            double e = seg_mean(m, segment, c->kind, c->how) * ret->hour[c->how % 24];
+            if (c->how >= 5 * 24)
+                e *= ret->weekend;
+            xk[c->kind] += c->attempts * e;
+        }
+        for (int k = 0; k < _CHAN_KIND_MAX; k++) {
+            ret->fa[k] = cs + rk[k];
+            ret->fb[k] = cs + xk[k];
+            ret->factor[k] = ret->fa[k] / ret->fb[k];
+        }
+        /* hour-of-day factor (every day, every channel), then weekend */
+        double xh[24] = { 0 }, xw = 0;
+        for (size_t i = 0; i < ncells; i++) {
+            const struct model_cell *c = &cells[i];
+            if (c->kind >= _CHAN_KIND_MAX || c->how >= MODEL_HOURS || !c->attempts)
+                continue;
+            double e = c->attempts * seg_mean(m, segment, c->kind, c->how) * ret->factor[c->kind];
+            if (c->how >= 5 * 24) {
+                xw += e * ret->hour[c->how % 24];
+                e *= ret->weekend;
+            }
+            xh[c->how % 24] += e;
+        }
+        for (int h = 0; h < 24; h++) {
+            int lo = (h + 23) % 24, hi = (h + 1) % 24;
+            ret->ha[h] = hs + rh[h] + sm * (rh[lo] + rh[hi]);
+            ret->hb[h] = hs + xh[h] + sm * (xh[lo] + xh[hi]);
+            ret->hour[h] = ret->ha[h] / ret->hb[h];
+        }
+        ret->wa = ws + rw;
+        ret->wb = ws + xw;
+        ret->weekend = ret->wa / ret->wb;
     }
 }
 
@@ -310,30 +370,71 @@ void model_estimate(const struct model_debtor *md, enum chan_kind k, int how,
 {
     const struct model *m = md->m;
     double base = seg_mean(m, md->segment, k, how);
-    double hs = m->p.hour_strength;
-    double num = hs, den = hs, n = m->p.debtor_strength;
-    const double *kern = how >= 0 && how < MODEL_HOURS ? m->kern[how] : NULL;
-    for (size_t i = 0; i < md->ncells; i++) {
-        const struct model_cell *c = &md->cells[i];
-        if (c->kind >= _CHAN_KIND_MAX || c->how >= MODEL_HOURS || !c->attempts)
-            continue;
-        double w = kern ? kern[c->how] : 0;
-        if (w == 0)
-            continue;
-        if (c->kind != (unsigned)k)
-            w *= m->p.cross_channel;
-        double e = i < MODEL_DEBTOR_CELLS
-                       ? md->expect[i]
-                       : seg_mean(m, md->segment, c->kind, c->how) * md->factor[c->kind];
-        num += w * c->reaches;
-        den += w * c->attempts * e;
-        if (c->kind == (unsigned)k)
-            n += w * c->attempts;
-    }
-    double f = ((int)k >= 0 && k < _CHAN_KIND_MAX) ? md->factor[k] : 1.0;
     ret->seg_mean = base;
-    ret->mean = clampd(base * f * (num / den), MODEL_P_MIN, MODEL_P_MAX);
-    ret->n = n;
+    if ((int)k < 0 || k >= _CHAN_KIND_MAX || how < 0 || how >= MODEL_HOURS) {
+        ret->mean = base;
+        ret->n = 1;
+        return;
+    }
+    int h = how % 24;
+    bool we = how >= 5 * 24;
+    double f = md->factor[k] * md->hour[h] * (we ? md->weekend : 1);
+    double mean = clampd(base * f, MODEL_P_MIN, MODEL_P_MAX);
+    /* relative variance of a product of independent factors ~ the sum of theirs */
+    double sm, sn;
+    model_segment_estimate(m, md->segment, k, how, &sm, &sn);
+    double rv = 1 / md->fa[k] + 1 / md->ha[h] + (we ? 1 / md->wa : 0) +
+                (1 - sm) / (sm * (sn + 1));
+    double n = (1 - mean) / (mean * rv) - 1;
+    ret->mean = mean;
+    ret->n = n > 1 ? n : 1;
+}
+
+void model_draw_init(struct model_draw *d, const struct model_debtor *md, struct model_rng *rng,
+                     double temper)
+{
+    d->md = md;
+    d->rng = rng;
+    d->temper = (temper > 0 ? temper : 1) * md->m->p.sample_temper;
+    d->have_f = d->have_h = 0;
+    d->have_w = 0;
+}
+
+static double draw_factor(struct model_draw *d, double a, double b)
+{
+    double t = d->temper;
+    return model_rng_gamma(d->rng, a * t) / (b * t);
+}
+
+double model_draw_p(struct model_draw *d, enum chan_kind k, int how)
+{
+    const struct model_debtor *md = d->md;
+    double base, sn;
+    model_segment_estimate(md->m, md->segment, k, how, &base, &sn);
+    if ((int)k < 0 || k >= _CHAN_KIND_MAX || how < 0 || how >= MODEL_HOURS)
+        return base;
+    /* the segment mean is uncertain only while its pooled counts are few:
+     * drawn untempered (what one debtor explores, every debtor learns) */
+    if (sn < SEG_SURE)
+        base = model_rng_beta(d->rng, base * sn, (1 - base) * sn);
+    int h = how % 24;
+    if (!(d->have_f & (1u << k))) {
+        d->f[k] = draw_factor(d, md->fa[k], md->fb[k]);
+        d->have_f |= 1u << k;
+    }
+    if (!(d->have_h & (1u << h))) {
+        d->h[h] = draw_factor(d, md->ha[h], md->hb[h]);
+        d->have_h |= 1u << h;
+    }
+    double f = d->f[k] * d->h[h];
+    if (how >= 5 * 24) {
+        if (!d->have_w) {
+            d->w = draw_factor(d, md->wa, md->wb);
+            d->have_w = 1;
+        }
+        f *= d->w;
+    }
+    return clampd(base * f, MODEL_P_MIN, MODEL_P_MAX);
 }
 
 /* ---- randomness ---- */

@@ -27,12 +27,13 @@
 
 /* Tunables; model_params_default() fills the documented defaults. */
 struct model_params {
-    double prior_strength;    /* pseudo-attempts behind a global prior mean (10) */
-    double channel_strength;  /* pseudo-reaches behind a debtor's channel factor (2) */
-    double hour_strength;     /* pseudo-reaches behind a debtor's hour factor (3) */
-    double cross_channel;     /* weight of other channels' evidence on the hour factor (0.5) */
-    double debtor_strength;   /* pseudo-attempts of a debtor without history (6) */
-    double segment_cap;       /* cap on a segment posterior's pseudo-attempts (1e6) */
+    double prior_strength;   /* pseudo-attempts behind a global prior mean (10) */
+    double channel_strength; /* pseudo-reaches behind a debtor's channel factor (8) */
+    double hour_strength;    /* pseudo-reaches behind a debtor's hour-of-day factor (10) */
+    double hour_smooth;      /* weight of the neighbouring hours of day (0.6) */
+    double weekend_strength; /* pseudo-reaches behind a debtor's weekend factor (8) */
+    double sample_temper;    /* Thompson draws: shape and rate x this x the caller's temper (16) */
+    double segment_cap;      /* cap on a segment posterior's pseudo-attempts (1e6) */
 };
 void model_params_default(struct model_params *ret);
 
@@ -79,17 +80,19 @@ void model_segment_estimate(const struct model *m, int segment, enum chan_kind k
 /*
  * Per-debtor summary computed once per plan from its sparse counts
  * (borrowed: cells must stay valid while the summary is used).  No
- * allocation.
+ * allocation; O(cells + 24) time.  Three multiplicative factors on the
+ * segment mean, each a Gamma posterior (shape a, rate b, mean a/b):
+ * channel kind, local hour of day (pooled over every day and channel),
+ * and weekend.
  */
-#define MODEL_DEBTOR_CELLS 64
 struct model_debtor {
     const struct model *m;
     int segment;
-    const struct model_cell *cells;
-    size_t ncells;
-    double factor[_CHAN_KIND_MAX]; /* shrunk channel factor: own reaches / expected */
-    /* per cell (the first MODEL_DEBTOR_CELLS): reaches expected per attempt */
-    double expect[MODEL_DEBTOR_CELLS];
+    double factor[_CHAN_KIND_MAX]; /* channel factor, posterior mean fa/fb */
+    double fa[_CHAN_KIND_MAX], fb[_CHAN_KIND_MAX];
+    double hour[24]; /* hour-of-day factor, posterior mean ha/hb */
+    double ha[24], hb[24];
+    double weekend, wa, wb; /* weekend factor (1 on weekdays) */
 };
 void model_debtor_prepare(const struct model *m, int segment, const struct model_cell *cells,
                           size_t ncells, struct model_debtor *ret);
@@ -97,11 +100,37 @@ void model_debtor_prepare(const struct model *m, int segment, const struct model
 /* Posterior of one (kind, how) for a prepared debtor: mean and strength. */
 struct model_estimate {
     double mean;     /* P(reach) */
-    double n;        /* pseudo-attempts behind it (Beta a = mean*n, b = (1-mean)*n) */
+    double n;        /* Beta-equivalent pseudo-attempts (same relative spread) */
     double seg_mean; /* the segment's mean, for explain */
 };
 void model_estimate(const struct model_debtor *md, enum chan_kind k, int how,
                     struct model_estimate *ret);
+
+struct model_rng;
+/*
+ * One Thompson draw of a debtor's factors, made lazily: the first
+ * model_draw_p() touching a channel kind, an hour of day or the weekend
+ * draws that factor from its Gamma posterior tempered by `temper` times
+ * the model's sample_temper (shape and rate both multiplied: the same
+ * mean, 1/(temper*sample_temper) the variance); later
+ * calls reuse it, so every candidate is scored against one joint draw.
+ * The segment mean of the slot is drawn too, untempered, from
+ * Beta(mu*n, (1-mu)*n) while its pooled strength n is below 1e5 (a
+ * channel or hour the segment has hardly tried), per call.
+ * The order of calls decides which random numbers go where: keep it
+ * deterministic.
+ */
+struct model_draw {
+    const struct model_debtor *md;
+    struct model_rng *rng;
+    double temper;
+    uint32_t have_f, have_h;
+    int have_w;
+    double f[_CHAN_KIND_MAX], h[24], w;
+};
+void model_draw_init(struct model_draw *d, const struct model_debtor *md, struct model_rng *rng,
+                     double temper);
+double model_draw_p(struct model_draw *d, enum chan_kind k, int how);
 
 /* ---- seeded randomness (xoshiro256**) ---- */
 

@@ -927,6 +927,10 @@ int planner_plan(const struct planner_ctx *ctx, const struct planner_debtor *d,
     enum planner_reason why_none = PLAN_OK;
     struct hour_slot hours[24];
     memset(hours, 0, sizeof(hours));
+    uint32_t win_hours = 0; /* local hours the window touches, the same for every channel */
+    for (int hr = 0; hr < 24; hr++)
+        if (ranges_overlap(&win, hr * 60, hr * 60 + 60))
+            win_hours |= 1u << hr;
     for (size_t ci = 0; ci < t->nch; ci++) {
         const struct tier_channel *tc = &t->ch[ci];
         if (tc->channel < 0 || (size_t)tc->channel >= ctx->cfg->nchannels)
@@ -942,7 +946,7 @@ int planner_plan(const struct planner_ctx *ctx, const struct planner_debtor *d,
         bool any = false;
         for (int hr = 0; hr < 24; hr++) {
             int hs = hr * 60, he = hs + 60;
-            if (!ranges_overlap(&win, hs, he))
+            if (!(win_hours & (1u << hr)))
                 continue;
             struct planner_cand c = base;
             c.local_min = (int16_t)hs;
@@ -1106,16 +1110,24 @@ int planner_plan(const struct planner_ctx *ctx, const struct planner_debtor *d,
     sort_cands(cand, nc);
     struct model_rng rng;
     model_rng_seed(&rng, model_seed(ctx->seed, d->id, plan_day));
+    /* one joint draw of the debtor's factors (model.h), tempered by 0.1/e */
+    struct model_draw dr;
+    if (ctx->model && expl > 0)
+        model_draw_init(&dr, &md, &rng, 0.1 / expl);
     for (size_t i = 0; i < nc; i++) {
         struct planner_cand *c = &cand[i];
         double nn = c->p_sample;
         double cost = ctx->cfg->channels[c->channel].cost;
         c->p_sample = c->p_reach;
         if (expl > 0 && i < sl) {
-            double k = nn * (0.1 / expl);
-            if (k < 0.5)
-                k = 0.5;
-            c->p_sample = (float)model_rng_beta(&rng, c->p_reach * k, (1 - c->p_reach) * k);
+            if (ctx->model) {
+                c->p_sample = (float)model_draw_p(&dr, c->kind, c->how);
+            } else {
+                double k = nn * (0.1 / expl);
+                if (k < 0.5)
+                    k = 0.5;
+                c->p_sample = (float)model_rng_beta(&rng, c->p_reach * k, (1 - c->p_reach) * k);
+            }
             c->score = (float)(c->p_sample * c->value - cost);
         } else {
             c->score = c->ev;

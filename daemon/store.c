@@ -141,6 +141,21 @@ static const char *const stmt_sql[_STMT_MAX] = {
 };
 
 /*
+ * An outcome the planner acts on ("active"): one with a strategy reaction
+ * (bounced, promise_to_pay, paid, opt_out, wrong_number, dispute,
+ * refused) or a reach on its channel kind (right_party; opened, clicked,
+ * replied on all but calls; delivered on letters): outcome_reaction() and
+ * outcome_is_reach() in planner.c, as SQL (a superset is safe, a subset
+ * is a bug: test-campaign checks every kind and code).  The same text
+ * defines the partial index and the scan's condition, so SQLite can use
+ * the one for the other.
+ */
+#define OUTCOME_ACTIVE \
+    "(code IN (1, 8, 9, 10, 11, 12, 13) OR code = 7" \
+    " OR (code IN (2, 3, 4) AND channel_kind IN (0, 1, 2, 4))" \
+    " OR (code = 0 AND channel_kind = 4))"
+
+/*
  * The schema, one step per schema version (invariant 2).  Times are Unix
  * seconds (UTC), dates are days since 1970-01-01, money is in minor units.
  * Codes (channel kinds, flags, outcome codes, statuses) are documented in
@@ -285,6 +300,10 @@ static const char *const migrations[] = {
     "  debtor_id INTEGER PRIMARY KEY REFERENCES debtors(id),"
     "  cells BLOB NOT NULL"
     ");",
+    /* 5 -> 6: the outcomes the planner acts on, for its scan (most
+     * outcomes, delivered or not answered, change nothing) */
+    "CREATE INDEX outcomes_active ON outcomes(debtor_id, occurred_at, code, channel_kind,"
+    " promise_date) WHERE " OUTCOME_ACTIVE ";",
 };
 
 /* Schema version after which a migration needs C code as well (0: none). */
@@ -1005,6 +1024,12 @@ static const char *col_text(sqlite3_stmt *st, int i)
 
 enum { SCAN_DEBTORS, SCAN_STATE, SCAN_ATTEMPTS, SCAN_OUTCOMES, SCAN_CELLS, SCAN_SUPPR, _SCAN_MAX };
 
+/* The outcome scan without idle outcomes: through the partial index outcomes_active. */
+static const char scan_active_outcomes_sql[] =
+    "SELECT debtor_id, occurred_at, channel_kind, code, promise_date FROM outcomes"
+    " WHERE debtor_id BETWEEN ?1 AND ?2 AND occurred_at >= ?3 AND " OUTCOME_ACTIVE
+    " ORDER BY debtor_id";
+
 static const char *const scan_sql[_SCAN_MAX] = {
     [SCAN_DEBTORS] =
         "SELECT id, external_id, name, locale, time_zone, country, region, email, phone,"
@@ -1130,7 +1155,10 @@ int64_t store_plan_scan(struct store *s, const struct store_plan_opts *o,
     }
     for (int i = 0; i < _SCAN_MAX; i++) {
         int64_t extra = i == SCAN_SUPPR ? o->now : o->since;
-        if ((r = cursor_open(s, &c[i], scan_sql[i], lo, hi, extra)) < 0)
+        const char *sql = scan_sql[i];
+        if (i == SCAN_OUTCOMES && o->skip_idle_outcomes)
+            sql = scan_active_outcomes_sql;
+        if ((r = cursor_open(s, &c[i], sql, lo, hi, extra)) < 0)
             goto out;
     }
 

@@ -18,7 +18,7 @@
 struct store;
 
 /* Schema version this build migrates to (PRAGMA user_version). */
-#define STORE_SCHEMA_VERSION 5
+#define STORE_SCHEMA_VERSION 6
 
 enum store_open_flags {
     STORE_READONLY = 1 << 0, /* never create or migrate */
@@ -129,9 +129,10 @@ struct store_plan_row {
     struct planner_state state;       /* zeroed when !has_state */
     const struct planner_attempt *attempts; /* scheduled_at >= since; channel resolved */
     size_t nattempts;
-    const struct planner_outcome *outcomes; /* occurred_at >= since */
+    const struct planner_outcome *outcomes; /* occurred_at >= since (skip_idle_outcomes:
+                                               only those the planner acts on) */
     size_t noutcomes;
-    const struct model_cell *cells;   /* every debtor_slot_stats cell */
+    const struct model_cell *cells;   /* every slot statistics cell (debtor_cells) */
     size_t ncells;
     uint8_t suppressed;               /* bit per chan_kind: the current address is suppressed */
 };
@@ -143,12 +144,16 @@ struct store_plan_opts {
     const char *external_id;          /* only this debtor (overrides the range), or NULL */
     const char *const *channels;      /* channel instance names: attempt.channel -> index */
     size_t nchannels;
+    bool skip_idle_outcomes;          /* only outcomes the planner acts on (a reaction, or
+                                         a reach on their kind): not delivered, no_answer,
+                                         third_party, failed...; explain keeps them all */
 };
 
 /*
  * Stream every debtor (in internal id order) with its state, recent
  * history, slot counts and suppressions: six ordered scans merged by
- * debtor id, never one query per debtor.  cb returns < 0 to stop (that
+ * debtor id, never one query per debtor (covering indexes, one packed
+ * cells row per debtor: docs/plan.md, "How it reads the store").  cb returns < 0 to stop (that
  * value is returned).  Returns the number of debtors visited, or -errno;
  * -ENOENT when opts->external_id names no debtor.  Blocks on disk reads.
  */

@@ -158,4 +158,31 @@ expect_exit 1 "explain unknown debtor" -- cz explain NOPE --date $DATE
 
 [ "$(dump)" = "$sum0" ] && pass "plan and explain left the store unchanged" ||
     fail "plan or explain changed the store"
+
+# ---- amounts use the debtor's currency's decimals (JPY 0, KWD 3) ----
+{ head -n 1 "$T/debtors.csv"
+  tail=",,,,,,yes,,,,,,"
+  echo "J001,Taro Yamada,ja-JP,Asia/Tokyo,JP,,taro@example.jp,,,120000,JPY,2026-11-10$tail"
+  echo "K001,Ali Saleh,ar-KW,Asia/Kuwait,KW,,ali@example.kw,,,120.500,KWD,2026-11-10$tail"
+} >"$T/cur.csv"
+cz import debtors --quiet "$T/cur.csv" >/dev/null 2>&1
+cat >"$T/amounts.csv" <<'CSV'
+debtor_id,channel,attempted_at,outcome,amount
+J001,email,2026-11-20T01:00:00Z,paid,1200
+J001,email,2026-11-21T01:00:00Z,paid,1200.5
+K001,email,2026-11-20T08:00:00Z,paid,1.234
+K001,email,2026-11-21T08:00:00Z,paid,1.2345
+D001,email,2026-11-22T15:00:00Z,paid,12.3
+J001,email,2026-11-23T01:00:00Z,paid,300.00
+CSV
+expect_exit 1 "import amounts per currency" -- cz import outcomes "$T/amounts.csv"
+expect_grep "amounts.csv:3: error: amount: .1200.5. is not .*at most 0 decimals for JPY)" \
+    "$T/err" "JPY has no decimals"
+expect_grep "amounts.csv:5: error: amount: .1.2345. is not .*at most 3 decimals for KWD)" \
+    "$T/err" "KWD has 3 decimals"
+[ "$(sql "SELECT group_concat(amount_minor, ' ') FROM (SELECT amount_minor FROM outcomes
+    WHERE code = 9 AND amount_minor IS NOT NULL ORDER BY occurred_at)")" = \
+    "1200 1234 1230 300" ] &&
+    pass "amounts in minor units of each currency" ||
+    fail "amounts: $(sql "SELECT group_concat(amount_minor, ' ') FROM outcomes WHERE code = 9")"
 finish

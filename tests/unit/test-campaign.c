@@ -230,6 +230,82 @@ static void test_effects_persisted(void)
     CHECK_INT(system(cmd), 0);
 }
 
+struct tier_seen {
+    char variant[64], tier[64];
+};
+
+static int tier_cb(void *ctx, const struct campaign_decision *d)
+{
+    struct tier_seen *ts = ctx;
+    snprintf(ts->variant, sizeof(ts->variant), "%s", d->variant ? d->variant->name : "");
+    snprintf(ts->tier, sizeof(ts->tier), "%s", d->tier ? d->tier : "");
+    return 0;
+}
+
+/* Entering the no-contact track with investigate_address is persisted once. */
+static void test_investigate(void)
+{
+    char dir[] = "/tmp/cz-test-campaign-XXXXXX", path[128], cfgpath[512], err[256];
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof(path), "%s/c.db", dir);
+    snprintf(cfgpath, sizeof(cfgpath), "%s/config/cadenza.yaml",
+             getenv("CADENZA_SOURCE_ROOT") ? getenv("CADENZA_SOURCE_ROOT") : ".");
+    struct config_overrides ov = { path, NULL };
+    struct config *cfg = NULL;
+    struct diags d = DIAGS_INIT;
+    CHECK_INT(config_load(cfgpath, &ov, &cfg, &d), 0);
+    struct strategy_set *set = NULL;
+    CHECK_INT(strategy_set_load(cfg, NULL, 0, &set, &d), 0);
+    diags_release(&d);
+    struct store *s = NULL;
+    CHECK_INT(store_open(path, 0, &s, err, sizeof(err)), 0);
+    struct debtor_rec r = { 0 };
+    r.external_id = "I1";
+    r.time_zone = "America/New_York";
+    r.country = "US";
+    r.email = "i1@example.com";
+    r.currency = "USD";
+    r.balance_minor = 50000;
+    r.due_date = days_from_civil(2026, 11, 20);
+    r.preferred_channel = -1;
+    r.prefers_human = -1;
+    r.row_hash = 1;
+    int ch;
+    CHECK_INT(store_debtor_upsert(s, &r, 1, &ch), 0);
+    struct store_debtor_ref ref;
+    CHECK_INT(store_debtor_find(s, "I1", &ref), 0);
+
+    int32_t date = days_from_civil(2026, 12, 1);
+    struct campaign_opts o = { .date = date, .now = campaign_default_now(date, 0), .seed = 1,
+                               .all = true };
+    struct campaign_stats st;
+    struct tier_seen ts = { "", "" };
+    CHECK_INT(campaign_plan_day(s, cfg, set, &o, tier_cb, &ts, &st), 0);
+    CHECK_STR(ts.tier, "soft-digital");
+    /* ten attempts without a contact so far */
+    struct planner_state ps = {
+        .strategy = "early-us-uk", .variant = ts.variant, .tier = "soft-digital",
+        .tier_entered_at = (int64_t)(date - 5) * 86400, .attempts_in_tier = 3,
+        .attempts_since_contact = 10, .attempts_total = 10,
+    };
+    CHECK_INT(store_state_put(s, ref.id, &ps, 0, 1), 0);
+    CHECK_INT(campaign_plan_day(s, cfg, set, &o, tier_cb, &ts, &st), 0);
+    CHECK_STR(ts.tier, "no-contact");
+    CHECK_INT((int)st.effects_written, 0); /* dry run */
+    o.persist = true;
+    CHECK_INT(campaign_plan_day(s, cfg, set, &o, tier_cb, &ts, &st), 0);
+    CHECK_STR(ts.tier, "no-contact");
+    CHECK_INT((int)st.effects_written, 1);
+    CHECK_INT(campaign_plan_day(s, cfg, set, &o, tier_cb, &ts, &st), 0);
+    CHECK_INT((int)st.effects_written, 0); /* already on the track */
+    store_free(s);
+    strategy_set_free(set);
+    config_free(cfg);
+    char cmd[256];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    CHECK_INT(system(cmd), 0);
+}
+
 static struct planner_outcome paid_at(int y, unsigned m, unsigned d)
 {
     return (struct planner_outcome){ .at = (int64_t)days_from_civil(y, m, d) * 86400 +
@@ -346,6 +422,89 @@ static void test_cells(void)
     CHECK_INT(system(cmd), 0);
 }
 
+struct seen_outcomes {
+    bool seen[_CHAN_KIND_MAX + 1][_OUTCOME_MAX];
+    size_t n;
+};
+
+static int outcomes_cb(void *ctx, const struct store_plan_row *row)
+{
+    struct seen_outcomes *so = ctx;
+    so->n = row->noutcomes;
+    for (size_t i = 0; i < row->noutcomes; i++)
+        if (row->outcomes[i].kind <= _CHAN_KIND_MAX && row->outcomes[i].code < _OUTCOME_MAX)
+            so->seen[row->outcomes[i].kind][row->outcomes[i].code] = true;
+    return 0;
+}
+
+/*
+ * The planner's scan leaves out only outcomes the planner ignores: every
+ * (kind, code) with a reaction or a reach on its kind comes through
+ * (store.c's OUTCOME_ACTIVE agrees with outcome_reaction/outcome_is_reach).
+ */
+static void test_active_outcomes(void)
+{
+    char dir[] = "/tmp/cz-test-campaign-XXXXXX", path[128], err[256];
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof(path), "%s/c.db", dir);
+    struct store *s = NULL;
+    CHECK_INT(store_open(path, 0, &s, err, sizeof(err)), 0);
+    struct debtor_rec r = { 0 };
+    r.external_id = "A1";
+    r.time_zone = "UTC";
+    r.country = "GB";
+    r.currency = "GBP";
+    r.preferred_channel = -1;
+    r.prefers_human = -1;
+    r.row_hash = 1;
+    int ch, added;
+    CHECK_INT(store_debtor_upsert(s, &r, 1, &ch), 0);
+    struct store_debtor_ref ref;
+    CHECK_INT(store_debtor_find(s, "A1", &ref), 0);
+    int n = 0;
+    for (int k = -1; k < _CHAN_KIND_MAX; k++)
+        for (int c = 0; c < _OUTCOME_MAX; c++) {
+            char dk[32];
+            snprintf(dk, sizeof(dk), "%d:%d", k, c);
+            struct store_outcome o = {
+                .debtor_id = ref.id, .kind = k, .code = c, .at = 100000 + n++,
+                .source = "t", .dedupe_key = dk, .segment = "", .created_at = 1,
+            };
+            CHECK_INT(store_outcome_add(s, &o, &added), 0);
+            CHECK_INT(added, 1);
+        }
+    for (int pass = 0; pass < 2; pass++) {
+        struct seen_outcomes so;
+        memset(&so, 0, sizeof(so));
+        struct store_plan_opts po = { .external_id = "A1", .skip_idle_outcomes = pass == 1 };
+        CHECK(store_plan_scan(s, &po, outcomes_cb, &so) == 1);
+        if (pass == 0)
+            CHECK_INT((int)so.n, n); /* explain: every outcome */
+        int kept = 0;
+        for (int k = 0; k <= _CHAN_KIND_MAX; k++)
+            for (int c = 0; c < _OUTCOME_MAX; c++) {
+                bool needed = outcome_reaction((enum outcome_code)c) >= 0 ||
+                              (k < _CHAN_KIND_MAX &&
+                               outcome_is_reach((enum chan_kind)k, (enum outcome_code)c));
+                if (needed && !so.seen[k][c])
+                    fprintf(stderr, "kind %d code %d missing\n", k, c);
+                CHECK(!needed || so.seen[k][c]);
+                kept += so.seen[k][c];
+            }
+        if (pass == 1) { /* the usual idle ones are left out */
+            CHECK(kept < n);
+            CHECK(!so.seen[CHAN_CALL][OUTCOME_NO_ANSWER]);
+            CHECK(!so.seen[CHAN_EMAIL][OUTCOME_DELIVERED]);
+            CHECK(!so.seen[CHAN_SMS][OUTCOME_FAILED]);
+            CHECK(so.seen[CHAN_LETTER][OUTCOME_DELIVERED]);
+        }
+    }
+    store_free(s);
+    char cmd[256];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    CHECK_INT(system(cmd), 0);
+}
+
 static void test_parse(void)
 {
     int64_t t;
@@ -376,6 +535,7 @@ static void test_parse(void)
 }
 
 TEST_MAIN({ "persist_idempotent", test_persist_idempotent },
-          { "effects_persisted", test_effects_persisted }, { "payday", test_payday },
-          { "cells", test_cells },
+          { "effects_persisted", test_effects_persisted },
+          { "investigate", test_investigate }, { "payday", test_payday },
+          { "cells", test_cells }, { "active_outcomes", test_active_outcomes },
           { "parse", test_parse })

@@ -107,16 +107,20 @@ static void test_debtor_shrinkage(void)
     struct model_debtor md;
     struct model_estimate e_eve, e_morn, e_mail;
     model_debtor_prepare(m, 0, a, 1, &md);
-    CHECK(md.factor[CHAN_SMS] > 1.5);
+    CHECK(md.factor[CHAN_SMS] > 1.3);
     CHECK(NEAR(md.factor[CHAN_EMAIL], 1.0, 1e-9));
+    CHECK(md.hour[19] > 1.1 && md.hour[18] > 1.05 && md.hour[18] < md.hour[19]);
+    CHECK(NEAR(md.hour[10], 1.0, 1e-9)); /* no evidence near 10:00 */
     model_estimate(&md, CHAN_SMS, 24 + 19, &e_eve);  /* Tuesday 19:00 */
     model_estimate(&md, CHAN_SMS, 24 + 10, &e_morn); /* Tuesday 10:00 */
     model_estimate(&md, CHAN_EMAIL, 24 + 19, &e_mail);
     CHECK(e_eve.mean > seg * 1.5);  /* the channel factor and the hour pool */
     CHECK(e_eve.mean > e_morn.mean); /* the hour factor, learnt on Monday, holds Tuesday */
     CHECK(e_morn.mean > seg);       /* the channel factor alone still lifts */
-    CHECK(e_mail.mean > seg && e_mail.mean < e_eve.mean); /* cross-channel hour evidence */
-    CHECK(e_eve.n > e_morn.n);
+    CHECK(e_mail.mean > seg && e_mail.mean < e_eve.mean); /* the hour factor on every channel */
+    /* more evidence near 19:00: a smaller relative spread there */
+    CHECK((1 - e_eve.mean) / (e_eve.mean * (e_eve.n + 1)) <
+          (1 - e_morn.mean) / (e_morn.mean * (e_morn.n + 1)));
 
     /* debtor B never answers texts: 10 misses */
     struct model_cell b[] = { { CHAN_SMS, 19, 0, 5, 0 }, { CHAN_SMS, 24 + 12, 0, 5, 0 } };
@@ -131,6 +135,133 @@ static void test_debtor_shrinkage(void)
     model_estimate(&md, CHAN_SMS, 19, &e);
     model_segment_estimate(m, 0, CHAN_SMS, 19, &seg, &n);
     CHECK(NEAR(e.mean, seg, 1e-9));
+    model_free(m);
+}
+
+/* A debtor's preferred hour of day shows on every day and channel. */
+static void test_hour_of_day(void)
+{
+    struct model *m = NULL;
+    CHECK_INT(model_new(NULL, 1, &m), 0);
+    for (int h = 0; h < MODEL_HOURS; h++)
+        for (int k = 0; k < _CHAN_KIND_MAX; k++)
+            CHECK_INT(model_segment_add(m, 0, k, h, 1000, 200), 0);
+    model_finish(m);
+    /* reaches at 19:00 on Monday (email) and Wednesday (sms), misses at 10:00 */
+    struct model_cell c[] = {
+        { CHAN_EMAIL, 19, 0, 3, 3 },
+        { CHAN_SMS, 2 * 24 + 19, 0, 3, 2 },
+        { CHAN_EMAIL, 10, 0, 3, 0 },
+        { CHAN_SMS, 3 * 24 + 10, 0, 3, 0 },
+    };
+    struct model_debtor md;
+    model_debtor_prepare(m, 0, c, 4, &md);
+    struct model_estimate e19, e18, e16, e10, sat19;
+    model_estimate(&md, CHAN_CALL, 4 * 24 + 19, &e19); /* Friday, a channel never tried */
+    model_estimate(&md, CHAN_CALL, 4 * 24 + 18, &e18);
+    model_estimate(&md, CHAN_CALL, 4 * 24 + 16, &e16);
+    model_estimate(&md, CHAN_CALL, 4 * 24 + 10, &e10);
+    model_estimate(&md, CHAN_CALL, 5 * 24 + 19, &sat19);
+    CHECK(e19.mean > e18.mean);  /* smoothing: the neighbour gets part of it */
+    CHECK(e18.mean > e16.mean);  /* two hours away: nothing */
+    CHECK(NEAR(e16.mean / e16.seg_mean, md.factor[CHAN_CALL], 1e-9));
+    CHECK(e10.mean < e16.mean);  /* misses at 10:00 lower it */
+    CHECK(e19.mean > 0.2 * 1.1 && e10.mean < 0.2);
+    CHECK(sat19.mean > e10.mean); /* and on weekends */
+    CHECK(md.factor[CHAN_CALL] == 1.0);
+    /* the estimate is a product: same hour of day, same channel, two weekdays */
+    struct model_estimate mon19;
+    model_estimate(&md, CHAN_CALL, 19, &mon19);
+    CHECK(NEAR(mon19.mean, e19.mean, 1e-12));
+    /* reaches only on weekends lift the weekend factor, not weekdays */
+    struct model_cell w[] = {
+        { CHAN_SMS, 5 * 24 + 12, 0, 4, 4 },
+        { CHAN_SMS, 6 * 24 + 12, 0, 4, 3 },
+        { CHAN_SMS, 2 * 24 + 12, 0, 8, 0 },
+    };
+    model_debtor_prepare(m, 0, w, 3, &md);
+    CHECK(md.weekend > 1.3);
+    struct model_estimate we, wd;
+    model_estimate(&md, CHAN_SMS, 6 * 24 + 14, &we);
+    model_estimate(&md, CHAN_SMS, 1 * 24 + 14, &wd);
+    CHECK(we.mean > wd.mean * 1.3);
+    model_free(m);
+}
+
+/* Thompson draws: one joint draw per debtor, centred on the posterior,
+ * narrowing with evidence and with the temper. */
+static void test_draw(void)
+{
+    struct model *m = NULL;
+    struct model_params mp;
+    model_params_default(&mp);
+    mp.sample_temper = 1; /* the plain posterior */
+    CHECK_INT(model_new(&mp, 1, &m), 0);
+    for (int h = 0; h < MODEL_HOURS; h++)
+        for (int k = 0; k < _CHAN_KIND_MAX; k++)
+            CHECK_INT(model_segment_add(m, 0, k, h, 100000, 20000), 0); /* sure */
+    model_finish(m);
+    struct model_debtor fresh, old;
+    model_debtor_prepare(m, 0, NULL, 0, &fresh);
+    struct model_cell c[24];
+    for (int h = 0; h < 24; h++)
+        c[h] = (struct model_cell){ CHAN_SMS, (uint8_t)(24 + h), 0, 50, 10 };
+    model_debtor_prepare(m, 0, c, 24, &old);
+    struct model_rng rng;
+    struct model_draw d;
+    /* reproducible, and one draw per factor: repeated queries agree */
+    model_rng_seed(&rng, 99);
+    model_draw_init(&d, &fresh, &rng, 1);
+    double p1 = model_draw_p(&d, CHAN_SMS, 19), p2 = model_draw_p(&d, CHAN_EMAIL, 19);
+    CHECK(model_draw_p(&d, CHAN_SMS, 19) == p1);
+    CHECK(model_draw_p(&d, CHAN_SMS, 2 * 24 + 19) == p1); /* shared factors */
+    model_rng_seed(&rng, 99);
+    model_draw_init(&d, &fresh, &rng, 1);
+    CHECK(model_draw_p(&d, CHAN_SMS, 19) == p1);
+    CHECK(model_draw_p(&d, CHAN_EMAIL, 19) == p2);
+    /* moments over many draws */
+    const struct model_debtor *mds[] = { &fresh, &old };
+    double sd[2][2];
+    for (int i = 0; i < 2; i++)
+        for (int t = 0; t < 2; t++) {
+            double s = 0, s2 = 0;
+            int N = 20000;
+            model_rng_seed(&rng, 5 + (uint64_t)i);
+            for (int j = 0; j < N; j++) {
+                model_draw_init(&d, mds[i], &rng, t ? 10 : 1);
+                double p = model_draw_p(&d, CHAN_SMS, 24 + 15);
+                CHECK(p > 0 && p < 1);
+                s += p;
+                s2 += p * p;
+            }
+            struct model_estimate e;
+            model_estimate(mds[i], CHAN_SMS, 24 + 15, &e);
+            CHECK(NEAR(s / N, e.mean, 0.01 * e.mean + 0.002));
+            sd[i][t] = sqrt(s2 / N - (s / N) * (s / N));
+            /* the Beta-equivalent strength describes the same spread */
+            if (t == 0)
+                CHECK(NEAR(sd[i][t], sqrt(e.mean * (1 - e.mean) / (e.n + 1)), 0.3 * sd[i][t]));
+        }
+    CHECK(sd[1][0] < sd[0][0] * 0.7); /* evidence narrows exploration */
+    CHECK(NEAR(sd[0][1], sd[0][0] / sqrt(10), 0.15 * sd[0][1])); /* temper 10: variance / 10 */
+    model_free(m);
+
+    /* a segment without counts: its mean is uncertain and drawn too, untempered */
+    CHECK_INT(model_new(NULL, 1, &m), 0);
+    model_finish(m);
+    model_debtor_prepare(m, 0, NULL, 0, &fresh);
+    double s = 0, s2 = 0, mu = model_builtin_prior(CHAN_CALL, 18);
+    int N = 20000;
+    for (int j = 0; j < N; j++) {
+        model_draw_init(&d, &fresh, &rng, 1);
+        double p = model_draw_p(&d, CHAN_CALL, 18);
+        s += p;
+        s2 += p * p;
+    }
+    double var = s2 / N - (s / N) * (s / N);
+    CHECK(NEAR(s / N, mu, 0.05 * mu));
+    /* at least the prior's Beta spread (strength 10), though sample_temper is 16 */
+    CHECK(var > 0.8 * mu * (1 - mu) / 11);
     model_free(m);
 }
 
@@ -195,8 +326,15 @@ static void test_bad_params(void)
 {
     struct model_params p;
     model_params_default(&p);
-    p.debtor_strength = 0;
+    p.weekend_strength = 0;
     struct model *m = NULL;
+    CHECK(model_new(&p, 1, &m) < 0);
+    CHECK(m == NULL);
+    model_params_default(&p);
+    p.hour_smooth = 1.5;
+    CHECK(model_new(&p, 1, &m) < 0);
+    model_params_default(&p);
+    p.sample_temper = 0;
     CHECK(model_new(&p, 1, &m) < 0);
     CHECK(m == NULL);
     model_params_default(&p);
@@ -209,5 +347,6 @@ static void test_bad_params(void)
 
 TEST_MAIN({ "kernel", test_kernel }, { "builtin_prior", test_builtin_prior },
           { "no_counts", test_no_counts }, { "segment_pooling", test_segment_pooling },
-          { "debtor_shrinkage", test_debtor_shrinkage }, { "rng", test_rng },
+          { "debtor_shrinkage", test_debtor_shrinkage }, { "hour_of_day", test_hour_of_day },
+          { "draw", test_draw }, { "rng", test_rng },
           { "bad_params", test_bad_params })

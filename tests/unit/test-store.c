@@ -8,13 +8,14 @@
 #include "testlib.h"
 
 static char dir[] = "/tmp/cz-test-store-XXXXXX";
+static bool dir_made; /* not "ends in X": mkdtemp may pick an X */
 
 static void setup(void);
 
 static char *db_path(const char *name)
 {
     static char buf[256];
-    if (dir[strlen(dir) - 1] == 'X')
+    if (!dir_made)
         setup();
     snprintf(buf, sizeof(buf), "%s/%s", dir, name);
     return buf;
@@ -158,6 +159,7 @@ static void setup(void)
         perror("mkdtemp");
         exit(1);
     }
+    dir_made = true;
     atexit(cleanup);
 }
 
