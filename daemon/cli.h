@@ -5,6 +5,9 @@
 #ifndef CADENZA_CLI_H
 #define CADENZA_CLI_H
 
+#include <stdbool.h>
+#include <stdio.h>
+
 enum {
     EXIT_OK = 0,      /* success */
     EXIT_DATA = 1,    /* validation or data errors in the user's input */
@@ -27,6 +30,30 @@ struct diags;
  * Returns an exit code (EXIT_OK on success, *ret set).
  */
 int cli_load_config(const struct cli_ctx *ctx, struct config **ret);
+
+/*
+ * The rejects file of an import: written under a temporary name, renamed
+ * into place only when the import finished with rejected rows, removed
+ * otherwise (with any stale one from an earlier run, on success).
+ */
+struct cli_rejects {
+    char *path, *tmp; /* NULL path: no rejects file (stdin without --rejects) */
+    FILE *f;
+};
+/* path: --rejects or NULL (then INPUT.rejects, none for stdin).  Logs; EXIT_*. */
+int cli_rejects_open(struct cli_rejects *r, const char *path, const char *input, bool is_stdin);
+/* ok: the import ran to the end; keep: it rejected rows.  Logs; 0 or -EIO. */
+int cli_rejects_close(struct cli_rejects *r, bool ok, bool keep);
+
+struct campaign_opts;
+/*
+ * --date (YYYY-MM-DD, or 'today'/'tomorrow' in the server's calendar),
+ * --now (RFC 3339; default: now, or the start of the date if later) and
+ * --seed (default: the date) for plan, explain and run.  NULL: not given.
+ * Logs usage errors; returns EXIT_OK or EXIT_USAGE.
+ */
+int cli_plan_options(const char *date, const char *now, const char *seed,
+                     struct campaign_opts *o);
 
 /* Verbs: each parses its own options from argv (argv[0] is the verb). */
 int cmd_validate(int argc, char **argv, const struct cli_ctx *ctx);

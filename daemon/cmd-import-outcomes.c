@@ -609,7 +609,6 @@ int cmd_import_outcomes(int argc, char **argv, const struct cli_ctx *ctx)
     bool no_stop = false;
     long batch = 5000, max_errors = 50;
     const char *rejects_path = NULL;
-    _cleanup_free_ char *default_rejects = NULL, *rejects_tmp = NULL;
     while ((c = getopt_long(argc, argv, "f:R:b:e:qh", opts, NULL)) != -1) {
         switch (c) {
         case 'f':
@@ -678,7 +677,7 @@ int cmd_import_outcomes(int argc, char **argv, const struct cli_ctx *ctx)
         return ret;
     struct octx x = { .name = is_stdin ? "<stdin>" : input, .cfg = cfg,
                       .max_errors = max_errors, .scratch = SBUF_INIT };
-    FILE *rejects = NULL;
+    struct cli_rejects rej = { 0 };
     int64_t import_id = 0;
     int fd = is_stdin ? STDIN_FILENO : open(input, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
@@ -696,18 +695,11 @@ int cmd_import_outcomes(int argc, char **argv, const struct cli_ctx *ctx)
         r = -ENOMEM;
         goto out;
     }
-    if (!rejects_path && !is_stdin) {
-        default_rejects = strdupf("%s.rejects", input);
-        rejects_path = default_rejects;
-    }
-    if (rejects_path && (!(rejects_tmp = strdupf("%s.tmp", rejects_path)) ||
-                         !(rejects = fopen(rejects_tmp, "we")))) {
-        log_error_errno(-errno, "cannot write rejects file '%s': %m",
-                        rejects_tmp ? rejects_tmp : rejects_path);
+    if (cli_rejects_open(&rej, rejects_path, input, is_stdin) != EXIT_OK) {
         r = -EIO;
         goto out;
     }
-    x.rejects = rejects;
+    x.rejects = rej.f;
     x.now = (int64_t)time(NULL);
     snprintf(x.source, sizeof(x.source), "import:%s", x.name);
     if ((r = store_import_start(x.s, x.source, x.now, &import_id)) < 0) {
@@ -722,24 +714,14 @@ int cmd_import_outcomes(int argc, char **argv, const struct cli_ctx *ctx)
         printf("%s: %lld rows read: %lld added, %lld already stored, %lld rejected\n", x.name,
                (long long)x.counts.read, (long long)x.counts.inserted,
                (long long)x.counts.unchanged, (long long)x.counts.rejected);
-        if (x.counts.rejected && rejects_path)
-            printf("rejected rows written to %s\n", rejects_path);
+        if (x.counts.rejected && rej.path)
+            printf("rejected rows written to %s\n", rej.path);
         if (x.nstops && !no_stop)
             set_stop_markers(&x);
     }
 out:
-    if (rejects) {
-        bool keep = r == 0 && x.counts.rejected > 0;
-        fclose(rejects);
-        if (keep && rename(rejects_tmp, rejects_path) < 0) {
-            log_error_errno(-errno, "cannot rename '%s': %m", rejects_tmp);
-            r = -EIO;
-        } else if (!keep) {
-            unlink(rejects_tmp);
-            if (r == 0)
-                unlink(rejects_path);
-        }
-    }
+    if (cli_rejects_close(&rej, r == 0, x.counts.rejected > 0) < 0)
+        r = -EIO;
     tz_cache_free(x.tzc);
     sbuf_release(&x.scratch);
     sbuf_release(&x.stops);

@@ -74,8 +74,7 @@ static int import_debtors_cmd(int argc, char **argv, const struct cli_ctx *ctx)
     long batch = 3000, max_errors = 50, jobs = 2;
     bool quiet = false;
     struct import_counts counts = { 0 };
-    FILE *rejects = NULL;
-    _cleanup_free_ char *default_rejects = NULL, *rejects_tmp = NULL;
+    struct cli_rejects rej = { 0 };
 
     while ((c = getopt_long(argc, argv, "f:R:b:e:j:qh", opts, NULL)) != -1) {
         switch (c) {
@@ -144,18 +143,9 @@ static int import_debtors_cmd(int argc, char **argv, const struct cli_ctx *ctx)
         goto out;
     }
 
-    if (!rejects_path && !is_stdin) {
-        default_rejects = strdupf("%s.rejects", input);
-        rejects_path = default_rejects;
-    }
-    if (rejects_path)
-        rejects_tmp = strdupf("%s.tmp", rejects_path);
-    if (rejects_path) {
-        if (!rejects_tmp || !(rejects = fopen(rejects_tmp, "we"))) {
-            log_error_errno(-errno, "cannot write rejects file '%s': %m", rejects_tmp);
-            r = -EIO;
-            goto out;
-        }
+    if (cli_rejects_open(&rej, rejects_path, input, is_stdin) != EXIT_OK) {
+        r = -EIO;
+        goto out;
     }
 
     const char *name = is_stdin ? "<stdin>" : input;
@@ -169,7 +159,7 @@ static int import_debtors_cmd(int argc, char **argv, const struct cli_ctx *ctx)
         .name = name,
         .fd = fd,
         .format = format,
-        .rejects = rejects,
+        .rejects = rej.f,
         .errors = stderr,
         .max_reported = (size_t)max_errors,
         .batch_rows = (size_t)batch,
@@ -192,30 +182,18 @@ static int import_debtors_cmd(int argc, char **argv, const struct cli_ctx *ctx)
         log_warning("cannot record the import in the store: %s", store_errmsg(s));
 
 out_rejects:
-    if (rejects) {
-        bool keep = r == 0 && counts.rejected > 0;
-        if (fclose(rejects) != 0 && keep) {
-            log_error_errno(-errno, "cannot write rejects file '%s': %m", rejects_tmp);
-            r = -EIO;
-        } else if (keep && rename(rejects_tmp, rejects_path) < 0) {
-            log_error_errno(-errno, "cannot rename '%s': %m", rejects_tmp);
-            r = -EIO;
-        } else if (!keep) {
-            unlink(rejects_tmp);
-            if (r == 0)
-                unlink(rejects_path); /* no stale rejects from an earlier run */
-        }
-    }
     if (r == 0) {
         printf("%s: %lld rows read: %lld inserted, %lld updated, %lld unchanged, "
                "%lld rejected\n",
                name, (long long)counts.read, (long long)counts.inserted,
                (long long)counts.updated, (long long)counts.unchanged,
                (long long)counts.rejected);
-        if (counts.rejected && rejects_path)
-            printf("rejected rows written to %s\n", rejects_path);
+        if (counts.rejected && rej.path)
+            printf("rejected rows written to %s\n", rej.path);
     }
 out:
+    if (cli_rejects_close(&rej, r == 0, counts.rejected > 0) < 0)
+        r = -EIO;
     store_free(s);
     if (!is_stdin)
         close(fd);

@@ -71,32 +71,9 @@ struct common {
 
 static int common_setup(struct common *c, const struct cli_ctx *ctx)
 {
-    if (!c->date_s) {
-        log_error("missing --date YYYY-MM-DD");
-        return EXIT_USAGE;
-    }
-    if (parse_date(c->date_s, strlen(c->date_s), &c->o.date) < 0) {
-        log_error("invalid date '%s': expected YYYY-MM-DD", c->date_s);
-        return EXIT_USAGE;
-    }
-    if (c->now_s) {
-        if (campaign_parse_time(c->now_s, strlen(c->now_s), &c->o.now) < 0) {
-            log_error("invalid time '%s': expected RFC 3339 (2026-03-10T08:00:00Z)", c->now_s);
-            return EXIT_USAGE;
-        }
-    } else
-        c->o.now = campaign_default_now(c->o.date, (int64_t)time(NULL));
-    c->o.seed = (uint64_t)(int64_t)c->o.date;
-    if (c->seed_s) {
-        char *end;
-        errno = 0;
-        unsigned long long v = strtoull(c->seed_s, &end, 10);
-        if (errno || *end || end == c->seed_s) {
-            log_error("invalid seed '%s': expected a number", c->seed_s);
-            return EXIT_USAGE;
-        }
-        c->o.seed = v;
-    }
+    int ex = cli_plan_options(c->date_s, c->now_s, c->seed_s, &c->o);
+    if (ex != EXIT_OK)
+        return ex;
     c->o.external_id = c->debtor;
 
     int r = cli_load_config(ctx, &c->cfg);

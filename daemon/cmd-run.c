@@ -170,43 +170,12 @@ int cmd_run(int argc, char **argv, const struct cli_ctx *ctx)
         return EXIT_USAGE;
     }
     struct campaign_opts o = { .persist = true };
-    if (!date_s) {
-        log_error("missing --date YYYY-MM-DD");
-        return EXIT_USAGE;
-    }
-    if (streq(date_s, "today") || streq(date_s, "tomorrow")) {
-        /* the server's own calendar day (TZ of the service), for timers */
-        time_t t = time(NULL);
-        struct tm tm;
-        localtime_r(&t, &tm);
-        o.date = days_from_civil(tm.tm_year + 1900, (unsigned)tm.tm_mon + 1,
-                                 (unsigned)tm.tm_mday) +
-                 streq(date_s, "tomorrow");
-    } else if (parse_date(date_s, strlen(date_s), &o.date) < 0) {
-        log_error("invalid date '%s': expected YYYY-MM-DD, 'today' or 'tomorrow'", date_s);
-        return EXIT_USAGE;
-    }
+    int ex = cli_plan_options(date_s, now_s, seed_s, &o);
+    if (ex != EXIT_OK)
+        return ex;
     char date_buf[11];
     format_date(o.date, date_buf);
     date_s = date_buf;
-    if (now_s) {
-        if (campaign_parse_time(now_s, strlen(now_s), &o.now) < 0) {
-            log_error("invalid time '%s': expected RFC 3339 (2026-03-10T08:00:00Z)", now_s);
-            return EXIT_USAGE;
-        }
-    } else
-        o.now = campaign_default_now(o.date, (int64_t)time(NULL));
-    o.seed = (uint64_t)(int64_t)o.date;
-    if (seed_s) {
-        char *end;
-        errno = 0;
-        unsigned long long v = strtoull(seed_s, &end, 10);
-        if (errno || *end || end == seed_s) {
-            log_error("invalid seed '%s': expected a number", seed_s);
-            return EXIT_USAGE;
-        }
-        o.seed = v;
-    }
 
     struct config *cfg = NULL;
     struct strategy_set *set = NULL;

@@ -13,8 +13,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "cadenza-config.h"
+#include "campaign.h"
 #include "cli.h"
 #include "config.h"
 #include "diag.h"
@@ -126,6 +129,87 @@ int cli_load_config(const struct cli_ctx *ctx, struct config **ret)
     }
     *ret = c;
     return EXIT_OK;
+}
+
+int cli_plan_options(const char *date, const char *now, const char *seed,
+                     struct campaign_opts *o)
+{
+    if (!date) {
+        log_error("missing --date YYYY-MM-DD");
+        return EXIT_USAGE;
+    }
+    if (streq(date, "today") || streq(date, "tomorrow")) {
+        /* the server's own calendar day (TZ of the service), for timers */
+        time_t t = time(NULL);
+        struct tm tm;
+        localtime_r(&t, &tm);
+        o->date = days_from_civil(tm.tm_year + 1900, (unsigned)tm.tm_mon + 1,
+                                  (unsigned)tm.tm_mday) +
+                  streq(date, "tomorrow");
+    } else if (parse_date(date, strlen(date), &o->date) < 0) {
+        log_error("invalid date '%s': expected YYYY-MM-DD, 'today' or 'tomorrow'", date);
+        return EXIT_USAGE;
+    }
+    if (now) {
+        if (campaign_parse_time(now, strlen(now), &o->now) < 0) {
+            log_error("invalid time '%s': expected RFC 3339 (2026-03-10T08:00:00Z)", now);
+            return EXIT_USAGE;
+        }
+    } else
+        o->now = campaign_default_now(o->date, (int64_t)time(NULL));
+    o->seed = (uint64_t)(int64_t)o->date;
+    if (seed) {
+        char *end;
+        errno = 0;
+        unsigned long long v = strtoull(seed, &end, 10);
+        if (errno || *end || end == seed || *seed == '-') {
+            log_error("invalid seed '%s': expected a number", seed);
+            return EXIT_USAGE;
+        }
+        o->seed = v;
+    }
+    return EXIT_OK;
+}
+
+int cli_rejects_open(struct cli_rejects *r, const char *path, const char *input, bool is_stdin)
+{
+    *r = (struct cli_rejects){ 0 };
+    if (!path && is_stdin)
+        return EXIT_OK;
+    r->path = path ? strdup(path) : strdupf("%s.rejects", input);
+    r->tmp = r->path ? strdupf("%s.tmp", r->path) : NULL;
+    if (!r->tmp) {
+        log_error("out of memory");
+        return EXIT_RUNTIME;
+    }
+    if (!(r->f = fopen(r->tmp, "we"))) {
+        log_error_errno(-errno, "cannot write rejects file '%s': %m", r->tmp);
+        return EXIT_RUNTIME;
+    }
+    return EXIT_OK;
+}
+
+int cli_rejects_close(struct cli_rejects *r, bool ok, bool keep)
+{
+    int ret = 0;
+    if (r->f) {
+        keep = keep && ok;
+        if (fclose(r->f) != 0 && keep) {
+            log_error_errno(-errno, "cannot write rejects file '%s': %m", r->tmp);
+            ret = -EIO;
+        } else if (keep && rename(r->tmp, r->path) < 0) {
+            log_error_errno(-errno, "cannot rename '%s': %m", r->tmp);
+            ret = -EIO;
+        } else if (!keep) {
+            unlink(r->tmp);
+            if (ok)
+                unlink(r->path); /* no stale rejects from an earlier run */
+        }
+    }
+    free(r->path);
+    free(r->tmp);
+    *r = (struct cli_rejects){ 0 };
+    return ret;
 }
 
 int main(int argc, char **argv)

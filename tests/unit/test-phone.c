@@ -62,19 +62,6 @@ static int fast_answers(const char *s)
     return phone_check_fast(s, strlen(s), e, &t) != -EAGAIN;
 }
 
-/* The fast path is off under valgrind (phone.cc invariant 5). */
-static int fast_on(void)
-{
-    static int on = -1;
-    if (on < 0) {
-        const char *w = getenv("CADENZA_WRAP");
-        on = !(w && *w) || fast_answers("+34612345678");
-        if (!on)
-            printf("# fast path off under valgrind\n");
-    }
-    return on;
-}
-
 static void test_named(void)
 {
     CHECK_INT(phone_init(), 0);
@@ -97,7 +84,7 @@ static void test_named(void)
     VALID("+44 20 7946 0123", "GB", "+442079460123", PHONE_FIXED_LINE);
     VALID("+44 (0)20 7946 0123", "GB", "+442079460123", PHONE_FIXED_LINE);
     CHECK(!fast_answers("+44 (0)20 7946 0123"));
-    CHECK(!fast_on() || fast_answers("+44 20 7946 0123"));
+    CHECK(fast_answers("+44 20 7946 0123"));
     /* GB crown dependencies share +44 */
     VALID("+44 1534 456789", "JE", "+441534456789", PHONE_FIXED_LINE);
     VALID("+44 7797 712345", "JE", "+447797712345", PHONE_MOBILE);
@@ -142,12 +129,10 @@ static void test_named(void)
     INVALID("+34612345678999999999", "ES");
     INVALID("+3461234567899999999999999", "ES");
     /* the fast path takes the sample's forms */
-    if (fast_on()) {
-        CHECK(fast_answers("+34612345678"));
-        CHECK(fast_answers("+1 407 420 6068"));
-        CHECK(fast_answers("+44 (20) 7946-0123"));
-        CHECK(fast_answers("+3461234567"));
-    }
+    CHECK(fast_answers("+34612345678"));
+    CHECK(fast_answers("+1 407 420 6068"));
+    CHECK(fast_answers("+44 (20) 7946-0123"));
+    CHECK(fast_answers("+3461234567"));
 }
 
 /* ---- differential test ---------------------------------------------------- */
@@ -281,7 +266,7 @@ static void test_differential(void)
     CHECK_INT(mismatches, 0);
     /* the generator is useful: many valid numbers, of every type */
     CHECK(valid * 5 > count);
-    CHECK(!fast_on() || declined * 10 < count);
+    CHECK(declined * 10 < count);
     for (int t = PHONE_MOBILE; t <= PHONE_OTHER; t++)
         CHECK(types[t] > 0);
 }
