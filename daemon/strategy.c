@@ -2280,8 +2280,11 @@ bool strategy_matches(const struct strategy *st, const struct debtor_rec *d, int
     const struct strategy_match *m = &st->match;
     if (dpd < m->dpd_min || dpd > m->dpd_max)
         return false;
-    /* Balances are compared in major units of a 2-decimal currency. */
-    double bal = (double)d->balance_minor / 100.0;
+    /* Balances are compared in major units of the debtor's currency. */
+    int exp = currency_exponent(d->currency);
+    double bal = (double)d->balance_minor;
+    for (int i = 0; i < (exp < 0 ? 2 : exp); i++)
+        bal /= 10.0;
     if (bal < m->balance_min || (m->balance_max >= 0 && bal > m->balance_max))
         return false;
     if ((d->flags & m->flags_required) != m->flags_required)

@@ -512,5 +512,45 @@ static void t_match(void) { setup(); test_match(); }
 static void t_invalid(void) { setup(); test_invalid_cases(); }
 static void t_buffer(void) { setup(); test_buffer(); }
 
-TEST_MAIN({ "shipped", t_shipped }, { "match", t_match }, { "invalid-cases", t_invalid },
+/* Balance ranges are in major units of the debtor's own currency. */
+static void test_balance_currency(void)
+{
+    static const char yaml[] =
+        "strategies:\n"
+        "  - name: mid-balance\n"
+        "    match:\n"
+        "      balance: { min: 500, max: 5000 }\n"
+        "    windows:\n"
+        "      mon-fri: \"09:00-20:00\"\n"
+        "    tiers:\n"
+        "      - name: a\n"
+        "        channels: [ { channel: email, template: anything, value: 1 } ]\n";
+    setup();
+    struct config *c = load_config(src("config/cadenza.yaml"));
+    CHECK(c);
+    if (!c)
+        return;
+    char *tdir = c->template_dir;
+    c->template_dir = NULL;
+    struct diags d = DIAGS_INIT;
+    struct strategy_set *s = NULL;
+    CHECK_INT(strategy_set_load_buffer(c, "mem.yaml", yaml, strlen(yaml), &s, &d), 0);
+    diags_print(&d, stderr);
+    if (s) {
+        struct debtor_rec r = { .country = "JP", .currency = "JPY", .balance_minor = 1000 };
+        CHECK(strategy_matches(&s->v[0], &r, 10));  /* 1000 yen */
+        r.currency = "EUR";
+        CHECK(!strategy_matches(&s->v[0], &r, 10)); /* 10.00 euro */
+        r.balance_minor = 100000;
+        CHECK(strategy_matches(&s->v[0], &r, 10));  /* 1000.00 euro */
+        r.currency = "KWD";
+        CHECK(!strategy_matches(&s->v[0], &r, 10)); /* 100.000 dinar */
+    }
+    strategy_set_free(s);
+    diags_release(&d);
+    c->template_dir = tdir;
+    config_free(c);
+}
+
+TEST_MAIN({ "balance_currency", test_balance_currency }, { "shipped", t_shipped }, { "match", t_match }, { "invalid-cases", t_invalid },
           { "buffer", t_buffer }, { "templates", test_templates }, { "enums", test_enums })
