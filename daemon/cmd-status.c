@@ -61,7 +61,24 @@ static const char *const group_titles[_STATUS_GROUP_MAX] = {
     [STATUS_BY_ATTEMPT] = "Last run's attempts",
 };
 
-static void print_text(const struct store_status *st, const char *path, int32_t today)
+/* Debtors in countries no jurisdiction profile covers: never contacted. */
+static int64_t unprofiled(const struct store_status *st, const struct config *cfg,
+                          struct sbuf *list)
+{
+    const struct store_group *g = &st->groups[STATUS_BY_COUNTRY];
+    int64_t n = 0;
+    for (size_t i = 0; i < g->n; i++)
+        if (!config_profile_for_country(cfg, g->v[i].label)) {
+            n += g->v[i].n;
+            if (list)
+                sbuf_addf(list, "%s%s %lld", list->len ? ", " : "", g->v[i].label,
+                          (long long)g->v[i].n);
+        }
+    return n;
+}
+
+static void print_text(const struct store_status *st, const struct config *cfg,
+                       const char *path, int32_t today)
 {
     char a[32], b[32], d[11];
     format_date(today, d);
@@ -70,6 +87,10 @@ static void print_text(const struct store_status *st, const char *path, int32_t 
     printf("Debtors:  %lld as of %s\n", (long long)st->debtors, d);
     printf("History:  %lld attempts, %lld outcomes, %lld suppressions\n",
            (long long)st->attempts, (long long)st->outcomes, (long long)st->suppressions);
+    struct sbuf list = SBUF_INIT;
+    if (unprofiled(st, cfg, &list))
+        printf("No jurisdiction profile (never contacted): %s\n", sbuf_cstr(&list));
+    sbuf_release(&list);
     if (st->has_import) {
         fmt_time(st->import_started, a, sizeof(a));
         printf("Last import: %s at %s (%s): %lld read, %lld inserted, %lld updated, "
@@ -111,7 +132,8 @@ static void print_text(const struct store_status *st, const char *path, int32_t 
     }
 }
 
-static int print_json(const struct store_status *st, const char *path, int32_t today)
+static int print_json(const struct store_status *st, const struct config *cfg,
+                      const char *path, int32_t today)
 {
     char d[11], t[32];
     format_date(today, d);
@@ -124,6 +146,7 @@ static int print_json(const struct store_status *st, const char *path, int32_t t
     json_object_set_new(o, "attempts", json_integer(st->attempts));
     json_object_set_new(o, "outcomes", json_integer(st->outcomes));
     json_object_set_new(o, "suppressions", json_integer(st->suppressions));
+    json_object_set_new(o, "without_profile", json_integer(unprofiled(st, cfg, NULL)));
     for (int g = 0; g < _STATUS_GROUP_MAX; g++) {
         json_t *m = json_object();
         for (size_t i = 0; i < st->groups[g].n; i++)
@@ -228,9 +251,9 @@ int cmd_status(int argc, char **argv, const struct cli_ctx *ctx)
         return EXIT_RUNTIME;
     }
     if (json)
-        r = print_json(&st, cfg->store_path, today);
+        r = print_json(&st, cfg, cfg->store_path, today);
     else
-        print_text(&st, cfg->store_path, today);
+        print_text(&st, cfg, cfg->store_path, today);
     store_status_release(&st);
     store_free(s);
     config_free(cfg);

@@ -23,5 +23,11 @@ assert d["by_channel"]["email"] == 3, d["by_channel"]
 assert d["last_import"]["inserted"] == 4 and d["last_import"]["rejected"] == 8
 assert d["last_run"] is None
 assert d["store_bytes"] > 0
+assert d["without_profile"] == 0
 PY
+# a debtor in a country no jurisdiction profile covers is called out
+echo '{"id": "MX1", "time_zone": "America/Mexico_City", "country": "MX", "email": "m@example.mx", "balance": "10.00", "currency": "MXN", "due_date": "2026-11-01"}' >"$T/mx.jsonl"
+expect_exit 0 "import a Mexican debtor" -- cz import debtors --quiet "$T/mx.jsonl"
+expect_exit 0 "status" -- cz status --date 2026-11-28
+expect_grep "No jurisdiction profile (never contacted): MX 1$" "$T/out" "unprofiled countries shown"
 finish
