@@ -7,7 +7,7 @@
  *
  * Owns: the batches in flight and the id -> row-hash map.  Must never:
  * touch the store from any thread but the writer while the pipeline runs,
- * or hold more than QUEUE_DEPTH batches per stage (memory stays bounded
+ * or queue more than QUEUE_DEPTH batches between the stages (memory stays bounded
  * whatever the input size).
  *
  * Invariants:
@@ -252,9 +252,9 @@ static void batch_fixup(struct batch *b)
                 b->rows[k].raw.f[i] = b->text.buf + ((uintptr_t)b->rows[k].raw.f[i] - 1);
 }
 
-/* ---- queues ---- */
+/* ---- batch queues between the stages ---- */
 
-struct queue {
+struct bqueue {
     struct batch *head, *tail;
     size_t n;
     bool closed;
@@ -263,7 +263,7 @@ struct queue {
 
 struct pipeline {
     pthread_mutex_t lock;
-    struct queue to_check, to_write;
+    struct bqueue to_check, to_write;
     pthread_cond_t space; /* a stage has room again */
     int failed;           /* first runtime error, < 0 */
     char err[256];
@@ -278,7 +278,7 @@ struct pipeline {
     size_t reported;
 };
 
-static void queue_push(struct pipeline *p, struct queue *q, struct batch *b)
+static void bq_push(struct pipeline *p, struct bqueue *q, struct batch *b)
 {
     b->next = NULL;
     if (q->tail)
@@ -290,7 +290,7 @@ static void queue_push(struct pipeline *p, struct queue *q, struct batch *b)
     pthread_cond_broadcast(&q->cond);
 }
 
-static struct batch *queue_pop(struct queue *q)
+static struct batch *bq_pop(struct bqueue *q)
 {
     struct batch *b = q->head;
     if (!b)
@@ -326,7 +326,7 @@ static void *validator_main(void *arg)
     for (;;) {
         pthread_mutex_lock(&p->lock);
         struct batch *b;
-        while (!(b = queue_pop(&p->to_check)) && !p->to_check.closed)
+        while (!(b = bq_pop(&p->to_check)) && !p->to_check.closed)
             pthread_cond_wait(&p->to_check.cond, &p->lock);
         pthread_cond_broadcast(&p->space);
         pthread_mutex_unlock(&p->lock);
@@ -355,7 +355,7 @@ static void *validator_main(void *arg)
             batch_free(b);
             continue;
         }
-        queue_push(p, &p->to_write, b);
+        bq_push(p, &p->to_write, b);
         pthread_mutex_unlock(&p->lock);
     }
 }
@@ -456,7 +456,7 @@ static void *writer_main(void *arg)
                 *pp = b->next;
                 break;
             }
-            b = queue_pop(&p->to_write);
+            b = bq_pop(&p->to_write);
             if (b) {
                 if (b->seq == want)
                     break;
@@ -511,7 +511,7 @@ static int submit(struct pipeline *p, struct batch *b)
         pthread_cond_wait(&p->space, &p->lock);
     int r = p->failed;
     if (!r)
-        queue_push(p, &p->to_check, b);
+        bq_push(p, &p->to_check, b);
     pthread_mutex_unlock(&p->lock);
     if (r)
         batch_free(b);
@@ -673,9 +673,9 @@ join:
     if (writer_started)
         pthread_join(writer, NULL);
     /* drain what a failure left queued */
-    while ((b = queue_pop(&p.to_check)))
+    while ((b = bq_pop(&p.to_check)))
         batch_free(b);
-    while ((b = queue_pop(&p.to_write)))
+    while ((b = bq_pop(&p.to_write)))
         batch_free(b);
 
     r = p.failed;
