@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -30,6 +29,7 @@
 #include "log.h"
 #include "planner.h"
 #include "queue.h"
+#include "rowreader.h"
 #include "store.h"
 #include "tz.h"
 
@@ -475,16 +475,16 @@ static int run(struct octx *x, int fd, int format, long batch)
     if (r < 0)
         return r;
     csv_reader_set_trim(csv, true);
-    if (format == 0) {
+    if (format == ROW_FORMAT_AUTO) {
         const char *p;
         size_t n, i = 0;
         if ((r = csv_reader_peek(csv, &p, &n)) < 0)
             goto out;
         while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\r' || p[i] == '\n'))
             i++;
-        format = i < n && p[i] == '{' ? 2 : 1;
+        format = i < n && p[i] == '{' ? ROW_FORMAT_JSONL : ROW_FORMAT_CSV;
     }
-    x->jsonl = format == 2;
+    x->jsonl = format == ROW_FORMAT_JSONL;
     if (!x->jsonl) {
         const struct csv_field *f;
         long line;
@@ -605,20 +605,14 @@ int cmd_import_outcomes(int argc, char **argv, const struct cli_ctx *ctx)
         { "help", no_argument, NULL, 'h' },
         {},
     };
-    int format = 0, c;
+    int format = ROW_FORMAT_AUTO, c;
     bool no_stop = false;
     long batch = 5000, max_errors = 50;
     const char *rejects_path = NULL;
     while ((c = getopt_long(argc, argv, "f:R:b:e:qh", opts, NULL)) != -1) {
         switch (c) {
         case 'f':
-            if (streq(optarg, "csv"))
-                format = 1;
-            else if (streq(optarg, "jsonl"))
-                format = 2;
-            else if (streq(optarg, "auto"))
-                format = 0;
-            else {
+            if ((format = row_format_from_string(optarg)) < 0) {
                 log_error("unknown format '%s': expected csv, jsonl or auto", optarg);
                 return EXIT_USAGE;
             }
@@ -661,15 +655,8 @@ int cmd_import_outcomes(int argc, char **argv, const struct cli_ctx *ctx)
     }
     const char *input = argv[optind];
     bool is_stdin = streq(input, "-");
-    if (format == 0 && !is_stdin) {
-        size_t n = strlen(input);
-        if ((n > 6 && strcasecmp(input + n - 6, ".jsonl") == 0) ||
-            (n > 7 && strcasecmp(input + n - 7, ".ndjson") == 0) ||
-            (n > 5 && strcasecmp(input + n - 5, ".json") == 0))
-            format = 2;
-        else if (n > 4 && strcasecmp(input + n - 4, ".csv") == 0)
-            format = 1;
-    }
+    if (format == ROW_FORMAT_AUTO)
+        format = row_format_from_name(input);
 
     struct config *cfg = NULL;
     int ret = cli_load_config(ctx, &cfg);

@@ -79,13 +79,7 @@ static int import_debtors_cmd(int argc, char **argv, const struct cli_ctx *ctx)
     while ((c = getopt_long(argc, argv, "f:R:b:e:j:qh", opts, NULL)) != -1) {
         switch (c) {
         case 'f':
-            if (streq(optarg, "csv"))
-                format = ROW_FORMAT_CSV;
-            else if (streq(optarg, "jsonl"))
-                format = ROW_FORMAT_JSONL;
-            else if (streq(optarg, "auto"))
-                format = ROW_FORMAT_AUTO;
-            else {
+            if ((format = row_format_from_string(optarg)) < 0) {
                 log_error("unknown format '%s': expected csv, jsonl or auto", optarg);
                 return EXIT_USAGE;
             }

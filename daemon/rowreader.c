@@ -55,6 +55,24 @@ enum row_format row_format_from_string(const char *s)
     return _ROW_FORMAT_INVALID;
 }
 
+static bool has_suffix_ci(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && strcasecmp(s + n - m, suffix) == 0;
+}
+
+enum row_format row_format_from_name(const char *name)
+{
+    if (!name || streq(name, "-"))
+        return ROW_FORMAT_AUTO;
+    if (has_suffix_ci(name, ".jsonl") || has_suffix_ci(name, ".ndjson") ||
+        has_suffix_ci(name, ".json"))
+        return ROW_FORMAT_JSONL;
+    if (has_suffix_ci(name, ".csv"))
+        return ROW_FORMAT_CSV;
+    return ROW_FORMAT_AUTO;
+}
+
 void row_reader_free(struct row_reader *r)
 {
     if (!r)
@@ -79,12 +97,6 @@ void row_reader_header(struct row_reader *r, const char **ret_p, size_t *ret_len
 }
 
 void row_reader_set_chunk(struct row_reader *r, size_t n) { csv_reader_set_chunk(r->csv, n); }
-
-static bool has_suffix_ci(const char *s, const char *suffix)
-{
-    size_t n = strlen(s), m = strlen(suffix);
-    return n >= m && strcasecmp(s + n - m, suffix) == 0;
-}
 
 /* Append "; " and a formatted message to err (truncating safely). */
 _printf_(3, 4) static void err_add(char *err, size_t errlen, const char *fmt, ...)
@@ -199,13 +211,8 @@ int row_reader_new(int fd, const char *name, enum row_format fmt, struct row_rea
     csv_reader_set_trim(r->csv, true);
     csv_reader_set_limits(r->csv, 0, CSV_MAX_FIELDS_DEFAULT, 0);
 
-    if (fmt == ROW_FORMAT_AUTO && name && !streq(name, "-")) {
-        if (has_suffix_ci(name, ".jsonl") || has_suffix_ci(name, ".ndjson") ||
-            has_suffix_ci(name, ".json"))
-            fmt = ROW_FORMAT_JSONL;
-        else if (has_suffix_ci(name, ".csv"))
-            fmt = ROW_FORMAT_CSV;
-    }
+    if (fmt == ROW_FORMAT_AUTO)
+        fmt = row_format_from_name(name);
     if (fmt == ROW_FORMAT_AUTO) {
         const char *p;
         size_t n, i = 0;

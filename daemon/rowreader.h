@@ -20,6 +20,8 @@ enum row_format {
 };
 const char *row_format_to_string(enum row_format f);
 enum row_format row_format_from_string(const char *s); /* "csv", "jsonl", "auto" */
+/* By file name: .jsonl/.ndjson/.json JSONL, .csv CSV, else (and "-") AUTO. */
+enum row_format row_format_from_name(const char *name);
 
 struct row_reader;
 
