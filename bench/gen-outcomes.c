@@ -4,10 +4,16 @@
  * `cadenza sample`) on standard input.
  *
  *   gen-outcomes [--per-debtor K] [--days D] [--date YYYY-MM-DD] [--seed S]
+ *                [--attempt-ids] [--order debtor|time]
  *
  * Writes "debtor_id,channel,attempted_at,outcome,amount,promise_date" to
  * standard output: K rows per debtor over the D days before DATE, each
- * row its own attempt.  Not a simulator (bench/ has none of the planner's
+ * row its own attempt.  --attempt-ids adds an attempt_id column, and a
+ * digital reach (opened, clicked, replied) is then preceded by a
+ * `delivered` row of the same attempt two minutes earlier (one of the K).
+ * --order time writes the rows sorted by time, as a dialer's or a
+ * provider's export would be, instead of debtor by debtor (it holds the
+ * output in memory: meant for a day's file).  Not a simulator (bench/ has none of the planner's
  * knowledge): the codes follow fixed shares per channel so the store
  * holds a realistic mix, including a few payments on a per-debtor day
  * of month (payday inference), promises, opt-outs and wrong numbers.
@@ -90,14 +96,74 @@ static const char *code_for(int k, unsigned u /* 0..9999 */)
     return "delivered";
 }
 
+/* --order time: every output row, kept until the end. */
+struct line {
+    long long t;
+    size_t seq, off;
+};
+static struct line *lines;
+static size_t nlines, clines;
+static char *text;
+static size_t ntext, ctext;
+
+static int keep(long long t, const char *s, size_t n)
+{
+    if (nlines == clines) {
+        clines = clines ? clines * 2 : 4096;
+        if (!(lines = realloc(lines, clines * sizeof(*lines))))
+            return -1;
+    }
+    while (ntext + n + 1 > ctext) {
+        ctext = ctext ? ctext * 2 : 1 << 20;
+        if (!(text = realloc(text, ctext)))
+            return -1;
+    }
+    lines[nlines] = (struct line){ .t = t, .seq = nlines, .off = ntext };
+    nlines++;
+    memcpy(text + ntext, s, n);
+    text[ntext + n] = 0;
+    ntext += n + 1;
+    return 0;
+}
+
+static int line_cmp(const void *a, const void *b)
+{
+    const struct line *x = a, *y = b;
+    if (x->t != y->t)
+        return x->t < y->t ? -1 : 1;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* One output row (attempt_id "" when not asked for). */
+static int emit(int by_time, int with_ids, const char *id, const char *kind, long day, int hour,
+                unsigned min, unsigned sec, const char *code, const char *amount,
+                const char *promise, const char *attempt)
+{
+    int y, m, d;
+    char buf[512];
+    civil_from_days(day, &y, &m, &d);
+    int n = snprintf(buf, sizeof(buf), "%s,%s,%04d-%02d-%02dT%02d:%02u:%02uZ,%s,%s,%s%s%s\n",
+                     id, kind, y, m, d, hour % 24, min, sec, code, amount, promise,
+                     with_ids ? "," : "", with_ids ? attempt : "");
+    if (n < 0 || (size_t)n >= sizeof(buf))
+        return -1;
+    if (!by_time)
+        return fputs(buf, stdout) < 0 ? -1 : 0;
+    return keep(day * 86400LL + (hour % 24) * 3600 + min * 60 + sec, buf, (size_t)n);
+}
+
 int main(int argc, char **argv)
 {
-    int per = 10, span = 60;
+    int per = 10, span = 60, with_ids = 0, by_time = 0;
     long date = days_from_civil(2026, 11, 28);
     rng_state = 1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int y, m, d;
+        if (!strcmp(a, "--attempt-ids")) {
+            with_ids = 1;
+            continue;
+        }
         if (!v) {
             fprintf(stderr, "gen-outcomes: %s needs a value\n", a);
             return 2;
@@ -110,9 +176,12 @@ int main(int argc, char **argv)
             rng_state = strtoull(v, NULL, 10);
         else if (!strcmp(a, "--date") && sscanf(v, "%d-%d-%d", &y, &m, &d) == 3)
             date = days_from_civil(y, m, d);
+        else if (!strcmp(a, "--order") && (!strcmp(v, "time") || !strcmp(v, "debtor")))
+            by_time = !strcmp(v, "time");
         else {
             fprintf(stderr, "usage: gen-outcomes [--per-debtor K] [--days D] "
-                            "[--date YYYY-MM-DD] [--seed S] <debtors.csv >outcomes.csv\n");
+                            "[--date YYYY-MM-DD] [--seed S] [--attempt-ids] "
+                            "[--order debtor|time] <debtors.csv >outcomes.csv\n");
             return 2;
         }
         i++;
@@ -124,7 +193,10 @@ int main(int argc, char **argv)
     static char in[1 << 16];
     static char obuf[1 << 20];
     setvbuf(stdout, obuf, _IOFBF, sizeof(obuf));
-    fputs("debtor_id,channel,attempted_at,outcome,amount,promise_date\n", stdout);
+    fputs(with_ids ? "debtor_id,channel,attempted_at,outcome,amount,promise_date,attempt_id\n"
+                   : "debtor_id,channel,attempted_at,outcome,amount,promise_date\n",
+          stdout);
+    unsigned long long attempts = 0;
     int header = 1;
     while (fgets(in, sizeof(in), stdin)) {
         if (header) {
@@ -159,11 +231,32 @@ int main(int argc, char **argv)
                 civil_from_days(day + 3 + below(10), &y, &m, &d);
                 snprintf(promise, sizeof(promise), "%04d-%02d-%02d", y, m, d);
             }
-            civil_from_days(day, &y, &m, &d);
             /* the sample's zones are within UTC-10..+12: a UTC hour near the local one */
-            printf("%s,%s,%04d-%02d-%02dT%02d:%02u:%02uZ,%s,%s,%s\n", in, kinds[k], y, m, d,
-                   hour % 24, below(60), below(60), code, amount, promise);
+            unsigned min = below(60), sec = below(60);
+            char att[32];
+            /* unique across files: the date names the file's run */
+            snprintf(att, sizeof(att), "A%ld-%llu", date, ++attempts);
+            int r = 0;
+            if (with_ids && k != 2 && j + 1 < per &&
+                (!strcmp(code, "opened") || !strcmp(code, "clicked") ||
+                 !strcmp(code, "replied"))) {
+                r = emit(by_time, with_ids, in, kinds[k], day, hour, min < 2 ? 0 : min - 2, sec,
+                         "delivered", "", "", att);
+                j++;
+            }
+            if (r < 0 || emit(by_time, with_ids, in, kinds[k], day, hour, min, sec, code,
+                              amount, promise, att) < 0) {
+                fprintf(stderr, "gen-outcomes: out of memory\n");
+                return 1;
+            }
         }
+    }
+    if (by_time) {
+        qsort(lines, nlines, sizeof(*lines), line_cmp);
+        for (size_t i = 0; i < nlines; i++)
+            fputs(text + lines[i].off, stdout);
+        free(lines);
+        free(text);
     }
     if (fflush(stdout) != 0 || ferror(stdout)) {
         perror("gen-outcomes: write");

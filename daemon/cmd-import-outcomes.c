@@ -3,12 +3,21 @@
  * outcomes (CSV or JSON Lines) into the store, with the slot statistics
  * the model learns from updated incrementally as each row is stored.
  *
+ * Good rows wait in a window of up to WINDOW_ROWS rows, which is sorted
+ * by (debtor, time, line) and stored in transactions of --batch rows: the
+ * store then walks its debtor-ordered indexes and statistics in order and
+ * sums each debtor's statistics once per batch (docs/import.md, "Outcome
+ * import speed").
+ *
  * Invariants:
  *  1. Every row gets a dedupe key derived from its normalised values, so
  *     importing the same rows again adds nothing (and counts nothing).
  *  2. A bad row is reported (line, field, reason), written to the rejects
- *     file, and never half-stored; good rows are committed in batches.
+ *     file, and never half-stored; good rows are committed in batches,
+ *     one transaction each.
  *  3. Hours of the week are the debtor's local time (its stored zone).
+ *  4. The rows of one debtor are stored in (time, line) order, so the
+ *     first outcome of an attempt (the one that counts) is the earliest.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -77,7 +86,7 @@ static void usage(FILE *f)
             "  -f, --format FMT     csv, jsonl or auto (default: auto)\n"
             "  -R, --rejects PATH   where to write rejected rows (default: FILE.rejects;\n"
             "                       none for standard input)\n"
-            "  -b, --batch N        rows per transaction (default 5000)\n"
+            "  -b, --batch N        rows per transaction (default 20000)\n"
             "  -e, --max-errors N   report at most N bad rows on stderr (default 50)\n"
             "      --no-stop        do not set stop markers in Redis (see below)\n"
             "  -h, --help           this help\n"
@@ -95,6 +104,32 @@ struct orow {
     size_t flen[_OC_MAX];
 };
 
+/* Rows sorted and stored together; the batch splits them into transactions. */
+#define WINDOW_ROWS 262144
+/* The import connection's page cache, MiB (the default is 32 for bulk work). */
+#define IMPORT_CACHE_MIB 96
+/* Write-ahead log pages between checkpoints (256 MiB): each one syncs the disk. */
+#define IMPORT_WAL_PAGES 65536
+
+/* A validated row waiting in the window. */
+struct wrow {
+    struct store_outcome o;
+    long line;
+    uint64_t h2;    /* the second half of the pre-schema-7 key */
+    size_t akey;    /* offset of the attempt key in the arena, SIZE_MAX: none */
+    size_t stop_id; /* offset of the debtor's external id in the arena when the row
+                       brings news that stops queued jobs, SIZE_MAX: none */
+};
+
+/* The last debtor looked up (files often hold a debtor's rows together). */
+struct debtor_memo {
+    bool valid;
+    char external_id[160];
+    struct store_debtor_ref ref;
+    const struct tz *z;
+    const char *segment; /* interned */
+};
+
 struct octx {
     const char *name;
     const struct config *cfg;
@@ -107,6 +142,16 @@ struct octx {
     char source[300];
     struct import_counts counts;
     struct sbuf scratch;
+    int64_t legacy_until; /* rows up to this time may be stored with their old key */
+    bool reading;      /* a read transaction is open for the lookups */
+    /* the window: rows, their strings, the debtors' segments */
+    struct wrow *win;
+    size_t nwin, cwin, window;
+    long batch;
+    struct sbuf arena;
+    char **segments;
+    size_t nsegments;
+    struct debtor_memo memo;
     /* debtors with news that must stop queued jobs: "id\0reason\0" pairs */
     struct sbuf stops;
     size_t nstops;
@@ -197,29 +242,95 @@ static int parse_amount_minor(const char *s, size_t n, int exp, int64_t *ret)
     return 0;
 }
 
-/* Validate and store one row; problems go to e (the row is then not stored). */
-static int import_row(struct octx *x, const struct orow *row, struct sbuf *e, int *ret_added)
+/* v in decimal at p; returns the end. */
+static char *put_dec(char *p, long long v)
+{
+    char t[24];
+    int n = 0;
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    do
+        t[n++] = (char)('0' + u % 10);
+    while (u /= 10);
+    if (v < 0)
+        *p++ = '-';
+    while (n)
+        *p++ = t[--n];
+    return p;
+}
+
+/* v as 16 lower-case hex digits at p; returns the end. */
+static char *put_hex64(char *p, uint64_t v)
+{
+    for (int i = 15; i >= 0; i--)
+        *p++ = "0123456789abcdef"[(v >> (4 * i)) & 15];
+    return p;
+}
+
+/* The debtor's segment as a string that lives as long as the import. */
+static const char *intern_segment(struct octx *x, const char *seg)
+{
+    for (size_t i = 0; i < x->nsegments; i++)
+        if (streq(x->segments[i], seg))
+            return x->segments[i];
+    char **v = realloc(x->segments, (x->nsegments + 1) * sizeof(*v));
+    if (!v)
+        return NULL;
+    x->segments = v;
+    if (!(v[x->nsegments] = strdup(seg)))
+        return NULL;
+    return v[x->nsegments++];
+}
+
+/* Look a debtor up (the last one is remembered): 0, -ENOENT or -errno. */
+static int find_debtor(struct octx *x, const char *id, size_t len, struct debtor_memo **ret)
+{
+    struct debtor_memo *m = &x->memo;
+    *ret = m;
+    if (m->valid && len < sizeof(m->external_id) && memcmp(m->external_id, id, len) == 0 &&
+        m->external_id[len] == 0)
+        return 0;
+    m->valid = false;
+    int r = store_debtor_find(x->s, id, &m->ref);
+    if (r < 0)
+        return r;
+    if (tz_cache_get(x->tzc, m->ref.time_zone, &m->z) < 0 &&
+        tz_cache_get(x->tzc, "UTC", &m->z) < 0)
+        m->z = NULL;
+    if (!(m->segment = intern_segment(x, m->ref.segment)))
+        return -ENOMEM;
+    if (len < sizeof(m->external_id)) {
+        memcpy(m->external_id, id, len);
+        m->external_id[len] = 0;
+        m->valid = true;
+    }
+    return 0;
+}
+
+/* Validate one row into the window; problems go to e (the row is then not kept). */
+static int import_row(struct octx *x, const struct orow *row, long line, struct sbuf *e)
 {
     char b[64];
+    struct debtor_memo *dm = NULL;
     struct store_debtor_ref ref = { 0 };
     struct store_outcome o = { .kind = -1, .created_at = x->now, .source = x->source };
     const struct tz *z = NULL;
     int r;
     bool have_debtor = false;
 
-    *ret_added = 0;
     if (!present(row, OC_DEBTOR_ID))
         add_err(e, "debtor_id: missing");
-    else if ((r = store_debtor_find(x->s, row->f[OC_DEBTOR_ID], &ref)) == -ENOENT)
+    else if ((r = find_debtor(x, row->f[OC_DEBTOR_ID], row->flen[OC_DEBTOR_ID], &dm)) ==
+             -ENOENT)
         add_err(e, "debtor_id: unknown debtor '%s'",
                 quoted(b, row->f[OC_DEBTOR_ID], row->flen[OC_DEBTOR_ID]));
     else if (r < 0)
         return r;
     else {
         have_debtor = true;
+        ref = dm->ref;
         o.debtor_id = ref.id;
-        if (tz_cache_get(x->tzc, ref.time_zone, &z) < 0)
-            tz_cache_get(x->tzc, "UTC", &z);
+        z = dm->z;
+        o.segment = dm->segment;
     }
 
     if (present(row, OC_CHANNEL)) {
@@ -300,35 +411,142 @@ static int import_row(struct octx *x, const struct orow *row, struct sbuf *e, in
     if (e->len)
         return 0;
 
-    /* invariant 1: the key is a hash of the normalised row */
-    char dk[64];
-    struct sbuf *h = &x->scratch;
-    sbuf_reset(h);
-    sbuf_addf(h, "%lld|%d|%lld|%d|%lld|%d|%d|%s", (long long)o.debtor_id, o.kind,
-              (long long)o.at, o.code, o.has_amount ? (long long)o.amount_minor : -1LL,
-              o.promise_date, o.has_amount, akey);
-    if (!h->buf)
-        return -ENOMEM;
-    snprintf(dk, sizeof(dk), "import:%016llx%016llx",
-             (unsigned long long)hash64(h->buf, h->len, 0x6f7574636f6d65ULL),
-             (unsigned long long)hash64(h->buf, h->len, 0x9e3779b97f4a7c15ULL));
-    o.dedupe_key = dk;
-    o.attempt_key = akey[0] ? akey : NULL;
+    /*
+     * invariant 1: the key is a hash of the normalised row (the store adds
+     * the day and the debtor); before schema 7 it was "import:" and both
+     * hashes in hex, which the store still looks up for older rows
+     */
+    char hb[8 * 24 + sizeof(akey)], *p = hb;
+    p = put_dec(p, o.debtor_id);
+    *p++ = '|';
+    p = put_dec(p, o.kind);
+    *p++ = '|';
+    p = put_dec(p, o.at);
+    *p++ = '|';
+    p = put_dec(p, o.code);
+    *p++ = '|';
+    p = put_dec(p, o.has_amount ? o.amount_minor : -1);
+    *p++ = '|';
+    p = put_dec(p, o.promise_date);
+    *p++ = '|';
+    p = put_dec(p, o.has_amount);
+    *p++ = '|';
+    size_t al = strlen(akey);
+    memcpy(p, akey, al);
+    p += al;
+    size_t hl = (size_t)(p - hb);
+    o.dedupe_hash = hash64(hb, hl, 0x6f7574636f6d65ULL);
     o.counts = o.kind >= 0 && o.code != OUTCOME_FAILED;
     o.reach = o.kind >= 0 && outcome_is_reach((enum chan_kind)o.kind, (enum outcome_code)o.code);
     o.how = z ? campaign_hour_of_week(z, o.at) : 0;
-    o.segment = ref.segment;
-    if ((r = store_outcome_add(x->s, &o, ret_added)) < 0)
-        return r;
-    /* recent news only: a history import must not stop today's jobs */
-    const char *why = stop_reason(o.code);
-    if (*ret_added && why && o.at >= x->now - STOP_MARKER_SECONDS) {
-        if (sbuf_add(&x->stops, row->f[OC_DEBTOR_ID], row->flen[OC_DEBTOR_ID] + 1) < 0 ||
-            sbuf_add(&x->stops, why, strlen(why) + 1) < 0)
+
+    if (x->nwin == x->cwin) {
+        size_t nc = x->cwin ? x->cwin * 2 : 1024;
+        if (nc > x->window)
+            nc = x->window;
+        struct wrow *v = realloc(x->win, nc * sizeof(*v));
+        if (!v)
             return -ENOMEM;
-        x->nstops++;
+        x->win = v;
+        x->cwin = nc;
     }
+    struct wrow *w = &x->win[x->nwin];
+    *w = (struct wrow){ .o = o, .line = line,
+                        .h2 = hash64(hb, hl, 0x9e3779b97f4a7c15ULL),
+                        .akey = SIZE_MAX, .stop_id = SIZE_MAX };
+    if (akey[0]) {
+        w->akey = x->arena.len;
+        if (sbuf_add(&x->arena, akey, strlen(akey) + 1) < 0)
+            return -ENOMEM;
+    }
+    /* recent news only: a history import must not stop today's jobs */
+    if (stop_reason(o.code) && o.at >= x->now - STOP_MARKER_SECONDS) {
+        w->stop_id = x->arena.len;
+        if (sbuf_add(&x->arena, row->f[OC_DEBTOR_ID], row->flen[OC_DEBTOR_ID]) < 0 ||
+            sbuf_addc(&x->arena, 0) < 0)
+            return -ENOMEM;
+    }
+    x->nwin++;
     return 0;
+}
+
+static int wrow_cmp(const void *a, const void *b)
+{
+    const struct wrow *x = *(const struct wrow *const *)a, *y = *(const struct wrow *const *)b;
+    if (x->o.debtor_id != y->o.debtor_id)
+        return x->o.debtor_id < y->o.debtor_id ? -1 : 1;
+    if (x->o.at != y->o.at)
+        return x->o.at < y->o.at ? -1 : 1;
+    return x->line < y->line ? -1 : x->line > y->line;
+}
+
+/*
+ * Store the window: sorted (invariant 4), in transactions of x->batch
+ * rows.  On failure the open transaction is rolled back by the caller.
+ */
+static int flush_window(struct octx *x)
+{
+    size_t n = x->nwin, nb = (size_t)x->batch < n ? (size_t)x->batch : n;
+    struct wrow **v = malloc((n ? n : 1) * sizeof(*v));
+    struct store_outcome *b = malloc((nb ? nb : 1) * sizeof(*b));
+    char(*lk)[48] = malloc((nb ? nb : 1) * sizeof(*lk));
+    uint8_t *added = malloc(nb ? nb : 1);
+    int r = 0;
+    if (!v || !b || !lk || !added) {
+        r = -ENOMEM;
+        goto out;
+    }
+    if (x->reading) {
+        x->reading = false;
+        if ((r = store_commit(x->s)) < 0)
+            goto out;
+    }
+    for (size_t i = 0; i < n; i++)
+        v[i] = &x->win[i];
+    qsort(v, n, sizeof(*v), wrow_cmp);
+    for (size_t i = 0; i < n; i += nb) {
+        size_t m = n - i < nb ? n - i : nb;
+        for (size_t k = 0; k < m; k++) {
+            const struct wrow *w = v[i + k];
+            b[k] = w->o;
+            b[k].attempt_key = w->akey == SIZE_MAX ? NULL : x->arena.buf + w->akey;
+            if (w->o.at <= x->legacy_until) {
+                char *q = lk[k];
+                memcpy(q, "import:", 7);
+                q = put_hex64(put_hex64(q + 7, w->o.dedupe_hash), w->h2);
+                *q = 0;
+                b[k].legacy_key = lk[k];
+            }
+        }
+        if ((r = store_begin(x->s)) < 0 || (r = store_outcomes_add(x->s, b, m, added)) < 0 ||
+            (r = store_commit(x->s)) < 0)
+            goto out;
+        for (size_t k = 0; k < m; k++) {
+            const struct wrow *w = v[i + k];
+            if (!added[k]) {
+                x->counts.unchanged++;
+                continue;
+            }
+            x->counts.inserted++;
+            if (w->stop_id != SIZE_MAX) {
+                const char *id = x->arena.buf + w->stop_id, *why = stop_reason(w->o.code);
+                if (sbuf_add(&x->stops, id, strlen(id) + 1) < 0 ||
+                    sbuf_add(&x->stops, why, strlen(why) + 1) < 0) {
+                    r = -ENOMEM;
+                    goto out;
+                }
+                x->nstops++;
+            }
+        }
+    }
+    x->nwin = 0;
+    sbuf_reset(&x->arena);
+out:
+    free(v);
+    free(b);
+    free(lk);
+    free(added);
+    return r;
 }
 
 /* Tell workers: set a stop marker for every debtor with fresh news. */
@@ -463,14 +681,13 @@ static int json_row(struct octx *x, const char *p, size_t n, struct orow *row, s
     return 0;
 }
 
-static int run(struct octx *x, int fd, int format, long batch)
+static int run(struct octx *x, int fd, int format)
 {
     struct csv_reader *csv = NULL;
     struct sbuf e = SBUF_INIT;
     int colmap[CSV_MAX_FIELDS_DEFAULT];
     size_t ncols = 0;
     char err[512];
-    long inbatch = 0;
     int r = csv_reader_new(fd, &csv);
     if (r < 0)
         return r;
@@ -562,26 +779,26 @@ static int run(struct octx *x, int fd, int format, long batch)
             r = k;
             goto out;
         }
-        if (inbatch == 0 && (r = store_begin(x->s)) < 0)
-            goto store_fail;
-        int added = 0;
-        if (!e.len && (r = import_row(x, &row, &e, &added)) < 0)
+        if (!e.len && !x->reading) {
+            if ((r = store_begin_read(x->s)) < 0)
+                goto store_fail;
+            x->reading = true;
+        }
+        if (!e.len && (r = import_row(x, &row, line, &e)) < 0)
             goto store_fail;
         if (e.len) {
             reject(x, line, e.buf);
             reject_raw(x, csv, line, e.buf);
-        } else if (added)
-            x->counts.inserted++;
-        else
-            x->counts.unchanged++;
-        if (++inbatch >= batch) {
-            if ((r = store_commit(x->s)) < 0)
-                goto store_fail;
-            inbatch = 0;
-        }
+        } else if (x->nwin == x->window && (r = flush_window(x)) < 0)
+            goto store_fail;
     }
-    if (inbatch && (r = store_commit(x->s)) < 0)
+    if (x->nwin && (r = flush_window(x)) < 0)
         goto store_fail;
+    if (x->reading) {
+        x->reading = false;
+        if ((r = store_commit(x->s)) < 0)
+            goto store_fail;
+    }
     r = 0;
     goto out;
 store_fail:
@@ -607,7 +824,7 @@ int cmd_import_outcomes(int argc, char **argv, const struct cli_ctx *ctx)
     };
     int format = ROW_FORMAT_AUTO, c;
     bool no_stop = false;
-    long batch = 5000, max_errors = 50;
+    long batch = 20000, max_errors = 50;
     const char *rejects_path = NULL;
     while ((c = getopt_long(argc, argv, "f:R:b:e:qh", opts, NULL)) != -1) {
         switch (c) {
@@ -663,7 +880,9 @@ int cmd_import_outcomes(int argc, char **argv, const struct cli_ctx *ctx)
     if (ret != EXIT_OK)
         return ret;
     struct octx x = { .name = is_stdin ? "<stdin>" : input, .cfg = cfg,
-                      .max_errors = max_errors, .scratch = SBUF_INIT };
+                      .max_errors = max_errors, .scratch = SBUF_INIT,
+                      .arena = SBUF_INIT, .batch = batch,
+                      .window = batch > WINDOW_ROWS ? (size_t)batch : WINDOW_ROWS };
     struct cli_rejects rej = { 0 };
     int64_t import_id = 0;
     int fd = is_stdin ? STDIN_FILENO : open(input, O_RDONLY | O_CLOEXEC);
@@ -678,6 +897,13 @@ int cmd_import_outcomes(int argc, char **argv, const struct cli_ctx *ctx)
         log_error("cannot open store '%s': %s", cfg->store_path, err);
         goto out;
     }
+    if ((r = store_outcome_legacy_until(x.s, &x.legacy_until)) < 0) {
+        log_error("cannot read store '%s': %s", cfg->store_path, store_errmsg(x.s));
+        goto out;
+    }
+    if (store_set_cache_mib(x.s, IMPORT_CACHE_MIB) < 0 ||
+        store_set_wal_autocheckpoint(x.s, IMPORT_WAL_PAGES) < 0)
+        log_warning("cannot tune the store connection: %s", store_errmsg(x.s));
     if (!(x.tzc = tz_cache_new())) {
         r = -ENOMEM;
         goto out;
@@ -693,7 +919,10 @@ int cmd_import_outcomes(int argc, char **argv, const struct cli_ctx *ctx)
         log_error("cannot write to store '%s': %s", cfg->store_path, store_errmsg(x.s));
         goto out;
     }
-    r = run(&x, fd, format, batch);
+    r = run(&x, fd, format);
+    /* what was committed is on disk when the import says so */
+    if (store_checkpoint(x.s) < 0)
+        log_warning("cannot checkpoint the store: %s", store_errmsg(x.s));
     if (store_import_finish(x.s, import_id, &x.counts, (int64_t)time(NULL),
                             r == 0 ? "done" : r == -EINVAL ? "rejected" : "failed") < 0)
         log_warning("cannot record the import in the store: %s", store_errmsg(x.s));
@@ -710,6 +939,11 @@ out:
     if (cli_rejects_close(&rej, r == 0, x.counts.rejected > 0) < 0)
         r = -EIO;
     tz_cache_free(x.tzc);
+    free(x.win);
+    sbuf_release(&x.arena);
+    for (size_t i = 0; i < x.nsegments; i++)
+        free(x.segments[i]);
+    free(x.segments);
     sbuf_release(&x.scratch);
     sbuf_release(&x.stops);
     store_free(x.s);

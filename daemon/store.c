@@ -14,15 +14,17 @@
  *  3. A debtor's internal id never changes once assigned: updates are
  *     UPSERTs on the external id, never DELETE + INSERT, so rows that
  *     reference the debtor (attempts, outcomes, state) are never orphaned.
- *  4. debtor_cells.cells holds exactly a debtor's debtor_slot_stats rows,
- *     packed: both are written in the same statement sequence of
- *     store_outcome_add() (and built from the rows by the migration), so
- *     the planner reads one row per debtor instead of one per cell.
+ *  4. debtor_cells.cells holds a debtor's slot statistics, packed, so the
+ *     planner reads one row per debtor instead of one per cell.  Up to
+ *     schema 6 a debtor_slot_stats table held the same counts one row per
+ *     cell, written in the same statement sequence; from schema 7 it is a
+ *     view that unpacks debtor_cells (so they cannot disagree).
  */
 #include "store.h"
 #include "store-internal.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +33,7 @@
 
 enum stmt_id {
     STMT_BEGIN,
+    STMT_BEGIN_READ,
     STMT_COMMIT,
     STMT_ROLLBACK,
     STMT_UPSERT_DEBTOR,
@@ -47,13 +50,16 @@ enum stmt_id {
     STMT_SEGMENT_STAT_ADD,
     STMT_SUPPRESSION_ADD,
     STMT_INVESTIGATE_SET,
-    STMT_CELLS_GET,
     STMT_CELLS_PUT,
+    STMT_OUTCOME_LEGACY,
+    STMT_META_GET,
+    STMT_CELLS_ADD,
     _STMT_MAX,
 };
 
 static const char *const stmt_sql[_STMT_MAX] = {
     [STMT_BEGIN] = "BEGIN IMMEDIATE",
+    [STMT_BEGIN_READ] = "BEGIN DEFERRED",
     [STMT_COMMIT] = "COMMIT",
     [STMT_ROLLBACK] = "ROLLBACK",
     [STMT_UPSERT_DEBTOR] =
@@ -131,13 +137,17 @@ static const char *const stmt_sql[_STMT_MAX] = {
     [STMT_SUPPRESSION_ADD] =
         "INSERT OR IGNORE INTO suppressions(debtor_id, channel_kind, address, reason, created_at)"
         " VALUES(?1, ?2, ?3, ?4, ?5)",
-    [STMT_CELLS_GET] = "SELECT cells FROM debtor_cells WHERE debtor_id = ?1",
     [STMT_CELLS_PUT] =
         "INSERT INTO debtor_cells(debtor_id, cells) VALUES(?1, ?2)"
         " ON CONFLICT(debtor_id) DO UPDATE SET cells = excluded.cells",
     [STMT_INVESTIGATE_SET] =
         "UPDATE contact_state SET investigate_since = coalesce(investigate_since, ?2)"
         " WHERE debtor_id = ?1",
+    [STMT_OUTCOME_LEGACY] = "SELECT 1 FROM outcomes WHERE dedupe_key = ?1",
+    [STMT_META_GET] = "SELECT value FROM meta WHERE key = ?1",
+    [STMT_CELLS_ADD] =
+        "INSERT INTO debtor_cells(debtor_id, cells) VALUES(?1, ?2)"
+        " ON CONFLICT(debtor_id) DO UPDATE SET cells = cz_cells_add(cells, excluded.cells)",
 };
 
 /*
@@ -148,12 +158,27 @@ static const char *const stmt_sql[_STMT_MAX] = {
  * outcome_is_reach() in planner.c, as SQL (a superset is safe, a subset
  * is a bug: test-campaign checks every kind and code).  The same text
  * defines the partial index and the scan's condition, so SQLite can use
- * the one for the other.
+ * the one for the other.  No IN lists: SQLite evaluates an IN list of
+ * more than two constants through a temporary b-tree built anew for each
+ * inserted row, which made this condition most of an import's CPU time
+ * (OUTCOME_ACTIVE_V6, the same set, is the schema 6 text).
  */
 #define OUTCOME_ACTIVE \
+    "(code = 1 OR code BETWEEN 7 AND 13" \
+    " OR (code BETWEEN 2 AND 4 AND (channel_kind BETWEEN 0 AND 2 OR channel_kind = 4))" \
+    " OR (code = 0 AND channel_kind = 4))"
+#define OUTCOME_ACTIVE_V6 \
     "(code IN (1, 8, 9, 10, 11, 12, 13) OR code = 7" \
     " OR (code IN (2, 3, 4) AND channel_kind IN (0, 1, 2, 4))" \
     " OR (code = 0 AND channel_kind = 4))"
+
+/*
+ * Byte k/2 of a debtor_cells cell as SQL, in the view debtor_slot_stats:
+ * h is the cell's 10 bytes in hex.
+ */
+#define CELL_BYTE(k) \
+    "((instr('0123456789ABCDEF', substr(h, " #k " + 1, 1)) - 1) * 16" \
+    " + instr('0123456789ABCDEF', substr(h, " #k " + 2, 1)) - 1)"
 
 /*
  * The schema, one step per schema version (invariant 2).  Times are Unix
@@ -303,16 +328,46 @@ static const char *const migrations[] = {
     /* 5 -> 6: the outcomes the planner acts on, for its scan (most
      * outcomes, delivered or not answered, change nothing) */
     "CREATE INDEX outcomes_active ON outcomes(debtor_id, occurred_at, code, channel_kind,"
-    " promise_date) WHERE " OUTCOME_ACTIVE ";",
+    " promise_date) WHERE " OUTCOME_ACTIVE_V6 ";",
+    /* 6 -> 7: outcomes stored from now on without a caller's key are keyed
+     * by (day, debtor, hash) (outcome_key()); the rows stored until now keep
+     * their key, which is looked up too for rows no newer than the newest
+     * of them (meta outcomes_legacy_until) */
+    "INSERT INTO meta(key, value) SELECT 'outcomes_legacy_until', m"
+    " FROM (SELECT max(occurred_at) AS m FROM outcomes) WHERE m IS NOT NULL;"
+    /* ... and the same partial index with a condition cheaper to insert through */
+    "DROP INDEX outcomes_active;"
+    "CREATE INDEX outcomes_active ON outcomes(debtor_id, occurred_at, code, channel_kind,"
+    " promise_date) WHERE " OUTCOME_ACTIVE ";"
+    /* ... and debtor_slot_stats, which only repeated debtor_cells, becomes a view of
+     * it (cell_index numbers the cells of a blob, so a query on one debtor reads
+     * one debtor_cells row) */
+    "DROP TABLE debtor_slot_stats;"
+    "CREATE TABLE cell_index(i INTEGER PRIMARY KEY);"
+    "INSERT INTO cell_index WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n"
+    " WHERE i < 4095) SELECT i FROM n;"
+    "CREATE VIEW debtor_slot_stats(debtor_id, channel_kind, hour_of_week, attempts, reaches)"
+    " AS SELECT debtor_id, " CELL_BYTE(0) ", " CELL_BYTE(2) ", "
+    CELL_BYTE(4) " + 256 * " CELL_BYTE(6) " + 65536 * " CELL_BYTE(8) " + 16777216 * "
+    CELL_BYTE(10) ", "
+    CELL_BYTE(12) " + 256 * " CELL_BYTE(14) " + 65536 * " CELL_BYTE(16) " + 16777216 * "
+    CELL_BYTE(18) " FROM (SELECT c.debtor_id AS debtor_id,"
+    " hex(substr(c.cells, x.i * 10 + 1, 10)) AS h FROM debtor_cells c"
+    " JOIN cell_index x ON x.i < length(c.cells) / 10);",
 };
 
 /* Schema version after which a migration needs C code as well (0: none). */
 #define MIGRATION_CELLS 5
+/* From this version on debtor_slot_stats is a view (invariant 4). */
+#define MIGRATION_STATS_VIEW 7
 
 struct store {
     sqlite3 *db;
     char *path;
     char errmsg[256];
+    int version;            /* schema version after opening */
+    bool legacy_loaded;     /* legacy_until was read from meta */
+    int64_t legacy_until;   /* outcomes_legacy_until, INT64_MIN: none */
     sqlite3_stmt *stmt[_STMT_MAX];
     sqlite3_stmt *dispatch_stmt[STORE_DISPATCH_STMT_MAX]; /* store-dispatch.c's */
 };
@@ -393,6 +448,11 @@ int store_begin(struct store *s)
     return simple(s, STMT_BEGIN);
 }
 
+int store_begin_read(struct store *s)
+{
+    return simple(s, STMT_BEGIN_READ);
+}
+
 int store_commit(struct store *s)
 {
     return simple(s, STMT_COMMIT);
@@ -462,47 +522,90 @@ static int cells_put(struct store *s, int64_t debtor_id, const uint8_t *blob, si
     return step_done(s, st);
 }
 
-/* Add to one cell of a debtor's blob (creating the cell or the row). */
-static int cells_add(struct store *s, int64_t debtor_id, int kind, int how, int attempts,
-                     int reaches)
+/* What a batch adds to one slot statistics cell. */
+struct cell_delta {
+    uint8_t kind, how;
+    uint32_t attempts, reaches;
+};
+
+/*
+ * Add the cells of blob d (each (kind, hour) once) to those of blob b, into
+ * out (CELLS_MAX cells); returns the cells written.  Cells of b keep their
+ * place, new ones follow in d's order; counts saturate at 2^32 - 1.
+ */
+static size_t cells_merge(const uint8_t *b, size_t nb, const uint8_t *d, size_t nd,
+                          uint8_t *out)
+{
+    int16_t at[CELLS_MAX];
+    size_t n = nb < CELLS_MAX ? nb : CELLS_MAX;
+    memset(at, 0xff, sizeof(at));
+    if (n)
+        memcpy(out, b, n * CELL_BYTES);
+    for (size_t i = 0; i < n; i++) {
+        const uint8_t *c = out + i * CELL_BYTES;
+        if (c[0] < _CHAN_KIND_MAX && c[1] < MODEL_HOURS && at[c[0] * MODEL_HOURS + c[1]] < 0)
+            at[c[0] * MODEL_HOURS + c[1]] = (int16_t)i;
+    }
+    for (size_t k = 0; k < nd; k++) {
+        const uint8_t *x = d + k * CELL_BYTES;
+        if (x[0] >= _CHAN_KIND_MAX || x[1] >= MODEL_HOURS)
+            continue;
+        int slot = x[0] * MODEL_HOURS + x[1];
+        uint8_t *c;
+        if (at[slot] >= 0)
+            c = out + at[slot] * CELL_BYTES;
+        else {
+            if (n == CELLS_MAX)
+                continue; /* cannot happen: at most CELLS_MAX distinct valid cells */
+            at[slot] = (int16_t)n;
+            c = out + n++ * CELL_BYTES;
+            c[0] = x[0];
+            c[1] = x[1];
+            le32_put(c + 2, 0);
+            le32_put(c + 6, 0);
+        }
+        le32_put(c + 2, sat32((int64_t)le32_get(c + 2) + le32_get(x + 2)));
+        le32_put(c + 6, sat32((int64_t)le32_get(c + 6) + le32_get(x + 6)));
+    }
+    return n;
+}
+
+/* SQL cz_cells_add(stored, deltas): cells_merge() for the debtor_cells upsert. */
+static void sql_cells_add(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    uint8_t out[CELLS_MAX * CELL_BYTES];
+    (void)argc;
+    const uint8_t *b = sqlite3_value_blob(argv[0]);
+    size_t nb = b ? (size_t)sqlite3_value_bytes(argv[0]) / CELL_BYTES : 0;
+    const uint8_t *d = sqlite3_value_blob(argv[1]);
+    size_t nd = d ? (size_t)sqlite3_value_bytes(argv[1]) / CELL_BYTES : 0;
+    size_t n = cells_merge(b, nb, d, nd, out);
+    sqlite3_result_blob(ctx, out, (int)(n * CELL_BYTES), SQLITE_TRANSIENT);
+}
+
+/*
+ * Add deltas (each (kind, how) at most once) to a debtor's blob, creating
+ * cells or the row: one upsert, merged by cz_cells_add().
+ */
+static int cells_add(struct store *s, int64_t debtor_id, const struct cell_delta *d, size_t nd)
 {
     uint8_t b[CELLS_MAX * CELL_BYTES];
     sqlite3_stmt *st = NULL;
-    int r = stmt_get(s, STMT_CELLS_GET, &st);
+    int r = stmt_get(s, STMT_CELLS_ADD, &st);
     if (r < 0)
         return r;
+    if (nd > CELLS_MAX)
+        return -EINVAL;
+    for (size_t k = 0; k < nd; k++) {
+        uint8_t *c = b + k * CELL_BYTES;
+        c[0] = d[k].kind;
+        c[1] = d[k].how;
+        le32_put(c + 2, d[k].attempts);
+        le32_put(c + 6, d[k].reaches);
+    }
     sqlite3_bind_int64(st, 1, debtor_id);
-    size_t n = 0;
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        const void *p = sqlite3_column_blob(st, 0);
-        int len = sqlite3_column_bytes(st, 0);
-        n = p && len > 0 ? (size_t)len / CELL_BYTES : 0;
-        if (n > CELLS_MAX)
-            n = CELLS_MAX;
-        memcpy(b, p, n * CELL_BYTES);
-    } else if (rc != SQLITE_DONE) {
-        r = store_fail(s, rc);
-        sqlite3_reset(st);
-        return r;
-    }
-    sqlite3_reset(st);
-    size_t i = 0;
-    while (i < n && !(b[i * CELL_BYTES] == kind && b[i * CELL_BYTES + 1] == how))
-        i++;
-    uint8_t *c = b + i * CELL_BYTES;
-    if (i == n) {
-        if (n == CELLS_MAX)
-            return -EINVAL;
-        c[0] = (uint8_t)kind;
-        c[1] = (uint8_t)how;
-        le32_put(c + 2, 0);
-        le32_put(c + 6, 0);
-        n++;
-    }
-    le32_put(c + 2, sat32((int64_t)le32_get(c + 2) + attempts));
-    le32_put(c + 6, sat32((int64_t)le32_get(c + 6) + reaches));
-    return cells_put(s, debtor_id, b, n * CELL_BYTES);
+    sqlite3_bind_blob(st, 2, b, (int)(nd * CELL_BYTES), SQLITE_STATIC);
+    return step_done(s, st);
 }
 
 /* Fill debtor_cells from debtor_slot_stats (migration to MIGRATION_CELLS). */
@@ -543,7 +646,7 @@ static int cells_rebuild(struct store *s)
     return r < 0 ? r : 0;
 }
 
-static int migrate(struct store *s)
+static int migrate(struct store *s, int target)
 {
     int v, r;
     if ((r = user_version(s, &v)) < 0)
@@ -554,7 +657,7 @@ static int migrate(struct store *s)
                  ELEMENTSOF(migrations));
         return -EPROTONOSUPPORT;
     }
-    for (; v < (int)ELEMENTSOF(migrations); v++) {
+    for (; v < target; v++) {
         char pragma[64];
         if ((r = exec(s, "BEGIN IMMEDIATE")) < 0)
             return r;
@@ -583,9 +686,20 @@ fail:
     return r;
 }
 
-int store_open(const char *path, unsigned flags, struct store **ret, char *reterr,
-               size_t errlen)
+/*
+ * Before SQLite's first use in the process: no memory statistics (they
+ * take a global mutex on every allocation, a few per cent of an import).
+ */
+static void sqlite_configure(void)
 {
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
+static int open_version(const char *path, unsigned flags, int version, struct store **ret,
+                        char *reterr, size_t errlen)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, sqlite_configure);
     struct store *s = calloc(1, sizeof(*s));
     int r;
     if (!s || !(s->path = strdup(path))) {
@@ -602,6 +716,13 @@ int store_open(const char *path, unsigned flags, struct store **ret, char *reter
     }
     sqlite3_extended_result_codes(s->db, 1);
     sqlite3_busy_timeout(s->db, 10000);
+    rc = sqlite3_create_function(s->db, "cz_cells_add", 2,
+                                 SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_DIRECTONLY, NULL,
+                                 sql_cells_add, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        r = store_fail(s, rc);
+        goto fail;
+    }
     if ((r = exec(s, "PRAGMA foreign_keys = ON")) < 0)
         goto fail;
     if (!(flags & STORE_READONLY)) {
@@ -609,7 +730,7 @@ int store_open(const char *path, unsigned flags, struct store **ret, char *reter
             goto fail;
         if ((r = exec(s, "PRAGMA synchronous = NORMAL")) < 0)
             goto fail;
-        if ((r = migrate(s)) < 0)
+        if ((r = migrate(s, version)) < 0)
             goto fail;
     } else {
         int v;
@@ -621,6 +742,8 @@ int store_open(const char *path, unsigned flags, struct store **ret, char *reter
             goto fail;
         }
     }
+    if ((r = user_version(s, &s->version)) < 0)
+        goto fail;
     if ((r = exec(s, flags & STORE_BULK ? "PRAGMA cache_size = -32768"
                                         : "PRAGMA cache_size = -16384")) < 0)
         goto fail;
@@ -631,6 +754,40 @@ fail:
         snprintf(reterr, errlen, "%s", s->errmsg[0] ? s->errmsg : strerror(-r));
     store_free(s);
     return r;
+}
+
+int store_open(const char *path, unsigned flags, struct store **ret, char *reterr,
+               size_t errlen)
+{
+    return open_version(path, flags, (int)ELEMENTSOF(migrations), ret, reterr, errlen);
+}
+
+int store_open_version(const char *path, int version, struct store **ret, char *reterr,
+                       size_t errlen)
+{
+    if (version < 1 || version > (int)ELEMENTSOF(migrations))
+        return -EINVAL;
+    return open_version(path, 0, version, ret, reterr, errlen);
+}
+
+int store_set_cache_mib(struct store *s, int mib)
+{
+    char pragma[64];
+    snprintf(pragma, sizeof(pragma), "PRAGMA cache_size = %d", -1024 * (mib < 1 ? 1 : mib));
+    return exec(s, pragma);
+}
+
+int store_set_wal_autocheckpoint(struct store *s, int pages)
+{
+    char pragma[64];
+    snprintf(pragma, sizeof(pragma), "PRAGMA wal_autocheckpoint = %d", pages);
+    return exec(s, pragma);
+}
+
+int store_checkpoint(struct store *s)
+{
+    int rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    return rc == SQLITE_OK ? 0 : store_fail(s, rc);
 }
 
 void store_free(struct store *s)
@@ -1427,6 +1584,18 @@ int store_investigate_set(struct store *s, int64_t debtor_id, int64_t at)
 
 /* ---- outcomes and incremental statistics ---- */
 
+/* A text column into buf (cut to fit; "" for NULL). */
+static void col_copy(sqlite3_stmt *st, int i, char *buf, size_t size)
+{
+    const char *t = (const char *)sqlite3_column_text(st, i);
+    size_t n = t ? (size_t)sqlite3_column_bytes(st, i) : 0;
+    if (n >= size)
+        n = size - 1;
+    if (n)
+        memcpy(buf, t, n);
+    buf[n] = 0;
+}
+
 int store_debtor_find(struct store *s, const char *external_id, struct store_debtor_ref *ret)
 {
     sqlite3_stmt *st = NULL;
@@ -1436,13 +1605,10 @@ int store_debtor_find(struct store *s, const char *external_id, struct store_deb
     sqlite3_bind_text(st, 1, external_id, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
-        const char *tz = (const char *)sqlite3_column_text(st, 1);
-        const char *seg = (const char *)sqlite3_column_text(st, 2);
         ret->id = sqlite3_column_int64(st, 0);
-        snprintf(ret->time_zone, sizeof(ret->time_zone), "%s", tz ? tz : "");
-        snprintf(ret->segment, sizeof(ret->segment), "%s", seg ? seg : "");
-        const char *cur = (const char *)sqlite3_column_text(st, 3);
-        snprintf(ret->currency, sizeof(ret->currency), "%s", cur ? cur : "");
+        col_copy(st, 1, ret->time_zone, sizeof(ret->time_zone));
+        col_copy(st, 2, ret->segment, sizeof(ret->segment));
+        col_copy(st, 3, ret->currency, sizeof(ret->currency));
         r = 0;
     } else
         r = rc == SQLITE_DONE ? -ENOENT : store_fail(s, rc);
@@ -1470,7 +1636,7 @@ int store_attempt_find(struct store *s, const char *key, int64_t *ret_id,
 }
 
 static int stat_add(struct store *s, enum stmt_id id, int64_t debtor_id, const char *segment,
-                    int kind, int how, int attempts, int reaches)
+                    int kind, int how, int64_t attempts, int64_t reaches)
 {
     sqlite3_stmt *st = NULL;
     int r = stmt_get(s, id, &st);
@@ -1482,19 +1648,101 @@ static int stat_add(struct store *s, enum stmt_id id, int64_t debtor_id, const c
         sqlite3_bind_int64(st, 1, debtor_id);
     sqlite3_bind_int(st, 2, kind);
     sqlite3_bind_int(st, 3, how);
-    sqlite3_bind_int(st, 4, attempts);
-    sqlite3_bind_int(st, 5, reaches);
+    sqlite3_bind_int64(st, 4, attempts);
+    sqlite3_bind_int64(st, 5, reaches);
     return step_done(s, st);
 }
 
-int store_outcome_add(struct store *s, const struct store_outcome *o, int *ret_added)
+/*
+ * The dedupe key of an outcome without a caller's key: 16 bytes, day of
+ * `at` (3 bytes, biased), debtor id (low 40 bits) and the row's hash (8),
+ * big-endian, stored as a BLOB.  A day's outcomes sort together after
+ * every earlier day's, so a daily import appends to the key index instead
+ * of writing all over it, and a history sorted by debtor (or by time)
+ * appends at one spot per day.  Old text keys sort before every BLOB.
+ */
+#define OUTCOME_KEY_BYTES 16
+
+static void outcome_key(const struct store_outcome *o, uint8_t k[OUTCOME_KEY_BYTES])
 {
-    sqlite3_stmt *st = NULL;
-    int r = stmt_get(s, STMT_OUTCOME_ADD, &st);
+    int64_t day = o->at >= 0 ? o->at / 86400 : -((-o->at + 86399) / 86400);
+    uint64_t d = (uint64_t)(day + 0x800000);
+    if (day < -0x800000)
+        d = 0;
+    else if (day >= 0x800000)
+        d = 0xffffff;
+    uint64_t id = (uint64_t)o->debtor_id;
+    k[0] = (uint8_t)(d >> 16);
+    k[1] = (uint8_t)(d >> 8);
+    k[2] = (uint8_t)d;
+    for (int i = 0; i < 5; i++)
+        k[3 + i] = (uint8_t)(id >> (8 * (4 - i)));
+    for (int i = 0; i < 8; i++)
+        k[8 + i] = (uint8_t)(o->dedupe_hash >> (8 * (7 - i)));
+}
+
+/* meta outcomes_legacy_until (schema 7 migration): INT64_MIN when there is none. */
+static int legacy_until(struct store *s, int64_t *ret)
+{
+    if (!s->legacy_loaded) {
+        sqlite3_stmt *st = NULL;
+        int r = stmt_get(s, STMT_META_GET, &st);
+        if (r < 0)
+            return r;
+        sqlite3_bind_text(st, 1, "outcomes_legacy_until", -1, SQLITE_STATIC);
+        int rc = sqlite3_step(st);
+        s->legacy_until = INT64_MIN;
+        if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+            s->legacy_until = sqlite3_column_int64(st, 0);
+        sqlite3_reset(st);
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+            return store_fail(s, rc);
+        s->legacy_loaded = true;
+    }
+    *ret = s->legacy_until;
+    return 0;
+}
+
+int store_outcome_legacy_until(struct store *s, int64_t *ret)
+{
+    return legacy_until(s, ret);
+}
+
+/* Is the pre-schema-7 key of o stored?  1 yes, 0 no. */
+static int legacy_stored(struct store *s, const struct store_outcome *o)
+{
+    int64_t until = INT64_MIN;
+    int r = legacy_until(s, &until);
     if (r < 0)
         return r;
-    bool counts = o->counts && o->kind >= 0 && o->kind < _CHAN_KIND_MAX && o->how >= 0 &&
-                  o->how < MODEL_HOURS;
+    if (until == INT64_MIN || o->at > until)
+        return 0;
+    sqlite3_stmt *st = NULL;
+    if ((r = stmt_get(s, STMT_OUTCOME_LEGACY, &st)) < 0)
+        return r;
+    sqlite3_bind_text(st, 1, o->legacy_key, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc == SQLITE_ROW)
+        return 1;
+    return rc == SQLITE_DONE ? 0 : store_fail(s, rc);
+}
+
+/*
+ * Insert one outcome unless its key is stored.  *ret_new_id is the new
+ * row's id, 0 when nothing was written.
+ */
+static int outcome_insert(struct store *s, const struct store_outcome *o, bool counts,
+                          int64_t *ret_new_id)
+{
+    sqlite3_stmt *st = NULL;
+    uint8_t key[OUTCOME_KEY_BYTES];
+    int r;
+    *ret_new_id = 0;
+    if (!o->dedupe_key && !isempty(o->legacy_key) && (r = legacy_stored(s, o)) != 0)
+        return r < 0 ? r : 0;
+    if ((r = stmt_get(s, STMT_OUTCOME_ADD, &st)) < 0)
+        return r;
     sqlite3_bind_int64(st, 1, o->debtor_id);
     if (o->attempt_id)
         sqlite3_bind_int64(st, 2, o->attempt_id);
@@ -1507,49 +1755,194 @@ int store_outcome_add(struct store *s, const struct store_outcome *o, int *ret_a
     if (o->promise_date)
         sqlite3_bind_int(st, 7, o->promise_date);
     bind_text(st, 8, o->source);
-    bind_name(st, 9, o->dedupe_key);
+    if (o->dedupe_key)
+        bind_name(st, 9, o->dedupe_key);
+    else {
+        outcome_key(o, key);
+        sqlite3_bind_blob(st, 9, key, sizeof(key), SQLITE_STATIC);
+    }
     sqlite3_bind_int64(st, 10, o->created_at);
     bind_text(st, 11, o->attempt_key);
     sqlite3_bind_int(st, 12, counts);
     sqlite3_bind_int(st, 13, counts && o->reach);
     if ((r = step_done(s, st)) < 0)
         return r;
-    if (sqlite3_changes(s->db) == 0) {
-        *ret_added = 0;
-        return 0;
-    }
-    int64_t new_id = sqlite3_last_insert_rowid(s->db);
-    int add_attempt = counts, add_reach = counts && o->reach;
-    if (counts && !isempty(o->attempt_key)) {
-        if ((r = stmt_get(s, STMT_OUTCOME_PRIOR, &st)) < 0)
-            return r;
-        sqlite3_bind_int64(st, 1, o->debtor_id);
-        sqlite3_bind_text(st, 2, o->attempt_key, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 3, new_id);
-        int rc = sqlite3_step(st);
-        if (rc != SQLITE_ROW) {
-            r = store_fail(s, rc);
-            sqlite3_reset(st);
-            return r;
-        }
-        if (sqlite3_column_int64(st, 0) > 0)
-            add_attempt = 0;
-        if (sqlite3_column_int(st, 1))
-            add_reach = 0;
-        sqlite3_reset(st);
-    }
-    if (add_attempt || add_reach) {
-        if ((r = stat_add(s, STMT_DEBTOR_STAT_ADD, o->debtor_id, NULL, o->kind, o->how,
-                          add_attempt, add_reach)) < 0)
-            return r;
-        if ((r = cells_add(s, o->debtor_id, o->kind, o->how, add_attempt, add_reach)) < 0)
-            return r;
-        if ((r = stat_add(s, STMT_SEGMENT_STAT_ADD, 0, o->segment ? o->segment : "", o->kind,
-                          o->how, add_attempt, add_reach)) < 0)
-            return r;
-    }
-    *ret_added = 1;
+    if (sqlite3_changes(s->db) > 0)
+        *ret_new_id = sqlite3_last_insert_rowid(s->db);
     return 0;
+}
+
+/*
+ * Does an earlier counted outcome of the same attempt exist (bit 0), and
+ * was one of them a reach (bit 1)?
+ */
+static int outcome_prior(struct store *s, const struct store_outcome *o, int64_t new_id)
+{
+    sqlite3_stmt *st = NULL;
+    int r = stmt_get(s, STMT_OUTCOME_PRIOR, &st);
+    if (r < 0)
+        return r;
+    sqlite3_bind_int64(st, 1, o->debtor_id);
+    sqlite3_bind_text(st, 2, o->attempt_key, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, new_id);
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        r = store_fail(s, rc);
+        sqlite3_reset(st);
+        return r;
+    }
+    r = (sqlite3_column_int64(st, 0) > 0) | (sqlite3_column_int(st, 1) ? 2 : 0);
+    sqlite3_reset(st);
+    return r;
+}
+
+/* One debtor's statistics deltas of a batch, in the order first touched. */
+struct debtor_acc {
+    int64_t debtor_id;
+    size_t n;
+    int16_t at[CELLS_MAX]; /* slot -> index in d, -1: untouched */
+    struct cell_delta d[CELLS_MAX];
+};
+
+/* One segment's statistics deltas of a batch. */
+struct segment_acc {
+    const char *segment;
+    size_t n;
+    uint16_t touched[CELLS_MAX];
+    uint32_t attempts[CELLS_MAX], reaches[CELLS_MAX];
+};
+
+static int debtor_acc_flush(struct store *s, struct debtor_acc *a)
+{
+    int r = 0;
+    if (!a->n)
+        return 0;
+    /* a store still at an older schema (tests build one) has the table */
+    for (size_t i = 0; s->version < MIGRATION_STATS_VIEW && i < a->n && r >= 0; i++)
+        r = stat_add(s, STMT_DEBTOR_STAT_ADD, a->debtor_id, NULL, a->d[i].kind, a->d[i].how,
+                     a->d[i].attempts, a->d[i].reaches);
+    if (r >= 0)
+        r = cells_add(s, a->debtor_id, a->d, a->n);
+    for (size_t i = 0; i < a->n; i++)
+        a->at[a->d[i].kind * MODEL_HOURS + a->d[i].how] = -1;
+    a->n = 0;
+    return r;
+}
+
+/* The accumulator of a segment (callers pass the same few strings over and over). */
+static struct segment_acc *segment_acc_get(struct segment_acc **v, size_t *n, size_t *cap,
+                                           const char *segment)
+{
+    for (size_t i = 0; i < *n; i++)
+        if ((*v)[i].segment == segment || streq((*v)[i].segment, segment))
+            return &(*v)[i];
+    if (*n == *cap) {
+        size_t nc = *cap ? *cap * 2 : 4;
+        struct segment_acc *p = realloc(*v, nc * sizeof(*p));
+        if (!p)
+            return NULL;
+        *v = p;
+        *cap = nc;
+    }
+    struct segment_acc *a = &(*v)[(*n)++];
+    a->segment = segment;
+    a->n = 0;
+    memset(a->attempts, 0, sizeof(a->attempts));
+    memset(a->reaches, 0, sizeof(a->reaches));
+    return a;
+}
+
+static int segments_flush(struct store *s, const struct segment_acc *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        for (size_t k = 0; k < v[i].n; k++) {
+            int slot = v[i].touched[k];
+            int r = stat_add(s, STMT_SEGMENT_STAT_ADD, 0, v[i].segment, slot / MODEL_HOURS,
+                             slot % MODEL_HOURS, v[i].attempts[slot], v[i].reaches[slot]);
+            if (r < 0)
+                return r;
+        }
+    return 0;
+}
+
+int store_outcomes_add(struct store *s, const struct store_outcome *v, size_t n,
+                       uint8_t *ret_added)
+{
+    struct debtor_acc *acc = malloc(sizeof(*acc));
+    struct segment_acc *seg = NULL;
+    size_t nseg = 0, cseg = 0;
+    int r = 0;
+    if (!acc) {
+        r = -ENOMEM;
+        goto out;
+    }
+    acc->n = 0;
+    acc->debtor_id = 0;
+    memset(acc->at, 0xff, sizeof(acc->at));
+    for (size_t i = 0; i < n; i++) {
+        const struct store_outcome *o = &v[i];
+        bool counts = o->counts && o->kind >= 0 && o->kind < _CHAN_KIND_MAX && o->how >= 0 &&
+                      o->how < MODEL_HOURS;
+        int64_t new_id;
+        if (ret_added)
+            ret_added[i] = 0;
+        if ((r = outcome_insert(s, o, counts, &new_id)) < 0)
+            goto out;
+        if (!new_id)
+            continue;
+        if (ret_added)
+            ret_added[i] = 1;
+        int add_attempt = counts, add_reach = counts && o->reach;
+        if (counts && !isempty(o->attempt_key)) {
+            int prior = outcome_prior(s, o, new_id);
+            if (prior < 0) {
+                r = prior;
+                goto out;
+            }
+            if (prior & 1)
+                add_attempt = 0;
+            if (prior & 2)
+                add_reach = 0;
+        }
+        if (!add_attempt && !add_reach)
+            continue;
+        if (o->debtor_id != acc->debtor_id && (r = debtor_acc_flush(s, acc)) < 0)
+            goto out;
+        acc->debtor_id = o->debtor_id;
+        int slot = o->kind * MODEL_HOURS + o->how;
+        if (acc->at[slot] < 0) {
+            acc->at[slot] = (int16_t)acc->n;
+            acc->d[acc->n++] = (struct cell_delta){ .kind = (uint8_t)o->kind,
+                                                    .how = (uint8_t)o->how };
+        }
+        acc->d[acc->at[slot]].attempts += (uint32_t)add_attempt;
+        acc->d[acc->at[slot]].reaches += (uint32_t)add_reach;
+        struct segment_acc *sa = segment_acc_get(&seg, &nseg, &cseg,
+                                                 o->segment ? o->segment : "");
+        if (!sa) {
+            r = -ENOMEM;
+            goto out;
+        }
+        if (!sa->attempts[slot] && !sa->reaches[slot])
+            sa->touched[sa->n++] = (uint16_t)slot;
+        sa->attempts[slot] += (uint32_t)add_attempt;
+        sa->reaches[slot] += (uint32_t)add_reach;
+    }
+    if ((r = debtor_acc_flush(s, acc)) < 0)
+        goto out;
+    r = segments_flush(s, seg, nseg);
+out:
+    free(acc);
+    free(seg);
+    return r < 0 ? r : 0;
+}
+
+int store_outcome_add(struct store *s, const struct store_outcome *o, int *ret_added)
+{
+    uint8_t added = 0;
+    int r = store_outcomes_add(s, o, 1, &added);
+    *ret_added = added;
+    return r;
 }
 
 /* ---- for the store's other files (store-internal.h) ---- */

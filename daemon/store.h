@@ -18,7 +18,7 @@
 struct store;
 
 /* Schema version this build migrates to (PRAGMA user_version). */
-#define STORE_SCHEMA_VERSION 6
+#define STORE_SCHEMA_VERSION 7
 
 enum store_open_flags {
     STORE_READONLY = 1 << 0, /* never create or migrate */
@@ -31,11 +31,19 @@ enum store_open_flags {
  */
 int store_open(const char *path, unsigned flags, struct store **ret, char *reterr,
                size_t errlen);
+/*
+ * Tests only: store_open() that migrates no further than schema `version`
+ * (to build a store as an older cadenza left it).
+ */
+int store_open_version(const char *path, int version, struct store **ret, char *reterr,
+                       size_t errlen);
 void store_free(struct store *s);
 const char *store_errmsg(const struct store *s);
 const char *store_path(const struct store *s);
 
 int store_begin(struct store *s);
+/* A read transaction: many lookups see one snapshot and pay for it once. */
+int store_begin_read(struct store *s);
 int store_commit(struct store *s);
 int store_rollback(struct store *s);
 
@@ -242,7 +250,13 @@ struct store_outcome {
     int64_t amount_minor;
     int32_t promise_date;    /* days since epoch, 0: none */
     const char *source;      /* "import:<file>", "webhook", ... */
-    const char *dedupe_key;  /* unique; required */
+    const char *dedupe_key;  /* unique; NULL: the key is built from dedupe_hash */
+    uint64_t dedupe_hash;    /* with dedupe_key NULL: a hash of the normalised row; the
+                                stored key is (day of `at`, debtor, hash), so a day's rows
+                                sit together at the end of the key index */
+    const char *legacy_key;  /* with dedupe_key NULL: the key the row had before schema 7,
+                                also looked up for rows no newer than the outcomes stored
+                                then (docs/schema.md, version 7), or NULL */
     bool counts;             /* an attempt for the statistics (kind >= 0, not a failure) */
     bool reach;              /* outcome_is_reach(kind, code) */
     int how;                 /* local hour of week of `at` in the debtor's zone */
@@ -251,12 +265,40 @@ struct store_outcome {
 };
 /*
  * Store one outcome unless its dedupe key exists (*ret_added 0), and
- * update debtor_slot_stats and segment_slot_stats incrementally: an
+ * update the debtor's cells (debtor_cells, seen as the view
+ * debtor_slot_stats) and segment_slot_stats incrementally: an
  * outcome that counts adds one attempt unless an earlier counted outcome
  * has the same (debtor, attempt_key), and one reach if it is a reach and
  * no earlier one of that attempt was.  Never recomputes from scratch.
  */
 int store_outcome_add(struct store *s, const struct store_outcome *o, int *ret_added);
+/*
+ * store_outcome_add() for n outcomes, with the same result as adding them
+ * one by one in array order (call it inside a transaction).  Sort them by
+ * debtor first: the statistics are then summed per debtor in memory and
+ * written once per touched cell, and the indexes are walked in order.
+ * ret_added[i] (ret_added may be NULL) is 1 when v[i] was stored.
+ */
+int store_outcomes_add(struct store *s, const struct store_outcome *v, size_t n,
+                       uint8_t *ret_added);
+/*
+ * The newest time up to which store_outcome.legacy_key is looked up
+ * (INT64_MIN: never), so a caller builds legacy keys only when needed.
+ */
+int store_outcome_legacy_until(struct store *s, int64_t *ret);
+/*
+ * Set this connection's page cache to `mib` MiB (a bulk import's larger
+ * cache; the memory is only used as pages are read).
+ */
+int store_set_cache_mib(struct store *s, int mib);
+/*
+ * Let this connection's commits grow the write-ahead log to `pages` pages
+ * before they copy it into the database (SQLite's default is 1000): a bulk
+ * import then syncs the disk a few times instead of at every batch.
+ */
+int store_set_wal_autocheckpoint(struct store *s, int pages);
+/* Copy the write-ahead log into the database and sync it (as far as no reader is behind). */
+int store_checkpoint(struct store *s);
 
 /* ---- dispatch: runs, attempts for the queue, results (store-dispatch.c) ---- */
 

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "store.h"
@@ -364,7 +365,256 @@ static void test_outcomes_incremental(void)
     store_free(s);
 }
 
+/* ---- batches of outcomes, statistics against a recompute, migration 6 -> 7 ---- */
+
+/* Run SQL with the sqlite3 shell; its output (at most n - 1 bytes) into out. */
+static void sql_out(const char *db, const char *sql, char *out, size_t n)
+{
+    char in[300], res[300], cmd[1024];
+    snprintf(in, sizeof(in), "%s/q.sql", dir);
+    snprintf(res, sizeof(res), "%s/q.out", dir);
+    FILE *f = fopen(in, "w");
+    CHECK(f != NULL);
+    if (!f)
+        return;
+    fputs(sql, f);
+    fclose(f);
+    snprintf(cmd, sizeof(cmd), "sqlite3 '%s' < '%s' > '%s'", db, in, res);
+    CHECK_INT(system(cmd), 0);
+    out[0] = 0;
+    f = fopen(res, "r");
+    CHECK(f != NULL);
+    if (!f)
+        return;
+    size_t k = fread(out, 1, n - 1, f);
+    out[k] = 0;
+    fclose(f);
+}
+
+/* The tests' hour of week and segment of an outcome, as SQL can recompute them. */
+#define TEST_HOW(at) ((int)(((at) / 3600) % 168))
+#define TEST_SEGMENT(id) ((id) % 2 ? "odd" : "even")
+
+/*
+ * The statistics recomputed from the stored outcomes (id order is
+ * insertion order): an attempt at the first counted row of each attempt
+ * key (a row without a key is its own attempt), a reach at its first
+ * counted reach.  Debtor cells, then segment cells.
+ */
+static const char recompute_sql[] =
+    "CREATE TEMP VIEW r AS SELECT o.debtor_id AS d, o.channel_kind AS k,"
+    " (o.occurred_at / 3600) % 168 AS h,"
+    " CASE WHEN o.debtor_id % 2 THEN 'odd' ELSE 'even' END AS seg,"
+    " (o.attempt_key IS NULL OR NOT EXISTS (SELECT 1 FROM outcomes p"
+    "   WHERE p.debtor_id = o.debtor_id AND p.attempt_key = o.attempt_key AND p.counted"
+    "   AND p.id < o.id)) AS a,"
+    " (o.reach AND (o.attempt_key IS NULL OR NOT EXISTS (SELECT 1 FROM outcomes p"
+    "   WHERE p.debtor_id = o.debtor_id AND p.attempt_key = o.attempt_key AND p.counted"
+    "   AND p.reach AND p.id < o.id))) AS re"
+    " FROM outcomes o WHERE o.counted;\n"
+    "SELECT d, k, h, sum(a), sum(re) FROM r GROUP BY 1, 2, 3"
+    " HAVING sum(a) + sum(re) > 0 ORDER BY 1, 2, 3;\n"
+    "SELECT seg, k, h, sum(a), sum(re) FROM r GROUP BY 1, 2, 3"
+    " HAVING sum(a) + sum(re) > 0 ORDER BY 1, 2, 3;\n";
+static const char stats_sql[] =
+    "SELECT debtor_id, channel_kind, hour_of_week, attempts, reaches FROM debtor_slot_stats"
+    " ORDER BY 1, 2, 3;\n"
+    "SELECT segment, channel_kind, hour_of_week, attempts, reaches FROM segment_slot_stats"
+    " ORDER BY 1, 2, 3;\n";
+
+/* debtor_cells as "debtor|kind|how|attempts|reaches" lines sorted like stats_sql. */
+struct cells_dump {
+    char *p;
+    size_t left;
+};
+
+static int cell_cmp(const void *a, const void *b)
+{
+    const struct model_cell *x = a, *y = b;
+    return x->kind != y->kind ? x->kind - y->kind : x->how - y->how;
+}
+
+static int cells_cb(void *ctx, const struct store_plan_row *row)
+{
+    struct cells_dump *c = ctx;
+    struct model_cell v[64];
+    size_t n = row->ncells < 64 ? row->ncells : 64;
+    memcpy(v, row->cells, n * sizeof(*v));
+    qsort(v, n, sizeof(*v), cell_cmp);
+    for (size_t i = 0; i < n; i++) {
+        int k = snprintf(c->p, c->left, "%lld|%d|%d|%u|%u\n", (long long)row->id, v[i].kind,
+                         v[i].how, v[i].attempts, v[i].reaches);
+        if (k < 0 || (size_t)k >= c->left)
+            return -ENOSPC;
+        c->p += k;
+        c->left -= (size_t)k;
+    }
+    return 0;
+}
+
+/* A test outcome: hashed key from its fields, hour and segment as SQL recomputes them. */
+static struct store_outcome test_outcome(int64_t debtor, int kind, int code, int64_t at,
+                                         const char *akey)
+{
+    char h[200];
+    snprintf(h, sizeof(h), "%lld|%d|%lld|%d|%s", (long long)debtor, kind, (long long)at, code,
+             akey ? akey : "");
+    bool reach = kind >= 0 && outcome_is_reach((enum chan_kind)kind, (enum outcome_code)code);
+    return (struct store_outcome){
+        .debtor_id = debtor, .kind = kind, .code = code, .at = at, .source = "t",
+        .dedupe_hash = hash64(h, strlen(h), 1), .attempt_key = akey,
+        .counts = kind >= 0 && code != OUTCOME_FAILED, .reach = reach, .how = TEST_HOW(at),
+        .segment = TEST_SEGMENT(debtor), .created_at = 1,
+    };
+}
+
+static uint64_t rng_x = 88172645463325252ULL;
+static unsigned rnd(unsigned n)
+{
+    rng_x ^= rng_x << 13;
+    rng_x ^= rng_x >> 7;
+    rng_x ^= rng_x << 17;
+    return (unsigned)(rng_x % n);
+}
+
+static void test_outcomes_batch_recompute(void)
+{
+    int64_t id[3];
+    struct store *s = plan_store("batch.db", id);
+    static const char *const akeys[] = { NULL, NULL, "a:1", "a:2", "a:3", "k:x" };
+    enum { N = 600 };
+    static struct store_outcome all[N];
+    uint8_t added[N];
+    for (int i = 0; i < N; i++) {
+        /* a small space of rows, so duplicates within and across batches happen */
+        int64_t at = 1794000000 + (int64_t)rnd(40) * 1800;
+        all[i] = test_outcome(id[rnd(3)], (int)rnd(6) - 1, (int)rnd(_OUTCOME_MAX), at,
+                              akeys[rnd(ELEMENTSOF(akeys))]);
+    }
+    /* batches of varying size, one unsorted, one a row twice; then all again */
+    int64_t stored = 0;
+    size_t sizes[] = { 1, 7, 100, 250, 242 };
+    size_t off = 0;
+    for (size_t b = 0; b < ELEMENTSOF(sizes); b++) {
+        CHECK_INT(store_begin(s), 0);
+        CHECK_INT(store_outcomes_add(s, all + off, sizes[b], added), 0);
+        CHECK_INT(store_commit(s), 0);
+        for (size_t i = 0; i < sizes[b]; i++)
+            stored += added[i];
+        off += sizes[b];
+    }
+    CHECK_INT((int)off, N);
+    CHECK(stored > 100 && stored < N); /* some were duplicates */
+    struct store_outcome twice[2] = { all[0], all[0] };
+    twice[0].at = twice[1].at = 1794500000; /* a new row, twice in one batch */
+    twice[0].how = twice[1].how = TEST_HOW(twice[0].at);
+    twice[0].dedupe_hash = twice[1].dedupe_hash = 42;
+    CHECK_INT(store_outcomes_add(s, twice, 2, added), 0);
+    CHECK(added[0] == 1 && added[1] == 0);
+    CHECK_INT(store_outcomes_add(s, all, N, added), 0);
+    int again = 0;
+    for (int i = 0; i < N; i++)
+        again += added[i];
+    CHECK_INT(again, 0);
+
+    static char want[65536], got[65536], cells[65536];
+    sql_out(db_path("batch.db"), recompute_sql, want, sizeof(want));
+    sql_out(db_path("batch.db"), stats_sql, got, sizeof(got));
+    CHECK(strlen(want) > 100);
+    CHECK_STR(got, want);
+    /* debtor_cells holds the same counts (the scan caps reaches at attempts) */
+    struct cells_dump cd = { cells, sizeof(cells) };
+    const char *chans[] = { "sms" };
+    struct store_plan_opts so = { .since = 0, .channels = chans, .nchannels = 1 };
+    CHECK_INT((int)store_plan_scan(s, &so, cells_cb, &cd), 3);
+    sql_out(db_path("batch.db"), "SELECT debtor_id, channel_kind, hour_of_week, attempts,"
+            " min(reaches, attempts) FROM debtor_slot_stats ORDER BY 1, 2, 3;", got,
+            sizeof(got));
+    CHECK_STR(cells, got);
+    store_free(s);
+}
+
+static void test_migrate_v6_outcomes(void)
+{
+    struct store *s = NULL;
+    char err[256];
+    const char *db = db_path("v6.db");
+    CHECK_INT(store_open_version(db, 6, &s, err, sizeof(err)), 0);
+    int64_t id[2];
+    for (int i = 0; i < 2; i++) {
+        struct debtor_rec d = rec(i ? "M2" : "M1", 7 + (uint64_t)i);
+        int ch;
+        struct store_debtor_ref ref;
+        CHECK_INT(store_debtor_upsert(s, &d, 1000, &ch), 0);
+        CHECK_INT(store_debtor_find(s, d.external_id, &ref), 0);
+        id[i] = ref.id;
+    }
+    /* outcomes as schema 6 stored them: text keys "import:<hash><hash>" */
+    enum { N = 40 };
+    struct store_outcome v[N];
+    char keys[N][48];
+    static const char *const akeys[] = { NULL, "a:1", "a:2" };
+    for (int i = 0; i < N; i++) {
+        v[i] = test_outcome(id[i % 2], (int)rnd(5), (int)rnd(_OUTCOME_MAX),
+                            1790000000 + (int64_t)rnd(30) * 3600, akeys[rnd(3)]);
+        snprintf(keys[i], sizeof(keys[i]), "import:%016llx%016llx",
+                 (unsigned long long)v[i].dedupe_hash, (unsigned long long)i);
+        v[i].dedupe_key = keys[i];
+        int added;
+        CHECK_INT(store_outcome_add(s, &v[i], &added), 0);
+    }
+    store_free(s);
+    static char before[16384], after[16384], want[16384];
+    sql_out(db, "PRAGMA user_version;", after, sizeof(after));
+    CHECK_STR(after, "6\n");
+    sql_out(db, stats_sql, before, sizeof(before));
+    sql_out(db, recompute_sql, want, sizeof(want));
+    CHECK_STR(before, want);
+
+    /* the migration keeps every count and remembers the newest old row */
+    CHECK_INT(store_open(db, 0, &s, err, sizeof(err)), 0);
+    sql_out(db, stats_sql, after, sizeof(after));
+    CHECK_STR(after, before);
+    sql_out(db, "PRAGMA user_version; SELECT value = (SELECT max(occurred_at) FROM outcomes)"
+            " FROM meta WHERE key = 'outcomes_legacy_until';", after, sizeof(after));
+    CHECK_STR(after, "7\n1\n");
+
+    /* re-importing the same rows (new keys, old keys given as legacy): nothing */
+    uint8_t added[N];
+    for (int i = 0; i < N; i++) {
+        v[i].dedupe_key = NULL;
+        v[i].legacy_key = keys[i];
+    }
+    CHECK_INT(store_begin(s), 0);
+    CHECK_INT(store_outcomes_add(s, v, N, added), 0);
+    CHECK_INT(store_commit(s), 0);
+    int n = 0;
+    for (int i = 0; i < N; i++)
+        n += added[i];
+    CHECK_INT(n, 0);
+    sql_out(db, stats_sql, after, sizeof(after));
+    CHECK_STR(after, before);
+
+    /* an old-time row never stored, and a new day's row: stored once each */
+    struct store_outcome w[2] = {
+        test_outcome(id[0], CHAN_SMS, OUTCOME_REPLIED, 1790000000 + 5, NULL),
+        test_outcome(id[1], CHAN_CALL, OUTCOME_RIGHT_PARTY, 1795000000, "a:9"),
+    };
+    w[0].legacy_key = "import:00000000000000000000000000000000";
+    for (int round = 0; round < 2; round++) {
+        CHECK_INT(store_outcomes_add(s, w, 2, added), 0);
+        CHECK(added[0] == !round && added[1] == !round);
+    }
+    sql_out(db, stats_sql, after, sizeof(after));
+    sql_out(db, recompute_sql, want, sizeof(want));
+    CHECK_STR(after, want);
+    CHECK(strcmp(after, before) != 0);
+    store_free(s);
+}
+
 TEST_MAIN({ "open_migrate", test_open_migrate },
           { "not_a_store", test_not_a_store }, { "upsert", test_upsert },
           { "imports", test_imports }, { "plan_scan", test_plan_scan },
-          { "outcomes_incremental", test_outcomes_incremental })
+          { "outcomes_incremental", test_outcomes_incremental },
+          { "outcomes_batch_recompute", test_outcomes_batch_recompute },
+          { "migrate_v6_outcomes", test_migrate_v6_outcomes })
