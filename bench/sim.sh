@@ -12,8 +12,12 @@
 #   CAP_EMAIL CAP_SMS CAP_CALL  hourly capacities (per UTC hour, 0 = unlimited),
 #                            written into the config and obeyed by every policy
 #   EXPLORATION=e            overrides the strategy's exploration (default 0.1)
+#   BAYES=mean               the bayes comparison policy: mean, thompson or off (it
+#                            costs ~0.2 ms per debtor-day: off for quick big runs)
 #   JOBS=1                   settings run in parallel (2 on this machine at most)
 #   BUILD=build-release      build directory (made if missing)
+#   CADENZA=path             run this cadenza binary instead of BUILD's (to compare
+#                            builds side by side; cadenza-sim still comes from BUILD)
 #   OUT=dir                  keep each setting's work directory (store,
 #                            days.tsv, report.txt) under dir; default: a
 #                            temporary directory, removed at the end
@@ -23,7 +27,7 @@
 # cadenza-sim drives `cadenza import debtors`, and per day `cadenza run
 # --no-enqueue`, the store's attempts, sampled outcomes and `cadenza import
 # outcomes`.  The report (per window of days: expected and sampled contact
-# rates of learned / oracle / segment ceiling / fixed / random, the ratios,
+# rates of learned / oracle / segment ceiling / fixed / random / bayes, the ratios,
 # channel mixes, rule checks, time spent) goes to standard output.
 set -eu
 cd "$(dirname "$0")/.."
@@ -34,7 +38,7 @@ if [ ! -d "$build" ]; then
 fi
 ninja -C "$build" daemon/cadenza bench/cadenza-sim >/dev/null
 case $build in /*) ;; *) build=$PWD/$build ;; esac
-cz=$build/daemon/cadenza
+cz=${CADENZA:-$build/daemon/cadenza}
 sim=$build/bench/cadenza-sim
 root=$PWD
 if [ -n "${OUT:-}" ]; then
@@ -71,6 +75,7 @@ one() {
         --debtors "${DEBTORS:-100000}" --days "${DAYS:-60}" --seed "${SEED:-1}" \
         --start "${START:-2026-09-07}" --window "${WINDOW:-10}" --fixed "${FIXED:-email@10}" \
         --cap-email "${CAP_EMAIL:-0}" --cap-sms "${CAP_SMS:-0}" --cap-call "${CAP_CALL:-0}" \
+        --bayes "${BAYES:-mean}" \
         >"$w/report.txt" 2>"$w/progress.log" || { tail -5 "$w/progress.log" >&2; return 1; }
     rm -f "$w/debtors.csv"
     [ -n "${OUT:-}" ] || rm -f "$w/store.db"
@@ -79,7 +84,7 @@ one() {
 echo "cadenza simulation: debtors=${DEBTORS:-100000} days=${DAYS:-60} seed=${SEED:-1}" \
     "start=${START:-2026-09-07} fixed=${FIXED:-email@10}" \
     "caps email/sms/call=${CAP_EMAIL:-0}/${CAP_SMS:-0}/${CAP_CALL:-0}" \
-    "exploration=${EXPLORATION:-strategy default}"
+    "exploration=${EXPLORATION:-strategy default} bayes=${BAYES:-mean}"
 t0=$(date +%s)
 jobs=${JOBS:-1}
 fail=0

@@ -332,6 +332,52 @@ static void segments_release(struct segments *sg)
     memset(sg, 0, sizeof(*sg));
 }
 
+/*
+ * Empirical Bayes pre-pass: the cells of a sample of debtors (at most
+ * EB_SAMPLE, in EB_SLICES id ranges spread over the portfolio) set the
+ * debtor layer's prior strengths per segment (model_eb_add()).  History
+ * and attempts are not read (since = the end of time).
+ */
+#define EB_SAMPLE 20000
+#define EB_SLICES 8
+
+struct eb_ctx {
+    struct model *m;
+    const struct segments *sg;
+};
+
+static int seg_find(const struct segments *sg, const char *name);
+
+static int eb_row(void *ctx, const struct store_plan_row *row)
+{
+    struct eb_ctx *e = ctx;
+    int seg = seg_find(e->sg, row->rec.segment);
+    if (seg < 0 || !row->ncells)
+        return 0;
+    int r = model_eb_add(e->m, seg, row->cells, row->ncells);
+    return r == -ENOMEM ? r : 0;
+}
+
+static int eb_sample(struct store *s, const struct segments *sg, struct model *m)
+{
+    int64_t maxid = 0;
+    int r = store_debtor_max_id(s, &maxid);
+    if (r < 0 || maxid <= 0)
+        return r;
+    struct eb_ctx e = { m, sg };
+    struct store_plan_opts so = { .since = INT64_MAX, .skip_idle_outcomes = true };
+    int slices = maxid > EB_SAMPLE ? EB_SLICES : 1;
+    for (int i = 0; i < slices; i++) {
+        so.id_min = slices == 1 ? 1 : maxid / slices * i + 1;
+        so.id_max = slices == 1 ? maxid : so.id_min + EB_SAMPLE / slices - 1;
+        int64_t n = store_plan_scan(s, &so, eb_row, &e);
+        if (n < 0)
+            return (int)n;
+    }
+    model_eb_finish(m);
+    return 0;
+}
+
 static int build_model(struct store *s, struct segments *sg, struct model **ret)
 {
     struct model *m = NULL;
@@ -353,6 +399,10 @@ static int build_model(struct store *s, struct segments *sg, struct model **ret)
         }
     }
     model_finish(m);
+    if ((r = eb_sample(s, sg, m)) < 0) {
+        model_free(m);
+        return r;
+    }
     *ret = m;
     return 0;
 }

@@ -3,9 +3,11 @@
  * per debtor, as a hierarchical Beta-Binomial estimate pooled across
  * hours, plus the seeded sampler used for Thompson sampling.
  *
- * Owns: the global priors and the frozen segment layer.  Never: does
- * I/O, reads the clock, allocates after model_finish(), or keeps state
- * between calls of model_estimate() (so threads share a finished model).
+ * Owns: the global priors, the frozen segment layer and the debtor
+ * layer's empirical-Bayes prior.  Never: does I/O, reads the clock,
+ * allocates once debtors are prepared (only model_eb_add() and
+ * model_eb_finish() allocate after model_finish()), or keeps state between
+ * calls of model_estimate() (so threads share a finished model).
  *
  * Layers (docs/planner.md has the formulas):
  *   global prior  Beta(mu0*n0, (1-mu0)*n0) per kind x how (built-in shape
@@ -14,8 +16,11 @@
  *                 neighbouring hours and the same hours on other weekdays
  *   debtor        segment mean x three Gamma-Poisson factors (own reaches /
  *                 reaches expected, shrunk): channel kind, hour of day
- *                 (every day and channel, +-1 hour smoothing) and weekend,
- *                 backfitted in turn
+ *                 (every day and channel, smoothed over +-2 hours) and
+ *                 weekend, backfitted in turn
+ *   EB prior      the factors' strengths and the hour smoothing per segment,
+ *                 from the between-debtor covariances of a sample's
+ *                 residuals (model_eb_add/model_eb_finish; else defaults)
  *   sampling      one lazy joint draw of those factors per debtor
  *                 (model_draw_p), tempered by sample_temper
  *
@@ -29,6 +34,9 @@
  *  4. model_kernel(a, b) == model_kernel(b, a), and it is 1 for a == b.
  *  5. model_debtor_prepare() and model_draw_p() never allocate; every
  *     Gamma shape and rate is >= its (positive) strength.
+ *  6. Empirical-Bayes strengths are in [EB_STRENGTH_MIN, EB_STRENGTH_MAX]
+ *     and the smoothing weights satisfy 0 <= s2 <= s1 <= 1; without a
+ *     sample the model_params defaults apply unchanged.
  */
 #include <errno.h>
 #include <math.h>
@@ -40,8 +48,23 @@
 
 #define MODEL_P_MIN 0.0005
 #define MODEL_P_MAX 0.995
-#define KERNEL_N 35
-#define SEG_SURE 1e5 /* segment pseudo-attempts beyond which it is not sampled */ /* 7 days x 5 hours (distance <= 2) */
+#define KERNEL_N 35  /* 7 days x 5 hours (distance <= 2) */
+#define SEG_SURE 1e5 /* segment pseudo-attempts beyond which it is not sampled */
+
+/*
+ * Empirical Bayes unknowns (covariances of a debtor's factors): the common
+ * level, the channel per kind, the hour of day at 0/1/2 hours apart and the
+ * weekend.  The level is estimated so that it does not inflate the others,
+ * and not modelled: it does not change which of a debtor's slots is best.
+ */
+#define EB_L 0
+#define EB_C(k) (1 + (k))
+#define EB_H(d) (1 + _CHAN_KIND_MAX + (d))
+#define EB_W (4 + _CHAN_KIND_MAX)
+#define EB_NP (5 + _CHAN_KIND_MAX)
+#define EB_PRIOR_DEBTORS 500.0 /* a segment's estimate leans on the pooled one this much */
+#define EB_STRENGTH_MIN 0.5
+#define EB_STRENGTH_MAX 1000.0
 
 struct model {
     struct model_params p;
@@ -51,6 +74,8 @@ struct model {
     double *seg_att, *seg_reach; /* [nseg][kind][how] raw counts */
     float *seg_mean, *seg_n;     /* [nseg][kind][how] after model_finish() */
     bool finished;
+    double *eb_A, *eb_b, *eb_nd; /* [nseg][EB_NP][EB_NP], [nseg][EB_NP], [nseg] moment sums */
+    struct model_eb *eb;         /* [nseg + 1]: per segment, then pooled; NULL: defaults */
     uint8_t kidx[MODEL_HOURS][KERNEL_N];
     float kw[MODEL_HOURS][KERNEL_N];
 };
@@ -204,6 +229,10 @@ void model_free(struct model *m)
     free(m->seg_reach);
     free(m->seg_mean);
     free(m->seg_n);
+    free(m->eb_A);
+    free(m->eb_b);
+    free(m->eb_nd);
+    free(m->eb);
     free(m);
 }
 
@@ -285,24 +314,220 @@ static double seg_mean(const struct model *m, int segment, int k, int how)
     return mean;
 }
 
+/* ---- empirical Bayes: the debtor layer's prior from a sample of debtors ---- */
+
+static void eb_default(const struct model *m, struct model_eb *e)
+{
+    const struct model_params *p = &m->p;
+    for (int k = 0; k < _CHAN_KIND_MAX; k++)
+        e->channel[k] = p->channel_strength;
+    e->hour = p->hour_strength;
+    e->weekend = p->weekend_strength;
+    e->smooth1 = p->hour_smooth;
+    e->smooth2 = 0;
+    e->debtors = 0;
+}
+
+void model_eb_get(const struct model *m, int segment, struct model_eb *ret)
+{
+    if (!m->eb) {
+        eb_default(m, ret);
+        return;
+    }
+    *ret = m->eb[segment >= 0 && (size_t)segment < m->nseg ? (size_t)segment : m->nseg];
+}
+
 /*
- * Backfitting of the three factors: each is a Gamma-Poisson posterior
+ * One debtor's moments.  With X_i = n_i mu_s(i) the reaches its segment
+ * expects in cell i and e_i = r_i - X_i, every pair of distinct cells
+ * (so no binomial variance term) has E[e_i e_j] = X_i X_j cov(f_i, f_j),
+ * and with f = level x channel x hour-of-day x weekend factors
+ * cov(f_i, f_j) ~ t_L + [same kind] t_C(kind) + t_H(hours apart, 0..2)
+ * + [both weekend] t_W.  Weighted least squares (weight 1 / X_i X_j,
+ * the Poisson variance of e_i e_j): A += sum X_i X_j z z', b += sum z e_i e_j.
+ */
+#define EB_CELLS (_CHAN_KIND_MAX * MODEL_HOURS)
+
+int model_eb_add(struct model *m, int segment, const struct model_cell *cells, size_t ncells)
+{
+    if (!m->finished || segment < 0 || (size_t)segment >= m->nseg || (ncells && !cells))
+        return -EINVAL;
+    if (!m->eb_A) {
+        m->eb_A = calloc(m->nseg * EB_NP * EB_NP, sizeof(double));
+        m->eb_b = calloc(m->nseg * EB_NP, sizeof(double));
+        m->eb_nd = calloc(m->nseg, sizeof(double));
+        if (!m->eb_A || !m->eb_b || !m->eb_nd) {
+            free(m->eb_A);
+            free(m->eb_b);
+            free(m->eb_nd);
+            m->eb_A = m->eb_b = m->eb_nd = NULL;
+            return -ENOMEM;
+        }
+    }
+    double X[EB_CELLS], e[EB_CELLS];
+    uint8_t kd[EB_CELLS], hd[EB_CELLS], we[EB_CELLS];
+    size_t n = 0;
+    for (size_t i = 0; i < ncells && n < EB_CELLS; i++) {
+        const struct model_cell *c = &cells[i];
+        if (c->kind >= _CHAN_KIND_MAX || c->how >= MODEL_HOURS || !c->attempts)
+            continue;
+        double r = c->reaches > c->attempts ? c->attempts : c->reaches;
+        X[n] = c->attempts * seg_mean(m, segment, c->kind, c->how);
+        e[n] = r - X[n];
+        kd[n] = c->kind;
+        hd[n] = (uint8_t)(c->how % 24);
+        we[n] = c->how >= 5 * 24;
+        n++;
+    }
+    double *A = m->eb_A + (size_t)segment * EB_NP * EB_NP, *b = m->eb_b + (size_t)segment * EB_NP;
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = i + 1; j < n; j++) {
+            int z[5], nz = 0;
+            z[nz++] = EB_L;
+            if (kd[i] == kd[j])
+                z[nz++] = EB_C(kd[i]);
+            int dh = abs(hd[i] - hd[j]);
+            if (dh > 12)
+                dh = 24 - dh;
+            if (dh <= 2)
+                z[nz++] = EB_H(dh);
+            if (we[i] && we[j])
+                z[nz++] = EB_W;
+            double w = X[i] * X[j], y = e[i] * e[j];
+            for (int a = 0; a < nz; a++) {
+                b[z[a]] += y;
+                for (int c = 0; c < nz; c++)
+                    A[z[a] * EB_NP + z[c]] += w;
+            }
+        }
+    m->eb_nd[segment] += 1;
+    return 0;
+}
+
+/*
+ * Solve (A + diag(ridge)) x = b + ridge * x0 by Gaussian elimination with
+ * partial pivoting; an unknown without information keeps x0.
+ */
+static void eb_solve(const double *A, const double *b, const double *ridge, const double *x0,
+                     double *x)
+{
+    double M[EB_NP][EB_NP + 1];
+    bool fixed[EB_NP];
+    for (int i = 0; i < EB_NP; i++)
+        fixed[i] = !(A[i * EB_NP + i] + ridge[i] > 0);
+    for (int i = 0; i < EB_NP; i++) {
+        for (int j = 0; j < EB_NP; j++)
+            M[i][j] = fixed[i] || fixed[j] ? (i == j) : A[i * EB_NP + j] + (i == j ? ridge[i] : 0);
+        M[i][EB_NP] = fixed[i] ? x0[i] : b[i] + ridge[i] * x0[i];
+    }
+    for (int i = 0; i < EB_NP; i++)
+        for (int j = 0; j < EB_NP; j++)
+            if (fixed[j] && !fixed[i]) /* move the known column to the right */
+                M[i][EB_NP] -= (A[i * EB_NP + j]) * x0[j];
+    for (int c = 0; c < EB_NP; c++) {
+        int piv = c;
+        for (int r = c + 1; r < EB_NP; r++)
+            if (fabs(M[r][c]) > fabs(M[piv][c]))
+                piv = r;
+        if (!(fabs(M[piv][c]) > 1e-300)) {
+            x[c] = x0[c];
+            continue;
+        }
+        if (piv != c)
+            for (int j = 0; j <= EB_NP; j++) {
+                double t = M[c][j];
+                M[c][j] = M[piv][j];
+                M[piv][j] = t;
+            }
+        for (int r = 0; r < EB_NP; r++) {
+            if (r == c || M[r][c] == 0)
+                continue;
+            double f = M[r][c] / M[c][c];
+            for (int j = c; j <= EB_NP; j++)
+                M[r][j] -= f * M[c][j];
+        }
+    }
+    for (int c = 0; c < EB_NP; c++)
+        if (fabs(M[c][c]) > 1e-300)
+            x[c] = M[c][EB_NP] / M[c][c];
+}
+
+static double eb_strength(double var)
+{
+    return var > 1 / EB_STRENGTH_MAX ? (1 / var > EB_STRENGTH_MIN ? 1 / var : EB_STRENGTH_MIN)
+                                     : EB_STRENGTH_MAX;
+}
+
+static void eb_from_theta(const double *t, double debtors, struct model_eb *e)
+{
+    for (int k = 0; k < _CHAN_KIND_MAX; k++)
+        e->channel[k] = eb_strength(t[EB_C(k)]);
+    e->hour = eb_strength(t[EB_H(0)]);
+    e->weekend = eb_strength(t[EB_W]);
+    double h0 = t[EB_H(0)];
+    e->smooth1 = h0 > 0 ? clampd(t[EB_H(1)] / h0, 0, 1) : 0;
+    e->smooth2 = h0 > 0 ? clampd(t[EB_H(2)] / h0, 0, e->smooth1) : 0;
+    e->debtors = debtors;
+}
+
+void model_eb_finish(struct model *m)
+{
+    if (!m->eb_A || m->eb)
+        return;
+    struct model_eb *eb = calloc(m->nseg + 1, sizeof(*eb));
+    if (!eb)
+        return; /* the defaults stay */
+    double A[EB_NP * EB_NP] = { 0 }, b[EB_NP] = { 0 }, nd = 0;
+    for (size_t s = 0; s < m->nseg; s++) {
+        for (int i = 0; i < EB_NP * EB_NP; i++)
+            A[i] += m->eb_A[s * EB_NP * EB_NP + (size_t)i];
+        for (int i = 0; i < EB_NP; i++)
+            b[i] += m->eb_b[s * EB_NP + (size_t)i];
+        nd += m->eb_nd[s];
+    }
+    struct model_eb def;
+    eb_default(m, &def);
+    double x0[EB_NP], ridge[EB_NP], tg[EB_NP], ts[EB_NP];
+    x0[EB_L] = 0;
+    for (int k = 0; k < _CHAN_KIND_MAX; k++)
+        x0[EB_C(k)] = 1 / def.channel[k];
+    x0[EB_H(0)] = 1 / def.hour;
+    x0[EB_H(1)] = def.smooth1 / def.hour;
+    x0[EB_H(2)] = 0;
+    x0[EB_W] = 1 / def.weekend;
+    for (int i = 0; i < EB_NP; i++)
+        ridge[i] = 1e-9 * A[i * EB_NP + i];
+    eb_solve(A, b, ridge, x0, tg);
+    eb_from_theta(tg, nd, &eb[m->nseg]);
+    for (size_t s = 0; s < m->nseg; s++) {
+        for (int i = 0; i < EB_NP; i++)
+            ridge[i] = nd > 0 ? A[i * EB_NP + i] * EB_PRIOR_DEBTORS / nd : 0;
+        eb_solve(m->eb_A + s * EB_NP * EB_NP, m->eb_b + s * EB_NP, ridge, tg, ts);
+        eb_from_theta(ts, m->eb_nd[s], &eb[s]);
+    }
+    m->eb = eb;
+}
+
+/*
+ * Backfitting of the four factors: each is a Gamma-Poisson posterior
  * Gamma(c + observed reaches, c + reaches expected from the segment mean
- * times the other two factors), refitted twice in turn.  O(cells + 24).
+ * times the other factors), refitted FIT_ROUNDS times in turn.  O(cells + 24)
+ * per round.
  */
 #define FIT_ROUNDS 2
 
 void model_debtor_prepare(const struct model *m, int segment, const struct model_cell *cells,
                           size_t ncells, struct model_debtor *ret)
 {
-    const struct model_params *p = &m->p;
+    struct model_eb e;
+    model_eb_get(m, segment, &e);
     ret->m = m;
     ret->segment = segment;
-    double cs = p->channel_strength, hs = p->hour_strength, ws = p->weekend_strength;
+    double hs = e.hour, ws = e.weekend;
     double rk[_CHAN_KIND_MAX] = { 0 }, rh[24] = { 0 }, rw = 0, total = 0;
     for (int k = 0; k < _CHAN_KIND_MAX; k++) {
         ret->factor[k] = 1;
-        ret->fa[k] = ret->fb[k] = cs;
+        ret->fa[k] = ret->fb[k] = e.channel[k];
     }
     for (int h = 0; h < 24; h++) {
         ret->hour[h] = 1;
@@ -322,7 +547,7 @@ void model_debtor_prepare(const struct model *m, int segment, const struct model
     }
     if (total == 0)
         return; /* invariant 2 */
-    double sm = p->hour_smooth;
+    double sw[3] = { 1, e.smooth1, e.smooth2 };
     for (int round = 0; round < FIT_ROUNDS; round++) {
         /* channel factor, given hour and weekend */
         double xk[_CHAN_KIND_MAX] = { 0 };
@@ -330,14 +555,14 @@ void model_debtor_prepare(const struct model *m, int segment, const struct model
             const struct model_cell *c = &cells[i];
             if (c->kind >= _CHAN_KIND_MAX || c->how >= MODEL_HOURS || !c->attempts)
                 continue;
-            double e = seg_mean(m, segment, c->kind, c->how) * ret->hour[c->how % 24];
+            double x = seg_mean(m, segment, c->kind, c->how) * ret->hour[c->how % 24];
             if (c->how >= 5 * 24)
-                e *= ret->weekend;
-            xk[c->kind] += c->attempts * e;
+                x *= ret->weekend;
+            xk[c->kind] += c->attempts * x;
         }
         for (int k = 0; k < _CHAN_KIND_MAX; k++) {
-            ret->fa[k] = cs + rk[k];
-            ret->fb[k] = cs + xk[k];
+            ret->fa[k] = e.channel[k] + rk[k];
+            ret->fb[k] = e.channel[k] + xk[k];
             ret->factor[k] = ret->fa[k] / ret->fb[k];
         }
         /* hour-of-day factor (every day, every channel), then weekend */
@@ -346,18 +571,24 @@ void model_debtor_prepare(const struct model *m, int segment, const struct model
             const struct model_cell *c = &cells[i];
             if (c->kind >= _CHAN_KIND_MAX || c->how >= MODEL_HOURS || !c->attempts)
                 continue;
-            double e = c->attempts * seg_mean(m, segment, c->kind, c->how) * ret->factor[c->kind];
+            double x = c->attempts * seg_mean(m, segment, c->kind, c->how) * ret->factor[c->kind];
             if (c->how >= 5 * 24) {
-                xw += e * ret->hour[c->how % 24];
-                e *= ret->weekend;
+                xw += x * ret->hour[c->how % 24];
+                x *= ret->weekend;
             }
-            xh[c->how % 24] += e;
+            xh[c->how % 24] += x;
         }
         for (int h = 0; h < 24; h++) {
-            int lo = (h + 23) % 24, hi = (h + 1) % 24;
-            ret->ha[h] = hs + rh[h] + sm * (rh[lo] + rh[hi]);
-            ret->hb[h] = hs + xh[h] + sm * (xh[lo] + xh[hi]);
-            ret->hour[h] = ret->ha[h] / ret->hb[h];
+            double a = hs, b = hs;
+            for (int d = -2; d <= 2; d++) {
+                int o = (h + 24 + d) % 24;
+                double w = sw[abs(d)];
+                a += w * rh[o];
+                b += w * xh[o];
+            }
+            ret->ha[h] = a;
+            ret->hb[h] = b;
+            ret->hour[h] = a / b;
         }
         ret->wa = ws + rw;
         ret->wb = ws + xw;

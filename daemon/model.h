@@ -73,6 +73,25 @@ int model_segment_add(struct model *m, int segment, enum chan_kind k, int how,
 void model_finish(struct model *m);
 size_t model_nsegments(const struct model *m);
 
+/*
+ * Empirical Bayes (after model_finish(), before any debtor is prepared):
+ * model_eb_add() for a sample of debtors (their segment and cells), then
+ * model_eb_finish() sets each segment's debtor-layer strengths and hour
+ * smoothing from the between-debtor covariances of their residuals
+ * (method of moments over pairs of a debtor's cells; docs/planner.md).
+ * Without it the model_params strengths apply.  Single-threaded; -EINVAL
+ * on a bad segment or an unfinished model.
+ */
+int model_eb_add(struct model *m, int segment, const struct model_cell *cells, size_t ncells);
+void model_eb_finish(struct model *m);
+/* A segment's debtor-layer prior (segment -1 or out of range: the pooled or default one). */
+struct model_eb {
+    double channel[_CHAN_KIND_MAX], hour, weekend; /* strengths (1 / variance) */
+    double smooth1, smooth2; /* weight of the hours of day 1 and 2 away */
+    double debtors;          /* sampled debtors behind it (0: defaults) */
+};
+void model_eb_get(const struct model *m, int segment, struct model_eb *ret);
+
 /* Segment posterior mean and pseudo-attempts (segment -1: the global prior). */
 void model_segment_estimate(const struct model *m, int segment, enum chan_kind k, int how,
                             double *ret_mean, double *ret_n);

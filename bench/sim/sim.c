@@ -13,7 +13,9 @@
  *     comparison policies on the same debtor-days   -> expected and sampled
  *     cadenza import outcomes
  *   report per window of days (learned / oracle / segment ceiling / fixed /
- *   random), also written as a TSV per day.
+ *   random / bayes), also written as a TSV per day.  bayes is the bound on
+ *   learning: the true model's posterior over the hidden individual effects
+ *   from its own outcomes (--bayes off skips its CPU time).
  *
  * Invariants:
  *  1. The planner sees only the debtors CSV (observable columns) and the
@@ -27,7 +29,7 @@
  *  3. Same parameters and seed -> same population, same outcomes and
  *     policies (the planner is seeded by the date).
  *  4. Each policy samples its own outcomes from its own stream, so the
- *     policies never share luck.
+ *     policies never share luck; bayes learns from its own outcomes only.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -50,8 +52,11 @@
 #define COOLDOWN_DAYS 7
 #define MAX_DAYS 400
 
-enum { POL_LEARNED, POL_ORACLE, POL_SEGMENT, POL_FIXED, POL_RANDOM, NPOL };
-static const char *const pol_name[NPOL] = { "learned", "oracle", "segment", "fixed", "random" };
+enum { POL_LEARNED, POL_ORACLE, POL_SEGMENT, POL_FIXED, POL_RANDOM, POL_BAYES, NPOL };
+static const char *const pol_name[NPOL] = { "learned", "oracle", "segment", "fixed", "random",
+                                            "bayes" };
+/* the first five policies' random streams as before bayes existed (same seed, same run) */
+#define NPOL_STREAM 5
 static const char *const ch_name[NCH] = { "email", "sms", "call" };
 
 /* ---- random numbers: splitmix64 seeding, xoshiro256** ---- */
@@ -123,6 +128,20 @@ static size_t rng_pick(struct rng *r, const double *w, size_t n)
         x -= w[i];
     }
     return n - 1;
+}
+
+/*
+ * The stream of (policy, debtor, day) under a salt: the first five
+ * policies keep the streams they had before bayes was added (so a seed
+ * reproduces earlier runs); bayes gets streams of its own.
+ */
+static void rng_stream(struct rng *r, uint64_t seed, int64_t day, uint32_t i, int pol)
+{
+    if (pol < NPOL_STREAM)
+        rng_seed(r, seed, (uint64_t)day * 1000003ULL * NPOL_STREAM + i * NPOL_STREAM +
+                              (uint64_t)pol);
+    else
+        rng_seed(r, seed ^ (0xba7e5ULL << 20) ^ (uint64_t)pol, (uint64_t)day * 1000003ULL + i);
 }
 
 /* ---- the ground truth (docs/simulation.md lists every number) ---- */
@@ -242,6 +261,250 @@ static double p_true(const struct debtor *d, int ch, int hour, bool weekend)
 static double p_segment(const struct debtor *d, int ch, int hour, bool weekend)
 {
     return sigmoid(logit_segment(d, ch, hour, weekend));
+}
+
+/* ---- the "bayes" comparison policy ----
+ *
+ * Knows the form of the truth, every population parameter and the
+ * debtor's segment-level part, but not its individual effects: it keeps a
+ * posterior over them from its own attempts (counts per channel x local
+ * hour x weekend) and picks the slot with the highest posterior mean p
+ * (or, --bayes thompson, of one posterior draw).  Approximations: the
+ * preferred hour h_i on a grid of BH_N half-hour cells (their centres),
+ * the channel affinity a_i(c) (the 0.5 N(0,1) part plus the preference
+ * bonus) on BA_N points in [-1.75, 1.75] sigma with the two normal priors
+ * (preferred or not) discretised on them, b_i on a 5-point Gauss-Hermite
+ * rule; pref_i exact (3 values).  Given (h, b) the channels are
+ * independent but for pref, so the posterior is summed exactly over the
+ * grid.  Recomputed from the counts each day: O(cells x grid).
+ */
+#define BH_N 26 /* preferred hour grid: 8.25, 8.75, ... 20.75 */
+#define BB_N 5  /* weekend affinity quadrature */
+#define BA_N 15 /* channel affinity grid */
+#define NCELL (NCH * NH * 2)
+
+enum bayes_mode { BAYES_OFF, BAYES_MEAN, BAYES_THOMPSON };
+static enum bayes_mode g_bayes = BAYES_MEAN;
+static uint16_t (*b_obs)[NCELL][2]; /* per debtor: attempts, reaches per cell */
+
+static const double gh_x[BB_N] = { -2.856970013872806, -1.355626179974266, 0,
+                                   1.355626179974266, 2.856970013872806 };
+static const double gh_w[BB_N] = { 0.011257411327721, 0.222075922005613, 0.533333333333333,
+                                   0.222075922005613, 0.011257411327721 };
+static double b_hterm[NH][BH_N];  /* sigma x (0.8 g(H + 0.5; h, 1.5) - 0.3) */
+static double b_a[BA_N];          /* sigma x u */
+static double b_wa[2][BA_N];      /* prior of a: [0] not preferred, [1] preferred */
+static double b_bterm[BB_N];      /* sigma x 0.3 x node */
+
+#define TAB_LO (-20.0)
+#define TAB_STEP (1.0 / 64)
+#define TAB_N 2561
+static float tab_sig[TAB_N], tab_lsig[TAB_N];
+
+static void bayes_init(void)
+{
+    for (int i = 0; i < TAB_N; i++) {
+        double x = TAB_LO + i * TAB_STEP;
+        tab_sig[i] = (float)(1 / (1 + exp(-x)));
+        tab_lsig[i] = (float)(-log1p(exp(-x)));
+    }
+    for (int H = 0; H < NH; H++)
+        for (int k = 0; k < BH_N; k++)
+            b_hterm[H][k] = g_scale * (IND_HOUR_AMP * bump(H0 + H + 0.5, H0 + 0.25 + 0.5 * k,
+                                                           IND_HOUR_WIDTH) - IND_HOUR_BASE);
+    for (int pref = 0; pref < 2; pref++) {
+        double mu = pref ? IND_PREF_BONUS * (NCH - 1) / NCH : -IND_PREF_BONUS / NCH, t = 0;
+        for (int j = 0; j < BA_N; j++) {
+            double u = -1.75 + 3.5 * j / (BA_N - 1), z = (u - mu) / IND_CH_SD;
+            b_a[j] = g_scale * u;
+            b_wa[pref][j] = exp(-0.5 * z * z);
+            t += b_wa[pref][j];
+        }
+        for (int j = 0; j < BA_N; j++)
+            b_wa[pref][j] /= t;
+    }
+    for (int q = 0; q < BB_N; q++)
+        b_bterm[q] = g_scale * IND_WEEKEND_SD * gh_x[q];
+}
+
+/* table lookups with linear interpolation: sigmoid and log sigmoid */
+static inline float tab_at(const float *t, float f)
+{
+    int i = (int)f;
+    float w = f - (float)i;
+    return t[i] + w * (t[i + 1] - t[i]);
+}
+
+static inline float sig_f(float x)
+{
+    float f = (x - (float)TAB_LO) * (float)(1 / TAB_STEP);
+    if (f <= 0)
+        return 0;
+    if (f >= TAB_N - 1)
+        return 1;
+    return tab_at(tab_sig, f);
+}
+
+static inline float lsig_f(float x)
+{
+    float f = (x - (float)TAB_LO) * (float)(1 / TAB_STEP);
+    if (f <= 0)
+        return x;
+    if (f >= TAB_N - 1)
+        return 0;
+    return tab_at(tab_lsig, f);
+}
+
+static int cell_of(int ch, int hour, bool we)
+{
+    return (ch * NH + (hour - H0)) * 2 + we;
+}
+
+/*
+ * The debtor's key per slot of today (key[ch * NH + hour - H0]): the
+ * posterior mean of p, or p under one posterior draw (r) in Thompson mode.
+ */
+static void bayes_keys(const struct debtor *d, uint32_t i, bool today_we, struct rng *r,
+                       double key[NSLOT])
+{
+    static float F[NCH][BH_N][BB_N][BA_N]; /* log likelihood of the own outcomes */
+    static double m[NCH][BH_N][BB_N][2];  /* channel marginal, pref or not */
+    static double W[BH_N][BB_N][NCH];     /* posterior of (h, b, pref), unnormalised */
+    double S[NCH][NH];
+    for (int c = 0; c < NCH; c++)
+        for (int H = 0; H < NH; H++)
+            S[c][H] = logit_segment(d, c, H0 + H, today_we);
+    if (g_scale == 0) {
+        for (int c = 0; c < NCH; c++)
+            for (int H = 0; H < NH; H++)
+                key[c * NH + H] = 1 / (1 + exp(-S[c][H]));
+        return;
+    }
+    memset(F, 0, sizeof(F));
+    const uint16_t(*ob)[2] = b_obs[i];
+    for (int c = 0; c < NCH; c++)
+        for (int H = 0; H < NH; H++)
+            for (int we = 0; we < 2; we++) {
+                int n = ob[cell_of(c, H0 + H, we)][0], y = ob[cell_of(c, H0 + H, we)][1];
+                if (!n)
+                    continue;
+                double s = logit_segment(d, c, H0 + H, we);
+                for (int k = 0; k < BH_N; k++) {
+                    double sk = s + b_hterm[H][k];
+                    if (!we) {
+                        float row[BA_N];
+                        for (int j = 0; j < BA_N; j++) {
+                            float x = (float)(sk + b_a[j]);
+                            row[j] = (float)y * lsig_f(x) + (float)(n - y) * lsig_f(-x);
+                        }
+                        for (int q = 0; q < BB_N; q++)
+                            for (int j = 0; j < BA_N; j++)
+                                F[c][k][q][j] += row[j];
+                    } else {
+                        for (int q = 0; q < BB_N; q++)
+                            for (int j = 0; j < BA_N; j++) {
+                                float x = (float)(sk + b_bterm[q] + b_a[j]);
+                                F[c][k][q][j] +=
+                                    (float)y * lsig_f(x) + (float)(n - y) * lsig_f(-x);
+                            }
+                    }
+                }
+            }
+    /* F -> exp(F - max) per channel; channel marginals given (h, b, pref?) */
+    for (int c = 0; c < NCH; c++) {
+        float mx = -1e30f;
+        for (int k = 0; k < BH_N; k++)
+            for (int q = 0; q < BB_N; q++)
+                for (int j = 0; j < BA_N; j++)
+                    mx = F[c][k][q][j] > mx ? F[c][k][q][j] : mx;
+        for (int k = 0; k < BH_N; k++)
+            for (int q = 0; q < BB_N; q++) {
+                double m0 = 0, m1 = 0;
+                for (int j = 0; j < BA_N; j++) {
+                    float df = F[c][k][q][j] - mx;
+                    double e = df > -40 ? (double)expf(df) : 0;
+                    F[c][k][q][j] = (float)e;
+                    m0 += b_wa[0][j] * e;
+                    m1 += b_wa[1][j] * e;
+                }
+                m[c][k][q][0] = m0;
+                m[c][k][q][1] = m1;
+            }
+    }
+    double Z = 0;
+    for (int k = 0; k < BH_N; k++)
+        for (int q = 0; q < BB_N; q++)
+            for (int p = 0; p < NCH; p++) {
+                double w = gh_w[q];
+                for (int c = 0; c < NCH; c++)
+                    w *= m[c][k][q][c == p];
+                W[k][q][p] = w;
+                Z += w;
+            }
+    if (g_bayes == BAYES_THOMPSON) {
+        double x = rng_unif(r) * Z;
+        int K = BH_N - 1, Q = BB_N - 1, P = NCH - 1;
+        for (int k = 0; k < BH_N; k++)
+            for (int q = 0; q < BB_N; q++)
+                for (int p = 0; p < NCH; p++) {
+                    if (x >= 0 && x < W[k][q][p]) {
+                        K = k, Q = q, P = p;
+                    }
+                    x -= W[k][q][p];
+                }
+        for (int c = 0; c < NCH; c++) {
+            int pf = c == P;
+            double y = rng_unif(r) * m[c][K][Q][pf];
+            int J = BA_N - 1;
+            for (int j = 0; j < BA_N; j++) {
+                double w = b_wa[pf][j] * F[c][K][Q][j];
+                if (y < w) {
+                    J = j;
+                    break;
+                }
+                y -= w;
+            }
+            for (int H = 0; H < NH; H++)
+                key[c * NH + H] = 1 / (1 + exp(-(S[c][H] + b_a[J] + b_hterm[H][K] +
+                                                  (today_we ? b_bterm[Q] : 0))));
+        }
+        return;
+    }
+    /* posterior mean: mass of (h, b, a_c) per channel, then E[sigmoid] */
+    for (int c = 0; c < NCH; c++) {
+        double V[BH_N][BB_N][BA_N];
+        for (int k = 0; k < BH_N; k++)
+            for (int q = 0; q < BB_N; q++) {
+                double wp = W[k][q][c] / m[c][k][q][1], wn = 0;
+                for (int p = 0; p < NCH; p++)
+                    if (p != c)
+                        wn += W[k][q][p];
+                wn /= m[c][k][q][0];
+                for (int j = 0; j < BA_N; j++)
+                    V[k][q][j] = (wp * b_wa[1][j] + wn * b_wa[0][j]) * F[c][k][q][j] / Z;
+            }
+        double Vw[BH_N][BA_N] = { { 0 } }; /* weekdays: b summed out */
+        if (!today_we)
+            for (int k = 0; k < BH_N; k++)
+                for (int q = 0; q < BB_N; q++)
+                    for (int j = 0; j < BA_N; j++)
+                        Vw[k][j] += V[k][q][j];
+        for (int H = 0; H < NH; H++) {
+            double e = 0;
+            for (int k = 0; k < BH_N; k++) {
+                double sk = S[c][H] + b_hterm[H][k];
+                if (!today_we) {
+                    for (int j = 0; j < BA_N; j++)
+                        e += Vw[k][j] * sig_f((float)(sk + b_a[j]));
+                } else {
+                    for (int q = 0; q < BB_N; q++)
+                        for (int j = 0; j < BA_N; j++)
+                            e += V[k][q][j] * sig_f((float)(sk + b_bterm[q] + b_a[j]));
+                }
+            }
+            key[c * NH + H] = e;
+        }
+    }
 }
 
 static void population_make(struct debtor *pop, size_t n, uint64_t seed)
@@ -394,8 +657,9 @@ struct daystat {
     int64_t reach[NPOL];        /* sampled reaches */
     int64_t mix[NPOL][NCH];     /* channel mix */
     double sum_best_ch;         /* learned: true p of the best hour on its chosen channel */
+    double sum_best_ch_bayes;   /* the same for bayes */
     int64_t viol_hours, viol_daily, viol_cooldown, viol_other, viol_capacity;
-    double plan_s, import_s;
+    double plan_s, import_s, bayes_s;
 };
 
 /* ---- capacity: per (channel, UTC hour since t_begin), 0 = unlimited ---- */
@@ -437,10 +701,10 @@ static int slot_cmp(const void *a, const void *b)
 
 /*
  * Allowed slots of debtor d for policy pol on local day `day`, sorted by
- * the policy's key (best first).  Returns the count.
+ * the policy's key (best first; bayes: bkey per slot).  Returns the count.
  */
 static int slots_allowed(const struct debtor *d, int pol, int64_t day, struct rng *r,
-                         struct slot out[static NSLOT])
+                         const double *bkey, struct slot out[static NSLOT])
 {
     bool we = weekday_of(day) >= 5;
     int n = 0;
@@ -456,6 +720,7 @@ static int slots_allowed(const struct debtor *d, int pol, int64_t day, struct rn
             case POL_ORACLE: s->key = p_true(d, ch, h, we); break;
             case POL_SEGMENT: s->key = p_segment(d, ch, h, we); break;
             case POL_RANDOM: s->key = rng_unif(r); break;
+            case POL_BAYES: s->key = bkey[ch * NH + h - H0]; break;
             default: s->key = 0; break;
             }
         }
@@ -526,10 +791,13 @@ static void policy_choose(struct debtor *pop, const uint32_t *idx, size_t m, int
                           int64_t day, uint64_t seed, int fixed_ch, int fixed_hour,
                           struct slot (*sl)[NSLOT], uint8_t *nsl, struct pick *out)
 {
+    double bkey[NSLOT];
     for (size_t j = 0; j < m; j++) {
         struct rng r;
-        rng_seed(&r, seed ^ 0x5eedULL, (uint64_t)day * 1000003ULL * NPOL + idx[j] * NPOL + pol);
-        nsl[j] = (uint8_t)slots_allowed(&pop[idx[j]], pol, day, &r, sl[j]);
+        rng_stream(&r, seed ^ 0x5eedULL, day, idx[j], pol);
+        if (pol == POL_BAYES)
+            bayes_keys(&pop[idx[j]], idx[j], weekday_of(day) >= 5, &r, bkey);
+        nsl[j] = (uint8_t)slots_allowed(&pop[idx[j]], pol, day, &r, bkey, sl[j]);
         out[j].ch = -1;
     }
     bool capped = cap[0] || cap[1] || cap[2];
@@ -625,6 +893,14 @@ static double now_s(void)
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+/* this process's CPU time (the bayes policy's cost, whatever the machine's load) */
+static double cpu_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
 struct att {
     uint32_t idx;
     int ch;
@@ -706,9 +982,12 @@ static void report(FILE *f, const struct opts *o, const struct daystat *ds, int 
     fprintf(f, "%s, seed %" PRIu64 ", fixed = %s at %02d:00\n", d0, o->seed,
             ch_name[o->fixed_ch], o->fixed_hour);
     fprintf(f, "contact rate = mean true p of the chosen slots (sampled rate in brackets)\n");
-    fprintf(f, "%-7s %9s %15s %15s %15s %15s %15s %7s %7s %7s %7s  %s\n", "days", "attempts",
-            "learned", "oracle", "segment", "fixed", "random", "L/orac", "L/seg", "L/fix",
-            "L/rand", "learned mix e/s/c %");
+    if (g_bayes != BAYES_OFF)
+        fprintf(f, "bayes = posterior-%s learner that knows everything but the individual "
+                   "effects\n", g_bayes == BAYES_MEAN ? "mean" : "draw (Thompson)");
+    fprintf(f, "%-7s %9s %15s %15s %15s %15s %15s %15s %7s %7s %7s %7s %7s %7s  %s\n", "days",
+            "attempts", "learned", "oracle", "segment", "fixed", "random", "bayes", "L/orac",
+            "L/seg", "L/fix", "L/rand", "L/bayes", "B/orac", "learned mix e/s/c %");
     for (int w0 = 0; w0 < ndays; w0 += o->window) {
         int w1 = w0 + o->window < ndays ? w0 + o->window : ndays;
         double sp[NPOL] = { 0 }, sr[NPOL] = { 0 }, mix[NCH] = { 0 };
@@ -730,7 +1009,8 @@ static void report(FILE *f, const struct opts *o, const struct daystat *ds, int 
         for (int p = 0; p < NPOL; p++)
             fprintf(f, "  %.4f (%.4f)", sp[p] / n, sr[p] / n);
         for (int p = 1; p < NPOL; p++)
-            fprintf(f, " %7.3f", sp[0] / sp[p]);
+            fprintf(f, " %7.3f", sp[p] > 0 ? sp[0] / sp[p] : 0.0);
+        fprintf(f, " %7.3f", sp[POL_ORACLE] > 0 ? sp[POL_BAYES] / sp[POL_ORACLE] : 0.0);
         fprintf(f, "  %2.0f/%2.0f/%2.0f\n", 100 * mix[0] / n, 100 * mix[1] / n, 100 * mix[2] / n);
     }
     fprintf(f, "channel mix email/sms/call %%:");
@@ -749,12 +1029,14 @@ static void report(FILE *f, const struct opts *o, const struct daystat *ds, int 
     /* where the learned planner loses to the oracle, in the third window (or the last) */
     int g0 = 2 * o->window < ndays ? 2 * o->window : (ndays - 1) / o->window * o->window;
     int g1 = g0 + o->window < ndays ? g0 + o->window : ndays;
-    double gn = 0, gch = 0, gl = 0, go = 0;
+    double gn = 0, gch = 0, gl = 0, go = 0, gbc = 0, gb = 0;
     for (int i = g0; i < g1; i++) {
         gn += (double)ds[i].n;
         gch += ds[i].sum_best_ch;
         gl += ds[i].sum_p[POL_LEARNED];
         go += ds[i].sum_p[POL_ORACLE];
+        gbc += ds[i].sum_best_ch_bayes;
+        gb += ds[i].sum_p[POL_BAYES];
     }
     if (gn == 0)
         gn = 1;
@@ -762,6 +1044,9 @@ static void report(FILE *f, const struct opts *o, const struct daystat *ds, int 
                "chosen channel - chosen) + channel %.4f (oracle - best hour on the chosen "
                "channel)\n",
             g0 + 1, g1, (go - gl) / gn, (gch - gl) / gn, (go - gch) / gn);
+    if (g_bayes != BAYES_OFF)
+        fprintf(f, "bayes's gap to the oracle, days %d-%d: %.4f = hour %.4f + channel %.4f\n",
+                g0 + 1, g1, (go - gb) / gn, (gbc - gb) / gn, (go - gbc) / gn);
     int64_t vh = 0, vd = 0, vc = 0, vo = 0, vcap = 0;
     double tp = 0, ti = 0;
     for (int i = 0; i < ndays; i++) {
@@ -798,6 +1083,8 @@ static void usage(FILE *f)
             "  --cap-email N, --cap-sms N, --cap-call N\n"
             "                     hourly capacities (per UTC hour; 0 = unlimited) the\n"
             "                     comparison policies obey: give the config's values\n"
+            "  --bayes MODE       the bayes policy: mean (posterior mean, default),\n"
+            "                     thompson (one posterior draw) or off (saves its time)\n"
             "  --keep-going       do not stop at the first rule violation\n");
 }
 
@@ -811,6 +1098,7 @@ int main(int argc, char **argv)
         { "window", required_argument, NULL, 'W' },  { "fixed", required_argument, NULL, 'f' },
         { "cap-email", required_argument, NULL, 1 }, { "cap-sms", required_argument, NULL, 2 },
         { "cap-call", required_argument, NULL, 3 },  { "keep-going", no_argument, NULL, 'k' },
+        { "bayes", required_argument, NULL, 'B' },
         { "help", no_argument, NULL, 'h' },          {},
     };
     struct opts o = { .n = 20000, .days = 30, .window = 10, .seed = 1, .het_name = "moderate",
@@ -853,6 +1141,18 @@ int main(int argc, char **argv)
         }
         case 1: case 2: case 3: cap[c - 1] = strtoll(optarg, NULL, 10); break;
         case 'k': o.keep_going = true; break;
+        case 'B':
+            if (!strcmp(optarg, "off"))
+                g_bayes = BAYES_OFF;
+            else if (!strcmp(optarg, "mean"))
+                g_bayes = BAYES_MEAN;
+            else if (!strcmp(optarg, "thompson"))
+                g_bayes = BAYES_THOMPSON;
+            else {
+                fprintf(stderr, "sim: bad --bayes '%s' (off, mean, thompson)\n", optarg);
+                return 2;
+            }
+            break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -893,6 +1193,12 @@ int main(int argc, char **argv)
     if (!pop || !ds || !idx || !sl || !nsl || !pk || !path || !cmd || !db)
         return 3;
     population_make(pop, o.n, o.seed);
+    if (g_bayes != BAYES_OFF) {
+        bayes_init();
+        b_obs = calloc(o.n, sizeof(*b_obs));
+        if (!b_obs)
+            return 3;
+    }
 
     snprintf(db, 4096, "%s/store.db", o.work);
     snprintf(path, 4096, "%s/debtors.csv", o.work);
@@ -1000,8 +1306,7 @@ int main(int argc, char **argv)
             }
             st->sum_best_ch += best;
             struct rng rr;
-            rng_seed(&rr, o.seed ^ 0x0c0ffeeULL,
-                     (uint64_t)day * 1000003ULL * NPOL + a[i].idx * NPOL + POL_LEARNED);
+            rng_stream(&rr, o.seed ^ 0x0c0ffeeULL, day, a[i].idx, POL_LEARNED);
             bool hit = rng_unif(&rr) < p;
             st->sum_p[POL_LEARNED] += p;
             st->reach[POL_LEARNED] += hit;
@@ -1023,21 +1328,38 @@ int main(int argc, char **argv)
 
         /* the comparison policies on the same debtor-days */
         for (int pol = 1; pol < NPOL; pol++) {
+            if (pol == POL_BAYES && g_bayes == BAYES_OFF)
+                continue;
+            double tb = cpu_s();
             policy_choose(pop, idx, m, pol, day, o.seed, o.fixed_ch, o.fixed_hour, sl, nsl, pk);
+            if (pol == POL_BAYES)
+                st->bayes_s = cpu_s() - tb;
             for (size_t j = 0; j < m; j++) {
                 struct debtor *d = &pop[idx[j]];
                 if (pk[j].ch < 0)
                     continue; /* nothing allowed: no contact, counts as no reach */
                 double p = p_true(d, pk[j].ch, pk[j].hour, we);
                 struct rng rr;
-                rng_seed(&rr, o.seed ^ 0x0c0ffeeULL,
-                         (uint64_t)day * 1000003ULL * NPOL + idx[j] * NPOL + pol);
+                rng_stream(&rr, o.seed ^ 0x0c0ffeeULL, day, idx[j], pol);
                 bool hit = rng_unif(&rr) < p;
                 st->sum_p[pol] += p;
                 st->reach[pol] += hit;
                 st->mix[pol][pk[j].ch]++;
                 if (hit && pk[j].ch == 2)
                     d->call_ok_from[pol] = (int32_t)(day + COOLDOWN_DAYS);
+                if (pol == POL_BAYES) {
+                    double best = 0;
+                    for (int h = H0; h < H1; h++) {
+                        double q = p_true(d, pk[j].ch, h, we);
+                        best = q > best ? q : best;
+                    }
+                    st->sum_best_ch_bayes += best;
+                    uint16_t *bc = b_obs[idx[j]][cell_of(pk[j].ch, pk[j].hour, we)];
+                    if (bc[0] < UINT16_MAX) {
+                        bc[0]++;
+                        bc[1] += hit;
+                    }
+                }
             }
         }
 
@@ -1064,10 +1386,10 @@ int main(int argc, char **argv)
         double nn = st->n ? (double)st->n : 1;
         fprintf(stderr,
                 "[%s] day %2d %s: %" PRId64 " attempts, learned %.4f oracle %.4f segment %.4f "
-                "fixed %.4f random %.4f (run %.1fs, import %.1fs)\n",
+                "fixed %.4f random %.4f bayes %.4f (run %.1fs, import %.1fs, bayes %.1fs cpu)\n",
                 o.het_name, di + 1, dstr, st->n, st->sum_p[0] / nn, st->sum_p[1] / nn,
-                st->sum_p[2] / nn, st->sum_p[3] / nn, st->sum_p[4] / nn, st->plan_s,
-                st->import_s);
+                st->sum_p[2] / nn, st->sum_p[3] / nn, st->sum_p[4] / nn, st->sum_p[5] / nn,
+                st->plan_s, st->import_s, st->bayes_s);
         ndays = di + 1;
         if (viol && !o.keep_going) {
             fprintf(stderr, "sim: %" PRId64 " rule violations on %s, stopping\n", viol, dstr);

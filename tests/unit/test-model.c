@@ -265,6 +265,121 @@ static void test_draw(void)
     model_free(m);
 }
 
+/*
+ * Empirical Bayes: debtors whose channel factors spread (variance 0.25)
+ * and whose hour of day does not matter give a channel strength near 4
+ * and a large hour strength; a population without any spread gives large
+ * strengths everywhere.  Each debtor: 6 cells (email and sms at three
+ * hours of day far apart), 8 attempts each, reaches ~ Binomial(8, 0.2 f).
+ */
+static void eb_population(struct model *m, int nseg, double chan_sd, double hour_sd,
+                          uint64_t seed)
+{
+    struct model_rng rng;
+    model_rng_seed(&rng, seed);
+    for (int i = 0; i < 6000; i++) {
+        /* Gamma(4, 4) has variance 0.25: the factor a sample of debtors spreads by */
+        double f[2], g[3];
+        for (int k = 0; k < 2; k++)
+            f[k] = chan_sd > 0 ? model_rng_gamma(&rng, 1 / (chan_sd * chan_sd)) *
+                                     (chan_sd * chan_sd)
+                               : 1;
+        for (int h = 0; h < 3; h++)
+            g[h] = hour_sd > 0 ? model_rng_gamma(&rng, 1 / (hour_sd * hour_sd)) *
+                                     (hour_sd * hour_sd)
+                               : 1;
+        struct model_cell c[12];
+        int n = 0;
+        for (int k = 0; k < 2; k++)
+            for (int h = 0; h < 3; h++)
+                for (int day = 0; day < 2; day++) {
+                    double p = 0.2 * f[k] * g[h];
+                    uint32_t r = 0;
+                    for (int a = 0; a < 4; a++)
+                        r += model_rng_uniform(&rng) < p;
+                    c[n++] = (struct model_cell){ (uint8_t)(k ? CHAN_SMS : CHAN_EMAIL),
+                                                  (uint8_t)(day * 24 + 9 + 4 * h), 0, 4, r };
+                }
+        CHECK_INT(model_eb_add(m, i % nseg, c, (size_t)n), 0);
+    }
+}
+
+static struct model *eb_model(int nseg)
+{
+    struct model *m = NULL;
+    CHECK_INT(model_new(NULL, (size_t)nseg, &m), 0);
+    for (int s = 0; s < nseg; s++)
+        for (int h = 0; h < MODEL_HOURS; h++) {
+            CHECK_INT(model_segment_add(m, s, CHAN_EMAIL, h, 100000, 20000), 0);
+            CHECK_INT(model_segment_add(m, s, CHAN_SMS, h, 100000, 20000), 0);
+        }
+    model_finish(m);
+    return m;
+}
+
+static void test_empirical_bayes(void)
+{
+    struct model_eb e, def;
+    struct model *m = eb_model(2);
+    /* before any sample: the defaults of model_params */
+    model_eb_get(m, 0, &def);
+    struct model_params p;
+    model_params_default(&p);
+    CHECK(def.channel[CHAN_SMS] == p.channel_strength && def.hour == p.hour_strength);
+    CHECK(def.debtors == 0);
+    CHECK(model_eb_add(m, 2, NULL, 0) < 0); /* no such segment */
+    eb_population(m, 2, 0.5, 0, 11);
+    model_eb_finish(m);
+    for (int s = -1; s < 2; s++) {
+        model_eb_get(m, s, &e);
+        CHECK(e.debtors >= 3000);
+        CHECK(e.channel[CHAN_EMAIL] > 2.5 && e.channel[CHAN_EMAIL] < 6.5);
+        CHECK(e.channel[CHAN_SMS] > 2.5 && e.channel[CHAN_SMS] < 6.5);
+        CHECK(e.hour > 30); /* the hour of day does not matter here */
+        /* invariant 6 */
+        CHECK(e.hour >= 0.5 && e.hour <= 1000 && e.weekend >= 0.5 && e.weekend <= 1000);
+        CHECK(e.smooth2 >= 0 && e.smooth2 <= e.smooth1 && e.smooth1 <= 1);
+    }
+    /* the same sample gives the same estimates */
+    struct model *m2 = eb_model(2);
+    eb_population(m2, 2, 0.5, 0, 11);
+    model_eb_finish(m2);
+    for (int s = -1; s < 2; s++) {
+        struct model_eb e2;
+        model_eb_get(m, s, &e);
+        model_eb_get(m2, s, &e2);
+        CHECK(memcmp(&e, &e2, sizeof(e)) == 0);
+    }
+    model_free(m2);
+    /* the debtor layer uses them: one reach in 4 on sms moves the factor more than
+     * the default strength would */
+    struct model_cell c[] = { { CHAN_SMS, 10, 0, 4, 3 } };
+    struct model_debtor md;
+    struct model_estimate est;
+    model_debtor_prepare(m, 0, c, 1, &md);
+    model_estimate(&md, CHAN_SMS, 24 + 10, &est);
+    /* (c + 3) / (c + 0.8): 1.46 at c = 4, 1.25 at the default 8 */
+    CHECK(est.mean / est.seg_mean > 1.35);
+    model_free(m);
+
+    /* no spread at all: strong priors, the debtor layer stays near the segment */
+    m = eb_model(1);
+    eb_population(m, 1, 0, 0, 12);
+    model_eb_finish(m);
+    model_eb_get(m, 0, &e);
+    CHECK(e.channel[CHAN_EMAIL] > 30 && e.channel[CHAN_SMS] > 30 && e.hour > 30);
+    model_free(m);
+
+    /* the hour of day spreads (variance 0.25), channels do not */
+    m = eb_model(1);
+    eb_population(m, 1, 0, 0.5, 13);
+    model_eb_finish(m);
+    model_eb_get(m, 0, &e);
+    CHECK(e.hour > 2.5 && e.hour < 6.5);
+    CHECK(e.channel[CHAN_EMAIL] > 20 && e.channel[CHAN_SMS] > 20);
+    model_free(m);
+}
+
 static void test_rng(void)
 {
     struct model_rng a, b;
@@ -348,5 +463,6 @@ static void test_bad_params(void)
 TEST_MAIN({ "kernel", test_kernel }, { "builtin_prior", test_builtin_prior },
           { "no_counts", test_no_counts }, { "segment_pooling", test_segment_pooling },
           { "debtor_shrinkage", test_debtor_shrinkage }, { "hour_of_day", test_hour_of_day },
-          { "draw", test_draw }, { "rng", test_rng },
+          { "draw", test_draw }, { "empirical_bayes", test_empirical_bayes },
+          { "rng", test_rng },
           { "bad_params", test_bad_params })
