@@ -1,7 +1,7 @@
 #!/bin/sh
 # Enqueue benchmark: jobs/s of `cadenza run`'s enqueue phase
-# (queue_enqueue_batch(), pages of 1000 jobs as dispatch.c hands them)
-# against redis-benchmark running the same enqueue script once per job.
+# (dispatch_enqueue_rows(), pages of 1000 jobs) against redis-benchmark
+# running the same enqueue script once per job.
 #
 #   bench/enqueue.sh [RUNS] [JOBS]       (defaults: 5 runs, 1000000 jobs)
 #
@@ -11,8 +11,10 @@
 #        cz:jobs cz:channels cz:sched: cz:done: __rand_int__ email <due> <payload>
 #      (one job per script call, a unique random id per call, the payload
 #      of a real job: `enqueue-bench --payload`)
-#   2. bench/enqueue-bench --jobs JOBS (the real path, jobs built like
-#      dispatch.c builds them, serialised to JSON inside the timing)
+#   2. bench/enqueue-bench --jobs JOBS: the engine of `cadenza run`'s
+#      enqueue phase (dispatch_enqueue_rows(): jobs built from attempt rows
+#      by dispatch.c, serialised and streamed a page ahead, all inside the
+#      timing) fed made-up rows instead of SQLite's
 # and prints the medians and their ratio.  Uses a release build in
 # build-release/ (made if missing; BUILD=dir picks another).
 set -eu

@@ -239,7 +239,7 @@ static int do_enqueue(struct queue *q, int argc, char **argv)
                 line[--len] = 0;
             if (len == 0)
                 continue;
-            if (job_from_json(line, (size_t)len, &jobs[n], err, sizeof(err)) < 0) {
+            if (job_parse(line, (size_t)len, 0, &jobs[n], err, sizeof(err)) < 0) {
                 fprintf(stderr, "%s:%zu: error: %s\n", path, lineno, err);
                 ex = EXIT_DATA;
                 continue;

@@ -30,6 +30,8 @@ static void worker_usage(FILE *f)
             "      --once                exit as soon as no work is left\n"
             "      --until-idle S        exit when no work was left for S seconds\n"
             "      --visibility-timeout S  lease length (default 60)\n"
+            "      --lease-margin S      stop sending a leased job this long before its lease\n"
+            "                            ends, renew first (default: half the lease)\n"
             "      --max-tries N         transient failures before the dead letter (default 5)\n"
             "      --retry-base MS       first retry delay, doubled per try (default 1000)\n"
             "      --retry-max MS        longest retry delay (default 3600000)\n"
@@ -51,7 +53,7 @@ static int parse_num(const char *opt, const char *s, double min, double max, dou
 
 int cmd_worker(int argc, char **argv, const struct cli_ctx *ctx)
 {
-    enum { OPT_ONCE = 256, OPT_IDLE, OPT_VT, OPT_TRIES, OPT_RBASE, OPT_RMAX };
+    enum { OPT_ONCE = 256, OPT_IDLE, OPT_VT, OPT_MARGIN, OPT_TRIES, OPT_RBASE, OPT_RMAX };
     static const struct option opts[] = {
         { "channels", required_argument, NULL, 'C' },
         { "concurrency", required_argument, NULL, 'n' },
@@ -59,6 +61,7 @@ int cmd_worker(int argc, char **argv, const struct cli_ctx *ctx)
         { "once", no_argument, NULL, OPT_ONCE },
         { "until-idle", required_argument, NULL, OPT_IDLE },
         { "visibility-timeout", required_argument, NULL, OPT_VT },
+        { "lease-margin", required_argument, NULL, OPT_MARGIN },
         { "max-tries", required_argument, NULL, OPT_TRIES },
         { "retry-base", required_argument, NULL, OPT_RBASE },
         { "retry-max", required_argument, NULL, OPT_RMAX },
@@ -104,6 +107,11 @@ int cmd_worker(int argc, char **argv, const struct cli_ctx *ctx)
             if (parse_num("--visibility-timeout", optarg, 0.1, 86400, &v) < 0)
                 return EXIT_USAGE;
             o.visibility_ms = (int64_t)(v * 1000);
+            break;
+        case OPT_MARGIN:
+            if (parse_num("--lease-margin", optarg, 0.001, 86400, &v) < 0)
+                return EXIT_USAGE;
+            o.lease_margin_ms = (int64_t)(v * 1000);
             break;
         case OPT_TRIES:
             if (parse_num("--max-tries", optarg, 1, 1000, &v) < 0)

@@ -137,7 +137,7 @@ int day_ranges_parse(const char *s, struct day_ranges *ret, char *err, size_t er
             b--;
         size_t len = (size_t)(b - a);
         const char *dash = memchr(a, '-', len);
-        int start, end, r1 = -EINVAL, r2 = -EINVAL;
+        int start = 0, end = 0, r1 = -EINVAL, r2 = -EINVAL;
         if (len == 0) {
             snprintf(err, errlen, "empty time range in '%s'", s);
             return -EINVAL;

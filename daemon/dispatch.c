@@ -1,9 +1,15 @@
 /*
  * dispatch.c - enqueue a run's attempts, drain results (see dispatch.h).
  *
- * Owns: one page of jobs or results at a time (bounded memory whatever
- * the run's size).  Must never: acknowledge results before the store has
- * committed them, or mark an attempt QUEUED before Redis has its job.
+ * Owns: two pages of jobs (one being built, one in Redis's hands) or one
+ * page of results at a time (bounded memory whatever the run's size).
+ * Must never: acknowledge results before the store has committed them,
+ * or mark an attempt QUEUED before Redis has its job.
+ *
+ * Invariants:
+ *  1. A page is committed (attempts marked QUEUED) only after
+ *     queue_enqueue_wait() returned 0 for it; pages are committed in the
+ *     order they were read.
  */
 #include "dispatch.h"
 
@@ -15,53 +21,122 @@
 #include "config.h"
 #include "debtor.h"
 #include "job.h"
+#include "util.h"
 
 #define PAGE 1000
 
 struct page {
     struct job jobs[PAGE];
     int64_t ids[PAGE];
-    size_t n;
+    size_t n;            /* jobs built */
+    size_t nids;         /* jobs sent, waiting to be recorded */
     int64_t last_id;
     int64_t skipped_ids[PAGE];
     const char *skipped_why[PAGE];
     size_t nskipped;
+    struct sbuf scratch; /* one job's inputs text while it is built */
     int r;
 };
 
+/* Release the jobs (not the ids and skipped rows of a page in flight). */
 static void page_release(struct page *p)
 {
     for (size_t i = 0; i < p->n; i++)
         job_release(&p->jobs[i]);
     p->n = 0;
-    p->nskipped = 0;
 }
 
-static void format_amount(int64_t minor, const char *currency, char *buf, size_t len)
+/* minor units as a decimal amount in the currency's digits ("125.50"), no printf */
+static size_t format_amount(int64_t minor, const char *currency, char *buf /* [32] */)
 {
     int exp = currency_exponent(currency);
     if (exp < 0)
         exp = 2;
-    if (exp == 0) {
-        snprintf(buf, len, "%lld", (long long)minor);
-        return;
-    }
     if (exp > 4)
         exp = 4;
-    int64_t div = 1;
-    for (int i = 0; i < exp; i++)
-        div *= 10;
-    char frac[24];
-    snprintf(frac, sizeof(frac), "%04lld", (long long)(llabs(minor) % div));
-    snprintf(buf, len, "%lld.%s", (long long)(minor / div), frac + 4 - exp);
+    uint64_t u = minor < 0 ? -(uint64_t)minor : (uint64_t)minor;
+    char d[32], *p = d + sizeof(d);
+    for (int i = 0; i < exp; i++) {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    }
+    if (exp > 0)
+        *--p = '.';
+    do
+        *--p = (char)('0' + u % 10);
+    while ((u /= 10));
+    if (minor < 0)
+        *--p = '-';
+    size_t n = (size_t)(d + sizeof(d) - p);
+    memcpy(buf, p, n);
+    buf[n] = 0;
+    return n;
 }
 
-static int dup_into(char **dst, const char *src)
+/* ,"key":"value" or ,"key":null; a value that is not UTF-8 is left out */
+static int add_input(struct sbuf *b, const char *key, const char *v)
 {
-    if (!src)
+    if (v && !utf8_valid(v, strlen(v)))
         return 0;
-    *dst = strdup(src);
-    return *dst ? 0 : -ENOMEM;
+    int r = sbuf_adds(b, key);
+    if (r >= 0)
+        r = v ? job_json_str(b, v, strlen(v)) : sbuf_add(b, "null", 4);
+    return r;
+}
+
+int dispatch_job_from_row(const struct store_dispatch_row *row, struct sbuf *scratch,
+                          struct job *ret)
+{
+    struct job j = {
+        .attempt_id = row->attempt_id,
+        .tier = -1,
+        .attempt = row->attempt_number,
+        .not_before = row->scheduled_at,
+        .not_after = row->not_after,
+        .nwindows = 1,
+        /* borrowed until job_pack() copies them */
+        .idempotency_key = (char *)row->idempotency_key,
+        .debtor_id = (char *)row->debtor_id,
+        .channel = (char *)row->channel,
+        .channel_kind = (char *)chan_kind_to_string((enum chan_kind)row->kind),
+        .address = (char *)row->address,
+        .template_name = (char *)row->template_name,
+        .time_zone = (char *)row->time_zone,
+        .strategy = (char *)row->strategy,
+    };
+    j.windows[0] = (struct job_window){ row->scheduled_at, row->not_after };
+    /*
+     * The message inputs a template may use (docs/strategies.md), written
+     * as JSON text straight away: the worker reads them back as text too.
+     */
+    char amount[32], due[11];
+    format_amount(row->balance_minor, row->currency, amount);
+    sbuf_reset(scratch);
+    int r = sbuf_addc(scratch, '{');
+    if (r >= 0)
+        r = add_input(scratch, "\"name\":", row->name);
+    if (r >= 0)
+        r = add_input(scratch, scratch->len > 1 ? ",\"locale\":" : "\"locale\":", row->locale);
+    if (r >= 0)
+        r = add_input(scratch, scratch->len > 1 ? ",\"amount\":" : "\"amount\":", amount);
+    if (r >= 0)
+        r = add_input(scratch, ",\"currency\":", row->currency);
+    if (r >= 0 && row->due_date != INT32_MIN) {
+        format_date(row->due_date, due);
+        r = add_input(scratch, ",\"due_date\":", due);
+    }
+    if (r >= 0 && row->tier)
+        r = add_input(scratch, ",\"tier\":", row->tier);
+    if (r >= 0)
+        r = sbuf_addc(scratch, '}');
+    if (r < 0)
+        return -ENOMEM;
+    j.inputs_json = scratch->buf;
+    j.inputs_json_len = scratch->len;
+    if (job_pack(&j) < 0)
+        return -ENOMEM;
+    *ret = j;
+    return 0;
 }
 
 static int add_row(void *ctx, const struct store_dispatch_row *row)
@@ -74,101 +149,140 @@ static int add_row(void *ctx, const struct store_dispatch_row *row)
                                                       : "no legal send window was recorded";
         return 0;
     }
-    struct job *j = &p->jobs[p->n];
-    memset(j, 0, sizeof(*j));
-    j->attempt_id = row->attempt_id;
-    j->tier = -1;
-    j->attempt = row->attempt_number;
-    j->not_before = row->scheduled_at;
-    j->not_after = row->not_after;
-    j->windows[0] = (struct job_window){ row->scheduled_at, row->not_after };
-    j->nwindows = 1;
-    const char *kind = chan_kind_to_string((enum chan_kind)row->kind);
-    if (dup_into(&j->idempotency_key, row->idempotency_key) < 0 ||
-        dup_into(&j->debtor_id, row->debtor_id) < 0 || dup_into(&j->channel, row->channel) < 0 ||
-        dup_into(&j->channel_kind, kind) < 0 || dup_into(&j->address, row->address) < 0 ||
-        dup_into(&j->template_name, row->template_name) < 0 ||
-        dup_into(&j->time_zone, row->time_zone) < 0 || dup_into(&j->strategy, row->strategy) < 0)
-        goto oom;
-    /* The message inputs a template may use (docs/strategies.md). */
-    json_t *in = json_object();
-    if (!in)
-        goto oom;
-    j->inputs = in;
-    char amount[32], due[11];
-    format_amount(row->balance_minor, row->currency, amount, sizeof(amount));
-    json_object_set_new(in, "name", row->name ? json_string(row->name) : json_null());
-    json_object_set_new(in, "locale", row->locale ? json_string(row->locale) : json_null());
-    json_object_set_new(in, "amount", json_string(amount));
-    json_object_set_new(in, "currency", row->currency ? json_string(row->currency) : json_null());
-    if (row->due_date != INT32_MIN) {
-        format_date(row->due_date, due);
-        json_object_set_new(in, "due_date", json_string(due));
-    }
-    if (row->tier)
-        json_object_set_new(in, "tier", json_string(row->tier));
+    int r = dispatch_job_from_row(row, &p->scratch, &p->jobs[p->n]);
+    if (r < 0)
+        return r;
     p->ids[p->n++] = row->attempt_id;
     return 0;
-oom:
-    job_release(j);
-    return -ENOMEM;
+}
+
+/* Wait for a sent page (if it had jobs), then let the source record it. */
+static int page_settle(struct queue *q, const struct dispatch_source_ops *ops, void *ud,
+                       struct page *p, struct dispatch_enqueue_stats *st, char *err,
+                       size_t errlen)
+{
+    size_t added = 0;
+    int r;
+    if (p->nids && (r = queue_enqueue_wait(q, &added)) < 0) {
+        snprintf(err, errlen, "cannot enqueue jobs: %s",
+                 queue_errstr(q)[0] ? queue_errstr(q) : strerror(-r));
+        return r;
+    }
+    /* Only now, with the jobs safely in Redis, may the source mark them queued. */
+    const struct dispatch_committed c = { p->ids, p->nids, p->skipped_ids, p->skipped_why,
+                                          p->nskipped };
+    if ((r = ops->commit(ud, &c, err, errlen)) < 0)
+        return r;
+    st->jobs += (int64_t)p->nids;
+    st->added += (int64_t)added;
+    st->skipped += (int64_t)p->nskipped;
+    p->nids = 0;
+    p->nskipped = 0;
+    return 0;
+}
+
+int dispatch_enqueue_rows(struct queue *q, const struct dispatch_source_ops *ops, void *ud,
+                          struct dispatch_enqueue_stats *ret, char *err, size_t errlen)
+{
+    struct dispatch_enqueue_stats st = { 0 };
+    struct page *pages = calloc(2, sizeof(*pages)), *inflight = NULL;
+    int64_t last_id = 0;
+    int r = 0;
+    if (!pages) {
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    /*
+     * Two pages: while Redis runs the calls of one, the next is read and
+     * built, and the one before is recorded (invariant 1 still holds:
+     * a page is recorded only after queue_enqueue_wait() said it is in).
+     */
+    for (int cur = 0;; cur ^= 1) {
+        struct page *p = &pages[cur];
+        p->last_id = last_id;
+        int n = ops->fetch(ud, last_id, PAGE, add_row, p, err, errlen);
+        if (n < 0) {
+            r = n;
+            if (r == -ENOMEM)
+                snprintf(err, errlen, "out of memory");
+            break;
+        }
+        if (n == 0)
+            break;
+        last_id = p->last_id;
+        if (p->n && (r = queue_enqueue_send(q, p->jobs, p->n)) < 0) {
+            snprintf(err, errlen, "cannot enqueue jobs: %s",
+                     queue_errstr(q)[0] ? queue_errstr(q) : strerror(-r));
+            break;
+        }
+        p->nids = p->n;
+        page_release(p); /* the calls hold copies: only the ids are needed now */
+        if (inflight && (r = page_settle(q, ops, ud, inflight, &st, err, errlen)) < 0)
+            break;
+        inflight = p;
+    }
+    if (r >= 0 && inflight)
+        r = page_settle(q, ops, ud, inflight, &st, err, errlen);
+    if (r < 0)
+        queue_enqueue_drop(q);
+    for (int i = 0; i < 2; i++) {
+        page_release(&pages[i]);
+        sbuf_release(&pages[i].scratch);
+    }
+    free(pages);
+    *ret = st;
+    return r < 0 ? r : 0;
+}
+
+/* `cadenza run`: the run's planned attempts, from the store and back. */
+struct store_source {
+    struct store *s;
+    int64_t run_id;
+};
+
+static int store_fetch(void *ud, int64_t after_id, int limit,
+                       int (*row)(void *ctx, const struct store_dispatch_row *r), void *ctx,
+                       char *err, size_t errlen)
+{
+    struct store_source *ss = ud;
+    int n = store_run_attempts(ss->s, ss->run_id, ATTEMPT_PLANNED, after_id, limit, row, ctx);
+    if (n < 0 && n != -ENOMEM)
+        snprintf(err, errlen, "cannot read planned attempts: %s", store_errmsg(ss->s));
+    return n;
+}
+
+static int store_commit_page(void *ud, const struct dispatch_committed *c, char *err,
+                             size_t errlen)
+{
+    struct store *s = ((struct store_source *)ud)->s;
+    int r;
+    if ((r = store_begin(s)) < 0 || (r = store_attempts_mark_queued(s, c->ids, c->n)) < 0)
+        goto fail;
+    for (size_t i = 0; i < c->nskipped; i++) {
+        struct store_result res = {
+            .attempt_id = c->skipped_ids[i],
+            .status = ATTEMPT_FAILED,
+            .info = c->skipped_why[i],
+        };
+        int applied;
+        if ((r = store_result_ingest(s, &res, &applied)) < 0)
+            goto fail;
+    }
+    if ((r = store_commit(s)) < 0)
+        goto fail;
+    return 0;
+fail:
+    snprintf(err, errlen, "cannot mark attempts queued: %s", store_errmsg(s));
+    store_rollback(s);
+    return r;
 }
 
 int dispatch_enqueue_run(struct store *s, struct queue *q, int64_t run_id,
                          struct dispatch_enqueue_stats *ret, char *err, size_t errlen)
 {
-    struct dispatch_enqueue_stats st = { 0 };
-    struct page *p = calloc(1, sizeof(*p));
-    int r = 0;
-    if (!p) {
-        snprintf(err, errlen, "out of memory");
-        return -ENOMEM;
-    }
-    for (;;) {
-        int n = store_run_attempts(s, run_id, ATTEMPT_PLANNED, p->last_id, PAGE, add_row, p);
-        if (n < 0) {
-            r = n;
-            snprintf(err, errlen, "cannot read planned attempts: %s",
-                     r == -ENOMEM ? "out of memory" : store_errmsg(s));
-            break;
-        }
-        if (n == 0)
-            break;
-        size_t added = 0;
-        if (p->n && (r = queue_enqueue_batch(q, p->jobs, p->n, &added)) < 0) {
-            snprintf(err, errlen, "cannot enqueue jobs: %s",
-                     queue_errstr(q)[0] ? queue_errstr(q) : strerror(-r));
-            break;
-        }
-        /* Only now, with the jobs safely in Redis, mark them queued. */
-        if ((r = store_begin(s)) < 0 || (r = store_attempts_mark_queued(s, p->ids, p->n)) < 0)
-            goto store_fail;
-        for (size_t i = 0; i < p->nskipped; i++) {
-            struct store_result res = {
-                .attempt_id = p->skipped_ids[i],
-                .status = ATTEMPT_FAILED,
-                .info = p->skipped_why[i],
-            };
-            int applied;
-            if ((r = store_result_ingest(s, &res, &applied)) < 0)
-                goto store_fail;
-        }
-        if ((r = store_commit(s)) < 0)
-            goto store_fail;
-        st.jobs += (int64_t)p->n;
-        st.added += (int64_t)added;
-        st.skipped += (int64_t)p->nskipped;
-        page_release(p);
-        continue;
-    store_fail:
-        snprintf(err, errlen, "cannot mark attempts queued: %s", store_errmsg(s));
-        store_rollback(s);
-        break;
-    }
-    page_release(p);
-    free(p);
-    *ret = st;
-    return r < 0 ? r : 0;
+    static const struct dispatch_source_ops ops = { store_fetch, store_commit_page };
+    struct store_source ss = { s, run_id };
+    return dispatch_enqueue_rows(q, &ops, &ss, ret, err, errlen);
 }
 
 /* ---- drain ---- */

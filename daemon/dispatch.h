@@ -29,6 +29,42 @@ struct dispatch_enqueue_stats {
 int dispatch_enqueue_run(struct store *s, struct queue *q, int64_t run_id,
                          struct dispatch_enqueue_stats *ret, char *err, size_t errlen);
 
+/*
+ * The engine behind dispatch_enqueue_run(), for any source of attempt
+ * rows (the enqueue benchmark feeds it synthetic ones).  fetch passes
+ * up to limit rows with ids above after_id, in id order, to row(ctx, r)
+ * and returns how many (0: no more), or -errno with a message in err.
+ * commit is called once per page, in order, after the page's jobs are
+ * all in Redis: ids became jobs, skipped ones cannot (why[i] says why).
+ * While page k is in Redis's hands, page k + 1 is fetched and sent.
+ */
+struct dispatch_committed {
+    const int64_t *ids;
+    size_t n;
+    const int64_t *skipped_ids;
+    const char *const *skipped_why;
+    size_t nskipped;
+};
+struct dispatch_source_ops {
+    int (*fetch)(void *ud, int64_t after_id, int limit,
+                 int (*row)(void *ctx, const struct store_dispatch_row *r), void *ctx,
+                 char *err, size_t errlen);
+    int (*commit)(void *ud, const struct dispatch_committed *c, char *err, size_t errlen);
+};
+int dispatch_enqueue_rows(struct queue *q, const struct dispatch_source_ops *ops, void *ud,
+                          struct dispatch_enqueue_stats *ret, char *err, size_t errlen);
+
+/*
+ * The job of one planned attempt row, as dispatch_enqueue_run() builds
+ * it (exported for the enqueue benchmark, so it measures this code).
+ * scratch is a caller-owned buffer reused between calls.  *ret owns its
+ * strings (one block, job_release()).  -ENOMEM.
+ */
+struct job;
+struct sbuf;
+int dispatch_job_from_row(const struct store_dispatch_row *row, struct sbuf *scratch,
+                          struct job *ret);
+
 struct dispatch_drain_stats {
     int64_t results;   /* results read from the stream */
     int64_t applied;   /* of those, changed an attempt */

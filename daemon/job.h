@@ -35,6 +35,15 @@ struct job {
     char *template_name;      /* message template, may be NULL */
     json_t *inputs;           /* object: name, amount, currency, due_date, pay_link...;
                                  may be NULL (then {}) */
+    /*
+     * The same inputs as compact JSON object text (NUL-terminated, no
+     * whitespace outside strings), or NULL.  When set it wins over
+     * inputs in job_to_json() and in the channels (no JSON library on
+     * the hot paths): producers may set only this one; job_parse()
+     * sets it whenever the payload has inputs.
+     */
+    char *inputs_json;
+    size_t inputs_json_len;
     char *time_zone;          /* IANA zone of the debtor */
     char *strategy;           /* may be NULL */
     int tier;                 /* lifecycle tier, -1 when unknown */
@@ -43,10 +52,25 @@ struct job {
     int64_t not_after;        /* latest legal send time */
     struct job_window windows[JOB_WINDOWS_MAX];
     size_t nwindows;
+    /*
+     * Private to job.c: a parsed job keeps all its strings (and
+     * inputs_json) in this one block, freed by job_release().  Never
+     * replace a string of a parsed job in place.
+     */
+    void *mem;
 };
 
 /* Release the strings and inputs of a job (not the struct); zeroes it. */
 void job_release(struct job *j);
+
+/*
+ * Make j own its strings in one block: every string field and
+ * inputs_json (inputs_json_len bytes) point at borrowed text on entry
+ * and at j->mem on return.  For producers that build many jobs (one
+ * allocation per job instead of one per string).  -ENOMEM (then the
+ * string fields are NULL, j can be released).
+ */
+int job_pack(struct job *j);
 
 /* Check the fields a worker relies on; -EINVAL with a message in err. */
 int job_validate(const struct job *j, char *err, size_t errlen);
@@ -55,11 +79,29 @@ int job_validate(const struct job *j, char *err, size_t errlen);
 int job_to_json(const struct job *j, struct sbuf *b);
 
 /*
- * Parse a payload into *ret (caller-owned storage, released with
- * job_release()).  Unknown keys are ignored (newer producers); missing
- * or mistyped required keys, bad JSON or an invalid job give -EINVAL
- * and a message in err.  *ret is written only on success.
+ * Append s[0..n) as a JSON string literal, quotes included: the bytes
+ * sbuf_add_json_str() writes, copied in runs (for the hot paths).
  */
+int job_json_str(struct sbuf *b, const char *s, size_t n);
+
+/*
+ * Parse a payload into *ret (caller-owned storage, released with
+ * job_release()).  Any valid JSON object is read (escapes, any key
+ * order, whitespace); unknown keys are ignored (newer producers);
+ * duplicate keys, missing or mistyped required keys, bad JSON (the
+ * rules of RFC 8259, plus: no "\u0000", integers within int64, nesting
+ * at most JOB_DEPTH_MAX) or an invalid job give -EINVAL and a message in
+ * err.  *ret is written only on success.
+ *
+ * job_parse() does not use a JSON library: the inputs come back as
+ * inputs_json only (inputs stays NULL) unless flags has
+ * JOB_PARSE_INPUTS_OBJECT, which also builds the json_t.
+ * job_from_json() is job_parse() with JOB_PARSE_INPUTS_OBJECT.
+ */
+#define JOB_DEPTH_MAX 64
+enum { JOB_PARSE_INPUTS_OBJECT = 1 << 0 };
+int job_parse(const char *buf, size_t len, unsigned flags, struct job *ret, char *err,
+              size_t errlen);
 int job_from_json(const char *buf, size_t len, struct job *ret, char *err, size_t errlen);
 
 /*

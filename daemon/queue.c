@@ -36,8 +36,12 @@
  *  6. Every blocking operation is idempotent, so retrying it after a
  *     reconnect is safe.
  *  7. Enqueue streams its script calls (each written as soon as it is
- *     built, replies read after the last) but returns only when every
- *     reply was read and checked: 0 means every job is in Redis.
+ *     built, replies read later), but a batch is reported done only when
+ *     every reply of its calls was read and checked: 0 from
+ *     queue_enqueue_wait() or queue_enqueue_batch() means every job of
+ *     the batch is in Redis.  After a lost connection every call of the
+ *     batches in flight is written again, answered or not (enqueue is
+ *     idempotent, invariant 1).
  */
 #include <errno.h>
 #include <event2/event.h>
@@ -46,6 +50,7 @@
 #include <hiredis/hiredis.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <signal.h>
 #include <stdio.h>
 #include <sys/time.h>
 #include <time.h>
@@ -56,18 +61,23 @@
 #include "queue-lua.h"
 #include "util.h"
 
-enum script { SCRIPT_ENQUEUE, SCRIPT_LEASE, SCRIPT_FINISH, SCRIPT_DEAD, _SCRIPT_MAX };
+enum script {
+    SCRIPT_ENQUEUE, SCRIPT_LEASE, SCRIPT_FINISH, SCRIPT_DEAD, SCRIPT_RENEW,
+    _SCRIPT_MAX,
+};
 static const char *const script_text[_SCRIPT_MAX] = {
     [SCRIPT_ENQUEUE] = queue_lua_enqueue,
     [SCRIPT_LEASE] = queue_lua_lease,
     [SCRIPT_FINISH] = queue_lua_finish,
     [SCRIPT_DEAD] = queue_lua_dead,
+    [SCRIPT_RENEW] = queue_lua_renew,
 };
 
 #define ENQUEUE_PER_CALL 100  /* jobs per script call */
 #define ENQUEUE_PIPELINE 64   /* script calls in flight per round */
 #define MOVE_LIMIT "20000"    /* due jobs moved per lease call */
 #define LEASE_FIELDS 7        /* reply elements per leased job (lease.lua) */
+#define LEASE_HEADER 5        /* reply elements before the first job (lease.lua) */
 
 /* ---- URLs and key names ------------------------------------------------ */
 
@@ -158,7 +168,7 @@ static int parse_url(const char *url, struct redis_addr *ret)
 enum key {
     KEY_JOBS, KEY_TRIES, KEY_CHANNELS, KEY_DEAD, KEY_DEAD_INDEX, KEY_RESULTS,
     KEY_SCHED, KEY_RETRY, KEY_READY, KEY_REDO, KEY_LEASE, KEY_RATE,
-    KEY_DONE, KEY_STOP,
+    KEY_DONE, KEY_STOP, KEY_FENCE,
     _KEY_MAX,
 };
 static const char *const key_names[_KEY_MAX] = {
@@ -176,6 +186,7 @@ static const char *const key_names[_KEY_MAX] = {
     [KEY_RATE] = "rate:",
     [KEY_DONE] = "done:",
     [KEY_STOP] = "stop:",
+    [KEY_FENCE] = "fence:",
 };
 
 /* Build prefix + role name + suffix (suffix may be NULL); NULL on OOM. */
@@ -294,7 +305,10 @@ struct queue {
     int64_t retry_ms;
     char **read_ids;  /* stream ids returned by the last read */
     size_t nread_ids;
+    struct enq_state *enq; /* enqueue calls in flight (queue_enqueue_send) */
 };
+
+static void enq_free(struct queue *q);
 
 const char *queue_errstr(const struct queue *q)
 {
@@ -468,6 +482,9 @@ int queue_connect(const char *url, const char *prefix, struct queue **ret)
     if (!q)
         return -ENOMEM;
     q->retry_ms = 30000;
+    /* a write to a connection Redis dropped must fail with EPIPE (and be
+     * retried after a reconnect), not kill the process */
+    signal(SIGPIPE, SIG_IGN);
     int r = parse_url(url, &q->addr);
     if (r < 0) {
         free(q);
@@ -503,90 +520,10 @@ void queue_free(struct queue *q)
     if (q->c)
         redisFree(q->c);
     free_read_ids(q);
+    enq_free(q);
     redis_addr_release(&q->addr);
     free(q->prefix);
     free(q);
-}
-
-/*
- * Send one built call now (appended and written out), so Redis works on
- * it while the next one is built.  false when the connection failed:
- * q_pipeline() then sends everything again after reconnecting.
- */
-static bool q_stream(struct queue *q, struct args *a)
-{
-    int done = 0;
-    if (!q->c)
-        return false;
-    if (args_vec(a) >= 0 && redisAppendCommandArgv(q->c, (int)a->n, a->argv, a->len) == REDIS_OK)
-        while (!done)
-            if (redisBufferWrite(q->c, &done) != REDIS_OK)
-                break;
-    if (done)
-        return true;
-    /* replies of the calls already out would be misread: start afresh */
-    snprintf(q->err, sizeof(q->err), "%s", q->c->err ? q->c->errstr : "cannot send");
-    redisFree(q->c);
-    q->c = NULL;
-    return false;
-}
-
-/*
- * One pipelined round: calls[0..n) already built; all replies checked.
- * sent: the calls were already written by q_stream() on this
- * connection, only their replies are read (unless it must start over).
- */
-static int q_pipeline(struct queue *q, struct args *calls, size_t n, bool sent,
-                      int64_t *ret_sum)
-{
-    int64_t t0 = now_ms();
-    int r;
-    for (size_t i = 0; !sent && i < n; i++)
-        if ((r = args_vec(&calls[i])) < 0)
-            return r;
-    for (;;) {
-        int64_t sum = 0;
-        bool retry = false, noscript = false;
-        r = 0;
-        for (size_t i = 0; q->c && !sent && i < n; i++)
-            if (redisAppendCommandArgv(q->c, (int)calls[i].n, calls[i].argv, calls[i].len) !=
-                REDIS_OK)
-                return -ENOMEM;
-        sent = false;
-        for (size_t i = 0; q->c && i < n; i++) {
-            redisReply *rep = NULL;
-            if (redisGetReply(q->c, (void **)&rep) != REDIS_OK || !rep) {
-                retry = true;
-                break;
-            }
-            if (is_noscript(rep))
-                noscript = true;
-            else if (rep->type == REDIS_REPLY_ERROR) {
-                if (r >= 0)
-                    r = reply_error(q, rep);
-            } else if (rep->type == REDIS_REPLY_INTEGER)
-                sum += rep->integer;
-            freeReplyObject(rep);
-        }
-        if (!q->c)
-            retry = true;
-        if (retry) {
-            r = q_reconnect(q, t0, ctx_error(q));
-            if (r < 0)
-                return r;
-            continue;
-        }
-        if (noscript) {
-            if ((r = q_open(q)) < 0)
-                return r;
-            continue;
-        }
-        if (r < 0)
-            return r;
-        if (ret_sum)
-            *ret_sum = sum;
-        return 0;
-    }
 }
 
 /* Append an unsigned decimal without printf. */
@@ -640,84 +577,292 @@ static int wrongtype_error(struct queue *q, const char *key, const char *want)
     return -EBADMSG;
 }
 
-int queue_enqueue_batch(struct queue *q, const struct job *jobs, size_t n, size_t *ret_added)
-{
-    size_t ncalls_max = n / ENQUEUE_PER_CALL + 1;
-    struct args *calls;
-    struct sbuf payload = SBUF_INIT;
-    char err[256];
-    _cleanup_free_ char *kjobs = key_of(q->prefix, KEY_JOBS, NULL);
-    _cleanup_free_ char *kchans = key_of(q->prefix, KEY_CHANNELS, NULL);
-    _cleanup_free_ char *psched = key_of(q->prefix, KEY_SCHED, NULL);
-    _cleanup_free_ char *pdone = key_of(q->prefix, KEY_DONE, NULL);
-    int64_t added = 0;
-    int r = 0;
+/* ---- enqueue ------------------------------------------------------------ */
 
-    if (!kjobs || !kchans || !psched || !pdone)
-        return -ENOMEM;
+/*
+ * Enqueue calls written to Redis whose replies are not read yet, oldest
+ * first.  A batch is the calls of one queue_enqueue_send(); replies come
+ * in order, so queue_enqueue_wait() reads those of the oldest batch.
+ */
+struct enq_state {
+    struct args *calls;  /* [0, n) built; replies pending for [head, n) */
+    size_t n, cap, head;
+    size_t *bend;        /* per batch in flight: one past its last call */
+    size_t nb, capb;
+    bool unsent;         /* [head, n) must be written again (connection lost) */
+    int64_t added;       /* the oldest batch's jobs added so far */
+    int err;             /* the oldest batch's first error reply */
+    char *kjobs, *kchans, *psched, *pdone;
+};
+
+static void enq_free(struct queue *q)
+{
+    struct enq_state *e = q->enq;
+    if (!e)
+        return;
+    for (size_t i = 0; i < e->cap; i++)
+        args_release(&e->calls[i]);
+    free(e->calls);
+    free(e->bend);
+    free(e->kjobs);
+    free(e->kchans);
+    free(e->psched);
+    free(e->pdone);
+    free(e);
+    q->enq = NULL;
+}
+
+/*
+ * Forget every call in flight (after an error the caller gives up on
+ * them; they are idempotent, whether they ran does not matter).  The
+ * connection goes too: it may still carry their replies.
+ */
+static void enq_abandon(struct queue *q)
+{
+    struct enq_state *e = q->enq;
+    if (!e || e->n == 0)
+        return;
+    if (q->c) {
+        redisFree(q->c);
+        q->c = NULL;
+    }
+    e->n = e->head = e->nb = 0;
+    e->added = 0;
+    e->err = 0;
+    e->unsent = false;
+}
+
+void queue_enqueue_drop(struct queue *q)
+{
+    enq_abandon(q);
+}
+
+/* Write one built call now: Redis runs it while the next one is built. */
+static bool enq_write(struct queue *q, struct args *a)
+{
+    int done = 0;
+    if (!q->c)
+        return false;
+    if (args_vec(a) >= 0 && redisAppendCommandArgv(q->c, (int)a->n, a->argv, a->len) == REDIS_OK)
+        while (!done)
+            if (redisBufferWrite(q->c, &done) != REDIS_OK)
+                break;
+    if (done)
+        return true;
+    snprintf(q->err, sizeof(q->err), "%s", q->c->err ? q->c->errstr : "cannot send");
+    redisFree(q->c);
+    q->c = NULL;
+    return false;
+}
+
+/* Append an argument written in place by job_to_json(): no copy of the payload. */
+static int args_add_job(struct args *a, const struct job *j)
+{
+    int r = args_add(a, "", 0);
+    if (r < 0)
+        return r;
+    size_t at = a->data.len;
+    r = job_to_json(j, &a->data);
+    if (r < 0) {
+        a->n--;
+        return r;
+    }
+    a->len[a->n - 1] = a->data.len - at;
+    return 0;
+}
+
+int queue_enqueue_send(struct queue *q, const struct job *jobs, size_t n)
+{
+    char err[256];
+    int r = 0;
     for (size_t i = 0; i < n; i++)
         if (job_validate(&jobs[i], err, sizeof(err)) < 0) {
             snprintf(q->err, sizeof(q->err), "job %zu (attempt %" PRId64 "): %s", i,
                      jobs[i].attempt_id, err);
             return -EINVAL;
         }
-    if (ncalls_max > ENQUEUE_PIPELINE)
-        ncalls_max = ENQUEUE_PIPELINE;
-    calls = calloc(ncalls_max, sizeof(*calls));
-    if (!calls)
-        return -ENOMEM;
-    size_t i = 0;
-    while (r >= 0 && i < n) {
-        size_t ncalls = 0;
-        bool streamed = true;
-        while (r >= 0 && i < n && ncalls < ncalls_max) {
-            struct args *a = &calls[ncalls++];
-            args_reset(a);
-            r = args_evalsha(a, q, SCRIPT_ENQUEUE, 2);
-            if (r >= 0)
-                r = args_adds(a, kjobs);
-            if (r >= 0)
-                r = args_adds(a, kchans);
-            if (r >= 0)
-                r = args_adds(a, psched);
-            if (r >= 0)
-                r = args_adds(a, pdone);
-            for (size_t k = 0; r >= 0 && k < ENQUEUE_PER_CALL && i < n; k++, i++) {
-                const struct job *j = &jobs[i];
-                sbuf_reset(&payload);
-                r = job_to_json(j, &payload);
-                if (r >= 0)
-                    r = args_add_u64(a, (uint64_t)j->attempt_id);
-                if (r >= 0)
-                    r = args_adds(a, j->channel);
-                if (r >= 0)
-                    r = args_add_u64(a, j->not_before > 0 ? (uint64_t)j->not_before * 1000 : 0);
-                if (r >= 0)
-                    r = args_add(a, payload.buf, payload.len);
-            }
-            /* invariant 7: Redis runs this call while the next is built */
-            if (r >= 0 && streamed)
-                streamed = q_stream(q, a);
+    if (!q->enq) {
+        struct enq_state *e = calloc(1, sizeof(*e));
+        if (!e)
+            return -ENOMEM;
+        q->enq = e;
+        e->kjobs = key_of(q->prefix, KEY_JOBS, NULL);
+        e->kchans = key_of(q->prefix, KEY_CHANNELS, NULL);
+        e->psched = key_of(q->prefix, KEY_SCHED, NULL);
+        e->pdone = key_of(q->prefix, KEY_DONE, NULL);
+        if (!e->kjobs || !e->kchans || !e->psched || !e->pdone) {
+            enq_free(q);
+            return -ENOMEM;
         }
-        int64_t sum = 0;
-        if (r >= 0)
-            r = q_pipeline(q, calls, ncalls, streamed, &sum);
-        else if (streamed) {
-            /* a call failed to build after others went out: read their replies */
-            (void)q_pipeline(q, calls, ncalls - 1, true, NULL);
-        }
-        added += sum;
     }
-    for (size_t k = 0; k < ncalls_max; k++)
-        args_release(&calls[k]);
-    free(calls);
-    sbuf_release(&payload);
-    if (r == -EBADMSG)
-        explain_wrongtype(q);
-    if (r < 0)
+    struct enq_state *e = q->enq;
+    if (n == 0)
+        return 0;
+    if (e->nb == e->capb) {
+        size_t cap = e->capb ? e->capb * 2 : 8;
+        size_t *v = realloc(e->bend, cap * sizeof(*v));
+        if (!v)
+            return -ENOMEM;
+        e->bend = v;
+        e->capb = cap;
+    }
+    for (size_t i = 0; r >= 0 && i < n;) {
+        if (e->n == e->cap) {
+            size_t cap = e->cap ? e->cap * 2 : 16;
+            struct args *v = realloc(e->calls, cap * sizeof(*v));
+            if (!v) {
+                r = -ENOMEM;
+                break;
+            }
+            memset(v + e->cap, 0, (cap - e->cap) * sizeof(*v));
+            e->calls = v;
+            e->cap = cap;
+        }
+        struct args *a = &e->calls[e->n];
+        args_reset(a);
+        r = args_evalsha(a, q, SCRIPT_ENQUEUE, 2);
+        if (r >= 0)
+            r = args_adds(a, e->kjobs);
+        if (r >= 0)
+            r = args_adds(a, e->kchans);
+        if (r >= 0)
+            r = args_adds(a, e->psched);
+        if (r >= 0)
+            r = args_adds(a, e->pdone);
+        for (size_t k = 0; r >= 0 && k < ENQUEUE_PER_CALL && i < n; k++, i++) {
+            const struct job *j = &jobs[i];
+            r = args_add_u64(a, (uint64_t)j->attempt_id);
+            if (r >= 0)
+                r = args_adds(a, j->channel);
+            if (r >= 0)
+                r = args_add_u64(a, j->not_before > 0 ? (uint64_t)j->not_before * 1000 : 0);
+            if (r >= 0)
+                r = args_add_job(a, j);
+        }
+        if (r < 0)
+            break;
+        e->n++;
+        /* invariant 7: Redis runs this call while the next is built */
+        if (!e->unsent && !enq_write(q, a))
+            e->unsent = true;
+    }
+    if (r < 0) {
+        /* the calls of this batch already out cannot be told apart: drop them all */
+        enq_abandon(q);
         return r;
+    }
+    e->bend[e->nb++] = e->n;
+    return 0;
+}
+
+int queue_enqueue_wait(struct queue *q, size_t *ret_added)
+{
+    struct enq_state *e = q->enq;
+    int64_t t0 = now_ms();
+    int r = 0;
+    if (!e || e->nb == 0) {
+        if (ret_added)
+            *ret_added = 0;
+        return 0;
+    }
+    size_t end = e->bend[0];
+    while (e->head < end) {
+        if (e->unsent || !q->c) {
+            /*
+             * Lost the connection: reconnect and write every call in
+             * flight again, the answered ones too: a Redis that crashed
+             * may have answered writes its append-only file did not get
+             * yet (appendfsync everysec).  Idempotent (invariant 1).
+             */
+            if (!q->c && (r = q_reconnect(q, t0, -ENOTCONN)) < 0)
+                break;
+            e->unsent = false;
+            e->head = 0;
+            e->added = 0;
+            e->err = 0;
+            for (size_t i = 0; i < e->n; i++)
+                if (!enq_write(q, &e->calls[i])) {
+                    e->unsent = true;
+                    break;
+                }
+            continue;
+        }
+        redisReply *rep = NULL;
+        if (redisGetReply(q->c, (void **)&rep) != REDIS_OK || !rep) {
+            r = ctx_error(q);
+            redisFree(q->c);
+            q->c = NULL;
+            e->unsent = true;
+            if ((r = q_reconnect(q, t0, r)) < 0)
+                break;
+            continue;
+        }
+        if (is_noscript(rep)) {
+            /* the script cache was flushed: load it again, send again from here */
+            freeReplyObject(rep);
+            e->unsent = true;
+            if ((r = q_open(q)) < 0)
+                break;
+            continue;
+        }
+        if (rep->type == REDIS_REPLY_ERROR) {
+            if (!e->err)
+                e->err = reply_error(q, rep);
+        } else if (rep->type == REDIS_REPLY_INTEGER)
+            e->added += rep->integer;
+        freeReplyObject(rep);
+        e->head++;
+    }
+    if (r >= 0)
+        r = e->err;
+    if (r < 0) {
+        enq_abandon(q);
+        if (r == -EBADMSG)
+            explain_wrongtype(q);
+        return r;
+    }
     if (ret_added)
-        *ret_added = (size_t)added;
+        *ret_added = (size_t)e->added;
+    /* the oldest batch is settled: move the calls of the others to the front */
+    for (size_t i = end; i < e->n; i++) {
+        struct args t = e->calls[i - end];
+        e->calls[i - end] = e->calls[i];
+        e->calls[i] = t;
+    }
+    e->n -= end;
+    e->head = 0;
+    for (size_t b = 1; b < e->nb; b++)
+        e->bend[b - 1] = e->bend[b] - end;
+    e->nb--;
+    e->added = 0;
+    e->err = 0;
+    return 0;
+}
+
+int queue_enqueue_batch(struct queue *q, const struct job *jobs, size_t n, size_t *ret_added)
+{
+    const size_t chunk = (size_t)ENQUEUE_PIPELINE * ENQUEUE_PER_CALL;
+    size_t total = 0, added;
+    int r;
+    if (q->enq && q->enq->nb) {
+        snprintf(q->err, sizeof(q->err), "enqueue batches still in flight");
+        return -EBUSY;
+    }
+    /* one chunk ahead: Redis runs chunk k while chunk k + 1 is built */
+    r = queue_enqueue_send(q, jobs, n < chunk ? n : chunk);
+    for (size_t i = chunk; r >= 0 && i < n; i += chunk) {
+        r = queue_enqueue_send(q, jobs + i, n - i < chunk ? n - i : chunk);
+        if (r >= 0 && (r = queue_enqueue_wait(q, &added)) >= 0)
+            total += added;
+    }
+    if (r >= 0 && (r = queue_enqueue_wait(q, &added)) >= 0)
+        total += added;
+    if (r < 0) {
+        enq_abandon(q);
+        return r;
+    }
+    if (ret_added)
+        *ret_added = total;
     return 0;
 }
 
@@ -970,7 +1115,8 @@ int queue_stats(struct queue *q, int64_t now, struct queue_stats *ret)
         queue_stats_release(&st);
         return r;
     }
-    qsort(st.channels, st.nchannels, sizeof(st.channels[0]), cmp_str);
+    if (st.nchannels > 1)
+        qsort(st.channels, st.nchannels, sizeof(st.channels[0]), cmp_str);
     /* 7 commands per channel + 3 globals, pipelined; errors read as -1 */
     size_t ncmd = st.nchannels * 7 + 3, k = 0;
     struct args *calls = calloc(ncmd, sizeof(*calls));
@@ -1210,7 +1356,7 @@ struct queue_async {
     char sha[_SCRIPT_MAX][41];
 };
 
-enum areq_kind { AREQ_LEASE, AREQ_CHECK, AREQ_FINISH, AREQ_INTERNAL };
+enum areq_kind { AREQ_LEASE, AREQ_CHECK, AREQ_FINISH, AREQ_RENEW, AREQ_INTERNAL };
 
 /* One request in flight; keeps its args for a NOSCRIPT re-send. */
 struct areq {
@@ -1223,6 +1369,7 @@ struct areq {
         queue_lease_fn lease;
         queue_check_fn check;
         queue_done_fn done;
+        queue_renew_fn renew;
     } cb;
     void *ud;
 };
@@ -1246,6 +1393,9 @@ static void areq_fail(struct areq *rq, int err)
         break;
     case AREQ_FINISH:
         rq->cb.done(rq->ud, err);
+        break;
+    case AREQ_RENEW:
+        rq->cb.renew(rq->ud, err, 0, NULL);
         break;
     case AREQ_INTERNAL:
         break;
@@ -1271,19 +1421,19 @@ static int areq_send(struct areq *rq)
 
 static void lease_reply(struct areq *rq, redisReply *rep)
 {
-    if (rep->type != REDIS_REPLY_ARRAY || rep->elements < 4 ||
-        (rep->elements - 4) % LEASE_FIELDS) {
+    if (rep->type != REDIS_REPLY_ARRAY || rep->elements < LEASE_HEADER ||
+        (rep->elements - LEASE_HEADER) % LEASE_FIELDS) {
         rq->cb.lease(rq->ud, -EPROTO, NULL);
         return;
     }
-    size_t n = (rep->elements - 4) / LEASE_FIELDS;
+    size_t n = (rep->elements - LEASE_HEADER) / LEASE_FIELDS;
     struct queue_leased *jobs = calloc(n ? n : 1, sizeof(*jobs));
     if (!jobs) {
         rq->cb.lease(rq->ud, -ENOMEM, NULL);
         return;
     }
     for (size_t i = 0; i < n; i++) {
-        redisReply **e = rep->element + 4 + i * LEASE_FIELDS;
+        redisReply **e = rep->element + LEASE_HEADER + i * LEASE_FIELDS;
         jobs[i].id = e[0]->type == REDIS_REPLY_STRING ? e[0]->str : "";
         if (e[1]->type == REDIS_REPLY_STRING) {
             jobs[i].payload = e[1]->str;
@@ -1302,6 +1452,7 @@ static void lease_reply(struct areq *rq, redisReply *rep)
         .leased_total = int_reply(rep->element[1]),
         .retrying = int_reply(rep->element[2]),
         .wait_ms = int_reply(rep->element[3]),
+        .token = int_reply(rep->element[4]),
         .jobs = jobs,
         .n = n,
     };
@@ -1331,6 +1482,23 @@ static void check_reply(struct areq *rq, redisReply *rep)
     rq->cb.check(rq->ud, 0, done, stop);
     free(done);
     free(stop);
+}
+
+static void renew_reply(struct areq *rq, redisReply *rep)
+{
+    if (rep->type != REDIS_REPLY_ARRAY || rep->elements != rq->n + 1) {
+        rq->cb.renew(rq->ud, -EPROTO, 0, NULL);
+        return;
+    }
+    bool *held = calloc(rq->n ? rq->n : 1, sizeof(*held));
+    if (!held) {
+        rq->cb.renew(rq->ud, -ENOMEM, 0, NULL);
+        return;
+    }
+    for (size_t i = 0; i < rq->n; i++)
+        held[i] = int_reply(rep->element[i + 1]) == 1;
+    rq->cb.renew(rq->ud, 0, int_reply(rep->element[0]), held);
+    free(held);
 }
 
 static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
@@ -1376,6 +1544,9 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
         break;
     case AREQ_FINISH:
         rq->cb.done(rq->ud, 0);
+        break;
+    case AREQ_RENEW:
+        renew_reply(rq, rep);
         break;
     case AREQ_INTERNAL:
         if (rep->type == REDIS_REPLY_STRING && rep->len == 40 && rq->n < _SCRIPT_MAX)
@@ -1576,7 +1747,7 @@ int queue_async_lease(struct queue_async *qa, const struct queue_lease_args *la,
 {
     static const enum key keys[] = {
         KEY_SCHED, KEY_RETRY, KEY_READY, KEY_REDO, KEY_LEASE, KEY_JOBS, KEY_TRIES, KEY_RATE,
-        KEY_DEAD, KEY_DEAD_INDEX,
+        KEY_DEAD, KEY_DEAD_INDEX, KEY_FENCE,
     };
     if (!qa->connected)
         return -ENOTCONN;
@@ -1610,6 +1781,9 @@ int queue_async_lease(struct queue_async *qa, const struct queue_lease_args *la,
         r = args_key(&rq->a, qa->prefix, KEY_DONE, NULL);
     if (r >= 0)
         r = args_key(&rq->a, qa->prefix, KEY_STOP, NULL);
+    if (r >= 0)
+        r = la->redis_clock ? args_adds(&rq->a, "redis")
+                            : args_addf(&rq->a, "%" PRId64, la->now_ms);
     return areq_go(rq, r);
 }
 
@@ -1636,11 +1810,49 @@ int queue_async_check(struct queue_async *qa, const char *const *ids,
 
 static const char action_code[_QUEUE_ACTION_MAX] = {
     [QUEUE_DONE] = 'D', [QUEUE_RETRY] = 'R', [QUEUE_DEAD] = 'X',
-    [QUEUE_RESCHEDULE] = 'S', [QUEUE_SKIP] = 'K',
+    [QUEUE_RESCHEDULE] = 'S', [QUEUE_SKIP] = 'K', [QUEUE_CANCEL] = 'C',
 };
 
 int queue_async_finish(struct queue_async *qa, const char *channel, int64_t now,
                        const struct queue_outcome *o, size_t n, queue_done_fn cb, void *userdata)
+{
+    return queue_async_finish_fenced(qa, channel, now, 0, o, n, cb, userdata);
+}
+
+int queue_async_renew(struct queue_async *qa, const struct queue_renew_args *ra,
+                      const char *const *ids, size_t n, queue_renew_fn cb, void *userdata)
+{
+    if (!qa->connected)
+        return -ENOTCONN;
+    if (n == 0 || ra->token <= 0)
+        return -EINVAL;
+    struct areq *rq = areq_new(qa, AREQ_RENEW);
+    if (!rq)
+        return -ENOMEM;
+    rq->script = SCRIPT_RENEW;
+    rq->cb.renew = cb;
+    rq->ud = userdata;
+    rq->n = n;
+    int r = args_eval_async(&rq->a, qa, SCRIPT_RENEW, 2);
+    if (r >= 0)
+        r = args_key(&rq->a, qa->prefix, KEY_LEASE, ra->channel);
+    if (r >= 0)
+        r = args_key(&rq->a, qa->prefix, KEY_FENCE, ra->channel);
+    if (r >= 0)
+        r = args_addf(&rq->a, "%" PRId64, ra->token);
+    if (r >= 0)
+        r = args_addf(&rq->a, "%" PRId64, ra->visibility_ms);
+    if (r >= 0)
+        r = ra->redis_clock ? args_adds(&rq->a, "redis")
+                            : args_addf(&rq->a, "%" PRId64, ra->now_ms);
+    for (size_t i = 0; r >= 0 && i < n; i++)
+        r = args_adds(&rq->a, ids[i]);
+    return areq_go(rq, r);
+}
+
+int queue_async_finish_fenced(struct queue_async *qa, const char *channel, int64_t now,
+                              int64_t token, const struct queue_outcome *o, size_t n,
+                              queue_done_fn cb, void *userdata)
 {
     static const enum key keys[] = {
         KEY_LEASE, KEY_JOBS, KEY_TRIES, KEY_RETRY, KEY_DEAD, KEY_DEAD_INDEX, KEY_RESULTS,
@@ -1667,6 +1879,8 @@ int queue_async_finish(struct queue_async *qa, const char *channel, int64_t now,
         r = args_addf(&rq->a, "%d", QUEUE_DONE_TTL_S);
     if (r >= 0)
         r = args_adds(&rq->a, channel);
+    if (r >= 0)
+        r = args_addf(&rq->a, "%" PRId64, token > 0 ? token : 0);
     for (size_t i = 0; r >= 0 && i < n; i++) {
         if (o[i].action < 0 || o[i].action >= _QUEUE_ACTION_MAX) {
             r = -EINVAL;

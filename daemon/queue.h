@@ -59,6 +59,22 @@ void queue_set_retry(struct queue *q, int64_t retry_ms);
 int queue_enqueue_batch(struct queue *q, const struct job *jobs, size_t n, size_t *ret_added);
 
 /*
+ * The same in two steps, for a producer that overlaps its own work with
+ * Redis's: queue_enqueue_send() validates the jobs (-EINVAL), writes
+ * their script calls and returns without waiting (the jobs may be
+ * released at once); queue_enqueue_wait() reads the replies of the
+ * oldest batch sent and not waited for, and returns 0 only when every
+ * job of it is in Redis (*ret_added: how many were new).  Several
+ * batches may be in flight; until the last is waited for, no other call
+ * may use q.  On a failure every batch in flight is dropped: the caller
+ * treats them all as not enqueued (enqueuing them again is harmless).
+ */
+int queue_enqueue_send(struct queue *q, const struct job *jobs, size_t n);
+int queue_enqueue_wait(struct queue *q, size_t *ret_added);
+/* Give up on every batch in flight (a producer that stops after an error). */
+void queue_enqueue_drop(struct queue *q);
+
+/*
  * Per-debtor stop marker: a worker cancels every job of the debtor
  * while it exists.  until: Unix seconds when it lapses, 0 = never.
  */
@@ -167,6 +183,13 @@ struct queue_leased {
     const char *stop;
 };
 struct queue_lease_reply {
+    /*
+     * The fencing token of this batch: the lease score every job of it
+     * got (its expiry on the lease clock), unique per channel.  Pass it
+     * to queue_async_renew() and queue_async_finish_fenced().  0 when
+     * nothing was leased.
+     */
+    int64_t token;
     int64_t ready_left;   /* still ready after this lease */
     int64_t leased_total; /* leases held by every worker, this batch included */
     int64_t retrying;
@@ -180,10 +203,16 @@ typedef void (*queue_lease_fn)(void *userdata, int err, const struct queue_lease
 struct queue_lease_args {
     const char *channel;
     int max;              /* jobs wanted */
-    int64_t now_ms;
+    int64_t now_ms;       /* the caller's clock: due times are compared with it */
     int64_t visibility_ms;
     double rate;          /* jobs/s shared by all workers, 0 = unlimited */
     double burst;         /* bucket size (>= 1) */
+    /*
+     * The lease clock (lease expiry, fencing token, rate bucket): true =
+     * Redis's own (TIME), so workers on hosts with skewed clocks agree;
+     * false = now_ms (deterministic tests).
+     */
+    bool redis_clock;
 };
 int queue_async_lease(struct queue_async *qa, const struct queue_lease_args *a,
                       queue_lease_fn cb, void *userdata);
@@ -198,12 +227,19 @@ typedef void (*queue_check_fn)(void *userdata, int err, const bool *done,
 int queue_async_check(struct queue_async *qa, const char *const *ids,
                       const char *const *debtors, size_t n, queue_check_fn cb, void *userdata);
 
+/*
+ * With a fencing token, only outcomes of jobs whose lease still carries
+ * it are applied, except QUEUE_DONE (a send happened: its done marker and
+ * result are written anyway, NX).  Lease, payload and try count are
+ * dropped only for held jobs.
+ */
 enum queue_action {
-    QUEUE_DONE,       /* terminal result (status) */
+    QUEUE_DONE,       /* terminal result after a send (status) */
     QUEUE_RETRY,      /* transient failure: retry at due_ms */
     QUEUE_DEAD,       /* dead letter with info as the error */
     QUEUE_RESCHEDULE, /* not a failure: back to scheduled at due_ms */
     QUEUE_SKIP,       /* already done elsewhere: drop silently */
+    QUEUE_CANCEL,     /* terminal result without a send (status), only if held */
     _QUEUE_ACTION_MAX,
 };
 struct queue_outcome {
@@ -214,9 +250,36 @@ struct queue_outcome {
     int64_t due_ms;
 };
 typedef void (*queue_done_fn)(void *userdata, int err);
-/* Settle a batch of leased jobs of one channel in one atomic step. */
+/*
+ * Settle a batch of leased jobs of one channel in one atomic step,
+ * fenced by the token of its lease (or last renew): see enum
+ * queue_action.  Token 0: unfenced (any lease counts as held, and
+ * QUEUE_DONE/QUEUE_SKIP drop lease and payload whoever holds them).
+ */
+int queue_async_finish_fenced(struct queue_async *qa, const char *channel, int64_t now_ms,
+                              int64_t token, const struct queue_outcome *o, size_t n,
+                              queue_done_fn cb, void *userdata);
+/* queue_async_finish_fenced() with token 0. */
 int queue_async_finish(struct queue_async *qa, const char *channel, int64_t now_ms,
                        const struct queue_outcome *o, size_t n, queue_done_fn cb,
                        void *userdata);
+
+/*
+ * Renew leases still held with token: each id whose lease score equals
+ * token gets a new expiry (visibility_ms from now on the lease clock)
+ * and the new token; held[i] says which.  The others were lost (lapsed,
+ * taken by another worker, or settled): the caller must not send them.
+ * One round trip for the batch.
+ */
+struct queue_renew_args {
+    const char *channel;
+    int64_t token;
+    int64_t visibility_ms;
+    int64_t now_ms;       /* the lease clock when !redis_clock */
+    bool redis_clock;
+};
+typedef void (*queue_renew_fn)(void *userdata, int err, int64_t token, const bool *held);
+int queue_async_renew(struct queue_async *qa, const struct queue_renew_args *a,
+                      const char *const *ids, size_t n, queue_renew_fn cb, void *userdata);
 
 #endif

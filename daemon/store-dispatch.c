@@ -67,6 +67,7 @@ _Static_assert(_DSTMT_MAX <= STORE_DISPATCH_STMT_MAX, "raise STORE_DISPATCH_STMT
 static int dstmt(struct store *s, int id, sqlite3_stmt **ret)
 {
     sqlite3_stmt **v = store_dispatch_stmts(s);
+    *ret = NULL;
     if (!v[id]) {
         int rc = sqlite3_prepare_v3(store_db(s), dstmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT,
                                     &v[id], NULL);

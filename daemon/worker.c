@@ -5,9 +5,13 @@
  *
  * Per batch (all through queue.c):
  *   LEASE ──► parse payloads ──► CHECK (done markers, stop markers)
- *     ──► time re-check ──► channel send ──► flush channel ──► FINISH
+ *     ──► time re-check ──► fence ──► channel send ──► flush ──► FINISH
+ *                            └─ lease close to lapsing: RENEW first
  * Several batches per channel are in flight at once (up to concurrency
  * jobs); outcomes collect in a buffer settled by one FINISH call.
+ * A batch that is still unsettled when half its visibility timeout has
+ * passed (a slow channel, a stalled process) renews its leases in one
+ * fenced RENEW; a fast batch never does.
  *
  * Owns the channel instances and the outcome buffers.  Never opens the
  * store.  Logs (it is an edge): connection trouble and per-job problems.
@@ -24,6 +28,13 @@
  *     the loop.
  *  5. On SIGTERM no new lease is taken; the loop exits when every
  *     leased job is settled.
+ *  6. Fencing: a job is handed to the channel only while its batch's
+ *     leases have more than the margin left by the monotonic clock,
+ *     counted from before the LEASE/RENEW request was written (so
+ *     never later than Redis's own expiry); past that, only after a
+ *     RENEW confirmed them.  A job whose lease a RENEW found gone is
+ *     never sent and gets no outcome.  FINISH carries the batch's
+ *     current token and is not issued while a RENEW is in flight.
  */
 #include <errno.h>
 #include <event2/event.h>
@@ -74,6 +85,10 @@ struct wjob {
     struct job job;
     int tries;
     bool redelivered;
+    bool done;             /* re-check: the attempt has a done marker */
+    char *stop;            /* re-check: the debtor's stop reason, or NULL */
+    bool lost;             /* a renew found its lease gone: not ours to send */
+    bool in_renew;         /* named in the RENEW in flight */
 };
 
 struct send_ctx {
@@ -83,18 +98,39 @@ struct send_ctx {
 
 /*
  * A leased batch, from LEASE to its FINISH.  Every leased job ends as
- * exactly one outcome in out (or, on OOM, is left to its lease expiry).
+ * exactly one outcome in out, or is lost (its lease lapsed before it was
+ * sent, or OOM): then it is left to whoever holds its lease now.
+ *
+ * Fencing: the batch holds its leases with token, valid until about
+ * issued + visibility timeout (monotonic clock; issued is taken before
+ * the LEASE or RENEW request is written, so Redis's expiry is never
+ * earlier).  Past renew_at (= that minus the margin) no job of the batch
+ * is handed to the channel until a RENEW confirmed the leases, and the
+ * tick renews every active batch whose renew_at passed (invariant 6).
  */
 struct wbatch {
     struct wchan *wc;
     struct wjob *jobs;     /* parsed ones only */
     struct send_ctx *sc;   /* one per job, for asynchronous channels */
     size_t n;
+    size_t pos;            /* jobs[0..pos) are decided (outcome, sent, or lost) */
     size_t unsettled;      /* leased jobs without an outcome yet */
-    size_t sending;        /* sends not completed yet (+1 while sending) */
+    size_t sending;        /* handed to the channel, not answered yet */
     struct obuf out;
+    size_t npre;           /* out.v[0..npre): dead letters found while parsing */
     bool flushed;          /* channel_flush() done for its sends */
+    int64_t token;         /* fencing token of the leases (lease score) */
+    int64_t renew_at;      /* monotonic ms: renew before sending past this */
+    int64_t renew_issued;  /* monotonic ms when the RENEW in flight was written */
+    bool renewing;         /* a RENEW is in flight */
+    bool paused;           /* batch_run() stopped for a renew; resumed later */
+    bool running;          /* inside batch_run() */
+    bool checked;          /* the re-check answers are in (done, stop) */
+    bool renew_warned;     /* a failed RENEW was logged */
+    bool active;           /* in w->active (leases to keep until FINISH is issued) */
+    bool in_retry;         /* in wc->retry */
     struct wbatch *next;   /* in wc->retry */
+    struct wbatch *aprev, *anext; /* in w->active */
 };
 
 struct worker {
@@ -108,6 +144,10 @@ struct worker {
     int64_t idle_since;
     bool was_connected;
     unsigned failed_attempts;
+    struct wbatch *active; /* batches holding leases, until FINISH is issued */
+    int renewing;          /* RENEW calls in flight */
+    int64_t fence_next;    /* earliest renew_at of an active batch not renewing */
+    int64_t margin_ms;     /* stop sending this long before a lease may lapse */
 };
 
 #define LEASE_DEPTH 3 /* lease calls in flight per channel */
@@ -116,6 +156,14 @@ static int64_t now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Lease deadlines: a clock that neither jumps nor differs between hosts' settings. */
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
@@ -130,12 +178,44 @@ static void obuf_release(struct obuf *b)
     memset(b, 0, sizeof(*b));
 }
 
+/* ---- fencing: the active list ---------------------------------------- */
+
+static void fence_add(struct worker *w, struct wbatch *b)
+{
+    b->active = true;
+    b->aprev = NULL;
+    b->anext = w->active;
+    if (w->active)
+        w->active->aprev = b;
+    w->active = b;
+    if (b->renew_at < w->fence_next)
+        w->fence_next = b->renew_at;
+}
+
+static void fence_remove(struct worker *w, struct wbatch *b)
+{
+    if (!b->active)
+        return;
+    if (b->aprev)
+        b->aprev->anext = b->anext;
+    else
+        w->active = b->anext;
+    if (b->anext)
+        b->anext->aprev = b->aprev;
+    b->active = false;
+    b->aprev = b->anext = NULL;
+    /* fence_next may now be early: the next fence_scan() recomputes it */
+}
+
 static void batch_free(struct wbatch *b)
 {
     if (!b)
         return;
+    if (b->wc)
+        fence_remove(b->wc->w, b);
     for (size_t i = 0; i < b->n; i++) {
         free(b->jobs[i].id);
+        free(b->jobs[i].stop);
         job_release(&b->jobs[i].job);
     }
     free(b->jobs);
@@ -145,6 +225,7 @@ static void batch_free(struct wbatch *b)
 }
 
 static void batch_settle(struct wbatch *b);
+static void batch_run(struct wbatch *b);
 
 /* Buffer one outcome.  On OOM the job stays leased and comes back. */
 static void add_outcome(struct wbatch *b, const char *id, enum queue_action a,
@@ -179,6 +260,152 @@ static void add_outcome(struct wbatch *b, const char *id, enum queue_action a,
     x->action = a;
     x->due_ms = due_ms;
     o->n++;
+}
+
+/* A job given up without an outcome: its lease (if still ours) lapses. */
+static void job_lose(struct wbatch *b, struct wjob *j)
+{
+    j->lost = true;
+    b->unsettled--;
+    b->wc->inflight--;
+}
+
+/*
+ * Settle when every job is decided and answered, no RENEW is in flight
+ * (FINISH needs its token) and the batch is not waiting in wc->retry.
+ */
+static void batch_progress(struct wbatch *b)
+{
+    if (b->running || b->renewing || b->paused || b->in_retry || b->pos < b->n ||
+        b->sending > 0)
+        return;
+    batch_settle(b);
+}
+
+static void on_renew(void *userdata, int err, int64_t token, const bool *held);
+
+/* Issue a RENEW for every lease the batch still counts on.  0 or -errno. */
+static int batch_renew(struct wbatch *b)
+{
+    struct wchan *wc = b->wc;
+    struct worker *w = wc->w;
+    size_t n = 0;
+    if (!queue_async_connected(w->qa))
+        return -ENOTCONN;
+    const char **ids = calloc(b->npre + b->n + 1, sizeof(*ids));
+    if (!ids)
+        return -ENOMEM;
+    for (size_t i = 0; i < b->npre; i++)
+        ids[n++] = b->out.v[i].id;
+    for (size_t i = 0; i < b->n; i++) {
+        b->jobs[i].in_renew = !b->jobs[i].lost;
+        if (b->jobs[i].in_renew)
+            ids[n++] = b->jobs[i].id;
+    }
+    int r = -EINVAL;
+    if (n > 0) {
+        struct queue_renew_args a = {
+            .channel = wc->conf->name,
+            .token = b->token,
+            .visibility_ms = w->o->visibility_ms,
+            .now_ms = now_ms(),
+            .redis_clock = true,
+        };
+        b->renew_issued = mono_ms();
+        r = queue_async_renew(w->qa, &a, ids, n, on_renew, b);
+    }
+    free(ids);
+    if (r < 0)
+        return r;
+    b->renewing = true;
+    w->renewing++;
+    return 0;
+}
+
+/*
+ * Renew every active batch whose renew_at passed (a failure, e.g. while
+ * disconnected, is retried by the next scan) and recompute fence_next.
+ */
+static void fence_scan(struct worker *w, int64_t now)
+{
+    int64_t next = INT64_MAX;
+    for (struct wbatch *b = w->active; b; b = b->anext) {
+        if (b->renewing)
+            continue;
+        if (b->renew_at <= now && batch_renew(b) == 0)
+            continue;
+        if (b->renew_at < next)
+            next = b->renew_at;
+    }
+    w->fence_next = next;
+}
+
+/* After the last RENEW came back: batches that paused for it go on. */
+static void resume_paused(struct worker *w)
+{
+    if (w->renewing > 0)
+        return;
+    struct wbatch *b = w->active;
+    while (b) {
+        struct wbatch *nb = b->anext; /* b may settle and leave the list */
+        if (b->paused && !b->renewing) {
+            b->paused = false;
+            batch_run(b);
+        }
+        b = nb;
+    }
+}
+
+static void on_renew(void *userdata, int err, int64_t token, const bool *held)
+{
+    struct wbatch *b = userdata;
+    struct wchan *wc = b->wc;
+    struct worker *w = wc->w;
+    b->renewing = false;
+    w->renewing--;
+    if (err == -ECANCELED)
+        return; /* shutting down */
+    if (err < 0) {
+        /* still unconfirmed: renew_at stays past, the tick asks again */
+        if (err != -ECONNRESET && !b->renew_warned)
+            log_warning("[channel:%s] cannot renew %zu leases: %s", wc->conf->name, b->n,
+                        strerror(-err));
+        b->renew_warned = true;
+        w->fence_next = 0;
+        if (!b->paused)
+            batch_progress(b);
+        resume_paused(w);
+        return;
+    }
+    size_t k = b->npre, lost = 0, lost_sent = 0;
+    for (size_t i = 0; i < b->n; i++) {
+        struct wjob *j = &b->jobs[i];
+        if (!j->in_renew)
+            continue;
+        j->in_renew = false;
+        if (!held[k++] && !j->lost) {
+            if (i >= b->pos)
+                job_lose(b, j);
+            else
+                lost_sent++;
+            lost++;
+        }
+    }
+    if (lost > lost_sent)
+        log_warning("[channel:%s] %zu leases lapsed before their jobs were sent (worker too "
+                    "slow for --visibility-timeout); left to their new holder",
+                    wc->conf->name, lost - lost_sent);
+    if (lost_sent)
+        log_warning("[channel:%s] %zu jobs already handed to the channel lost their lease "
+                    "(the worker stalled); a channel without idempotency keys may send them "
+                    "twice", wc->conf->name, lost_sent);
+    b->token = token;
+    b->renew_at = b->renew_issued + w->o->visibility_ms - w->margin_ms;
+    if (b->active && b->renew_at < w->fence_next)
+        w->fence_next = b->renew_at;
+    b->paused = false;
+    batch_run(b); /* goes on, or settles (nothing when the re-check is not in yet) */
+    resume_paused(w);
 }
 
 static int64_t backoff_ms(const struct worker_opts *o, int tries)
@@ -225,42 +452,87 @@ static void on_sent(void *userdata, const struct chan_result *res)
                     0);
         break;
     }
-    if (--b->sending == 0)
-        batch_settle(b);
+    b->sending--;
+    batch_progress(b);
 }
 
-/* Re-checked jobs: decide and send each (invariant 1), then settle. */
-static void batch_send(struct wbatch *b, const bool *done, const char *const *stop)
+/*
+ * May the batch hand a job to the channel now?  Only while its leases
+ * have more than the margin left (invariant 6).  When a batch is due,
+ * renew it (and every other due one) and stop.  While any RENEW is in
+ * flight every batch stops too: a channel that blocks would keep the
+ * loop from writing it to Redis in time.  Stopped batches go on when
+ * the last RENEW is back (resume_paused()).  The common case costs a
+ * clock read and two compares.
+ */
+static bool fence_ok(struct wbatch *b)
+{
+    struct worker *w = b->wc->w;
+    if (w->renewing > 0) {
+        b->paused = true;
+        return false;
+    }
+    int64_t now = mono_ms();
+    if (now < w->fence_next)
+        return true;
+    fence_scan(w, now);
+    if (b->renewing)
+        return false;
+    if (now >= b->renew_at || w->renewing > 0) {
+        b->paused = true; /* resumed by the RENEW replies or the tick */
+        return false;
+    }
+    return true;
+}
+
+/*
+ * Decide the batch's jobs from b->pos on: skip, cancel, reschedule or
+ * send (invariant 1); stops when the fence says to wait for a renew.
+ */
+static void batch_run(struct wbatch *b)
 {
     struct wchan *wc = b->wc;
+    if (b->running || b->renewing || !b->checked)
+        return;
+    b->running = true;
     int64_t now = now_ms();
-    b->sending = 1; /* held until the loop ends: async completions cannot settle early */
-    for (size_t i = 0; i < b->n; i++) {
-        struct wjob *j = &b->jobs[i];
+    while (b->pos < b->n) {
+        struct wjob *j = &b->jobs[b->pos];
         int64_t next = 0;
         char msg[300];
-        if (done[i]) {
+        if (j->lost) {
+            b->pos++;
+            continue;
+        }
+        if (j->done) {
+            b->pos++;
             add_outcome(b, j->id, QUEUE_SKIP, NULL, NULL, 0);
             continue;
         }
-        if (stop[i]) {
-            snprintf(msg, sizeof(msg), "stopped: %s", stop[i]);
+        if (j->stop) {
+            snprintf(msg, sizeof(msg), "stopped: %s", j->stop);
+            b->pos++;
             wc->cancelled++;
-            add_outcome(b, j->id, QUEUE_DONE, "cancelled", msg, 0);
+            add_outcome(b, j->id, QUEUE_CANCEL, "cancelled", msg, 0);
             continue;
         }
         switch (job_check_time(&j->job, now / 1000, &next)) {
         case JOB_EXPIRED:
+            b->pos++;
             wc->cancelled++;
-            add_outcome(b, j->id, QUEUE_DONE, "cancelled", "expired: no allowed send time left",
-                        0);
+            add_outcome(b, j->id, QUEUE_CANCEL, "cancelled",
+                        "expired: no allowed send time left", 0);
             continue;
         case JOB_WAIT:
+            b->pos++;
             add_outcome(b, j->id, QUEUE_RESCHEDULE, NULL, NULL, next * 1000);
             continue;
         case JOB_SEND_NOW:
             break;
         }
+        if (!fence_ok(b))
+            break;
+        size_t i = b->pos++;
         struct send_ctx *sc = &b->sc[i];
         struct chan_send_info info = { j->tries, j->redelivered };
         sc->b = b;
@@ -272,8 +544,8 @@ static void batch_send(struct wbatch *b, const bool *done, const char *const *st
             on_sent(sc, &(struct chan_result){ CZ_SEND_RETRY, NULL, msg });
         }
     }
-    if (--b->sending == 0)
-        batch_settle(b);
+    b->running = false;
+    batch_progress(b);
 }
 
 static void on_check(void *userdata, int err, const bool *done, const char *const *stop)
@@ -284,12 +556,22 @@ static void on_check(void *userdata, int err, const bool *done, const char *cons
         /* leases stay in Redis and expire: the jobs come back */
         log_warning("[channel:%s] cannot re-check %zu jobs (%s), they will be redelivered",
                     wc->conf->name, b->n, strerror(-err));
-        wc->inflight -= (int)b->n;
-        b->unsettled -= b->n;
-        batch_settle(b); /* the dead letters found while parsing, if any */
+        for (size_t i = 0; i < b->n; i++)
+            if (!b->jobs[i].lost)
+                job_lose(b, &b->jobs[i]);
+        b->pos = b->n;
+        b->checked = true;
+        batch_progress(b); /* the dead letters found while parsing, if any */
         return;
     }
-    batch_send(b, done, stop);
+    b->checked = true;
+    for (size_t i = 0; i < b->n; i++) {
+        struct wjob *j = &b->jobs[i];
+        j->done = done[i];
+        if (stop[i] && !(j->stop = strdup(stop[i])))
+            job_lose(b, j); /* OOM: comes back after its lease */
+    }
+    batch_run(b);
 }
 
 static void pump(struct wchan *wc);
@@ -297,6 +579,7 @@ static void pump(struct wchan *wc);
 struct lease_ctx {
     struct wchan *wc;
     int max;
+    int64_t issued; /* monotonic ms, before the request was written */
 };
 
 static void on_lease(void *userdata, int err, const struct queue_lease_reply *r)
@@ -305,6 +588,7 @@ static void on_lease(void *userdata, int err, const struct queue_lease_reply *r)
     struct wchan *wc = lc->wc;
     struct worker *w = wc->w;
     int64_t now = now_ms();
+    int64_t issued = lc->issued;
     wc->leasing--;
     wc->reserved -= lc->max;
     free(lc);
@@ -329,12 +613,8 @@ static void on_lease(void *userdata, int err, const struct queue_lease_reply *r)
         b->jobs = calloc(r->n, sizeof(*b->jobs));
         b->sc = calloc(r->n, sizeof(*b->sc));
     }
-    bool *done = calloc(r->n, sizeof(*done));
-    const char **stop = calloc(r->n, sizeof(*stop));
-    if (!b || !b->jobs || !b->sc || !done || !stop) {
+    if (!b || !b->jobs || !b->sc) {
         batch_free(b);
-        free(done);
-        free(stop);
         log_error("[channel:%s] out of memory, %zu jobs will be redelivered", wc->conf->name,
                   r->n);
         wc->inflight -= (int)r->n;
@@ -342,11 +622,18 @@ static void on_lease(void *userdata, int err, const struct queue_lease_reply *r)
     }
     b->wc = wc;
     b->unsettled = r->n;
+    b->token = r->token;
+    b->renew_at = issued + w->o->visibility_ms - w->margin_ms;
     bool checked = true;
     for (size_t i = 0; i < r->n; i++) {
         const struct queue_leased *l = &r->jobs[i];
         char err_msg[300], msg[400];
         struct wjob *j = &b->jobs[b->n];
+        if (!l->payload && l->done) {
+            /* settled by an earlier holder, which dropped the payload */
+            add_outcome(b, l->id, QUEUE_SKIP, NULL, NULL, 0);
+            continue;
+        }
         if (!l->payload) {
             snprintf(msg, sizeof(msg), "no payload for job '%.64s'", l->id);
             log_warning("[channel:%s] %s, dead-lettered", wc->conf->name, msg);
@@ -354,7 +641,7 @@ static void on_lease(void *userdata, int err, const struct queue_lease_reply *r)
             add_outcome(b, l->id, QUEUE_DEAD, NULL, msg, 0);
             continue;
         }
-        if (job_from_json(l->payload, l->payload_len, &j->job, err_msg, sizeof(err_msg)) < 0) {
+        if (job_parse(l->payload, l->payload_len, 0, &j->job, err_msg, sizeof(err_msg)) < 0) {
             snprintf(msg, sizeof(msg), "malformed job payload: %s", err_msg);
             log_warning("[channel:%s] job '%.64s': %s, dead-lettered", wc->conf->name, l->id,
                         msg);
@@ -381,15 +668,23 @@ static void on_lease(void *userdata, int err, const struct queue_lease_reply *r)
         j->redelivered = l->redelivered;
         /* the re-check that came with the lease counts only for this debtor */
         if (l->checked_debtor && streq(l->checked_debtor, j->job.debtor_id)) {
-            done[b->n] = l->done;
-            stop[b->n] = l->stop;
+            j->done = l->done;
+            if (l->stop && !(j->stop = strdup(l->stop))) {
+                free(j->id);
+                job_release(&j->job);
+                wc->inflight--;
+                b->unsettled--;
+                continue;
+            }
         } else
             checked = false;
         b->n++;
     }
+    b->npre = b->out.n; /* only parse-time outcomes so far */
+    fence_add(w, b);
     if (b->n == 0 || checked) {
-        /* stop reasons are borrowed from the reply: used before it returns */
-        batch_send(b, done, stop);
+        b->checked = true;
+        batch_run(b);
     } else {
         const char **ids = calloc(b->n, sizeof(*ids));
         const char **debtors = calloc(b->n, sizeof(*debtors));
@@ -405,8 +700,6 @@ static void on_lease(void *userdata, int err, const struct queue_lease_reply *r)
         if (rr < 0)
             on_check(b, rr, NULL, NULL);
     }
-    free(done);
-    free(stop);
     pump(wc);
 }
 
@@ -427,6 +720,7 @@ static void pump(struct wchan *wc)
             return;
         lc->wc = wc;
         lc->max = room < o->batch ? room : o->batch;
+        lc->issued = mono_ms();
         struct queue_lease_args a = {
             .channel = wc->conf->name,
             .max = lc->max,
@@ -434,6 +728,7 @@ static void pump(struct wchan *wc)
             .visibility_ms = o->visibility_ms,
             .rate = wc->conf->rate_limit,
             .burst = wc->conf->rate_limit > 1 ? wc->conf->rate_limit : 1,
+            .redis_clock = true,
         };
         if (queue_async_lease(w->qa, &a, on_lease, lc) < 0) {
             free(lc);
@@ -446,6 +741,7 @@ static void pump(struct wchan *wc)
 
 static void retry_later(struct wbatch *b)
 {
+    b->in_retry = true;
     b->next = b->wc->retry;
     b->wc->retry = b;
 }
@@ -474,13 +770,17 @@ static void on_finished(void *userdata, int err)
 
 /*
  * Every job of the batch has its outcome: make the sends durable
- * (invariant 2), then settle them in one FINISH.  On failure the batch
- * waits in wc->retry for the tick.
+ * (invariant 2), then settle them in one FINISH fenced by the batch's
+ * token.  On failure the batch waits in wc->retry for the tick.
  */
 static void batch_settle(struct wbatch *b)
 {
     struct wchan *wc = b->wc;
     struct worker *w = wc->w;
+    if (b->renewing) {
+        retry_later(b); /* FINISH needs the token the RENEW brings */
+        return;
+    }
     if (!b->flushed) {
         int r = channel_flush(wc->ch);
         if (r < 0) {
@@ -502,13 +802,15 @@ static void batch_settle(struct wbatch *b)
             const struct outcome *x = &b->out.v[i];
             o[i] = (struct queue_outcome){ x->id, x->action, x->status, x->info, x->due_ms };
         }
-        r = queue_async_finish(w->qa, wc->conf->name, now_ms(), o, b->out.n, on_finished, b);
+        r = queue_async_finish_fenced(w->qa, wc->conf->name, now_ms(), b->token, o, b->out.n,
+                                      on_finished, b);
         free(o);
     }
     if (r < 0) {
         retry_later(b);
         return;
     }
+    fence_remove(w, b);
     wc->finishing++;
 }
 
@@ -523,6 +825,7 @@ static void flush_now(struct wchan *wc)
         struct wbatch *b = list;
         list = b->next;
         b->next = NULL;
+        b->in_retry = false;
         batch_settle(b);
     }
 }
@@ -553,7 +856,12 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
     struct worker *w = arg;
     int64_t now = now_ms();
+    int64_t mono = mono_ms();
     bool idle = true;
+    /* renew batches close to lapsing (invariant 6), then go on with paused ones */
+    if (mono >= w->fence_next)
+        fence_scan(w, mono);
+    resume_paused(w);
     for (size_t i = 0; i < w->nchans; i++) {
         struct wchan *wc = &w->chans[i];
         flush_now(wc);
@@ -633,6 +941,12 @@ int worker_run(const struct worker_opts *o)
     if (!w.base)
         return -ENOMEM;
     size_t want = o->channels ? o->nchannels : o->config->nchannels;
+    w.fence_next = INT64_MAX;
+    /* half the visibility timeout by default; never so close to it that
+     * every batch would renew before its first send */
+    w.margin_ms = o->lease_margin_ms > 0 ? o->lease_margin_ms : o->visibility_ms / 2;
+    if (w.margin_ms > o->visibility_ms * 3 / 4)
+        w.margin_ms = o->visibility_ms * 3 / 4;
     w.chans = calloc(want ? want : 1, sizeof(*w.chans));
     if (!w.chans) {
         r = -ENOMEM;

@@ -20,6 +20,13 @@ struct worker_opts {
     int concurrency;              /* jobs in flight per channel (default 512) */
     int batch;                    /* jobs per lease call (default 256) */
     int64_t visibility_ms;        /* lease length (default 60000) */
+    /*
+     * No job is handed to the channel with less than this left on its
+     * lease; a batch still unsettled then renews its leases first.
+     * 0: half the visibility timeout (capped at three quarters of it).
+     * Keep it above the longest a send can take or the process stall.
+     */
+    int64_t lease_margin_ms;
     int max_tries;                /* failed tries before the dead letter (default 5) */
     int64_t retry_base_ms;        /* first backoff (default 1000), doubled per try */
     int64_t retry_max_ms;         /* backoff cap (default 3600000) */

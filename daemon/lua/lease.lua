@@ -3,14 +3,23 @@
 -- retry jobs to the ready list, takes rate-limit tokens, then leases up
 -- to N jobs (redelivered ones first) with a visibility timeout.
 -- KEYS: 1 sched, 2 retry, 3 ready, 4 redo, 5 lease, 6 jobs, 7 tries,
---       8 rate bucket, 9 dead hash, 10 dead index
--- ARGV: 1 now (ms), 2 N, 3 visibility timeout (ms), 4 rate (jobs/s,
---       0 = unlimited), 5 burst, 6 channel name, 7 move limit,
---       8 done-marker prefix, 9 stop-marker prefix
--- Returns { ready_left, leased_total, retrying, wait_ms,
+--       8 rate bucket, 9 dead hash, 10 dead index, 11 fence (last token)
+-- ARGV: 1 now (ms, the worker's clock: due times), 2 N, 3 visibility
+--       timeout (ms), 4 rate (jobs/s, 0 = unlimited), 5 burst, 6 channel
+--       name, 7 move limit, 8 done-marker prefix, 9 stop-marker prefix,
+--       10 lease clock: 'redis' (Redis's own TIME) or a time in ms
+-- Returns { ready_left, leased_total, retrying, wait_ms, token,
 --           then per job: id, payload or false, tries, redelivered,
 --           done (1 when the attempt has a done marker), debtor or false,
 --           stop reason or false }.
+-- Two clocks: due times (sched, retry) are compared with the worker's
+-- clock, the one its window re-check uses; lease expiry, the fencing
+-- token and the rate bucket use the lease clock, normally Redis's own,
+-- so workers on hosts with skewed clocks agree on when a lease lapses.
+-- The token is the lease score every job of this call gets: expiry on
+-- the lease clock, raised above the channel's last token so no two lease
+-- or renew calls of a channel ever hand out the same one (finish and
+-- renew compare it with the member's score: the fence).
 -- The re-check (done and stop markers) rides along, saving the worker a
 -- round trip: the debtor id is read from the payload without decoding
 -- it (job.c writes it as a plain top-level string); the worker uses the
@@ -26,10 +35,18 @@ local lim = tonumber(ARGV[7])
 local dp, stp = ARGV[8], ARGV[9]
 local sched, retry, ready, redo, lease = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local jobs, tries, bucket, dead, deadix = KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
+local fence = KEYS[11]
+local lnow
+if ARGV[10] == 'redis' then
+    local t = redis.call('TIME')
+    lnow = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+else
+    lnow = tonumber(ARGV[10]) or now
+end
 
 local expect = { [1] = 'zset', [2] = 'zset', [3] = 'list', [4] = 'list', [5] = 'zset',
-                 [6] = 'hash', [7] = 'hash', [8] = 'hash' }
-for i = 1, 8 do
+                 [6] = 'hash', [7] = 'hash', [8] = 'hash', [11] = 'string' }
+for _, i in ipairs({ 1, 2, 3, 4, 5, 6, 7, 8, 11 }) do
     local t = redis.call('TYPE', KEYS[i])['ok']
     if t ~= 'none' and t ~= expect[i] then
         local moved = KEYS[i] .. ':bad:' .. now
@@ -50,7 +67,7 @@ local function move(ids, dst)
 end
 
 -- reaper: expired leases go to the redelivery list (invariant 4)
-local expired = redis.call('ZRANGEBYSCORE', lease, '-inf', now, 'LIMIT', 0, lim)
+local expired = redis.call('ZRANGEBYSCORE', lease, '-inf', lnow, 'LIMIT', 0, lim)
 if #expired > 0 then
     for i = 1, #expired, 1000 do
         redis.call('ZREM', lease, unpack(expired, i, math.min(i + 999, #expired)))
@@ -74,9 +91,9 @@ local wait = 0
 if rate > 0 then
     local b = redis.call('HMGET', bucket, 'tokens', 'ts')
     tokens = tonumber(b[1]) or burst
-    local ts = tonumber(b[2]) or now
-    if now > ts then
-        tokens = math.min(burst, tokens + (now - ts) * rate / 1000)
+    local ts = tonumber(b[2]) or lnow
+    if lnow > ts then
+        tokens = math.min(burst, tokens + (lnow - ts) * rate / 1000)
     end
     local allow = math.floor(tokens)
     if allow < want then
@@ -84,7 +101,7 @@ if rate > 0 then
     end
 end
 
-local out = { 0, 0, 0, 0 }
+local out = { 0, 0, 0, 0, 0 }
 local ids = {}
 local redelivered = {}
 if want > 0 then
@@ -106,7 +123,14 @@ if want > 0 then
     end
 end
 if #ids > 0 then
-    local until_ms = string.format("%d", now + vt) -- formatted once, not per job
+    local tok = lnow + vt
+    local last = tonumber(redis.call('GET', fence))
+    if last and tok <= last then
+        tok = last + 1
+    end
+    local until_ms = string.format("%d", tok) -- formatted once, not per job
+    redis.call('SET', fence, until_ms)
+    out[5] = tok
     local payloads = redis.call('HMGET', jobs, unpack(ids))
     local t = redis.call('HMGET', tries, unpack(ids))
     local dkeys, debtors, skeys = {}, {}, {}
@@ -152,7 +176,7 @@ end
 local left = redis.call('LLEN', ready) + redis.call('LLEN', redo)
 if rate > 0 then
     tokens = tokens - #ids
-    redis.call('HSET', bucket, 'tokens', tostring(tokens), 'ts', now)
+    redis.call('HSET', bucket, 'tokens', tostring(tokens), 'ts', lnow)
     if left > 0 and tokens < 1 then
         wait = math.ceil((1 - tokens) * 1000 / rate)
     end

@@ -73,11 +73,20 @@ for i in range(first, first + n):
 EOP
 }
 
-# count_keys FILE: "key count" per idempotency key seen in a log file
+# count_keys FILE: "key count" per idempotency key sent, from a log file.
+# A worker killed in the middle of a write(2) leaves a torn record that
+# the next writer's line continues; only whole records count as sends.
 count_keys() {
     /usr/bin/python3 - "$1" <<'EOP'
-import collections, re, sys
-c = collections.Counter(re.findall(r'"idempotency_key":"([^"]+)"', open(sys.argv[1]).read()))
+import collections, json, sys
+c = collections.Counter()
+for line in open(sys.argv[1], encoding='utf-8', errors='replace'):
+    parts = line.rstrip('\n').split('{"sent_at"')
+    for p in parts[1:]:
+        try:
+            c[json.loads('{"sent_at"' + p)["idempotency_key"]] += 1
+        except ValueError:
+            print("torn record skipped: %.80s" % p, file=sys.stderr)
 for k, v in c.items():
     print(k, v)
 EOP

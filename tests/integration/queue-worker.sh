@@ -6,8 +6,12 @@
 . "$SRCDIR/tests/integration/lib.sh"
 # Lease expiry, rate limits and kill timing are the subject here; under
 # valgrind (the vg setup) every step is ~50x slower and those timings stop
-# meaning anything.  The queue code still runs under valgrind in test-queue
-# and in run.sh.
+# meaning anything (tried: a worker needs more than the 0.5 s the SIGTERM
+# and restart checks give it to start, and the sent_at spacing of the rate
+# check measures valgrind's lag, not the bucket).  A slow worker can no
+# longer send twice (lease fencing): queue-stall.sh checks that under
+# valgrind too, and the queue code runs there in test-queue,
+# test-queue-fence and run.sh.
 if [ -n "${CADENZA_WRAP:-}" ]; then echo "timing test: skipped under valgrind"; exit 77; fi
 . "$SRCDIR/tests/integration/queue-redis.sh"
 

@@ -239,7 +239,7 @@ static void test_differential(void)
         char in[80], fe[20] = "", re[20] = "", pe[20] = "";
         int ft = -1, rt = -1, pt = -1;
         if (i < (long)nex)
-            snprintf(in, sizeof(in), "%s", ex[i]); /* every example once */
+            snprintf(in, sizeof(in), "%.*s", (int)sizeof(in) - 1, ex[i]); /* each once */
         else
             gen(ex, nex, in, sizeof(in));
         size_t len = strlen(in);

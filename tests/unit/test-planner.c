@@ -34,7 +34,7 @@ static struct tz_cache *zones;
 
 static void write_file(const char *dir, const char *name, const char *text)
 {
-    char p[PATH_MAX];
+    char p[PATH_MAX + 256];
     snprintf(p, sizeof(p), "%s/%s", dir, name);
     FILE *f = fopen(p, "w");
     if (!f) {
