@@ -38,7 +38,7 @@ median() {
 }
 
 for n in "$@"; do
-    db=$T/cz.db
+    db=$T/cz-$n.db
     [ "${KEEP:-0}" = 1 ] && db=$tmp/cz-plan-$n.db
     if [ ! -f "$db" ]; then
         echo "size $n: generating debtors and $((n * 10)) outcome rows"
@@ -69,6 +69,7 @@ for n in "$@"; do
     done
     planned=$(wc -l <"$T/plan.jsonl")
     rm -f "$T/plan.jsonl"
+    [ "${KEEP:-0}" = 1 ] || rm -f "$db" "$db-wal" "$db-shm"
     t=$(cut -d' ' -f1 "$T/runs" | median)
     m=$(cut -d' ' -f2 "$T/runs" | sort -n | tail -n 1)
     awk -v n="$n" -v t="$t" -v m="$m" -v runs="$runs" -v p="$planned" \
