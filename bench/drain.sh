@@ -9,7 +9,8 @@
 # Set-up, once, on a private redis-server (unix socket, no persistence):
 # a sample portfolio of DEBTORS (as of yesterday) is imported, `cadenza run`
 # plans and enqueues yesterday (about 0.8 jobs per debtor), and one
-# `cadenza worker` settles every job: the windows are over, so every result
+# `cadenza worker` settles every job but the rate-limited sms ones (the
+# shipped configuration allows 20 sms/s): the windows are over, so every result
 # is `cancelled` (`expired`), which the store applies exactly like `sent`
 # (one UPDATE of the attempt).  The store and Redis's dump are then copied
 # aside; each run restores both and times `cadenza queue drain`, then
@@ -43,7 +44,7 @@ start_redis() {
         >>"$T/redis.log" 2>&1 &
     rpid=$!
     i=0
-    until redis-cli -s "$T/r.sock" PING >/dev/null 2>&1; do
+    until [ "$(redis-cli -s "$T/r.sock" PING 2>/dev/null)" = PONG ]; do
         i=$((i + 1)); [ $i -lt 200 ] || { echo "redis did not start" >&2; exit 1; }
         sleep 0.05
     done
@@ -59,8 +60,13 @@ echo "set-up: $debtors sample debtors, run --date $day, one worker settles every
 "$cz" import debtors --quiet --max-errors 0 --rejects "$T/rej.csv" "$T/d.csv" \
     >/dev/null 2>&1 || [ $? -le 1 ]
 "$cz" run --date "$day" --now "${day}T00:00:00Z" >/dev/null
-(cd "$T" && "$cz" worker --until-idle 1 >/dev/null 2>&1)
+# every channel without a rate limit in the shipped configuration (sms has
+# one: its jobs stay queued and out of the measurement)
+chans=$(sqlite3 "$T/cz.db" "SELECT DISTINCT channel FROM attempts WHERE channel <> 'sms'" |
+    paste -sd, -)
+(cd "$T" && "$cz" worker --channels "$chans" --until-idle 1 >/dev/null 2>&1)
 n=$(redis-cli -s "$T/r.sock" XLEN cz:results)
+queued=$(sqlite3 "$T/cz.db" "SELECT count(*) FROM attempts WHERE status = 1")
 redis-cli -s "$T/r.sock" SAVE >/dev/null
 stop_redis
 cp "$T/dump.rdb" "$T/dump.keep"
@@ -69,7 +75,7 @@ rm -f "$T/cz.db-wal" "$T/cz.db-shm"
 # the baseline's input: the same updates as SQL, in one transaction
 {
     echo "BEGIN;"
-    sqlite3 "$T/store.keep" "SELECT id FROM attempts WHERE status = 1" |
+    sqlite3 "$T/store.keep" "SELECT id FROM attempts WHERE status = 1 AND channel <> 'sms'" |
         awk -v at="$(date +%s)" -v q="'" '{
             printf "UPDATE attempts SET status = 4, provider_id = coalesce(NULL, provider_id),"
             printf " error = %sexpired%s, tries = max(tries, 0), result_at = %s,", q, q, at
@@ -92,7 +98,7 @@ while [ "$k" -lt "$runs" ]; do
     got=$(sed -n 's/^drained \([0-9]*\) results.*/\1/p' "$T/out")
     [ "$got" = "$n" ] || { echo "drain read $got of $n results" >&2; exit 1; }
     left=$(sqlite3 "$T/cz.db" "SELECT count(*) FROM attempts WHERE status = 1")
-    [ "$left" = 0 ] || { echo "$left attempts still queued after the drain" >&2; exit 1; }
+    [ "$left" = $((queued - n)) ] || { echo "$left attempts queued after the drain" >&2; exit 1; }
     stop_redis
     cp "$T/store.keep" "$T/cz.db"
     rm -f "$T/cz.db-wal" "$T/cz.db-shm"
