@@ -1006,15 +1006,28 @@ static void report(FILE *f, const struct opts *o, const struct daystat *ds, int 
         char lab[16];
         snprintf(lab, sizeof lab, "%d-%d", w0 + 1, w1);
         fprintf(f, "%-7s %9.0f", lab, n);
-        for (int p = 0; p < NPOL; p++)
-            fprintf(f, "  %.4f (%.4f)", sp[p] / n, sr[p] / n);
-        for (int p = 1; p < NPOL; p++)
-            fprintf(f, " %7.3f", sp[p] > 0 ? sp[0] / sp[p] : 0.0);
-        fprintf(f, " %7.3f", sp[POL_ORACLE] > 0 ? sp[POL_BAYES] / sp[POL_ORACLE] : 0.0);
+        bool off = g_bayes == BAYES_OFF; /* bayes columns show "-" */
+        for (int p = 0; p < NPOL; p++) {
+            if (p == POL_BAYES && off)
+                fprintf(f, "  %15s", "-");
+            else
+                fprintf(f, "  %.4f (%.4f)", sp[p] / n, sr[p] / n);
+        }
+        for (int p = 1; p < NPOL; p++) {
+            if (p == POL_BAYES && off)
+                fprintf(f, " %7s", "-");
+            else
+                fprintf(f, " %7.3f", sp[p] > 0 ? sp[0] / sp[p] : 0.0);
+        }
+        if (off)
+            fprintf(f, " %7s", "-");
+        else
+            fprintf(f, " %7.3f", sp[POL_ORACLE] > 0 ? sp[POL_BAYES] / sp[POL_ORACLE] : 0.0);
         fprintf(f, "  %2.0f/%2.0f/%2.0f\n", 100 * mix[0] / n, 100 * mix[1] / n, 100 * mix[2] / n);
     }
     fprintf(f, "channel mix email/sms/call %%:");
-    for (int p = 0; p < NPOL; p++) {
+    int npol = g_bayes == BAYES_OFF ? POL_BAYES : NPOL; /* bayes is the last */
+    for (int p = 0; p < npol; p++) {
         double mix[NCH] = { 0 }, n = 0;
         for (int i = 0; i < ndays; i++)
             for (int c = 0; c < NCH; c++) {
@@ -1024,7 +1037,7 @@ static void report(FILE *f, const struct opts *o, const struct daystat *ds, int 
         if (n == 0)
             n = 1;
         fprintf(f, " %s %.0f/%.0f/%.0f%s", pol_name[p], 100 * mix[0] / n, 100 * mix[1] / n,
-                100 * mix[2] / n, p + 1 < NPOL ? "," : "\n");
+                100 * mix[2] / n, p + 1 < npol ? "," : "\n");
     }
     /* where the learned planner loses to the oracle, in the third window (or the last) */
     int g0 = 2 * o->window < ndays ? 2 * o->window : (ndays - 1) / o->window * o->window;
