@@ -152,6 +152,32 @@ static bool keyset_has(const struct keyset *s, uint64_t h)
 static const char key_tag[] = "\"idempotency_key\":\"";
 static const char rec_tag[] = "{\"sent_at\":\"";
 
+/*
+ * The next record start in [p, end): {"sent_at":"<time>","attempt_id":N,
+ * "idempotency_key":" as log_send() writes it (a message input holding a
+ * "sent_at" key is not mistaken for one).
+ */
+static char *record_find(char *p, char *end)
+{
+    static const char aid[] = "\",\"attempt_id\":";
+    for (char *rec; (rec = memmem(p, (size_t)(end - p), rec_tag, sizeof(rec_tag) - 1));
+         p = rec + 1) {
+        char *t = rec + sizeof(rec_tag) - 1;
+        char *q = memchr(t, '"', (size_t)(end - t));
+        if (!q || q - t > 40 || (size_t)(end - q) < sizeof(aid) - 1 ||
+            memcmp(q, aid, sizeof(aid) - 1) != 0)
+            continue;
+        q += sizeof(aid) - 1;
+        char *d = q;
+        while (q < end && *q >= '0' && *q <= '9')
+            q++;
+        if (q > d && (size_t)(end - q) > sizeof(key_tag) - 1 && *q == ',' &&
+            memcmp(q + 1, key_tag, sizeof(key_tag) - 1) == 0)
+            return rec;
+    }
+    return NULL;
+}
+
 /* A record is whole when it ends with its "pid":N} tail (log_send). */
 static bool record_whole(const char *rec, const char *end)
 {
@@ -230,11 +256,10 @@ static int log_scan(struct chan_log *l)
              * middle of a record leaves it unterminated and the next one
              * continues the same line; a torn record does not count */
             for (char *q = p; r >= 0 && q < nl;) {
-                char *rec = memmem(q, (size_t)(nl - q), rec_tag, sizeof(rec_tag) - 1);
+                char *rec = record_find(q, nl);
                 if (!rec)
                     break;
-                char *next = memmem(rec + 1, (size_t)(nl - rec - 1), rec_tag,
-                                    sizeof(rec_tag) - 1);
+                char *next = record_find(rec + 1, nl);
                 char *rend = next ? next : nl;
                 if (record_whole(rec, rend)) {
                     char *t = memmem(rec, (size_t)(rend - rec), key_tag, sizeof(key_tag) - 1);

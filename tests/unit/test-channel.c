@@ -63,15 +63,18 @@ static void on_done(void *ud, const struct chan_result *res)
     a->status = res->status;
 }
 
-/* Send a job with key and id; returns the channel's answer. */
-static struct answer send_one(struct fixture *f, int64_t id, const char *key, bool redelivered)
+/* Send a job with key, id and optional inputs (a JSON object); returns the
+ * channel's answer. */
+static struct answer send_in(struct fixture *f, int64_t id, const char *key, bool redelivered,
+                             const char *inputs)
 {
-    char payload[512];
+    char payload[768];
     int n = snprintf(payload, sizeof(payload),
                      "{\"attempt_id\":%lld,\"idempotency_key\":\"%s\",\"debtor_id\":\"D%lld\","
                      "\"channel\":\"email\",\"kind\":\"email\",\"address\":\"d@example.com\","
-                     "\"time_zone\":\"America/New_York\",\"not_after\":4102444800}",
-                     (long long)id, key, (long long)id);
+                     "\"time_zone\":\"America/New_York\",\"not_after\":4102444800%s%s}",
+                     (long long)id, key, (long long)id, inputs ? ",\"inputs\":" : "",
+                     inputs ? inputs : "");
     struct job j;
     char err[256];
     struct answer a = { 0, _CZ_SEND_STATUS_MAX };
@@ -85,6 +88,11 @@ static struct answer send_one(struct fixture *f, int64_t id, const char *key, bo
     CHECK(channel_flush(f->ch) == 0);
     job_release(&j);
     return a;
+}
+
+static struct answer send_one(struct fixture *f, int64_t id, const char *key, bool redelivered)
+{
+    return send_in(f, id, key, redelivered, NULL);
 }
 
 static char *slurp(const char *path, size_t *ret_len)
@@ -184,5 +192,26 @@ static void test_redelivered_after_torn_record(void)
     teardown(&f);
 }
 
+/* a message input that looks like the start of a record is not one */
+static void test_inputs_like_a_record(void)
+{
+    struct fixture f;
+    if (setup(&f, "") < 0) {
+        CHECK(!"setup");
+        return;
+    }
+    static const char inputs[] = "{\"note\":{\"sent_at\":\"2026-01-01\",\"x\":1}}";
+    struct answer a = send_in(&f, 9, "k9", false, inputs);
+    CHECK_INT(a.status, CZ_SEND_OK);
+    size_t len0 = 0, len1 = 0;
+    free(slurp(f.path, &len0));
+    a = send_in(&f, 9, "k9", true, inputs);
+    CHECK_INT(a.status, CZ_SEND_OK);
+    free(slurp(f.path, &len1));
+    CHECK_INT(len1, len0); /* recognised as sent: no second line */
+    teardown(&f);
+}
+
 TEST_MAIN({ "send_appends", test_send_appends },
+          { "inputs_like_a_record", test_inputs_like_a_record },
           { "redelivered_after_torn_record", test_redelivered_after_torn_record })
