@@ -357,36 +357,6 @@ static int32_t hex4(const char *p)
     return v;
 }
 
-/* Length of the well-formed UTF-8 sequence at s (lead byte >= 0x80), 0 if none. */
-static size_t utf8_seq(const unsigned char *s, const unsigned char *end)
-{
-    unsigned char c = s[0];
-    size_t len;
-    uint32_t cp;
-    if (c >= 0xc2 && c <= 0xdf) {
-        len = 2;
-        cp = c & 0x1f;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        len = 3;
-        cp = c & 0x0f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        len = 4;
-        cp = c & 0x07;
-    } else
-        return 0;
-    if ((size_t)(end - s) < len)
-        return 0;
-    for (size_t k = 1; k < len; k++) {
-        if ((s[k] & 0xc0) != 0x80)
-            return 0;
-        cp = cp << 6 | (s[k] & 0x3f);
-    }
-    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-        (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return len;
-}
-
 /* A string token at r->p (on its opening quote); r->p ends after it. */
 static int rd_string(struct reader *r, struct jstr *ret)
 {
