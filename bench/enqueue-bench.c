@@ -148,7 +148,7 @@ int main(int argc, char **argv)
         return 2;
     }
     struct queue *q = NULL;
-    int r = queue_connect(url, prefix, &q);
+    int r = queue_connect(url, prefix, 0, &q, NULL, 0);
     if (r < 0) {
         fprintf(stderr, "enqueue-bench: cannot connect to '%s': %s\n", url, strerror(-r));
         return 1;

@@ -32,18 +32,31 @@ struct diags;
 int cli_load_config(const struct cli_ctx *ctx, struct config **ret);
 
 /*
- * The rejects file of an import: written under a temporary name, renamed
- * into place only when the import finished with rejected rows, removed
- * otherwise (with any stale one from an earlier run, on success).
+ * The rejects file of an import.  A regular file (or a new one) is written
+ * under a temporary name, renamed into place only when the import finished
+ * with rejected rows, removed otherwise (with any stale one from an earlier
+ * run, on success); a symlink is followed to its file.  A device or a pipe
+ * is written directly (`--rejects /dev/stderr`).  The input file itself is
+ * refused (EXIT_USAGE).
  */
 struct cli_rejects {
     char *path, *tmp; /* NULL path: no rejects file (stdin without --rejects) */
     FILE *f;
+    bool direct;      /* writing to path itself (a device or a pipe) */
 };
 /* path: --rejects or NULL (then INPUT.rejects, none for stdin).  Logs; EXIT_*. */
 int cli_rejects_open(struct cli_rejects *r, const char *path, const char *input, bool is_stdin);
 /* ok: the import ran to the end; keep: it rejected rows.  Logs; 0 or -EIO. */
 int cli_rejects_close(struct cli_rejects *r, bool ok, bool keep);
+
+/*
+ * A numeric option's value: an integer (cli_parse_long) or a decimal
+ * number (cli_parse_number) from min to max.  Logs "invalid value 'X'
+ * for --opt: expected ..." naming the range; returns EXIT_OK or
+ * EXIT_USAGE.  *ret is written only on success.
+ */
+int cli_parse_long(const char *opt, const char *s, long min, long max, long *ret);
+int cli_parse_number(const char *opt, const char *s, double min, double max, double *ret);
 
 struct campaign_opts;
 /*

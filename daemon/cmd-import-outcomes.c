@@ -553,11 +553,13 @@ out:
 static int set_stop_markers(struct octx *x)
 {
     struct queue *q = NULL;
-    int r = queue_connect(x->cfg->redis_url, x->cfg->redis_prefix, &q);
+    char err[512];
+    int r = queue_connect(x->cfg->redis_url, x->cfg->redis_prefix, x->cfg->redis_timeout_ms, &q,
+                          err, sizeof(err));
     if (r < 0) {
-        log_warning("cannot reach Redis at '%s' to stop queued jobs of %zu debtors: %s; "
+        log_warning("cannot reach redis '%s' to stop queued jobs of %zu debtors: %s; "
                     "set them with 'cadenza queue stop DEBTOR'",
-                    x->cfg->redis_url, x->nstops, strerror(-r));
+                    x->cfg->redis_url, x->nstops, err);
         return r;
     }
     queue_set_retry(q, 5000);
@@ -838,21 +840,13 @@ int cmd_import_outcomes(int argc, char **argv, const struct cli_ctx *ctx)
             rejects_path = optarg;
             break;
         case 'b':
-        case 'e': {
-            char *end;
-            errno = 0;
-            long v = strtol(optarg, &end, 10);
-            if (errno || *end || end == optarg || v < (c == 'b') || v > 100000000) {
-                log_error("invalid value '%s' for %s", optarg,
-                          c == 'b' ? "--batch" : "--max-errors");
+            if (cli_parse_long("--batch", optarg, 1, 100000000, &batch) != EXIT_OK)
                 return EXIT_USAGE;
-            }
-            if (c == 'b')
-                batch = v;
-            else
-                max_errors = v;
             break;
-        }
+        case 'e':
+            if (cli_parse_long("--max-errors", optarg, 0, 100000000, &max_errors) != EXIT_OK)
+                return EXIT_USAGE;
+            break;
         case 'q':
             break;
         case 'N':
@@ -891,6 +885,14 @@ int cmd_import_outcomes(int argc, char **argv, const struct cli_ctx *ctx)
         config_free(cfg);
         return EXIT_RUNTIME;
     }
+    /* before the store: a refused rejects path changes nothing */
+    if ((ret = cli_rejects_open(&rej, rejects_path, input, is_stdin)) != EXIT_OK) {
+        cli_rejects_close(&rej, false, false);
+        if (!is_stdin)
+            close(fd);
+        config_free(cfg);
+        return ret;
+    }
     char err[512];
     int r = store_open(cfg->store_path, STORE_BULK, &x.s, err, sizeof(err));
     if (r < 0) {
@@ -906,10 +908,6 @@ int cmd_import_outcomes(int argc, char **argv, const struct cli_ctx *ctx)
         log_warning("cannot tune the store connection: %s", store_errmsg(x.s));
     if (!(x.tzc = tz_cache_new())) {
         r = -ENOMEM;
-        goto out;
-    }
-    if (cli_rejects_open(&rej, rejects_path, input, is_stdin) != EXIT_OK) {
-        r = -EIO;
         goto out;
     }
     x.rejects = rej.f;

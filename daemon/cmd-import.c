@@ -44,19 +44,6 @@ static void import_usage(FILE *f)
             "1 some rows rejected (the good ones are stored), 2 usage, 3 runtime failure.\n");
 }
 
-static int parse_count(const char *opt, const char *s, long max, long *ret)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || *end || end == s || v < 0 || v > max) {
-        log_error("invalid value '%s' for %s: expected a number from 0 to %ld", s, opt, max);
-        return -EINVAL;
-    }
-    *ret = v;
-    return 0;
-}
-
 static int import_debtors_cmd(int argc, char **argv, const struct cli_ctx *ctx)
 {
     static const struct option opts[] = {
@@ -88,15 +75,15 @@ static int import_debtors_cmd(int argc, char **argv, const struct cli_ctx *ctx)
             rejects_path = optarg;
             break;
         case 'b':
-            if (parse_count("--batch", optarg, 1000000, &batch) < 0 || batch == 0)
+            if (cli_parse_long("--batch", optarg, 1, 1000000, &batch) != EXIT_OK)
                 return EXIT_USAGE;
             break;
         case 'e':
-            if (parse_count("--max-errors", optarg, 100000000, &max_errors) < 0)
+            if (cli_parse_long("--max-errors", optarg, 0, 100000000, &max_errors) != EXIT_OK)
                 return EXIT_USAGE;
             break;
         case 'j':
-            if (parse_count("--jobs", optarg, 8, &jobs) < 0 || jobs == 0)
+            if (cli_parse_long("--jobs", optarg, 1, 8, &jobs) != EXIT_OK)
                 return EXIT_USAGE;
             break;
         case 'q':
@@ -129,6 +116,14 @@ static int import_debtors_cmd(int argc, char **argv, const struct cli_ctx *ctx)
         return EXIT_RUNTIME;
     }
 
+    /* before the store: a refused rejects path changes nothing */
+    if ((r = cli_rejects_open(&rej, rejects_path, input, is_stdin)) != EXIT_OK) {
+        cli_rejects_close(&rej, false, false);
+        if (!is_stdin)
+            close(fd);
+        config_free(cfg);
+        return r;
+    }
     char err[512];
     struct store *s = NULL;
     r = store_open(cfg->store_path, STORE_BULK, &s, err, sizeof(err));
@@ -137,10 +132,6 @@ static int import_debtors_cmd(int argc, char **argv, const struct cli_ctx *ctx)
         goto out;
     }
 
-    if (cli_rejects_open(&rej, rejects_path, input, is_stdin) != EXIT_OK) {
-        r = -EIO;
-        goto out;
-    }
 
     const char *name = is_stdin ? "<stdin>" : input;
     int64_t now = (int64_t)time(NULL), import_id = 0;
@@ -160,6 +151,7 @@ static int import_debtors_cmd(int argc, char **argv, const struct cli_ctx *ctx)
         .validators = (int)jobs,
         .progress = !quiet && isatty(STDERR_FILENO),
         .now = now,
+        .defaults = { cfg->default_time_zone, cfg->default_currency, cfg->default_country },
     };
     r = import_debtors(s, &o, &counts, err, sizeof(err));
     const char *status = r == 0 ? "done" : r == -EINVAL ? "rejected" : "failed";

@@ -6,6 +6,7 @@
  * formats are a public interface (docs/planner.md, "plan output").
  */
 #include <errno.h>
+#include <limits.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
@@ -578,16 +579,10 @@ int cmd_plan(int argc, char **argv, const struct cli_ctx *ctx)
                 return EXIT_USAGE;
             }
             break;
-        case 'n': {
-            char *end;
-            errno = 0;
-            po.limit = strtol(optarg, &end, 10);
-            if (errno || *end || end == optarg || po.limit < 0) {
-                log_error("invalid value '%s' for --limit: expected a number", optarg);
+        case 'n':
+            if (cli_parse_long("--limit", optarg, 0, LONG_MAX, &po.limit) != EXIT_OK)
                 return EXIT_USAGE;
-            }
             break;
-        }
         case 'D':
             c.debtor = optarg;
             break;

@@ -52,13 +52,15 @@ static int open_queue(const struct cli_ctx *ctx, struct config **ret_cfg, struct
     if (ex != EXIT_OK)
         return ex;
     const char *url = (*ret_cfg)->redis_url;
-    int r = queue_connect(url, (*ret_cfg)->redis_prefix, ret);
+    char err[512];
+    int r = queue_connect(url, (*ret_cfg)->redis_prefix, (*ret_cfg)->redis_timeout_ms, ret, err,
+                          sizeof(err));
     if (r == -EINVAL) {
         log_error("invalid redis url '%s'", url ? url : "");
         return EXIT_USAGE;
     }
     if (r < 0) {
-        log_error_errno(r, "cannot connect to redis '%s': %m", url);
+        log_error("cannot reach redis '%s': %s", url, err);
         return EXIT_RUNTIME;
     }
     queue_set_notify(*ret, on_notify, NULL);
@@ -94,9 +96,7 @@ static int do_stats(struct queue *q, int argc, char **argv)
             return EXIT_USAGE;
         }
     }
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    int64_t now = wall_ms();
     struct queue_stats st;
     int r = queue_stats(q, now, &st);
     if (r < 0) {

@@ -204,8 +204,9 @@ int cmd_run(int argc, char **argv, const struct cli_ctx *ctx)
 
     struct dispatch_drain_stats ds = { 0 };
     if (enqueue) {
-        if ((r = queue_connect(cfg->redis_url, cfg->redis_prefix, &q)) < 0) {
-            log_error_errno(r, "cannot reach Redis at '%s': %m", cfg->redis_url);
+        if ((r = queue_connect(cfg->redis_url, cfg->redis_prefix, cfg->redis_timeout_ms, &q,
+                               err, sizeof(err))) < 0) {
+            log_error("cannot reach redis '%s': %s", cfg->redis_url, err);
             goto out;
         }
         queue_set_notify(q, notify, NULL);

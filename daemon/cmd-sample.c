@@ -107,17 +107,10 @@ int cmd_sample(int argc, char **argv, const struct cli_ctx *ctx)
                 return EXIT_USAGE;
             }
             break;
-        case 'i': {
-            char *end;
-            errno = 0;
-            so.invalid_rate = strtod(optarg, &end);
-            if (errno || end == optarg || *end || !isfinite(so.invalid_rate) ||
-                so.invalid_rate < 0 || so.invalid_rate > 1) {
-                log_error("invalid rate '%s': expected a number from 0 to 1", optarg);
+        case 'i':
+            if (cli_parse_number("--invalid-rate", optarg, 0, 1, &so.invalid_rate) != EXIT_OK)
                 return EXIT_USAGE;
-            }
             break;
-        }
         case 'a':
             if (parse_date(optarg, strlen(optarg), &so.as_of) < 0) {
                 log_error("invalid date '%s': expected YYYY-MM-DD", optarg);

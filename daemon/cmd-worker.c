@@ -11,6 +11,7 @@
 #include "cli.h"
 #include "config.h"
 #include "log.h"
+#include "queue.h"
 #include "worker.h"
 
 static void worker_usage(FILE *f)
@@ -21,39 +22,30 @@ static void worker_usage(FILE *f)
             "Lease jobs from Redis, re-check them (allowed window, stop markers, sent\n"
             "markers), send them through their channel and report the results.  Needs\n"
             "only the Redis URL and the channel settings; never opens the store.\n"
-            "SIGTERM: stop leasing, finish the jobs in flight, exit 0.\n"
+            "SIGTERM: stop leasing, finish the jobs in flight (for up to --stop-timeout,\n"
+            "and only while Redis answers), exit 0.\n"
             "\n"
             "Options:\n"
             "  -C, --channels LIST       serve only these channels (default: all configured)\n"
             "  -n, --concurrency N       jobs in flight per channel (default 512)\n"
             "  -b, --batch N             jobs per lease call (default 256)\n"
-            "      --once                exit as soon as no work is left\n"
+            "      --once                exit as soon as no work is left (exit 3 when Redis\n"
+            "                            cannot be reached)\n"
             "      --until-idle S        exit when no work was left for S seconds\n"
             "      --visibility-timeout S  lease length (default 60)\n"
             "      --lease-margin S      stop sending a leased job this long before its lease\n"
             "                            ends, renew first (default: half the lease)\n"
+            "      --stop-timeout S      on SIGTERM, exit after S seconds even with jobs in\n"
+            "                            flight; they are redelivered (default 10)\n"
             "      --max-tries N         transient failures before the dead letter (default 5)\n"
             "      --retry-base MS       first retry delay, doubled per try (default 1000)\n"
             "      --retry-max MS        longest retry delay (default 3600000)\n"
             "  -h, --help                this help\n");
 }
 
-static int parse_num(const char *opt, const char *s, double min, double max, double *ret)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || *end || v < min || v > max) {
-        log_error("invalid value '%s' for %s", s, opt);
-        return -EINVAL;
-    }
-    *ret = v;
-    return 0;
-}
-
 int cmd_worker(int argc, char **argv, const struct cli_ctx *ctx)
 {
-    enum { OPT_ONCE = 256, OPT_IDLE, OPT_VT, OPT_MARGIN, OPT_TRIES, OPT_RBASE, OPT_RMAX };
+    enum { OPT_ONCE = 256, OPT_IDLE, OPT_VT, OPT_MARGIN, OPT_TRIES, OPT_RBASE, OPT_RMAX, OPT_STOP };
     static const struct option opts[] = {
         { "channels", required_argument, NULL, 'C' },
         { "concurrency", required_argument, NULL, 'n' },
@@ -63,6 +55,7 @@ int cmd_worker(int argc, char **argv, const struct cli_ctx *ctx)
         { "visibility-timeout", required_argument, NULL, OPT_VT },
         { "lease-margin", required_argument, NULL, OPT_MARGIN },
         { "max-tries", required_argument, NULL, OPT_TRIES },
+        { "stop-timeout", required_argument, NULL, OPT_STOP },
         { "retry-base", required_argument, NULL, OPT_RBASE },
         { "retry-max", required_argument, NULL, OPT_RMAX },
         { "help", no_argument, NULL, 'h' },
@@ -76,6 +69,7 @@ int cmd_worker(int argc, char **argv, const struct cli_ctx *ctx)
         .retry_base_ms = 1000,
         .retry_max_ms = 3600000,
         .until_idle_s = -1,
+        .stop_timeout_ms = 10000,
     };
     char *list = NULL;
     double v;
@@ -86,12 +80,12 @@ int cmd_worker(int argc, char **argv, const struct cli_ctx *ctx)
             list = optarg;
             break;
         case 'n':
-            if (parse_num("--concurrency", optarg, 1, 100000, &v) < 0)
+            if (cli_parse_number("--concurrency", optarg, 1, 100000, &v) != EXIT_OK)
                 return EXIT_USAGE;
             o.concurrency = (int)v;
             break;
         case 'b':
-            if (parse_num("--batch", optarg, 1, 10000, &v) < 0)
+            if (cli_parse_number("--batch", optarg, 1, 10000, &v) != EXIT_OK)
                 return EXIT_USAGE;
             o.batch = (int)v;
             break;
@@ -99,32 +93,37 @@ int cmd_worker(int argc, char **argv, const struct cli_ctx *ctx)
             o.until_idle_s = 0;
             break;
         case OPT_IDLE:
-            if (parse_num("--until-idle", optarg, 0, 86400, &v) < 0)
+            if (cli_parse_number("--until-idle", optarg, 0, 86400, &v) != EXIT_OK)
                 return EXIT_USAGE;
             o.until_idle_s = v;
             break;
         case OPT_VT:
-            if (parse_num("--visibility-timeout", optarg, 0.1, 86400, &v) < 0)
+            if (cli_parse_number("--visibility-timeout", optarg, 0.1, 86400, &v) != EXIT_OK)
                 return EXIT_USAGE;
             o.visibility_ms = (int64_t)(v * 1000);
             break;
         case OPT_MARGIN:
-            if (parse_num("--lease-margin", optarg, 0.001, 86400, &v) < 0)
+            if (cli_parse_number("--lease-margin", optarg, 0.001, 86400, &v) != EXIT_OK)
                 return EXIT_USAGE;
             o.lease_margin_ms = (int64_t)(v * 1000);
             break;
+        case OPT_STOP:
+            if (cli_parse_number("--stop-timeout", optarg, 0, 86400, &v) != EXIT_OK)
+                return EXIT_USAGE;
+            o.stop_timeout_ms = (int64_t)(v * 1000);
+            break;
         case OPT_TRIES:
-            if (parse_num("--max-tries", optarg, 1, 1000, &v) < 0)
+            if (cli_parse_number("--max-tries", optarg, 1, 1000, &v) != EXIT_OK)
                 return EXIT_USAGE;
             o.max_tries = (int)v;
             break;
         case OPT_RBASE:
-            if (parse_num("--retry-base", optarg, 1, 86400000, &v) < 0)
+            if (cli_parse_number("--retry-base", optarg, 1, 86400000, &v) != EXIT_OK)
                 return EXIT_USAGE;
             o.retry_base_ms = (int64_t)v;
             break;
         case OPT_RMAX:
-            if (parse_num("--retry-max", optarg, 1, 86400000, &v) < 0)
+            if (cli_parse_number("--retry-max", optarg, 1, 86400000, &v) != EXIT_OK)
                 return EXIT_USAGE;
             o.retry_max_ms = (int64_t)v;
             break;
@@ -167,6 +166,8 @@ int cmd_worker(int argc, char **argv, const struct cli_ctx *ctx)
     o.config = cfg;
     o.redis_url = cfg->redis_url;
     o.prefix = cfg->redis_prefix;
+    o.redis_timeout_ms = cfg->redis_timeout_ms > 0 ? cfg->redis_timeout_ms
+                                                   : QUEUE_DEFAULT_TIMEOUT_MS;
     if (isempty(o.redis_url)) {
         log_error("no redis url configured (redis.url, --redis or CADENZA_REDIS)");
         config_free(cfg);

@@ -253,6 +253,7 @@ void config_free(struct config *c)
     free(c->holiday_dir);
     free(c->plugin_dir);
     free(c->default_currency);
+    free(c->default_country);
     for (size_t i = 0; i < c->nchannels; i++) {
         free(c->channels[i].name);
         free(c->channels[i].plugin);
@@ -490,7 +491,7 @@ static bool time_zone_exists(const char *name)
     _cleanup_free_ char *p = strdupf("%s/%s", dir ? dir : "/usr/share/zoneinfo", name);
     if (!p || !is_file(p))
         return false;
-    int fd = open(p, O_RDONLY | O_CLOEXEC);
+    int fd = open_regular(p);
     if (fd < 0)
         return false;
     ok = read(fd, magic, 4) == 4 && memcmp(magic, "TZif", 4) == 0;
@@ -526,9 +527,9 @@ static bool region_valid(const char *s, const char *cc)
 static const char *const top_keys[] = {
     "store", "redis", "http", "defaults", "paths", "channels", NULL,
 };
-static const char *const redis_keys[] = { "url", "prefix", NULL };
+static const char *const redis_keys[] = { "url", "prefix", "timeout", NULL };
 static const char *const http_keys[] = { "listen", NULL };
-static const char *const defaults_keys[] = { "time_zone", "currency", NULL };
+static const char *const defaults_keys[] = { "time_zone", "currency", "country", NULL };
 static const char *const paths_keys[] = {
     "strategies", "templates", "profiles", "holidays", "plugins", NULL,
 };
@@ -662,6 +663,10 @@ static void load_main(struct loader *l, const struct ynode *root)
             else
                 set_str(l, &c->redis_prefix, s);
         }
+        double dv;
+        const struct ynode *t = ynode_get(m, "timeout");
+        if (t && ynode_double(t, "timeout", 0.01, 3600, &dv, l->d) == 0)
+            c->redis_timeout_ms = (int64_t)(dv * 1000 + 0.5);
     }
     if ((m = get_map(l, root, "http", http_keys, "'http'"))) {
         if (get_str(l, m, "listen", &s) > 0) {
@@ -685,6 +690,14 @@ static void load_main(struct loader *l, const struct ynode *root)
             else
                 err_at(l, ynode_get(m, "currency"),
                        "invalid currency '%s' (expected an ISO 4217 code like 'EUR')", s);
+        }
+        if (get_str(l, m, "country", &s) > 0) {
+            if (country_valid(s))
+                set_str(l, &c->default_country, s);
+            else
+                err_at(l, ynode_get(m, "country"),
+                       "invalid country '%s' (expected an ISO 3166-1 alpha-2 code like 'ES')",
+                       s);
         }
     }
     if ((m = get_map(l, root, "paths", paths_keys, "'paths'"))) {
@@ -781,7 +794,7 @@ static int load_dir(struct loader *l, const char *dir, const char *what,
             break;
         }
         if (r < 0 && r != -EINVAL)
-            err_at(l, NULL, "cannot read %s '%s': %s", what, path, strerror(-r));
+            err_at(l, NULL, "cannot read %s '%s': %s", what, path, file_strerror(r));
         if (r == 0) {
             names[i][strlen(names[i]) - 5] = 0;
             fn(l, names[i], doc->root, path);
@@ -1130,8 +1143,12 @@ int config_load(const char *path, const struct config_overrides *ov, struct conf
             goto fail;
         }
         r = ydoc_load(file, &c->doc, d);
-        if (r < 0 && r != -EINVAL)
+        if (r < 0 && r != -EINVAL) {
+            if (r != -ENOMEM)
+                diag_error(d, file, 0, 0, "cannot read configuration file: %s",
+                           file_strerror(r));
             goto fail;
+        }
         if (r == 0)
             load_main(&l, c->doc->root);
     } else {

@@ -98,6 +98,7 @@ struct config {
     char *store_path;
     char *redis_url;        /* redis://host:port[/db] or unix:///path */
     char *redis_prefix;     /* key prefix, default "cz:" */
+    int64_t redis_timeout_ms; /* connect and reply timeout; 0: the queue's default */
     char *http_listen;      /* "127.0.0.1:8470" */
     char *default_time_zone;
     char *strategy_dir;
@@ -106,6 +107,7 @@ struct config {
     char *holiday_dir;
     char *plugin_dir;       /* extra plugins as <dir>/<name>.so, or NULL */
     char *default_currency; /* ISO 4217 */
+    char *default_country;  /* ISO 3166-1 alpha-2, or NULL (no default) */
 
     struct channel_conf *channels;
     size_t nchannels;

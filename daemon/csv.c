@@ -228,6 +228,17 @@ static void field_name(struct csv_reader *r, size_t i, char *buf, size_t len)
         snprintf(buf, len, "field %zu", i + 1);
 }
 
+/*
+ * A record too long to keep (about twice the record limit) is skipped
+ * without its text: say so, since the rejects file cannot hold it.
+ */
+static void note_not_kept(char *err, size_t errlen)
+{
+    size_t n = strnlen(err, errlen);
+    if (n < errlen)
+        snprintf(err + n, errlen - n, " (too long to copy into the rejects file)");
+}
+
 /* Record the state to skip a bad record from: keeps invariant 4. */
 static int fail(struct csv_reader *r, size_t pos, bool inq, bool fstart, size_t field)
 {
@@ -556,6 +567,8 @@ int csv_reader_next(struct csv_reader *r, const struct csv_field **ret_fields, s
             r->line += res.nl;
             if ((k = skip(r)) < 0)
                 return k;
+            if (!r->sk_keep)
+                note_not_kept(err, errlen);
             *ret_line = res.err_line;
             return -EINVAL;
         default:
@@ -653,6 +666,7 @@ int csv_reader_next_line(struct csv_reader *r, const char **ret_p, size_t *ret_l
                     r->sk_rel = 0;
                     if ((k = skip(r)) < 0)
                         return k;
+                    note_not_kept(err, errlen);
                     return -EINVAL;
                 }
                 scanned = have;

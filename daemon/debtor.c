@@ -32,6 +32,7 @@
 
 #include "debtor.h"
 #include "phone.h"
+#include "tz.h"
 #include "util.h"
 
 const char *const debtor_col_names[_DCOL_MAX] = {
@@ -681,14 +682,44 @@ static void check_consent(struct vctx *v, const struct raw_row *row, enum debtor
         *out = y ? CONSENT_YES : CONSENT_NO;
 }
 
-int debtor_validate(const struct raw_row *row, struct debtor_rec *ret, char *err, size_t errlen)
+/*
+ * A missing zone (struct debtor_defaults): the country's only zone, else
+ * the default where the country has it.  NULL with the reason in why.
+ */
+static const char *default_zone(const char *country, const char *def, char *why, size_t len)
 {
+    const char *zones[64]; /* more than any country has (US: 29) */
+    size_t n = tz_country_zones(country, zones, ELEMENTSOF(zones));
+    if (n == 1)
+        return zones[0];
+    for (size_t i = 0; i < n && i < ELEMENTSOF(zones) && def; i++)
+        if (streq(zones[i], def))
+            return def;
+    if (n == 0 && def)
+        return def; /* a country the tz database does not list: nothing to check against */
+    if (n == 0)
+        snprintf(why, len, "time_zone: missing, and no defaults.time_zone");
+    else
+        snprintf(why, len,
+                 "time_zone: missing, and %s has %zu zones (%s, %s%s); add the column, or set "
+                 "defaults.time_zone to one of them",
+                 country, n, zones[0], zones[1], n > 2 ? ", ..." : "");
+    return NULL;
+}
+
+int debtor_validate(const struct raw_row *row, const struct debtor_defaults *def,
+                    struct debtor_rec *ret, char *err, size_t errlen)
+{
+    static const struct debtor_defaults none = { 0 };
     struct vctx v = { err, errlen, 0, 0 };
     struct debtor_rec *rec = ret;
     const char *s;
     size_t n;
     char b[48];
 
+    bool complete = def != NULL;
+    if (!def)
+        def = &none;
     if (errlen)
         err[0] = 0;
     memset(rec, 0, offsetof(struct debtor_rec, dnc_buf));
@@ -715,21 +746,25 @@ int debtor_validate(const struct raw_row *row, struct debtor_rec *ret, char *err
             rec->locale = s;
     }
 
+    bool time_zone_bad = false;
     if (get(row, DCOL_TIME_ZONE, &s, &n)) {
-        if (!tz_exists(s, n))
+        time_zone_bad = !tz_exists(s, n);
+        if (time_zone_bad)
             bad(&v, "time_zone: unknown time zone '%s'", q(b, s, n));
         else
             rec->time_zone = s;
     }
 
     bool country_bad = false;
-    if (get(row, DCOL_COUNTRY, &s, &n)) {
+    bool country_given = get(row, DCOL_COUNTRY, &s, &n);
+    if (country_given) {
         rec->country = country_lookup(s, n);
         if (!rec->country) {
             country_bad = true;
             bad(&v, "country: '%s' is not an ISO 3166-1 alpha-2 code", q(b, s, n));
         }
-    }
+    } else if (def->country)
+        rec->country = country_lookup(def->country, strlen(def->country));
 
     check_text(&v, row, DCOL_REGION, 100, &rec->region);
 
@@ -745,9 +780,14 @@ int debtor_validate(const struct raw_row *row, struct debtor_rec *ret, char *err
     if (get(row, DCOL_PHONE, &s, &n)) {
         contact = true;
         int type = 0;
-        if (phone_check(s, n, rec->country, rec->phone, &type) == 0)
+        char cc[3];
+        if (phone_check(s, n, rec->country, rec->phone, &type) == 0) {
             rec->phone_type = (uint8_t)type;
-        else if (rec->country)
+            /* no country column: an international number's region decides */
+            if (!country_given && s[0] == '+' && phone_region(rec->phone, cc) == 0 &&
+                country_lookup(cc, 2))
+                rec->country = country_lookup(cc, 2);
+        } else if (rec->country)
             bad(&v, "phone: '%s' is not a valid number for %s", q(b, s, n), rec->country);
         else if (s[0] == '+' || country_bad)
             bad(&v, "phone: '%s' is not a valid number", q(b, s, n));
@@ -759,6 +799,15 @@ int debtor_validate(const struct raw_row *row, struct debtor_rec *ret, char *err
         contact = true;
     check_text(&v, row, DCOL_CHAT_HANDLE, 200, &rec->chat_handle);
 
+    if (complete && !rec->country && !country_bad)
+        bad(&v, "country: missing; add the column, an international phone number, or "
+                "defaults.country");
+    if (complete && !rec->time_zone && rec->country && !time_zone_bad) {
+        char why[300];
+        if (!(rec->time_zone = default_zone(rec->country, def->time_zone, why, sizeof(why))))
+            bad(&v, "%s", why);
+    }
+
     const struct currency *cur = NULL;
     bool currency_given = get(row, DCOL_CURRENCY, &s, &n);
     if (currency_given) {
@@ -767,6 +816,9 @@ int debtor_validate(const struct raw_row *row, struct debtor_rec *ret, char *err
             bad(&v, "currency: '%s' is not an ISO 4217 code", q(b, s, n));
         else
             rec->currency = cur->code;
+    } else if (def->currency && (cur = currency_lookup(def->currency, strlen(def->currency)))) {
+        currency_given = true;
+        rec->currency = cur->code;
     }
     if (get(row, DCOL_BALANCE, &s, &n)) {
         int64_t minor = 0;

@@ -119,10 +119,26 @@ struct raw_row {
 uint64_t raw_row_hash(const struct raw_row *row);
 
 /*
- * Validate one raw row.  On failure returns -EINVAL and writes a message
- * naming the field and the reason into err ("phone: '+1555' is not a valid
- * number for US").  May be called from several threads at once.
+ * What a row leaves out (config `defaults:`; each may be NULL).  A missing
+ * country is the phone number's region, else `country`; a missing zone is
+ * the country's only zone, else `time_zone` where the country has that
+ * zone (or the country is unknown to the tz database); a missing currency
+ * is `currency`.  A row that still lacks one is rejected saying how to fix
+ * it: a wrong zone would move every contact window.
  */
-int debtor_validate(const struct raw_row *row, struct debtor_rec *ret, char *err, size_t errlen);
+struct debtor_defaults {
+    const char *time_zone, *currency, *country;
+};
+
+/*
+ * Validate one raw row.  With def, complete it from def as above, so that
+ * a valid row can be stored; def NULL checks the values given and nothing
+ * else (a row may then lack its country or zone).  On failure returns
+ * -EINVAL and writes a message naming the field and the reason into err
+ * ("phone: '+1555' is not a valid number for US").  Strings in *ret borrow
+ * from row and def.  May be called from several threads at once.
+ */
+int debtor_validate(const struct raw_row *row, const struct debtor_defaults *def,
+                    struct debtor_rec *ret, char *err, size_t errlen);
 
 #endif

@@ -19,6 +19,9 @@
  *     marks ids seen in this import.
  *  4. A row whose raw hash equals the stored one is counted unchanged and
  *     never validated or written (the daily-refresh fast path).
+ *  5. One row never costs another: a row the store's constraints refuse is
+ *     rejected with the store's reason, and the rest of its batch is
+ *     committed as usual.
  */
 #include "import.h"
 
@@ -337,7 +340,7 @@ static void *validator_main(void *arg)
             struct brow *br = &b->rows[i];
             if (br->state != ROW_PENDING)
                 continue;
-            if (debtor_validate(&br->raw, &br->rec, err, sizeof(err)) < 0) {
+            if (debtor_validate(&br->raw, &p->o->defaults, &br->rec, err, sizeof(err)) < 0) {
                 ssize_t off = text_add(&b->errs, err, strlen(err));
                 if (off < 0) {
                     pipeline_fail(p, -ENOMEM, "out of memory");
@@ -416,7 +419,21 @@ static int write_batch(struct pipeline *p, struct batch *b)
             continue;
         int changed;
         br->rec.row_hash = br->hash;
-        if ((r = store_debtor_upsert(p->store, &br->rec, p->o->now, &changed)) < 0) {
+        r = store_debtor_upsert(p->store, &br->rec, p->o->now, &changed);
+        if (r == -EINVAL) {
+            /* the schema refused this row alone: reject it, keep the batch (invariant 5) */
+            char why[300];
+            snprintf(why, sizeof(why), "cannot be stored: %s", store_errmsg(p->store));
+            ssize_t off = text_add(&b->errs, why, strlen(why));
+            if (off < 0) {
+                store_rollback(p->store);
+                return -ENOMEM;
+            }
+            br->err_off = (size_t)off;
+            br->state = ROW_REJECTED;
+            continue;
+        }
+        if (r < 0) {
             store_rollback(p->store);
             return r;
         }

@@ -25,6 +25,7 @@ struct import_opts {
     int validators;        /* validator threads (0: 2) */
     bool progress;         /* a progress line on stderr */
     int64_t now;           /* Unix time recorded as created/updated */
+    struct debtor_defaults defaults; /* for what rows leave out (config defaults:) */
 };
 
 /*

@@ -9,10 +9,14 @@
  * 2 usage, 3 runtime failure.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <math.h>
 #include <stdio.h>
+#include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -118,16 +122,46 @@ int cli_load_config(const struct cli_ctx *ctx, struct config **ret)
     struct config_overrides ov = { ctx->store_path, ctx->redis_url };
     struct config *c = NULL;
     int r = config_load(ctx->config_path, &ov, &c, &d);
+    bool told = d.nerrors > 0;
     diags_sort(&d);
     diags_print(&d, stderr);
     diags_release(&d);
     if (r == -EINVAL)
         return EXIT_DATA;
     if (r < 0) {
-        log_error_errno(r, "cannot load configuration: %m");
+        if (!told)
+            log_error_errno(r, "cannot load configuration: %m");
         return EXIT_RUNTIME;
     }
     *ret = c;
+    return EXIT_OK;
+}
+
+int cli_parse_long(const char *opt, const char *s, long min, long max, long *ret)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || *end || end == s || v < min || v > max) {
+        log_error("invalid value '%s' for %s: expected a whole number from %ld to %ld", s, opt,
+                  min, max);
+        return EXIT_USAGE;
+    }
+    *ret = v;
+    return EXIT_OK;
+}
+
+int cli_parse_number(const char *opt, const char *s, double min, double max, double *ret)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !isfinite(v) || v < min || v > max) {
+        log_error("invalid value '%s' for %s: expected a number from %g to %g", s, opt, min,
+                  max);
+        return EXIT_USAGE;
+    }
+    *ret = v;
     return EXIT_OK;
 }
 
@@ -171,22 +205,69 @@ int cli_plan_options(const char *date, const char *now, const char *seed,
     return EXIT_OK;
 }
 
+/*
+ * Where the rejects go (invariant: nothing but a regular file is ever
+ * replaced).  A new path or a regular file gets a temporary file renamed
+ * over it at the end; a symlink is followed to its target first; a device
+ * or a pipe is written directly and never renamed over or removed; the
+ * input itself is refused.
+ */
 int cli_rejects_open(struct cli_rejects *r, const char *path, const char *input, bool is_stdin)
 {
     *r = (struct cli_rejects){ 0 };
     if (!path && is_stdin)
         return EXIT_OK;
     r->path = path ? strdup(path) : strdupf("%s.rejects", input);
-    r->tmp = r->path ? strdupf("%s.tmp", r->path) : NULL;
-    if (!r->tmp) {
-        log_error("out of memory");
+    if (!r->path)
+        goto oom;
+
+    struct stat st, in;
+    if (stat(r->path, &st) == 0) {
+        if (!is_stdin && stat(input, &in) == 0 && in.st_dev == st.st_dev &&
+            in.st_ino == st.st_ino) {
+            log_error("rejects file '%s' is the input file; choose another --rejects path",
+                      r->path);
+            return EXIT_USAGE;
+        }
+        if (S_ISDIR(st.st_mode)) {
+            log_error("rejects file '%s' is a directory", r->path);
+            return EXIT_USAGE;
+        }
+        if (!S_ISREG(st.st_mode)) {
+            /* a device or a pipe: write to it as it is */
+            int fd = open(r->path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+            if (fd < 0 || !(r->f = fdopen(fd, "w"))) {
+                log_error_errno(-errno, "cannot write rejects file '%s': %m", r->path);
+                if (fd >= 0)
+                    close(fd);
+                return EXIT_RUNTIME;
+            }
+            r->direct = true;
+            return EXIT_OK;
+        }
+        /* a regular file, maybe behind a symlink: replace the file, keep the link */
+        char *real = realpath(r->path, NULL);
+        if (!real)
+            goto oom;
+        free(r->path);
+        r->path = real;
+    } else if (errno != ENOENT) {
+        log_error_errno(-errno, "cannot write rejects file '%s': %m", r->path);
         return EXIT_RUNTIME;
     }
-    if (!(r->f = fopen(r->tmp, "we"))) {
+    if (!(r->tmp = strdupf("%s.tmp", r->path)))
+        goto oom;
+    int fd = open(r->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0666);
+    if (fd < 0 || !(r->f = fdopen(fd, "w"))) {
         log_error_errno(-errno, "cannot write rejects file '%s': %m", r->tmp);
+        if (fd >= 0)
+            close(fd);
         return EXIT_RUNTIME;
     }
     return EXIT_OK;
+oom:
+    log_error("out of memory");
+    return EXIT_RUNTIME;
 }
 
 int cli_rejects_close(struct cli_rejects *r, bool ok, bool keep)
@@ -194,7 +275,12 @@ int cli_rejects_close(struct cli_rejects *r, bool ok, bool keep)
     int ret = 0;
     if (r->f) {
         keep = keep && ok;
-        if (fclose(r->f) != 0 && keep) {
+        if (r->direct) {
+            if (fclose(r->f) != 0) {
+                log_error_errno(-errno, "cannot write rejects file '%s': %m", r->path);
+                ret = -EIO;
+            }
+        } else if (fclose(r->f) != 0 && keep) {
             log_error_errno(-errno, "cannot write rejects file '%s': %m", r->tmp);
             ret = -EIO;
         } else if (keep && rename(r->tmp, r->path) < 0) {
@@ -212,7 +298,26 @@ int cli_rejects_close(struct cli_rejects *r, bool ok, bool keep)
     return ret;
 }
 
-int main(int argc, char **argv)
+/*
+ * Results go to stdout: a write that failed (a full disk, a closed
+ * descriptor) must not pass for success.  Like coreutils, only a close
+ * of an unused, already closed stdout is not an error.
+ */
+static int close_stdout(void)
+{
+    bool pending = __fpending(stdout) > 0;
+    bool failed_before = ferror(stdout);
+    errno = 0;
+    bool failed_close = fclose(stdout) != 0;
+    if (failed_before || (failed_close && (pending || errno != EBADF))) {
+        int e = errno ? errno : EIO;
+        log_error_errno(-e, "cannot write standard output: %m");
+        return -e;
+    }
+    return 0;
+}
+
+static int dispatch(int argc, char **argv)
 {
     static const struct option opts[] = {
         { "config", required_argument, NULL, 'c' },
@@ -268,4 +373,12 @@ int main(int argc, char **argv)
     optind = 0;
     opterr = 1;
     return v->fn(argc - first, argv + first, &ctx);
+}
+
+int main(int argc, char **argv)
+{
+    int ex = dispatch(argc, argv);
+    if (close_stdout() < 0 && ex == EXIT_OK)
+        ex = EXIT_RUNTIME;
+    return ex;
 }

@@ -411,6 +411,26 @@ extern "C" int phone_check(const char *input, size_t len, const char *region,
     }
 }
 
+extern "C" int phone_region(const char *e164, char out_region[3])
+{
+    try {
+        PhoneNumberUtil *u = util_get();
+        PhoneNumber num;
+        if (!e164 || e164[0] != '+' ||
+            u->Parse(std::string(e164), "ZZ", &num) != PhoneNumberUtil::NO_PARSING_ERROR)
+            return -EINVAL;
+        std::string reg;
+        u->GetRegionCodeForNumber(num, &reg);
+        /* "ZZ": unknown; "001": a non-geographic number (satellite, UIFN) */
+        if (reg.size() != 2 || reg == "ZZ")
+            return -ENOENT;
+        memcpy(out_region, reg.c_str(), 3);
+        return 0;
+    } catch (...) {
+        return -EINVAL;
+    }
+}
+
 extern "C" int phone_check_fast(const char *input, size_t len, char out_e164[PHONE_E164_MAX],
                                 int *ret_type)
 {

@@ -35,6 +35,14 @@ int phone_check(const char *input, size_t len, const char *region, char out_e164
                 int *ret_type);
 
 /*
+ * The region (ISO 3166 alpha-2) an E.164 number (as phone_check() wrote
+ * it) belongs to, resolved from its digits where a calling code is shared
+ * (+1 876... is JM).  -ENOENT for a non-geographic number.  Slower than
+ * phone_check() (libphonenumber's parser): for rows that need it only.
+ */
+int phone_region(const char *e164, char out_region[3]);
+
+/*
  * For tests.  phone_check_reference() is phone_check() through
  * libphonenumber's Parse alone.  phone_check_fast() is the metadata fast
  * path alone: -EAGAIN when it leaves the input to the slow path.

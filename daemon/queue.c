@@ -280,12 +280,6 @@ static int args_vec(struct args *a)
     return 0;
 }
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static bool is_noscript(const redisReply *r)
 {
@@ -303,6 +297,7 @@ struct queue {
     void (*notify)(void *, const char *);
     void *notify_ud;
     int64_t retry_ms;
+    int64_t timeout_ms; /* connect and reply timeout */
     char **read_ids;  /* stream ids returned by the last read */
     size_t nread_ids;
     struct enq_state *enq; /* enqueue calls in flight (queue_enqueue_send) */
@@ -334,10 +329,24 @@ static int reply_error(struct queue *q, redisReply *r)
     return -EPROTO;
 }
 
+static struct timeval ms_to_tv(int64_t ms)
+{
+    return (struct timeval){ (time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000 };
+}
+
+/*
+ * The error of a failed command.  A read that timed out is -ETIMEDOUT: a
+ * server that accepts connections but does not answer is not restarting,
+ * so that is never retried (q_reconnect).
+ */
 static int ctx_error(struct queue *q)
 {
     if (!q->c)
         return -ENOTCONN;
+    if (q->c->err == REDIS_ERR_IO && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        snprintf(q->err, sizeof(q->err), "no reply within %.3g s", q->timeout_ms / 1000.0);
+        return -ETIMEDOUT;
+    }
     snprintf(q->err, sizeof(q->err), "%s", q->c->errstr);
     if (q->c->err == REDIS_ERR_IO && errno)
         return -errno;
@@ -347,7 +356,7 @@ static int ctx_error(struct queue *q)
 /* Open the connection, authenticate, select the db, load the scripts. */
 static int q_open(struct queue *q)
 {
-    struct timeval tv = { 2, 0 };
+    struct timeval tv = ms_to_tv(q->timeout_ms);
     if (q->c) {
         redisFree(q->c);
         q->c = NULL;
@@ -358,13 +367,17 @@ static int q_open(struct queue *q)
         return -ENOMEM;
     if (q->c->err) {
         int r = q->c->err == REDIS_ERR_IO && errno ? -errno : -ECONNREFUSED;
-        snprintf(q->err, sizeof(q->err), "%s", q->c->errstr);
+        if (r == -EINPROGRESS || r == -EAGAIN) {
+            r = -ETIMEDOUT;
+            snprintf(q->err, sizeof(q->err), "no connection within %.3g s",
+                     q->timeout_ms / 1000.0);
+        } else
+            snprintf(q->err, sizeof(q->err), "%s", q->c->errstr);
         redisFree(q->c);
         q->c = NULL;
         return r;
     }
-    struct timeval op = { 60, 0 };
-    redisSetTimeout(q->c, op);
+    redisSetTimeout(q->c, tv);
     redisReply *rep;
     if (q->addr.password) {
         rep = redisCommand(q->c, "AUTH %s", q->addr.password);
@@ -409,7 +422,7 @@ static int q_reconnect(struct queue *q, int64_t t0, int r)
     int64_t delay = 100;
     bool told = false;
     for (;;) {
-        if (now_ms() - t0 + delay > q->retry_ms)
+        if (r == -ETIMEDOUT || wall_ms() - t0 + delay > q->retry_ms)
             return r;
         if (q->notify && !told) {
             char msg[700];
@@ -432,7 +445,7 @@ static int q_reconnect(struct queue *q, int64_t t0, int r)
 /* One command; retried across reconnects.  Caller frees the reply. */
 static int q_cmd(struct queue *q, struct args *a, redisReply **ret)
 {
-    int64_t t0 = now_ms();
+    int64_t t0 = wall_ms();
     int r = args_vec(a);
     if (r < 0)
         return r;
@@ -476,12 +489,14 @@ static int args_evalsha(struct args *a, const struct queue *q, enum script s, in
     return r;
 }
 
-int queue_connect(const char *url, const char *prefix, struct queue **ret)
+int queue_connect(const char *url, const char *prefix, int64_t timeout_ms, struct queue **ret,
+                  char *reterr, size_t errlen)
 {
     struct queue *q = calloc(1, sizeof(*q));
     if (!q)
         return -ENOMEM;
-    q->retry_ms = 30000;
+    q->retry_ms = QUEUE_RETRY_MS;
+    q->timeout_ms = timeout_ms > 0 ? timeout_ms : QUEUE_DEFAULT_TIMEOUT_MS;
     /* a write to a connection Redis dropped must fail with EPIPE (and be
      * retried after a reconnect), not kill the process */
     signal(SIGPIPE, SIG_IGN);
@@ -497,6 +512,8 @@ int queue_connect(const char *url, const char *prefix, struct queue **ret)
     }
     r = q_open(q);
     if (r < 0) {
+        if (reterr && errlen)
+            snprintf(reterr, errlen, "%s", q->err[0] ? q->err : strerror(-r));
         queue_free(q);
         return r;
     }
@@ -758,7 +775,7 @@ int queue_enqueue_send(struct queue *q, const struct job *jobs, size_t n)
 int queue_enqueue_wait(struct queue *q, size_t *ret_added)
 {
     struct enq_state *e = q->enq;
-    int64_t t0 = now_ms();
+    int64_t t0 = wall_ms();
     int r = 0;
     if (!e || e->nb == 0) {
         if (ret_added)
@@ -1165,7 +1182,7 @@ int queue_stats(struct queue *q, int64_t now, struct queue_stats *ret)
         if (r >= 0)
             r = args_key(c, q->prefix, glob[p].key, NULL);
     }
-    int64_t t0 = now_ms();
+    int64_t t0 = wall_ms();
     size_t bad = SIZE_MAX; /* first command that met a key of the wrong type */
     for (size_t i = 0; r >= 0 && i < ncmd; i++)
         r = args_vec(&calls[i]);
@@ -1310,7 +1327,7 @@ static int dead_op(struct queue *q, const char *op, const char *const *ids, size
     if (r >= 0)
         r = args_adds(&a, op);
     if (r >= 0)
-        r = args_addf(&a, "%" PRId64, now_ms());
+        r = args_addf(&a, "%" PRId64, wall_ms());
     if (r >= 0)
         r = args_key(&a, q->prefix, KEY_SCHED, NULL);
     if (r >= 0)
@@ -1348,13 +1365,29 @@ struct queue_async {
     struct redis_addr addr;
     char *prefix;
     redisAsyncContext *ac;
-    bool connected, freeing;
+    bool connected;          /* the socket is connected */
+    bool ready;              /* ... and Redis answered the handshake: usable */
+    bool freeing;
+    char why[160];           /* why the connection is being dropped, or "" */
     struct queue_async_ops ops;
     void *ud;
     struct event *retry_ev;
+    struct event *watch_ev; /* the connect and reply timeout (invariant below) */
     int64_t backoff_ms;
+    int64_t timeout_ms;
+    int64_t connect_started; /* monotonic ms: the connect in progress began */
+    int64_t progress_at;     /* monotonic ms: the last reply, or the first send after none */
+    size_t pending;          /* requests written and not yet answered */
+    bool timed_out;          /* the connection is being dropped for a missed reply */
     char sha[_SCRIPT_MAX][41];
 };
+
+/*
+ * Timeouts (hiredis 0.14 has none for async contexts): a connect that has
+ * not completed after timeout_ms, or a connection with requests pending
+ * and no reply for timeout_ms, is dropped; pending callbacks then get
+ * -ETIMEDOUT and the queue reconnects as after any other loss.
+ */
 
 enum areq_kind { AREQ_LEASE, AREQ_CHECK, AREQ_FINISH, AREQ_RENEW, AREQ_INTERNAL };
 
@@ -1416,6 +1449,8 @@ static int areq_send(struct areq *rq)
     if (redisAsyncCommandArgv(qa->ac, on_reply, rq, (int)rq->a.n, rq->a.argv, rq->a.len) !=
         REDIS_OK)
         return -ENOTCONN;
+    if (qa->pending++ == 0)
+        qa->progress_at = mono_ms();
     return 0;
 }
 
@@ -1505,9 +1540,13 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
 {
     struct areq *rq = privdata;
     redisReply *rep = reply;
+    struct queue_async *qa = rq->qa;
+    if (qa->pending)
+        qa->pending--;
+    qa->progress_at = mono_ms();
     if (!rep) {
         /* connection gone (or freed): the caller retries after reconnect */
-        areq_fail(rq, rq->qa->freeing ? -ECANCELED : -ECONNRESET);
+        areq_fail(rq, qa->freeing ? -ECANCELED : qa->timed_out ? -ETIMEDOUT : -ECONNRESET);
         areq_free(rq);
         return;
     }
@@ -1531,6 +1570,11 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
         return;
     }
     if (rep->type == REDIS_REPLY_ERROR) {
+        if (rq->kind == AREQ_INTERNAL && qa->ac && !qa->why[0]) {
+            /* AUTH, SELECT or SCRIPT LOAD refused: this connection is no use */
+            snprintf(qa->why, sizeof(qa->why), "%s", rep->str);
+            redisAsyncDisconnect(qa->ac);
+        }
         areq_fail(rq, strncmp(rep->str, "WRONGTYPE", 9) == 0 ? -EBADMSG : -EPROTO);
         areq_free(rq);
         return;
@@ -1551,6 +1595,14 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
     case AREQ_INTERNAL:
         if (rep->type == REDIS_REPLY_STRING && rep->len == 40 && rq->n < _SCRIPT_MAX)
             memcpy(rq->qa->sha[rq->n], rep->str, 41);
+        if (rq->n == _SCRIPT_MAX - 1 && !qa->ready) {
+            /* the handshake is answered: Redis is there (invariant: ready) */
+            qa->ready = true;
+            areq_free(rq);
+            if (qa->ops.connected)
+                qa->ops.connected(qa->ud);
+            return;
+        }
         break;
     }
     areq_free(rq);
@@ -1608,19 +1660,56 @@ static void on_connect(const redisAsyncContext *ac, int status)
         } else
             areq_free(rq);
     }
-    if (qa->ops.connected)
-        qa->ops.connected(qa->ud);
+    /* ops.connected once the last SCRIPT LOAD is answered (on_reply) */
 }
 
 static void on_disconnect(const redisAsyncContext *ac, int status)
 {
     struct queue_async *qa = ac->data;
     qa->ac = NULL; /* hiredis frees it after this returns */
-    qa->connected = false;
+    qa->connected = qa->ready = false;
+    qa->pending = 0;
     if (qa->freeing)
         return;
-    qa_schedule_reconnect(qa, status == REDIS_OK ? "connection closed"
-                                                 : (ac->errstr[0] ? ac->errstr : "connection lost"));
+    char why[sizeof(qa->why)];
+    if (qa->why[0])
+        snprintf(why, sizeof(why), "%s", qa->why);
+    else if (qa->timed_out)
+        snprintf(why, sizeof(why), "no reply within %.3g s", qa->timeout_ms / 1000.0);
+    else
+        snprintf(why, sizeof(why), "%s",
+                 status == REDIS_OK ? "connection closed"
+                                    : (ac->errstr[0] ? ac->errstr : "connection lost"));
+    qa->why[0] = 0;
+    qa_schedule_reconnect(qa, why);
+}
+
+/* The timeouts (see struct queue_async). */
+static void on_watch_timer(evutil_socket_t fd, short what, void *arg)
+{
+    struct queue_async *qa = arg;
+    int64_t now = mono_ms();
+    if (!qa->ac)
+        return;
+    if (!qa->connected) {
+        if (now - qa->connect_started < qa->timeout_ms)
+            return;
+        /* never connected: hiredis calls no callback when freeing it */
+        redisAsyncContext *ac = qa->ac;
+        qa->ac = NULL;
+        redisAsyncFree(ac);
+        char why[64];
+        snprintf(why, sizeof(why), "no connection within %.3g s", qa->timeout_ms / 1000.0);
+        qa_schedule_reconnect(qa, why);
+        return;
+    }
+    if (qa->pending && now - qa->progress_at >= qa->timeout_ms) {
+        /* pending callbacks get -ETIMEDOUT, then on_disconnect reconnects */
+        qa->timed_out = true;
+        qa->connected = qa->ready = false;
+        redisAsyncFree(qa->ac);
+        qa->timed_out = false;
+    }
 }
 
 static void qa_connect(struct queue_async *qa)
@@ -1640,6 +1729,8 @@ static void qa_connect(struct queue_async *qa)
     }
     ac->data = qa;
     qa->ac = ac;
+    qa->pending = 0;
+    qa->connect_started = mono_ms();
     redisLibeventAttach(ac, qa->base);
     redisAsyncSetConnectCallback(ac, on_connect);
     redisAsyncSetDisconnectCallback(ac, on_disconnect);
@@ -1652,7 +1743,7 @@ static void on_retry_timer(evutil_socket_t fd, short what, void *arg)
 
 static void qa_schedule_reconnect(struct queue_async *qa, const char *why)
 {
-    qa->connected = false;
+    qa->connected = qa->ready = false;
     if (qa->freeing)
         return;
     qa->backoff_ms = qa->backoff_ms ? qa->backoff_ms * 2 : 100;
@@ -1667,7 +1758,8 @@ static void qa_schedule_reconnect(struct queue_async *qa, const char *why)
 }
 
 int queue_async_new(struct event_base *base, const char *url, const char *prefix,
-                    const struct queue_async_ops *ops, void *userdata, struct queue_async **ret)
+                    int64_t timeout_ms, const struct queue_async_ops *ops, void *userdata,
+                    struct queue_async **ret)
 {
     struct queue_async *qa = calloc(1, sizeof(*qa));
     if (!qa)
@@ -1682,11 +1774,16 @@ int queue_async_new(struct event_base *base, const char *url, const char *prefix
     if (ops)
         qa->ops = *ops;
     qa->prefix = strdup(prefix ? prefix : QUEUE_DEFAULT_PREFIX);
+    qa->timeout_ms = timeout_ms > 0 ? timeout_ms : QUEUE_DEFAULT_TIMEOUT_MS;
     qa->retry_ev = evtimer_new(base, on_retry_timer, qa);
-    if (!qa->prefix || !qa->retry_ev) {
+    qa->watch_ev = event_new(base, -1, EV_PERSIST, on_watch_timer, qa);
+    if (!qa->prefix || !qa->retry_ev || !qa->watch_ev) {
         queue_async_free(qa);
         return -ENOMEM;
     }
+    int64_t period = qa->timeout_ms / 8 > 250 ? 250 : qa->timeout_ms / 8 + 1;
+    struct timeval wtv = { (time_t)(period / 1000), (suseconds_t)(period % 1000) * 1000 };
+    event_add(qa->watch_ev, &wtv);
     /* hashes are known without asking: SHA1 of the text, computed by Redis
      * on SCRIPT LOAD; until the first reply, EVALSHA falls back to EVAL */
     qa_connect(qa);
@@ -1704,6 +1801,8 @@ void queue_async_free(struct queue_async *qa)
     qa->ac = NULL;
     if (qa->retry_ev)
         event_free(qa->retry_ev);
+    if (qa->watch_ev)
+        event_free(qa->watch_ev);
     redis_addr_release(&qa->addr);
     free(qa->prefix);
     free(qa);
@@ -1711,7 +1810,7 @@ void queue_async_free(struct queue_async *qa)
 
 bool queue_async_connected(const struct queue_async *qa)
 {
-    return qa && qa->connected;
+    return qa && qa->ready;
 }
 
 /* EVALSHA when the hash is known, else EVAL with the body. */
@@ -1749,7 +1848,7 @@ int queue_async_lease(struct queue_async *qa, const struct queue_lease_args *la,
         KEY_SCHED, KEY_RETRY, KEY_READY, KEY_REDO, KEY_LEASE, KEY_JOBS, KEY_TRIES, KEY_RATE,
         KEY_DEAD, KEY_DEAD_INDEX, KEY_FENCE,
     };
-    if (!qa->connected)
+    if (!qa->ready)
         return -ENOTCONN;
     struct areq *rq = areq_new(qa, AREQ_LEASE);
     if (!rq)
@@ -1790,7 +1889,7 @@ int queue_async_lease(struct queue_async *qa, const struct queue_lease_args *la,
 int queue_async_check(struct queue_async *qa, const char *const *ids,
                       const char *const *debtors, size_t n, queue_check_fn cb, void *userdata)
 {
-    if (!qa->connected)
+    if (!qa->ready)
         return -ENOTCONN;
     if (n == 0)
         return -EINVAL;
@@ -1822,7 +1921,7 @@ int queue_async_finish(struct queue_async *qa, const char *channel, int64_t now,
 int queue_async_renew(struct queue_async *qa, const struct queue_renew_args *ra,
                       const char *const *ids, size_t n, queue_renew_fn cb, void *userdata)
 {
-    if (!qa->connected)
+    if (!qa->ready)
         return -ENOTCONN;
     if (n == 0 || ra->token <= 0)
         return -EINVAL;
@@ -1858,7 +1957,7 @@ int queue_async_finish_fenced(struct queue_async *qa, const char *channel, int64
         KEY_LEASE, KEY_JOBS, KEY_TRIES, KEY_RETRY, KEY_DEAD, KEY_DEAD_INDEX, KEY_RESULTS,
         KEY_SCHED,
     };
-    if (!qa->connected)
+    if (!qa->ready)
         return -ENOTCONN;
     struct areq *rq = areq_new(qa, AREQ_FINISH);
     if (!rq)

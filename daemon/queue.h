@@ -24,6 +24,8 @@ struct job;
 struct event_base;
 
 #define QUEUE_DEFAULT_PREFIX "cz:"
+#define QUEUE_DEFAULT_TIMEOUT_MS 5000 /* connect and reply timeout (redis.timeout) */
+#define QUEUE_RETRY_MS 30000          /* how long a refused connection is retried */
 #define QUEUE_DONE_TTL_S (35 * 86400) /* how long a sent/done marker is kept */
 
 /* ---- blocking connection ------------------------------------------------ */
@@ -32,10 +34,15 @@ struct queue;
 
 /*
  * Connect to url (redis://host[:port][/db], unix:///path[?db=N]) and
- * load the scripts.  prefix NULL means "cz:".  -EINVAL for a bad URL,
- * -errno (e.g. -ECONNREFUSED) when Redis cannot be reached.
+ * load the scripts.  prefix NULL means "cz:".  timeout_ms bounds the
+ * connect and every reply (0: QUEUE_DEFAULT_TIMEOUT_MS); a reply that does
+ * not come in time fails the operation with -ETIMEDOUT, never retried.
+ * -EINVAL for a bad URL, -errno (e.g. -ECONNREFUSED, -ETIMEDOUT) when
+ * Redis cannot be reached, with the reason in reterr (may be NULL).  May
+ * block for up to timeout_ms.
  */
-int queue_connect(const char *url, const char *prefix, struct queue **ret);
+int queue_connect(const char *url, const char *prefix, int64_t timeout_ms, struct queue **ret,
+                  char *reterr, size_t errlen);
 void queue_free(struct queue *q);
 /* The last error text from Redis or the connection ("" when none). */
 const char *queue_errstr(const struct queue *q);
@@ -158,8 +165,14 @@ struct queue_async_ops {
     void (*disconnected)(void *userdata, const char *why, int64_t delay_ms);
 };
 
+/*
+ * Connect (in the background) on base.  timeout_ms bounds the connect and
+ * the wait for each reply (0: QUEUE_DEFAULT_TIMEOUT_MS): past it the
+ * connection is dropped, pending callbacks get -ETIMEDOUT, and the queue
+ * reconnects.
+ */
 int queue_async_new(struct event_base *base, const char *url, const char *prefix,
-                    const struct queue_async_ops *ops, void *userdata,
+                    int64_t timeout_ms, const struct queue_async_ops *ops, void *userdata,
                     struct queue_async **ret);
 /* Pending callbacks are called with err = -ECANCELED. */
 void queue_async_free(struct queue_async *qa);

@@ -19,6 +19,8 @@
  *     schema 6 a debtor_slot_stats table held the same counts one row per
  *     cell, written in the same statement sequence; from schema 7 it is a
  *     view that unpacks debtor_cells (so they cannot disagree).
+ *  5. Every open checks the schema version first (check_version()): a
+ *     newer store, or another application's database, is never touched.
  */
 #include "store.h"
 #include "store-internal.h"
@@ -646,17 +648,60 @@ static int cells_rebuild(struct store *s)
     return r < 0 ? r : 0;
 }
 
+/*
+ * Whether this database may be used as a store of schema `target`, on
+ * every path that opens one (invariant 5): a newer schema is refused, and
+ * so is a database of another application (schema version 0 with tables
+ * in it), which a migration would otherwise fill with cadenza's tables.
+ * A read-only open (no migration) also refuses an empty file and an older
+ * schema.  Writes the reason into s->errmsg.
+ */
+static int check_version(struct store *s, int v, int target, bool readonly)
+{
+    if (v > (int)ELEMENTSOF(migrations)) {
+        snprintf(s->errmsg, sizeof(s->errmsg),
+                 "store schema version %d is newer than this cadenza's (%zu): upgrade cadenza",
+                 v, ELEMENTSOF(migrations));
+        return -EPROTONOSUPPORT;
+    }
+    if (v == 0) {
+        sqlite3_stmt *st;
+        int rc = sqlite3_prepare_v2(s->db, "SELECT name FROM sqlite_schema LIMIT 1", -1, &st,
+                                    NULL);
+        if (rc != SQLITE_OK)
+            return store_fail(s, rc);
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW)
+            snprintf(s->errmsg, sizeof(s->errmsg),
+                     "not a cadenza store: the database already holds other tables ('%s')",
+                     (const char *)sqlite3_column_text(st, 0));
+        int r = rc == SQLITE_ROW ? -EEXIST : rc == SQLITE_DONE ? 0 : store_fail(s, rc);
+        sqlite3_finalize(st);
+        if (r < 0)
+            return r;
+        if (readonly) {
+            snprintf(s->errmsg, sizeof(s->errmsg), "not a cadenza store (schema version 0)");
+            return -ENOENT;
+        }
+        return 0;
+    }
+    if (readonly && v < target) {
+        snprintf(s->errmsg, sizeof(s->errmsg),
+                 "store schema version %d is older than this cadenza's (%d): run a command "
+                 "that writes to it (e.g. 'cadenza import') to migrate it",
+                 v, target);
+        return -EPROTONOSUPPORT;
+    }
+    return 0;
+}
+
 static int migrate(struct store *s, int target)
 {
     int v, r;
     if ((r = user_version(s, &v)) < 0)
         return r;
-    if (v > (int)ELEMENTSOF(migrations)) {
-        snprintf(s->errmsg, sizeof(s->errmsg),
-                 "store schema version %d is newer than this cadenza (%zu)", v,
-                 ELEMENTSOF(migrations));
-        return -EPROTONOSUPPORT;
-    }
+    if ((r = check_version(s, v, target, false)) < 0)
+        return r;
     for (; v < target; v++) {
         char pragma[64];
         if ((r = exec(s, "BEGIN IMMEDIATE")) < 0)
@@ -736,11 +781,8 @@ static int open_version(const char *path, unsigned flags, int version, struct st
         int v;
         if ((r = user_version(s, &v)) < 0)
             goto fail;
-        if (v == 0) {
-            snprintf(s->errmsg, sizeof(s->errmsg), "not a cadenza store (schema version 0)");
-            r = -ENOENT;
+        if ((r = check_version(s, v, version, true)) < 0)
             goto fail;
-        }
     }
     if ((r = user_version(s, &s->version)) < 0)
         goto fail;
@@ -914,8 +956,11 @@ int store_debtor_upsert(struct store *s, const struct debtor_rec *d, int64_t now
         sqlite3_bind_int(st, 25, d->prefers_human);
     sqlite3_bind_int64(st, 26, (int64_t)d->row_hash);
     sqlite3_bind_int64(st, 27, now);
-    if ((r = step_done(s, st)) < 0)
-        return r;
+    int rc = sqlite3_step(st);
+    r = rc == SQLITE_DONE ? 0 : store_fail(s, rc);
+    sqlite3_reset(st);
+    if (r < 0)
+        return (rc & 0xff) == SQLITE_CONSTRAINT ? -EINVAL : r;
     *ret_changed = sqlite3_changes(s->db) > 0;
     return 0;
 }

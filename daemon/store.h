@@ -71,6 +71,8 @@ int store_debtor_hashes(struct store *s,
  * debtor's internal id, so its history (attempts, outcomes, state) stays.
  * A row whose hash equals the stored one is left alone.  Sets *ret_changed
  * to 1 when the row was written (inserted or updated), 0 when unchanged.
+ * -EINVAL when the row breaks a constraint of the schema (store_errmsg()
+ * says which); the transaction is then still open and usable.
  */
 int store_debtor_upsert(struct store *s, const struct debtor_rec *d, int64_t now,
                         int *ret_changed);

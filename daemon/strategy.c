@@ -36,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "debtor.h"
 #include "strategy.h"
@@ -1903,7 +1904,7 @@ static int load_file(struct loader *l, const char *path)
         if (r == -ENOMEM)
             return r;
         if (l->d->nerrors == before)
-            diag_error(l->d, path, 0, 0, "cannot read strategy file: %s", strerror(-r));
+            diag_error(l->d, path, 0, 0, "cannot read strategy file: %s", file_strerror(r));
         return 0;
     }
     r = load_doc(l, doc);
@@ -2106,9 +2107,14 @@ int strategy_template_parse(const char *name, const char *file, const char *buf,
 
 static int read_small_file(const char *path, size_t max, char **ret, size_t *ret_len)
 {
-    FILE *f = fopen(path, "re");
-    if (!f)
+    int fd = open_regular(path);
+    if (fd < 0)
+        return fd;
+    FILE *f = fdopen(fd, "re");
+    if (!f) {
+        close(fd);
         return -errno;
+    }
     struct sbuf b = SBUF_INIT;
     b.max = max + 1;
     char tmp[4096];
@@ -2171,7 +2177,7 @@ static int templates_load(const char *dir, struct strategy_template **v, size_t 
                 diag_error(d, files[i], 0, 0, "template is larger than %d bytes",
                            TEMPLATE_MAX_SIZE);
             else
-                diag_error(d, files[i], 0, 0, "cannot read template: %s", strerror(-r));
+                diag_error(d, files[i], 0, 0, "cannot read template: %s", file_strerror(r));
             bad = true;
             r = 0;
         } else {

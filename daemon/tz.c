@@ -31,6 +31,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -707,9 +708,9 @@ int tz_load(const char *name, struct tz **ret)
     path = strdupf("%s/%s", dir, name);
     if (!path)
         return -ENOMEM;
-    fd = open(path, O_RDONLY | O_CLOEXEC);
+    fd = open_regular(path);
     if (fd < 0) {
-        k = errno == ENOTDIR ? -ENOENT : -errno;
+        k = fd == -ENOTDIR || fd == -EISDIR ? -ENOENT : fd == -ESPIPE ? -EINVAL : fd;
         if (k == -ENOENT && (streq(name, "UTC") || streq(name, "Etc/UTC")))
             return tz_builtin_utc(name, ret);
         return k;
@@ -973,4 +974,80 @@ int tz_cache_get(struct tz_cache *c, const char *name, const struct tz **ret)
         return k;
     *ret = z;
     return 0;
+}
+
+/* ---- zones by country (zone.tab) ---------------------------------------- */
+
+static struct country_zone {
+    char cc[3];
+    const char *zone;
+} *country_zones;
+static size_t ncountry_zones;
+static char *zone_tab; /* the file's text; zone names point into it */
+
+/* Once per process: the table lives as long as the process. */
+static void zone_tab_load(void)
+{
+    const char *dir = getenv("TZDIR");
+    _cleanup_free_ char *path = strdupf("%s/zone.tab", isempty(dir) ? TZ_DEFAULT_DIR : dir);
+    int fd = path ? open_regular(path) : -ENOMEM;
+    if (fd < 0)
+        return;
+    struct sbuf b = SBUF_INIT;
+    b.max = 1 << 20;
+    char tmp[8192];
+    ssize_t k;
+    while ((k = read(fd, tmp, sizeof(tmp))) > 0)
+        if (sbuf_add(&b, tmp, (size_t)k) < 0)
+            break;
+    close(fd);
+    if (!b.buf) {
+        sbuf_release(&b);
+        return;
+    }
+    size_t cap = 0;
+    for (size_t i = 0; i < b.len; i++)
+        cap += b.buf[i] == '\n';
+    country_zones = calloc(cap + 1, sizeof(*country_zones));
+    if (!country_zones) {
+        sbuf_release(&b);
+        return;
+    }
+    /* "CC<TAB>coordinates<TAB>Zone/Name[<TAB>comment]", '#' comments */
+    for (char *line = b.buf, *next; line && *line; line = next) {
+        next = strchr(line, '\n');
+        if (next)
+            *next++ = 0;
+        if (line[0] == '#' || strlen(line) < 4 || line[2] != '\t')
+            continue;
+        char *coord = line + 3, *zone = strchr(coord, '\t');
+        if (!zone)
+            continue;
+        zone++;
+        char *end = strchr(zone, '\t');
+        if (end)
+            *end = 0;
+        if (!tz_name_valid(zone) || ncountry_zones == cap + 1)
+            continue;
+        struct country_zone *z = &country_zones[ncountry_zones++];
+        memcpy(z->cc, line, 2);
+        z->zone = zone;
+    }
+    zone_tab = b.buf; /* kept: the names point into it */
+}
+
+size_t tz_country_zones(const char *country, const char **ret, size_t max)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, zone_tab_load);
+    size_t n = 0;
+    if (isempty(country) || strlen(country) != 2)
+        return 0;
+    for (size_t i = 0; i < ncountry_zones; i++)
+        if (memcmp(country_zones[i].cc, country, 2) == 0) {
+            if (n < max)
+                ret[n] = country_zones[i].zone;
+            n++;
+        }
+    return n;
 }

@@ -125,4 +125,12 @@ static inline void tz_cache_freep(struct tz_cache **c) { tz_cache_free(*c); }
 /* As tz_load(), but the zone is borrowed from the cache. */
 int tz_cache_get(struct tz_cache *c, const char *name, const struct tz **ret);
 
+/*
+ * The zones the tz database lists for country (ISO 3166 alpha-2, upper
+ * case) in $TZDIR/zone.tab: up to max names into ret (static, valid for
+ * the life of the process); returns how many there are (may exceed max),
+ * 0 for an unknown country or without the file.  Thread-safe.
+ */
+size_t tz_country_zones(const char *country, const char **ret, size_t max);
+
 #endif

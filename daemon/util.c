@@ -7,8 +7,12 @@
 #include "util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 char *strdup_or_null(const char *s)
 {
@@ -368,4 +372,44 @@ bool utf8_valid(const char *buf, size_t n)
         s += len;
     }
     return true;
+}
+
+int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Lease and timeout deadlines: a clock that neither jumps nor depends on the host's setting. */
+int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int open_regular(const char *path)
+{
+    /* O_NONBLOCK: opening a FIFO for reading would wait for a writer */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+    if (fd < 0)
+        return -errno;
+    struct stat st;
+    int r = fstat(fd, &st) < 0 ? -errno
+            : S_ISDIR(st.st_mode) ? -EISDIR
+            : !S_ISREG(st.st_mode) ? -ESPIPE
+                                   : 0;
+    if (r == 0 && fcntl(fd, F_SETFL, 0) < 0)
+        r = -errno;
+    if (r < 0) {
+        close(fd);
+        return r;
+    }
+    return fd;
+}
+
+const char *file_strerror(int r)
+{
+    return r == -ESPIPE ? "not a regular file" : strerror(-r);
 }

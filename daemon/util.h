@@ -34,6 +34,19 @@ static inline bool streq_ptr(const char *a, const char *b)
 }
 static inline bool isempty(const char *s) { return !s || !*s; }
 
+/*
+ * Open a file that must be a regular file (configuration, strategies,
+ * templates, zone files) for reading, without blocking on a FIFO or a
+ * device: the fd, -ESPIPE when path is not a regular file (-EISDIR for a
+ * directory), other -errno.  file_strerror() says which in words.
+ */
+int open_regular(const char *path);
+const char *file_strerror(int r);
+
+/* Wall-clock Unix milliseconds, and a monotonic clock for deadlines. */
+int64_t wall_ms(void);
+int64_t mono_ms(void);
+
 /* strdup that returns NULL for NULL. */
 char *strdup_or_null(const char *s);
 /* asprintf to a fresh string; NULL on OOM. */

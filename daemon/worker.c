@@ -141,6 +141,9 @@ struct worker {
     size_t nchans;
     struct event *tick, *sigterm, *sigint;
     bool stopping;
+    int64_t stop_deadline; /* monotonic ms: exit by then, settled or not */
+    int64_t down_since;    /* monotonic ms: redis unreachable since (0: connected) */
+    int fatal;             /* < 0: exit with this error */
     int64_t idle_since;
     bool was_connected;
     unsigned failed_attempts;
@@ -152,20 +155,7 @@ struct worker {
 
 #define LEASE_DEPTH 3 /* lease calls in flight per channel */
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
-/* Lease deadlines: a clock that neither jumps nor differs between hosts' settings. */
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void obuf_release(struct obuf *b)
 {
@@ -308,7 +298,7 @@ static int batch_renew(struct wbatch *b)
             .channel = wc->conf->name,
             .token = b->token,
             .visibility_ms = w->o->visibility_ms,
-            .now_ms = now_ms(),
+            .now_ms = wall_ms(),
             .redis_clock = true,
         };
         b->renew_issued = mono_ms();
@@ -441,7 +431,7 @@ static void on_sent(void *userdata, const struct chan_result *res)
         } else {
             wc->retried++;
             add_outcome(b, j->id, QUEUE_RETRY, "retry", res->error,
-                        now_ms() + backoff_ms(o, j->tries));
+                        wall_ms() + backoff_ms(o, j->tries));
         }
         break;
     case CZ_SEND_FAILED:
@@ -495,7 +485,7 @@ static void batch_run(struct wbatch *b)
     if (b->running || b->renewing || !b->checked)
         return;
     b->running = true;
-    int64_t now = now_ms();
+    int64_t now = wall_ms();
     while (b->pos < b->n) {
         struct wjob *j = &b->jobs[b->pos];
         int64_t next = 0;
@@ -587,7 +577,7 @@ static void on_lease(void *userdata, int err, const struct queue_lease_reply *r)
     struct lease_ctx *lc = userdata;
     struct wchan *wc = lc->wc;
     struct worker *w = wc->w;
-    int64_t now = now_ms();
+    int64_t now = wall_ms();
     int64_t issued = lc->issued;
     wc->leasing--;
     wc->reserved -= lc->max;
@@ -709,7 +699,7 @@ static void pump(struct wchan *wc)
     const struct worker_opts *o = w->o;
     while (!w->stopping && wc->leasing < LEASE_DEPTH && queue_async_connected(w->qa)) {
         int room = o->concurrency - wc->inflight - wc->reserved;
-        int64_t now = now_ms();
+        int64_t now = wall_ms();
         if (room <= 0 || now < wc->next_lease_ms)
             return;
         /* a rate-limited channel leases one call at a time (tokens are shared) */
@@ -802,7 +792,7 @@ static void batch_settle(struct wbatch *b)
             const struct outcome *x = &b->out.v[i];
             o[i] = (struct queue_outcome){ x->id, x->action, x->status, x->info, x->due_ms };
         }
-        r = queue_async_finish_fenced(w->qa, wc->conf->name, now_ms(), b->token, o, b->out.n,
+        r = queue_async_finish_fenced(w->qa, wc->conf->name, wall_ms(), b->token, o, b->out.n,
                                       on_finished, b);
         free(o);
     }
@@ -852,10 +842,46 @@ static void log_totals(const struct worker *w)
     }
 }
 
+static size_t count_unsettled(const struct worker *w)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < w->nchans; i++)
+        n += (size_t)w->chans[i].inflight;
+    return n;
+}
+
+/*
+ * Stopping (invariant 5) is bounded whatever Redis does: past the stop
+ * timeout, or once Redis has been unreachable for its own timeout (nothing
+ * could settle then), the worker exits with jobs unsettled.  Their leases
+ * lapse and they are redelivered, flagged, like a crashed worker's.
+ */
+static bool stop_overdue(struct worker *w, int64_t mono)
+{
+    const char *why = NULL;
+    if (mono >= w->stop_deadline)
+        why = "the stop timeout passed";
+    else if (w->down_since && mono - w->down_since >= w->o->redis_timeout_ms)
+        why = "redis is unreachable";
+    if (!why)
+        return false;
+    log_warning("exiting with %zu job(s) not settled (%s); they are redelivered when their "
+                "leases lapse", count_unsettled(w), why);
+    return true;
+}
+
+static void start_stopping(struct worker *w)
+{
+    if (w->stopping)
+        return;
+    w->stopping = true;
+    w->stop_deadline = mono_ms() + w->o->stop_timeout_ms;
+}
+
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
     struct worker *w = arg;
-    int64_t now = now_ms();
+    int64_t now = wall_ms();
     int64_t mono = mono_ms();
     bool idle = true;
     /* renew batches close to lapsing (invariant 6), then go on with paused ones */
@@ -872,8 +898,15 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     if (!all_settled(w, false))
         idle = false;
     if (w->stopping) {
-        if (all_settled(w, true))
+        if (all_settled(w, true) || stop_overdue(w, mono))
             event_base_loopexit(w->base, NULL);
+        return;
+    }
+    if (w->o->until_idle_s >= 0 && w->down_since && mono - w->down_since > QUEUE_RETRY_MS) {
+        log_error("cannot reach redis '%s' for %d s, giving up", w->o->redis_url,
+                  QUEUE_RETRY_MS / 1000);
+        w->fatal = -ENOTCONN;
+        event_base_loopexit(w->base, NULL);
         return;
     }
     if (w->o->until_idle_s >= 0) {
@@ -884,7 +917,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
         }
         if (w->idle_since && now - w->idle_since >= (int64_t)(w->o->until_idle_s * 1000)) {
             log_info("no work left for %.1f s, exiting", w->o->until_idle_s);
-            w->stopping = true; /* exits once the lease calls in flight are back */
+            start_stopping(w); /* exits once the lease calls in flight are back */
             if (all_settled(w, true))
                 event_base_loopexit(w->base, NULL);
         }
@@ -897,8 +930,8 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     if (!w->stopping)
         log_notice("received %s, finishing the jobs in flight", sig == SIGTERM ? "SIGTERM"
                                                                               : "SIGINT");
-    w->stopping = true;
-    if (all_settled(w, true))
+    start_stopping(w);
+    if (all_settled(w, true) || stop_overdue(w, mono_ms()))
         event_base_loopexit(w->base, NULL);
 }
 
@@ -906,6 +939,7 @@ static void on_connected(void *userdata)
 {
     struct worker *w = userdata;
     w->failed_attempts = 0;
+    w->down_since = 0;
     if (w->was_connected)
         log_notice("reconnected to redis");
     else
@@ -921,6 +955,15 @@ static void on_connected(void *userdata)
 static void on_disconnected(void *userdata, const char *why, int64_t delay_ms)
 {
     struct worker *w = userdata;
+    if (!w->down_since)
+        w->down_since = mono_ms();
+    if (!w->was_connected && w->o->until_idle_s >= 0) {
+        /* one pass (--once, --until-idle) cannot start: fail like `run` does */
+        log_error("cannot reach redis '%s': %s", w->o->redis_url, why);
+        w->fatal = -ENOTCONN;
+        event_base_loopexit(w->base, NULL);
+        return;
+    }
     /* one warning per outage, then a reminder every 20 attempts */
     if (w->failed_attempts++ % 20 == 0)
         log_warning("%s redis '%s' (%s), reconnecting in %" PRId64 " ms",
@@ -936,7 +979,7 @@ int worker_run(const struct worker_opts *o)
     struct worker w = { .o = o };
     int r = 0;
 
-    srandom((unsigned)(now_ms() ^ (getpid() << 16)));
+    srandom((unsigned)(wall_ms() ^ (getpid() << 16)));
     w.base = event_base_new();
     if (!w.base)
         return -ENOMEM;
@@ -985,7 +1028,7 @@ int worker_run(const struct worker_opts *o)
         r = -EINVAL;
         goto out;
     }
-    r = queue_async_new(w.base, o->redis_url, o->prefix, &ops, &w, &w.qa);
+    r = queue_async_new(w.base, o->redis_url, o->prefix, o->redis_timeout_ms, &ops, &w, &w.qa);
     if (r < 0) {
         log_error_errno(r, "invalid redis url '%s': %m", o->redis_url);
         goto out;
@@ -1005,6 +1048,8 @@ int worker_run(const struct worker_opts *o)
     log_info("worker %d serving %zu channel(s)", (int)getpid(), w.nchans);
     event_base_dispatch(w.base);
     log_totals(&w);
+    if (w.fatal < 0)
+        r = w.fatal;
 out:
     if (w.qa)
         queue_async_free(w.qa);

@@ -15,6 +15,8 @@ struct worker_opts {
     const struct config *config;  /* channels (and their settings) */
     const char *redis_url;
     const char *prefix;           /* NULL: "cz:" */
+    int64_t redis_timeout_ms;     /* connect and reply timeout (0: the queue's default) */
+    int64_t stop_timeout_ms;      /* SIGTERM: exit by then, settled or not (default 10000) */
     const char *const *channels;  /* names to serve; NULL: every configured channel */
     size_t nchannels;
     int concurrency;              /* jobs in flight per channel (default 512) */
@@ -33,7 +35,11 @@ struct worker_opts {
     double until_idle_s;          /* < 0: run until signalled; >= 0: exit after idle */
 };
 
-/* Run until SIGTERM/SIGINT or idle.  0 on a clean exit, -errno otherwise. */
+/*
+ * Run until SIGTERM/SIGINT or idle.  0 on a clean exit, -errno otherwise
+ * (-ENOTCONN: with until_idle_s >= 0, Redis could not be reached at the
+ * start, or not for QUEUE_RETRY_MS later on).
+ */
 int worker_run(const struct worker_opts *o);
 
 #endif

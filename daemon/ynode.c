@@ -461,21 +461,11 @@ int ydoc_parse(const char *name, const char *buf, size_t len, struct ydoc **ret,
 
 int ydoc_load(const char *path, struct ydoc **ret, struct diags *d)
 {
-    struct stat st;
     int fd, r;
 
-    fd = open(path, O_RDONLY | O_CLOEXEC);
+    fd = open_regular(path);
     if (fd < 0)
-        return -errno;
-    if (fstat(fd, &st) < 0) {
-        r = -errno;
-        close(fd);
-        return r;
-    }
-    if (S_ISDIR(st.st_mode)) {
-        close(fd);
-        return -EISDIR;
-    }
+        return fd;
     struct sbuf sb = SBUF_INIT;
     sb.max = YDOC_MAX_FILE + 65536 + 1;
     for (;;) {

@@ -58,7 +58,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (k == 1) {
                 struct debtor_rec rec;
                 (void)raw_row_hash(&row);
-                (void)debtor_validate(&row, &rec, err, sizeof(err));
+                (void)debtor_validate(&row, NULL, &rec, err, sizeof(err));
             }
         }
         row_reader_free(r);

@@ -96,5 +96,5 @@ expect_grep "^  sent " "$T/out" "status shows what was sent"
 # Redis unreachable: a clear error, exit 3, nothing half-done
 stop_redis
 expect_exit 3 "run without Redis" -- cz run --date 2026-12-09 --now 2026-12-09T00:00:00Z
-expect_grep "cannot reach Redis at 'redis://127.0.0.1:$RPORT'" "$T/err" "names the Redis URL"
+expect_grep "cannot reach redis 'redis://127.0.0.1:$RPORT'" "$T/err" "names the Redis URL"
 finish

@@ -430,12 +430,26 @@ static void test_defaults(void)
     }
     config_free(c);
 
-    /* A missing named file is an errno, not a diagnostic. */
+    /* A missing named file is an errno, with a diagnostic naming the file. */
     struct diags d = DIAGS_INIT;
     c = NULL;
     CHECK_INT(config_load("nope.yaml", NULL, &c, &d), -ENOENT);
     CHECK(c == NULL);
-    CHECK_INT(d.n, 0);
+    CHECK_INT(d.n, 1);
+    diags_release(&d);
+    d = (struct diags)DIAGS_INIT;
+
+    /* A FIFO is refused at once, not waited on (it would block open()). */
+    unlink("fifo.yaml");
+    CHECK_INT(mkfifo("fifo.yaml", 0600), 0);
+    CHECK_INT(config_load("fifo.yaml", NULL, &c, &d), -ESPIPE);
+    CHECK(c == NULL);
+    CHECK_INT(d.n, 1);
+    if (d.n == 1)
+        CHECK_STR(d.v[0].msg, "cannot read configuration file: not a regular file");
+    unlink("fifo.yaml");
+    diags_release(&d);
+    d = (struct diags)DIAGS_INIT;
 
     /* A missing profile directory is reported. */
     f = fopen("config/cadenza.yaml", "w");

@@ -31,7 +31,7 @@ static const char *check_row(const char *const *kv, struct debtor_rec *rec)
 {
     static char err[1024];
     struct raw_row row = mkrow(kv);
-    int k = debtor_validate(&row, rec, err, sizeof(err));
+    int k = debtor_validate(&row, NULL, rec, err, sizeof(err));
     if (k == 0 && err[0])
         return "(returned 0 with a message)";
     if (k < 0 && !err[0])
@@ -385,7 +385,7 @@ static void test_many_errors(void)
     struct debtor_rec rec;
     char small[16];
     memset(small, 'Z', sizeof(small));
-    CHECK_INT(debtor_validate(&row, &rec, small, 10), -EINVAL);
+    CHECK_INT(debtor_validate(&row, NULL, &rec, small, 10), -EINVAL);
     CHECK_STR(small, "id: missi");
     CHECK(small[10] == 'Z');
 }
@@ -408,7 +408,7 @@ static void test_hash(void)
     /* validate stores it */
     struct debtor_rec rec;
     struct raw_row e = mkrow(ROW(BASE));
-    CHECK_INT(debtor_validate(&e, &rec, (char[64]){ 0 }, 64), 0);
+    CHECK_INT(debtor_validate(&e, NULL, &rec, (char[64]){ 0 }, 64), 0);
     CHECK(rec.row_hash == raw_row_hash(&e));
 }
 

@@ -76,7 +76,7 @@ static struct queue *start(void)
         atexit(stop_redis);
     }
     for (int i = 0; i < 100; i++) {
-        if (queue_connect(redis_url, "e:", &q) == 0)
+        if (queue_connect(redis_url, "e:", 0, &q, NULL, 0) == 0)
             break;
         usleep(50000);
     }

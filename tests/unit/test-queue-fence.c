@@ -68,7 +68,7 @@ static struct queue *start(void)
         atexit(stop_redis);
     }
     for (int i = 0; i < 100 && !q; i++)
-        if (queue_connect(redis_url, "f:", &q) < 0)
+        if (queue_connect(redis_url, "f:", 0, &q, NULL, 0) < 0)
             usleep(50000);
     if (!q) {
         fprintf(stderr, "cannot connect to %s\n", redis_url);
@@ -192,7 +192,7 @@ static struct queue_async *open_async(struct w *w)
     static const struct queue_async_ops ops = { .connected = on_conn };
     struct queue_async *qa = NULL;
     w->base = event_base_new();
-    CHECK_INT(queue_async_new(w->base, redis_url, "f:", &ops, w, &qa), 0);
+    CHECK_INT(queue_async_new(w->base, redis_url, "f:", 0, &ops, w, &qa), 0);
     run(w);
     return qa;
 }

@@ -71,7 +71,7 @@ static struct queue *start(void)
         atexit(stop_redis);
     }
     for (int i = 0; i < 100; i++) {
-        if (queue_connect(redis_url, "t:", &q) == 0)
+        if (queue_connect(redis_url, "t:", 0, &q, NULL, 0) == 0)
             break;
         usleep(50000);
     }
@@ -170,10 +170,10 @@ static void test_job_roundtrip(void)
 static void test_url(void)
 {
     struct queue *q = NULL;
-    CHECK_INT(queue_connect("http://x", NULL, &q), -EINVAL);
-    CHECK_INT(queue_connect("redis://:99999", NULL, &q), -EINVAL);
-    CHECK_INT(queue_connect("redis://127.0.0.1:abc", NULL, &q), -EINVAL);
-    CHECK_INT(queue_connect("unix://relative", NULL, &q), -EINVAL);
+    CHECK_INT(queue_connect("http://x", NULL, 0, &q, NULL, 0), -EINVAL);
+    CHECK_INT(queue_connect("redis://:99999", NULL, 0, &q, NULL, 0), -EINVAL);
+    CHECK_INT(queue_connect("redis://127.0.0.1:abc", NULL, 0, &q, NULL, 0), -EINVAL);
+    CHECK_INT(queue_connect("unix://relative", NULL, 0, &q, NULL, 0), -EINVAL);
     CHECK(q == NULL);
 }
 
@@ -312,7 +312,7 @@ static struct queue_async *async_open(struct waiter *w)
     static const struct queue_async_ops ops = { .connected = on_conn };
     struct queue_async *qa = NULL;
     w->base = event_base_new();
-    CHECK_INT(queue_async_new(w->base, redis_url, "t:", &ops, w, &qa), 0);
+    CHECK_INT(queue_async_new(w->base, redis_url, "t:", 0, &ops, w, &qa), 0);
     wait_fired(w);
     CHECK(queue_async_connected(qa));
     return qa;
