@@ -5,8 +5,8 @@
 #
 #   bench/sim.sh [SETTING...]        (default: none moderate strong)
 #
-# SETTING is a heterogeneity setting (none, moderate, strong) or a bare
-# scale (1.5).  Environment:
+# SETTING is a heterogeneity setting (none, moderate, strong), a harder
+# world (rhythms, tastes, both) or a bare scale (1.5).  Environment:
 #   DEBTORS=100000 DAYS=60 SEED=1 START=2026-09-07 WINDOW=10
 #   FIXED=email@10           the fixed cadence (channel@local hour)
 #   CAP_EMAIL CAP_SMS CAP_CALL  hourly capacities (per UTC hour, 0 = unlimited),
@@ -57,7 +57,8 @@ one() {
     awk -v root="$root" -v w="$w" -v ce="${CAP_EMAIL:-0}" -v cs="${CAP_SMS:-0}" \
         -v cc="${CAP_CALL:-0}" '
         /^  strategies:/ { print "  strategies: " w "/strategies"; next }
-        /^  (templates|profiles|holidays):/ { sub(/\.\.\/\.\./, root) }
+        /^  (templates|holidays):/ { sub(/\.\.\/\.\./, root) }
+        /^  profiles:/ { print "  profiles: " root "/bench/sim/profiles"; next }
         /^  email:/ { ch = "email" } /^  sms:/ { ch = "sms" } /^  dialer:/ { ch = "dialer" }
         /^    hourly_capacity:/ {
             v = ch == "email" ? ce : ch == "sms" ? cs : cc

@@ -52,9 +52,10 @@
 #define COOLDOWN_DAYS 7
 #define MAX_DAYS 400
 
-enum { POL_LEARNED, POL_ORACLE, POL_SEGMENT, POL_FIXED, POL_RANDOM, POL_BAYES, NPOL };
+enum { POL_LEARNED, POL_ORACLE, POL_SEGMENT, POL_FIXED, POL_RANDOM, POL_BAYES, POL_COUNTRY,
+       NPOL };
 static const char *const pol_name[NPOL] = { "learned", "oracle", "segment", "fixed", "random",
-                                            "bayes" };
+                                            "bayes", "country" };
 /* the first five policies' random streams as before bayes existed (same seed, same run) */
 #define NPOL_STREAM 5
 static const char *const ch_name[NCH] = { "email", "sms", "call" };
@@ -150,14 +151,24 @@ static const double base_logit[NCH] = { -2.3, -2.1, -2.0 };
 
 struct zone {
     const char *tz, *region, *area;
-    double weight;
+    double weight; /* share within its country */
+    int country;   /* index into countries[] */
 };
+/* the first five are the base worlds' zones (all of them US); the harder worlds add more */
 static const struct zone zones[] = {
-    { "America/New_York", "NY", "212", 0.45 },  { "America/Chicago", "IL", "312", 0.28 },
-    { "America/Denver", "CO", "303", 0.07 },    { "America/Phoenix", "AZ", "602", 0.06 },
-    { "America/Los_Angeles", "CA", "213", 0.14 },
+    { "America/New_York", "NY", "212", 0.45, 0 },  { "America/Chicago", "IL", "312", 0.28, 0 },
+    { "America/Denver", "CO", "303", 0.07, 0 },    { "America/Phoenix", "AZ", "602", 0.06, 0 },
+    { "America/Los_Angeles", "CA", "213", 0.14, 0 },
+    { "America/Toronto", "ON", "416", 0.60, 1 },   { "America/Vancouver", "BC", "604", 0.25, 1 },
+    { "America/Halifax", "NS", "902", 0.15, 1 },   { "America/Puerto_Rico", "PR", "787", 1.0, 2 },
 };
 #define NZONE (sizeof(zones) / sizeof(zones[0]))
+#define NZONE_BASE 5
+
+/* countries of the harder worlds (the base worlds are all US) */
+#define NCTRY 3
+static const char *const ctry_code[NCTRY] = { "US", "CA", "PR" };
+static const double ctry_weight[NCTRY] = { 0.50, 0.30, 0.20 };
 
 struct segment {
     const char *name;
@@ -183,7 +194,58 @@ struct het {
     const char *name;
     double scale;
 };
-static const struct het hets[] = { { "none", 0.0 }, { "moderate", 1.0 }, { "strong", 2.0 } };
+enum { W_RHYTHMS = 1, W_TASTES = 2 };
+struct het_world {
+    const char *name;
+    double scale;
+    int world; /* W_* bits: the harder worlds */
+};
+static const struct het_world hets[] = {
+    { "none", 0.0, 0 },         { "moderate", 1.0, 0 },       { "strong", 2.0, 0 },
+    { "rhythms", 1.0, W_RHYTHMS }, { "tastes", 1.0, W_TASTES }, { "both", 1.0, W_RHYTHMS | W_TASTES },
+};
+static int g_world; /* W_* bits of the setting */
+
+/*
+ * Hidden daily-rhythm types (world "rhythms"): narrow peaks (Gaussian sd
+ * RHY_WIDTH hours, about an hour wide at half height), some with two a
+ * day, different on weekdays and at weekends; each country mixes them
+ * differently.  Logit offset: sum of the day's peaks - RHY_BASE, on every
+ * channel (it replaces the individual preferred-hour bump).
+ */
+#define NRHY 5
+#define RHY_WIDTH 0.45
+#define RHY_BASE 0.5
+struct rhythm {
+    const char *name;
+    double wd_at[2], wd_amp[2]; /* weekday peaks (amp 0: none) */
+    double we_at[2], we_amp[2]; /* weekend peaks */
+};
+static const struct rhythm rhythms[NRHY] = {
+    { "early", { 8.5, 0 }, { 1.6, 0 }, { 10.5, 0 }, { 1.2, 0 } },
+    { "lunch", { 12.5, 0 }, { 1.6, 0 }, { 11.5, 0 }, { 0.6, 0 } },
+    { "split", { 12.5, 19.5 }, { 1.2, 1.4 }, { 17.5, 0 }, { 1.0, 0 } },
+    { "night", { 20.5, 0 }, { 1.8, 0 }, { 20.5, 0 }, { 1.4, 0 } },
+    { "shift", { 15.5, 0 }, { 1.5, 0 }, { 9.5, 0 }, { 1.5, 0 } },
+};
+static const double rhy_mix[NCTRY][NRHY] = {
+    { 0.35, 0.15, 0.20, 0.20, 0.10 }, /* US */
+    { 0.10, 0.40, 0.10, 0.10, 0.30 }, /* CA */
+    { 0.10, 0.10, 0.40, 0.35, 0.05 }, /* PR */
+};
+
+/*
+ * Heavy-tailed channel tastes (world "tastes"): per debtor and channel
+ * TASTE_SCALE x a Student t with TASTE_DF degrees of freedom (clipped at
+ * +-TASTE_CLIP), plus a country lean on each channel (observable through
+ * the country column); they replace the individual normal affinities.
+ */
+#define TASTE_DF 2.0
+#define TASTE_SCALE 0.35
+#define TASTE_CLIP 4.0
+static const double ctry_lean[NCTRY][3] = {
+    { 0.0, 0.0, 0.0 }, { 0.35, -0.25, -0.1 }, { -0.3, 0.45, 0.0 },
+};
 
 /* individual effects at scale 1 */
 #define IND_CH_SD 0.50    /* per-channel affinity, N(0, sd) */
@@ -197,6 +259,17 @@ static double bump(double h, double c, double w)
 {
     double d = h - c;
     return exp(-d * d / (2 * w * w));
+}
+
+static double rhythm_at(int type, double h, bool weekend)
+{
+    const struct rhythm *r = &rhythms[type];
+    const double *at = weekend ? r->we_at : r->wd_at, *amp = weekend ? r->we_amp : r->wd_amp;
+    double x = -RHY_BASE;
+    for (int i = 0; i < 2; i++)
+        if (amp[i] > 0)
+            x += amp[i] * bump(h, at[i], RHY_WIDTH);
+    return x;
 }
 
 /* Channel hour profile: logit offset at local hour h (slot start, + 0.5 for its middle). */
@@ -214,6 +287,7 @@ static double hour_profile(int ch, double h, bool weekend)
 
 struct debtor {
     uint8_t zone, seg, risk, pref;
+    uint8_t rhythm; /* world rhythms: hidden daily-rhythm type */
     float ind_ch[NCH]; /* individual channel effect (scaled) */
     float ind_hour_c;  /* preferred hour */
     float ind_we;      /* weekend effect (scaled) */
@@ -236,13 +310,22 @@ static double logit_segment(const struct debtor *d, int ch, int hour, bool weeke
     return x;
 }
 
+/* The country's lean on each channel (world tastes): observable, but not by the segment. */
+static double logit_country(const struct debtor *d, int ch)
+{
+    return (g_world & W_TASTES) ? ctry_lean[zones[d->zone].country][ch] : 0;
+}
+
 static double logit_individual(const struct debtor *d, int ch, int hour, bool weekend)
 {
     if (g_scale == 0)
         return 0;
     double x = d->ind_ch[ch];
-    x += g_scale *
-         (IND_HOUR_AMP * bump(hour + 0.5, d->ind_hour_c, IND_HOUR_WIDTH) - IND_HOUR_BASE);
+    if (g_world & W_RHYTHMS)
+        x += rhythm_at(d->rhythm, hour + 0.5, weekend);
+    else
+        x += g_scale *
+             (IND_HOUR_AMP * bump(hour + 0.5, d->ind_hour_c, IND_HOUR_WIDTH) - IND_HOUR_BASE);
     if (weekend)
         x += d->ind_we;
     return x;
@@ -255,7 +338,8 @@ static double sigmoid(double x)
 
 static double p_true(const struct debtor *d, int ch, int hour, bool weekend)
 {
-    return sigmoid(logit_segment(d, ch, hour, weekend) + logit_individual(d, ch, hour, weekend));
+    return sigmoid(logit_segment(d, ch, hour, weekend) + logit_country(d, ch) +
+                   logit_individual(d, ch, hour, weekend));
 }
 
 static double p_segment(const struct debtor *d, int ch, int hour, bool weekend)
@@ -507,6 +591,47 @@ static void bayes_keys(const struct debtor *d, uint32_t i, bool today_we, struct
     }
 }
 
+/*
+ * The country-aware ceiling: per cell (segment x risk band x country x
+ * weekend) the mean true p of each slot over the cell's debtors, i.e. the
+ * best fixed channel and hour for every cell, knowing the truth.
+ */
+#define NCCELL ((int)(NSEG * 5 * NCTRY * 2))
+static float (*ctry_key)[NSLOT];
+
+static int ccell_of(const struct debtor *d, bool we)
+{
+    return (((d->seg * 5 + d->risk) * NCTRY) + zones[d->zone].country) * 2 + we;
+}
+
+static double p_true(const struct debtor *d, int ch, int hour, bool weekend);
+
+static int country_ceiling_make(const struct debtor *pop, size_t n)
+{
+    double (*sum)[NSLOT] = calloc(NCCELL, sizeof(*sum));
+    double *cnt = calloc(NCCELL, sizeof(double));
+    ctry_key = calloc(NCCELL, sizeof(*ctry_key));
+    if (!sum || !cnt || !ctry_key) {
+        free(sum);
+        free(cnt);
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++)
+        for (int we = 0; we < 2; we++) {
+            int c = ccell_of(&pop[i], we);
+            cnt[c]++;
+            for (int ch = 0; ch < NCH; ch++)
+                for (int h = H0; h < H1; h++)
+                    sum[c][ch * NH + h - H0] += p_true(&pop[i], ch, h, we);
+        }
+    for (int c = 0; c < NCCELL; c++)
+        for (int k = 0; k < NSLOT; k++)
+            ctry_key[c][k] = cnt[c] > 0 ? (float)(sum[c][k] / cnt[c]) : 0;
+    free(sum);
+    free(cnt);
+    return 0;
+}
+
 static void population_make(struct debtor *pop, size_t n, uint64_t seed)
 {
     double zw[NZONE], sw[NSEG];
@@ -519,7 +644,19 @@ static void population_make(struct debtor *pop, size_t n, uint64_t seed)
         rng_seed(&r, seed, 1000 + i);
         struct debtor *d = &pop[i];
         memset(d, 0, sizeof(*d));
-        d->zone = (uint8_t)rng_pick(&r, zw, NZONE);
+        if (g_world) {
+            /* the harder worlds: a country, then a zone of it, from a stream of their own */
+            struct rng rw;
+            rng_seed(&rw, seed ^ 0x3011d5ULL, 1000 + i);
+            int c = (int)rng_pick(&rw, ctry_weight, NCTRY);
+            double cw[NZONE];
+            for (size_t z = 0; z < NZONE; z++)
+                cw[z] = zones[z].country == c ? zones[z].weight : 0;
+            d->zone = (uint8_t)rng_pick(&rw, cw, NZONE);
+            d->rhythm = (uint8_t)rng_pick(&rw, rhy_mix[c], NRHY);
+            (void)rng_pick(&r, zw, NZONE_BASE); /* keep the base stream's positions */
+        } else
+            d->zone = (uint8_t)rng_pick(&r, zw, NZONE_BASE);
         d->seg = (uint8_t)rng_pick(&r, sw, NSEG);
         d->risk = (uint8_t)rng_pick(&r, risk_weight, 5);
         d->pref = (uint8_t)rng_below(&r, NCH);
@@ -529,6 +666,16 @@ static void population_make(struct debtor *pop, size_t n, uint64_t seed)
                                               IND_PREF_BONUS / NCH));
         d->ind_hour_c = (float)(H0 + rng_unif(&r) * NH);
         d->ind_we = (float)(g_scale * IND_WEEKEND_SD * rng_normal(&r));
+        if (g_world & W_TASTES) {
+            struct rng rt;
+            rng_seed(&rt, seed ^ 0x7a57e5ULL, 1000 + i);
+            for (int c = 0; c < NCH; c++) {
+                double u = rng_unif(&rt);
+                double t = rng_normal(&rt) / sqrt(-2 * log(u > 1e-300 ? u : 1e-300) / TASTE_DF);
+                t = t > TASTE_CLIP ? TASTE_CLIP : t < -TASTE_CLIP ? -TASTE_CLIP : t;
+                d->ind_ch[c] = (float)(TASTE_SCALE * t);
+            }
+        }
         d->last_day = INT32_MIN;
     }
 }
@@ -549,9 +696,11 @@ static int debtors_write(const struct debtor *pop, size_t n, uint64_t seed, cons
             nxx = 200 + rng_below(&r, 800);
         } while (nxx % 100 == 11 || nxx == 555 || nxx == 950 || nxx == 958 || nxx == 959 ||
                  nxx == 976);
-        fprintf(f, "S%07zu,Sim Debtor %zu,en-US,%s,US,%s,s%zu@example.com,+1%s%03u%04u,"
+        const struct zone *z = &zones[d->zone];
+        fprintf(f, "S%07zu,Sim Debtor %zu,en-%s,%s,%s,%s,s%zu@example.com,+1%s%03u%04u,"
                    "%u.%02u,USD,2026-06-01,%c,%s,yes\n",
-                i, i, zones[d->zone].tz, zones[d->zone].region, i, zones[d->zone].area, nxx,
+                i, i, ctry_code[z->country], z->tz, ctry_code[z->country], z->region, i, z->area,
+                nxx,
                 rng_below(&r, 10000), 100 + rng_below(&r, 5000), rng_below(&r, 100),
                 'A' + d->risk, segments[d->seg].name);
     }
@@ -721,6 +870,7 @@ static int slots_allowed(const struct debtor *d, int pol, int64_t day, struct rn
             case POL_SEGMENT: s->key = p_segment(d, ch, h, we); break;
             case POL_RANDOM: s->key = rng_unif(r); break;
             case POL_BAYES: s->key = bkey[ch * NH + h - H0]; break;
+            case POL_COUNTRY: s->key = ctry_key[ccell_of(d, we)][ch * NH + h - H0]; break;
             default: s->key = 0; break;
             }
         }
@@ -981,13 +1131,26 @@ static void report(FILE *f, const struct opts *o, const struct daystat *ds, int 
     fmt_date(o->start, d0);
     fprintf(f, "%s, seed %" PRIu64 ", fixed = %s at %02d:00\n", d0, o->seed,
             ch_name[o->fixed_ch], o->fixed_hour);
-    fprintf(f, "contact rate = mean true p of the chosen slots (sampled rate in brackets)\n");
+    fprintf(f, "contact rate = mean true p of the chosen slots (sampled rate in brackets); "
+               "country = the best fixed slot per segment x risk band x country (knowing the "
+               "truth); regret = expected reaches lost against oracle (O) and country (C)\n");
+    if (g_world)
+        fprintf(f, "bayes: does not apply (its posterior has the base worlds' form)\n");
     if (g_bayes != BAYES_OFF)
         fprintf(f, "bayes = posterior-%s learner that knows everything but the individual "
                    "effects\n", g_bayes == BAYES_MEAN ? "mean" : "draw (Thompson)");
-    fprintf(f, "%-7s %9s %15s %15s %15s %15s %15s %15s %7s %7s %7s %7s %7s %7s  %s\n", "days",
-            "attempts", "learned", "oracle", "segment", "fixed", "random", "bayes", "L/orac",
-            "L/seg", "L/fix", "L/rand", "L/bayes", "B/orac", "learned mix e/s/c %");
+    /* display order: the country-aware ceiling next to the segment ceiling */
+    static const int ord[NPOL] = { POL_LEARNED, POL_ORACLE, POL_COUNTRY, POL_SEGMENT,
+                                   POL_FIXED,   POL_RANDOM, POL_BAYES };
+    static const char *const rat[NPOL] = { "", "L/orac", "L/ctry", "L/seg", "L/fix", "L/rand",
+                                           "L/bayes" };
+    bool off = g_bayes == BAYES_OFF; /* bayes columns show "-" */
+    fprintf(f, "%-7s %9s", "days", "attempts");
+    for (int q = 0; q < NPOL; q++)
+        fprintf(f, " %15s", pol_name[ord[q]]);
+    for (int q = 1; q < NPOL; q++)
+        fprintf(f, " %7s", rat[q]);
+    fprintf(f, " %7s %9s %9s  %s\n", "B/orac", "regret/O", "regret/C", "learned mix e/s/c %");
     for (int w0 = 0; w0 < ndays; w0 += o->window) {
         int w1 = w0 + o->window < ndays ? w0 + o->window : ndays;
         double sp[NPOL] = { 0 }, sr[NPOL] = { 0 }, mix[NCH] = { 0 };
@@ -1006,14 +1169,15 @@ static void report(FILE *f, const struct opts *o, const struct daystat *ds, int 
         char lab[16];
         snprintf(lab, sizeof lab, "%d-%d", w0 + 1, w1);
         fprintf(f, "%-7s %9.0f", lab, n);
-        bool off = g_bayes == BAYES_OFF; /* bayes columns show "-" */
-        for (int p = 0; p < NPOL; p++) {
+        for (int q = 0; q < NPOL; q++) {
+            int p = ord[q];
             if (p == POL_BAYES && off)
                 fprintf(f, "  %15s", "-");
             else
                 fprintf(f, "  %.4f (%.4f)", sp[p] / n, sr[p] / n);
         }
-        for (int p = 1; p < NPOL; p++) {
+        for (int q = 1; q < NPOL; q++) {
+            int p = ord[q];
             if (p == POL_BAYES && off)
                 fprintf(f, " %7s", "-");
             else
@@ -1023,11 +1187,14 @@ static void report(FILE *f, const struct opts *o, const struct daystat *ds, int 
             fprintf(f, " %7s", "-");
         else
             fprintf(f, " %7.3f", sp[POL_ORACLE] > 0 ? sp[POL_BAYES] / sp[POL_ORACLE] : 0.0);
+        /* regret: expected reaches the learned planner lost in the window */
+        fprintf(f, " %9.0f %9.0f", sp[POL_ORACLE] - sp[0], sp[POL_COUNTRY] - sp[0]);
         fprintf(f, "  %2.0f/%2.0f/%2.0f\n", 100 * mix[0] / n, 100 * mix[1] / n, 100 * mix[2] / n);
     }
     fprintf(f, "channel mix email/sms/call %%:");
-    int npol = g_bayes == BAYES_OFF ? POL_BAYES : NPOL; /* bayes is the last */
-    for (int p = 0; p < npol; p++) {
+    for (int p = 0; p < NPOL; p++) {
+        if (p == POL_BAYES && off)
+            continue;
         double mix[NCH] = { 0 }, n = 0;
         for (int i = 0; i < ndays; i++)
             for (int c = 0; c < NCH; c++) {
@@ -1037,7 +1204,7 @@ static void report(FILE *f, const struct opts *o, const struct daystat *ds, int 
         if (n == 0)
             n = 1;
         fprintf(f, " %s %.0f/%.0f/%.0f%s", pol_name[p], 100 * mix[0] / n, 100 * mix[1] / n,
-                100 * mix[2] / n, p + 1 < npol ? "," : "\n");
+                100 * mix[2] / n, p + 1 < NPOL ? "," : "\n");
     }
     /* where the learned planner loses to the oracle, in the third window (or the last) */
     int g0 = 2 * o->window < ndays ? 2 * o->window : (ndays - 1) / o->window * o->window;
@@ -1177,13 +1344,18 @@ int main(int argc, char **argv)
     }
     g_scale = -1;
     for (size_t i = 0; i < sizeof(hets) / sizeof(hets[0]); i++)
-        if (!strcmp(o.het_name, hets[i].name))
+        if (!strcmp(o.het_name, hets[i].name)) {
             g_scale = hets[i].scale;
+            g_world = hets[i].world;
+        }
+    if (g_world)
+        g_bayes = BAYES_OFF; /* its posterior is the base worlds' form of the truth */
     if (g_scale < 0) {
         char *end;
         g_scale = strtod(o.het_name, &end); /* a bare number is a custom scale */
         if (*end || g_scale < 0) {
-            fprintf(stderr, "sim: unknown --het '%s' (none, moderate, strong or a scale)\n",
+            fprintf(stderr, "sim: unknown --het '%s' (none, moderate, strong, rhythms, tastes, "
+                            "both or a scale)\n",
                     o.het_name);
             return 2;
         }
@@ -1206,6 +1378,8 @@ int main(int argc, char **argv)
     if (!pop || !ds || !idx || !sl || !nsl || !pk || !path || !cmd || !db)
         return 3;
     population_make(pop, o.n, o.seed);
+    if (country_ceiling_make(pop, o.n) < 0)
+        return 3;
     if (g_bayes != BAYES_OFF) {
         bayes_init();
         b_obs = calloc(o.n, sizeof(*b_obs));
@@ -1399,9 +1573,11 @@ int main(int argc, char **argv)
         double nn = st->n ? (double)st->n : 1;
         fprintf(stderr,
                 "[%s] day %2d %s: %" PRId64 " attempts, learned %.4f oracle %.4f segment %.4f "
-                "fixed %.4f random %.4f bayes %.4f (run %.1fs, import %.1fs, bayes %.1fs cpu)\n",
+                "fixed %.4f random %.4f bayes %.4f country %.4f (run %.1fs, import %.1fs, "
+                "bayes %.1fs cpu)\n",
                 o.het_name, di + 1, dstr, st->n, st->sum_p[0] / nn, st->sum_p[1] / nn,
                 st->sum_p[2] / nn, st->sum_p[3] / nn, st->sum_p[4] / nn, st->sum_p[5] / nn,
+                st->sum_p[POL_COUNTRY] / nn,
                 st->plan_s, st->import_s, st->bayes_s);
         ndays = di + 1;
         if (viol && !o.keep_going) {
