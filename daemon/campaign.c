@@ -34,6 +34,7 @@
 #include "campaign.h"
 
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -354,7 +355,9 @@ static int eb_row(void *ctx, const struct store_plan_row *row)
     int seg = seg_find(e->sg, row->rec.segment);
     if (seg < 0 || !row->ncells)
         return 0;
-    int r = model_eb_add(e->m, seg, row->cells, row->ncells);
+    struct model_covariates cov;
+    planner_model_covariates(&row->rec, &cov);
+    int r = model_eb_add_levels(e->m, seg, &cov, row->cells, row->ncells);
     return r == -ENOMEM ? r : 0;
 }
 
@@ -1049,6 +1052,36 @@ static void fmt_local(const struct tz *z, int64_t t, char *buf, size_t len)
              l.sec_of_day / 60 % 60, l.abbr ? l.abbr : "");
 }
 
+/*
+ * Which layer of the model decided between the chosen slot (a) and the
+ * best kept one on another channel or hour (b): the layer whose own
+ * factor favours a over b the most (segment mean, each level, the
+ * debtor's factors).  Writes "" when there is no model or no runner-up.
+ */
+static void explain_decider(const struct model_debtor *md, const struct planner_cand *a,
+                            const struct planner_cand *b, char *buf, size_t len)
+{
+    const struct model *m = md->m;
+    struct model_estimate ea, eb;
+    model_estimate(md, a->kind, a->how, &ea);
+    model_estimate(md, b->kind, b->how, &eb);
+    double best = log(ea.seg_mean / eb.seg_mean);
+    snprintf(buf, len, "the segment's rates (x%.2f)", ea.seg_mean / eb.seg_mean);
+    for (int j = 0; j < md->nlev; j++) {
+        double fa = model_debtor_level_factor(md, j, a->kind, a->how);
+        double fb = model_debtor_level_factor(md, j, b->kind, b->how);
+        if (log(fa / fb) > best) {
+            best = log(fa / fb);
+            char lab[96];
+            model_level_label(m, md->lev_id[j], lab, sizeof(lab));
+            snprintf(buf, len, "level %s (x%.2f)", lab, fa / fb);
+        }
+    }
+    double da = ea.mean / ea.lev_mean, db = eb.mean / eb.lev_mean;
+    if (log(da / db) > best)
+        snprintf(buf, len, "the debtor's own history (x%.2f)", da / db);
+}
+
 static int explain_row(void *ctx, const struct store_plan_row *row)
 {
     struct worker *w = ctx;
@@ -1063,6 +1096,15 @@ static int explain_row(void *ctx, const struct store_plan_row *row)
     if (r < 0)
         return r;
     const struct planner_trace *t = w->trace;
+    struct model_debtor md;
+    const struct model *model = w->pctx.model;
+    if (model) {
+        struct model_covariates cov;
+        struct model_levels lv;
+        planner_model_covariates(&rec, &cov);
+        model_levels_find(model, &cov, &lv);
+        model_debtor_prepare_levels(model, d.segment, &lv, row->cells, row->ncells, &md);
+    }
     char day[11], nowbuf[32];
     format_date(w->o->date, day);
     fmt_utc(w->o->now, nowbuf, sizeof(nowbuf));
@@ -1073,6 +1115,21 @@ static int explain_row(void *ctx, const struct store_plan_row *row)
               res->dpd, rec.segment ? rec.segment : "");
     sbuf_addf(b, "history: %zu attempts, %zu outcomes in the last %d days, %zu slot cells\n",
               row->nattempts, row->noutcomes, PLANNER_HISTORY_DAYS, row->ncells);
+    if (model) {
+        sbuf_addf(b, "model levels below the segment (hour kernel %d):",
+                  model_segment_kernel(model, d.segment));
+        if (!md.nlev)
+            sbuf_adds(b, " none");
+        for (int j = 0; j < md.nlev; j++) {
+            char lab[96];
+            double st, att;
+            model_level_label(model, md.lev_id[j], lab, sizeof(lab));
+            model_level_info(model, md.lev_id[j], &st, &att);
+            sbuf_addf(b, "%s %s (strength %.0f, %.0f sampled attempts)", j ? "," : "", lab, st,
+                      att);
+        }
+        sbuf_adds(b, "\n");
+    }
     if (row->has_state)
         sbuf_addf(b, "stored state: strategy '%s', variant '%s', tier '%s'%s%s\n",
                   row->state.strategy ? row->state.strategy : "",
@@ -1121,6 +1178,12 @@ static int explain_row(void *ctx, const struct store_plan_row *row)
         if (e->scored)
             sbuf_addf(b, "p=%.3f value=%.2f ev=%.3f score=%.3f  ", e->c.p_reach, e->c.value,
                       e->c.ev, e->c.score);
+        if (e->scored && model) {
+            struct model_estimate est;
+            model_estimate(&md, e->c.kind, e->c.how, &est);
+            sbuf_addf(b, "(segment %.3f, levels %.3f, debtor %.3f)  ", est.seg_mean,
+                      est.lev_mean, est.mean);
+        }
         if (e->reason == PLAN_OK)
             sbuf_adds(b, "kept\n");
         else
@@ -1139,6 +1202,16 @@ static int explain_row(void *ctx, const struct store_plan_row *row)
         if (res->ncand > 1)
             sbuf_addf(b, "  %zu alternatives kept for the capacity step (plan applies "
                          "capacity across all debtors)\n", res->ncand - 1);
+        const struct planner_cand *rb = NULL;
+        for (size_t i = 1; i < res->ncand && !rb; i++)
+            if (res->cand[i].kind != c->kind || res->cand[i].how != c->how)
+                rb = &res->cand[i];
+        if (model && rb) {
+            char why[160];
+            explain_decider(&md, c, rb, why, sizeof(why));
+            sbuf_addf(b, "  decided against %s at local hour %d by %s\n",
+                      cfg->channels[rb->channel].name, rb->how % 24, why);
+        }
     } else
         sbuf_addf(b, "no contact: %s\n", planner_reason_to_string(res->status));
     return b->len ? 0 : -ENOMEM;

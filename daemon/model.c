@@ -13,7 +13,11 @@
  *   global prior  Beta(mu0*n0, (1-mu0)*n0) per kind x how (built-in shape
  *                 or model_set_prior())
  *   segment       prior + the segment's counts pooled over a kernel of
- *                 neighbouring hours and the same hours on other weekdays
+ *                 neighbouring hours and the same hours on other weekdays,
+ *                 the kernel chosen per segment by held-out likelihood
+ *   levels        observable columns below the segment (country, zone,
+ *                 region, risk band, tags): a shrunk factor per kind x how
+ *                 per value, fitted on the empirical-Bayes sample
  *   debtor        segment mean x three Gamma-Poisson factors (own reaches /
  *                 reaches expected, shrunk): channel kind, hour of day
  *                 (every day and channel, smoothed over +-2 hours) and
@@ -37,6 +41,9 @@
  *  6. Empirical-Bayes strengths are in [EB_STRENGTH_MIN, EB_STRENGTH_MAX]
  *     and the smoothing weights satisfy 0 <= s2 <= s1 <= 1; without a
  *     sample the model_params defaults apply unchanged.
+ *  7. Level factors are in [LV_F_MIN, LV_F_MAX], level strengths in
+ *     [LV_STRENGTH_MIN, LV_STRENGTH_MAX]; a debtor without level values
+ *     gets exactly the segment layer (invariant 2 holds below the levels).
  */
 #include <errno.h>
 #include <math.h>
@@ -66,6 +73,29 @@
 #define EB_STRENGTH_MIN 0.5
 #define EB_STRENGTH_MAX 1000.0
 
+/* Levels: at most LV_MAX distinct values, a name up to LV_NAME_MAX bytes. */
+#define LV_MAX 1024
+#define LV_HASH 4096
+#define LV_NAME_MAX 64
+#define LV_ROUNDS 2
+#define LV_F_MIN 0.05
+#define LV_F_MAX 20.0
+#define LV_STRENGTH_MIN 1.0
+#define LV_STRENGTH_MAX 1e5
+
+struct level_val {
+    uint8_t type;   /* enum model_level_type */
+    char name[LV_NAME_MAX];
+    double attempts; /* in the sample */
+};
+
+struct eb_debtor {
+    int32_t seg;
+    int nlev;
+    int32_t lev[MODEL_LEVELS_MAX];
+    size_t off, n; /* cells in ebc */
+};
+
 struct model {
     struct model_params p;
     float prior_mean[_CHAN_KIND_MAX][MODEL_HOURS];
@@ -77,7 +107,20 @@ struct model {
     double *eb_A, *eb_b, *eb_nd; /* [nseg][EB_NP][EB_NP], [nseg][EB_NP], [nseg] moment sums */
     struct model_eb *eb;         /* [nseg + 1]: per segment, then pooled; NULL: defaults */
     uint8_t kidx[MODEL_HOURS][KERNEL_N];
-    float kw[MODEL_HOURS][KERNEL_N];
+    float kw[MODEL_KERNELS][MODEL_HOURS][KERNEL_N];
+    uint8_t *seg_kern;           /* [nseg] kernel chosen by held-out likelihood */
+    uint8_t pool_kern;           /* the same for the counts of every segment together */
+    /* levels (covariate values below the segment) */
+    struct level_val *lv;        /* [nlv] */
+    size_t nlv;
+    int32_t lv_hash[LV_HASH];    /* index + 1, 0 empty */
+    float *lv_f;                 /* [nlv][kind][how] factors after model_eb_finish() */
+    double lv_strength[_MODEL_LEVEL_TYPE_MAX];
+    /* the empirical-Bayes sample, kept until model_eb_finish() */
+    struct eb_debtor *ebd;
+    size_t nebd, cebd;
+    struct model_cell *ebc;
+    size_t nebc, cebc;
 };
 
 void model_params_default(struct model_params *ret)
@@ -155,12 +198,25 @@ double model_builtin_prior(enum chan_kind k, int how)
     return p;
 }
 
-double model_kernel(int a, int b)
+/*
+ * Kernel candidates: four widths over the hours of the same day (the hour
+ * alone ... +-2 hours at 0.75 / 0.45) times two weights for the same hours
+ * on other days (0.3, 0.7 of the same day's; x 0.4 between a weekday and
+ * a weekend day).  Candidate MODEL_KERNEL_DEFAULT (width 2, other days 0.3)
+ * is the kernel the model used before the choice existed.
+ */
+static const double kern_same[4][3] = {
+    { 1.0, 0.0, 0.0 }, { 1.0, 0.25, 0.05 }, { 1.0, 0.5, 0.2 }, { 1.0, 0.75, 0.45 },
+};
+static const double kern_other[2] = { 0.3, 0.7 };
+
+double model_kernel_k(int kernel, int a, int b)
 {
-    static const double same[3] = { 1.0, 0.5, 0.2 };
-    static const double other[3] = { 0.3, 0.15, 0.06 };
+    if (kernel < 0 || kernel >= MODEL_KERNELS)
+        return 0;
     if (a < 0 || b < 0 || a >= MODEL_HOURS || b >= MODEL_HOURS)
         return 0;
+    const double *same = kern_same[kernel / 2];
     int da = a / 24, db = b / 24;
     int dh = abs(a % 24 - b % 24);
     if (dh > 12)
@@ -170,7 +226,19 @@ double model_kernel(int a, int b)
     if (da == db)
         return same[dh];
     /* Weekdays pool with weekdays, weekends with weekends, mixed less. */
-    return other[dh] * (((da >= 5) == (db >= 5)) ? 1.0 : 0.4);
+    return kern_other[kernel % 2] * same[dh] * (((da >= 5) == (db >= 5)) ? 1.0 : 0.4);
+}
+
+double model_kernel(int a, int b)
+{
+    return model_kernel_k(MODEL_KERNEL_DEFAULT, a, b);
+}
+
+int model_segment_kernel(const struct model *m, int segment)
+{
+    if (segment >= 0 && (size_t)segment < m->nseg && m->seg_kern)
+        return m->seg_kern[segment];
+    return m->finished ? m->pool_kern : MODEL_KERNEL_DEFAULT;
 }
 
 int model_new(const struct model_params *p, size_t nsegments, struct model **ret)
@@ -212,10 +280,20 @@ int model_new(const struct model_params *p, size_t nsegments, struct model **ret
             double w = model_kernel(h, o);
             if (w > 0 && n < KERNEL_N) {
                 m->kidx[h][n] = (uint8_t)o;
-                m->kw[h][n] = (float)w;
+                for (int c = 0; c < MODEL_KERNELS; c++)
+                    m->kw[c][h][n] = (float)model_kernel_k(c, h, o);
                 n++;
             }
         }
+    }
+    m->pool_kern = MODEL_KERNEL_DEFAULT;
+    if (nsegments) {
+        m->seg_kern = malloc(nsegments);
+        if (!m->seg_kern) {
+            model_free(m);
+            return -ENOMEM;
+        }
+        memset(m->seg_kern, MODEL_KERNEL_DEFAULT, nsegments);
     }
     *ret = m;
     return 0;
@@ -233,6 +311,11 @@ void model_free(struct model *m)
     free(m->eb_b);
     free(m->eb_nd);
     free(m->eb);
+    free(m->seg_kern);
+    free(m->lv);
+    free(m->lv_f);
+    free(m->ebd);
+    free(m->ebc);
     free(m);
 }
 
@@ -268,19 +351,74 @@ int model_segment_add(struct model *m, int segment, enum chan_kind k, int how,
     return 0;
 }
 
+/*
+ * Held-out log likelihood of one set of counts ([kind][how]) under kernel
+ * `kern`: every cell with attempts is predicted from the prior and its
+ * neighbours alone (leave one cell out) and scored with the binomial log
+ * likelihood of its own counts.  A kernel too sharp predicts a cell from
+ * little; one too wide blurs a peak into its neighbours.
+ */
+static double loo_ll(const struct model *m, const double *att, const double *reach, int kern)
+{
+    double ll = 0;
+    for (int k = 0; k < _CHAN_KIND_MAX; k++)
+        for (int h = 0; h < MODEL_HOURS; h++) {
+            double A = att[k * MODEL_HOURS + h];
+            if (!(A > 0))
+                continue;
+            double R = reach[k * MODEL_HOURS + h];
+            double pn = m->prior_n[k][h], a = m->prior_mean[k][h] * pn, n = pn;
+            for (int j = 0; j < KERNEL_N; j++) {
+                int o = m->kidx[h][j];
+                if (o == h)
+                    continue;
+                a += m->kw[kern][h][j] * reach[k * MODEL_HOURS + o];
+                n += m->kw[kern][h][j] * att[k * MODEL_HOURS + o];
+            }
+            double mu = clampd(a / n, MODEL_P_MIN, MODEL_P_MAX);
+            ll += R * log(mu) + (A - R) * log(1 - mu);
+        }
+    return ll;
+}
+
+static int loo_choose(const struct model *m, const double *att, const double *reach)
+{
+    int best = MODEL_KERNEL_DEFAULT;
+    double bl = loo_ll(m, att, reach, best);
+    for (int c = 0; c < MODEL_KERNELS; c++) {
+        double l = c == MODEL_KERNEL_DEFAULT ? bl : loo_ll(m, att, reach, c);
+        if (l > bl + 1e-9) {
+            bl = l;
+            best = c;
+        }
+    }
+    return best;
+}
+
 void model_finish(struct model *m)
 {
     if (m->finished)
         return;
+    static const size_t per = _CHAN_KIND_MAX * MODEL_HOURS;
+    double pa[_CHAN_KIND_MAX * MODEL_HOURS] = { 0 }, pr[_CHAN_KIND_MAX * MODEL_HOURS] = { 0 };
+    for (size_t s = 0; s < m->nseg; s++) {
+        m->seg_kern[s] = (uint8_t)loo_choose(m, m->seg_att + s * per, m->seg_reach + s * per);
+        for (size_t i = 0; i < per; i++) {
+            pa[i] += m->seg_att[s * per + i];
+            pr[i] += m->seg_reach[s * per + i];
+        }
+    }
+    m->pool_kern = (uint8_t)loo_choose(m, pa, pr);
     for (size_t s = 0; s < m->nseg; s++)
         for (int k = 0; k < _CHAN_KIND_MAX; k++)
             for (int h = 0; h < MODEL_HOURS; h++) {
                 double pm = m->prior_mean[k][h], pn = m->prior_n[k][h];
                 double a = pm * pn, n = pn;
+                const float *kw = m->kw[m->seg_kern[s]][h];
                 for (int j = 0; j < KERNEL_N; j++) {
                     size_t o = seg_off((int)s, k, m->kidx[h][j]);
-                    a += m->kw[h][j] * m->seg_reach[o];
-                    n += m->kw[h][j] * m->seg_att[o];
+                    a += kw[j] * m->seg_reach[o];
+                    n += kw[j] * m->seg_att[o];
                 }
                 size_t o = seg_off((int)s, k, h);
                 m->seg_mean[o] = (float)clampd(a / n, MODEL_P_MIN, MODEL_P_MAX);
@@ -348,31 +486,302 @@ void model_eb_get(const struct model *m, int segment, struct model_eb *ret)
  */
 #define EB_CELLS (_CHAN_KIND_MAX * MODEL_HOURS)
 
-int model_eb_add(struct model *m, int segment, const struct model_cell *cells, size_t ncells)
+/* ---- levels ---- */
+
+static uint32_t lv_hashfn(int type, const char *str, size_t n)
 {
-    if (!m->finished || segment < 0 || (size_t)segment >= m->nseg || (ncells && !cells))
-        return -EINVAL;
-    if (!m->eb_A) {
-        m->eb_A = calloc(m->nseg * EB_NP * EB_NP, sizeof(double));
-        m->eb_b = calloc(m->nseg * EB_NP, sizeof(double));
-        m->eb_nd = calloc(m->nseg, sizeof(double));
-        if (!m->eb_A || !m->eb_b || !m->eb_nd) {
-            free(m->eb_A);
-            free(m->eb_b);
-            free(m->eb_nd);
-            m->eb_A = m->eb_b = m->eb_nd = NULL;
-            return -ENOMEM;
+    uint32_t h = 2166136261u ^ (uint32_t)type;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (uint8_t)str[i]) * 16777619u;
+    return h;
+}
+
+/* Index of (type, value), -1 when absent; with `add`, insert it (-1: table full). */
+static int32_t lv_find(const struct model *m, struct model *mw, int type, const char *str,
+                       size_t n)
+{
+    if (!n || n >= LV_NAME_MAX)
+        return -1;
+    uint32_t h = lv_hashfn(type, str, n) % LV_HASH;
+    for (int probe = 0; probe < LV_HASH; probe++, h = (h + 1) % LV_HASH) {
+        int32_t i = m->lv_hash[h] - 1;
+        if (i < 0) {
+            if (!mw || m->nlv >= LV_MAX)
+                return -1;
+            struct level_val *v = &mw->lv[mw->nlv];
+            memset(v, 0, sizeof(*v));
+            v->type = (uint8_t)type;
+            memcpy(v->name, str, n);
+            mw->lv_hash[h] = (int32_t)++mw->nlv;
+            return (int32_t)(mw->nlv - 1);
+        }
+        const struct level_val *v = &m->lv[i];
+        if (v->type == type && strlen(v->name) == n && !memcmp(v->name, str, n))
+            return i;
+    }
+    return -1;
+}
+
+/* The debtor's level values (mw non-NULL: interning new ones). */
+static int levels_of(const struct model *m, struct model *mw, const struct model_covariates *cov,
+                     int32_t *ids)
+{
+    int n = 0;
+    if (!cov || !m->lv)
+        return 0;
+    const char *one[4] = { cov->country, cov->time_zone, NULL, cov->risk_band };
+    static const int types[4] = { MODEL_LEVEL_COUNTRY, MODEL_LEVEL_TZ, MODEL_LEVEL_REGION,
+                                  MODEL_LEVEL_RISK };
+    char region[LV_NAME_MAX];
+    if (cov->region && cov->region[0]) {
+        int k = snprintf(region, sizeof(region), "%s/%s", cov->country ? cov->country : "",
+                         cov->region);
+        if (k > 0 && (size_t)k < sizeof(region))
+            one[2] = region;
+    }
+    for (int i = 0; i < 4; i++) {
+        if (!one[i] || !one[i][0])
+            continue;
+        int32_t id = lv_find(m, mw, types[i], one[i], strlen(one[i]));
+        if (id >= 0)
+            ids[n++] = id;
+    }
+    const char *t = cov->tags;
+    for (int k = 0; t && *t && k < MODEL_TAGS_MAX;) {
+        while (*t == ',' || *t == ' ')
+            t++;
+        const char *e = t;
+        while (*e && *e != ',')
+            e++;
+        size_t len = (size_t)(e - t);
+        while (len && t[len - 1] == ' ')
+            len--;
+        if (len) {
+            int32_t id = lv_find(m, mw, MODEL_LEVEL_TAG, t, len);
+            if (id >= 0)
+                ids[n++] = id;
+            k++;
+        }
+        t = e;
+    }
+    return n;
+}
+
+void model_levels_find(const struct model *m, const struct model_covariates *cov,
+                       struct model_levels *ret)
+{
+    ret->n = m->lv_f ? levels_of(m, NULL, cov, ret->id) : 0;
+}
+
+static const char *const lv_type_name[_MODEL_LEVEL_TYPE_MAX] = {
+    [MODEL_LEVEL_COUNTRY] = "country", [MODEL_LEVEL_TZ] = "time zone",
+    [MODEL_LEVEL_REGION] = "region",   [MODEL_LEVEL_RISK] = "risk band",
+    [MODEL_LEVEL_TAG] = "tag",
+};
+
+void model_level_label(const struct model *m, int32_t id, char *buf, size_t len)
+{
+    if (id < 0 || (size_t)id >= m->nlv) {
+        if (len)
+            buf[0] = 0;
+        return;
+    }
+    snprintf(buf, len, "%s '%s'", lv_type_name[m->lv[id].type], m->lv[id].name);
+}
+
+void model_level_info(const struct model *m, int32_t id, double *ret_strength,
+                      double *ret_attempts)
+{
+    bool ok = id >= 0 && (size_t)id < m->nlv;
+    *ret_strength = ok ? m->lv_strength[m->lv[id].type] : 0;
+    *ret_attempts = ok ? m->lv[id].attempts : 0;
+}
+
+static double lv_factor(const float *f, int k, int how)
+{
+    return f[k * MODEL_HOURS + how];
+}
+
+/*
+ * Fit every level's factors on the sample: for each level column in turn,
+ * expected reaches = attempts x segment mean x the other columns' factors;
+ * the column's strength c (expected reaches behind a factor) is a moment
+ * estimate of the between-value variance of observed / expected,
+ * tau^2 = sum((O - E)^2 - O) / sum(E^2) over raw cells, c = 1 / tau^2;
+ * then per value and (kind, how), pooled over the hours with the kernel
+ * chosen for the pooled counts, factor = (c + O) / (c + E).  LV_ROUNDS
+ * rounds.  A value with little data gets factors near 1: its segment.
+ */
+static int levels_fit(struct model *m)
+{
+    static const size_t per = _CHAN_KIND_MAX * MODEL_HOURS;
+    size_t nv = m->nlv;
+    if (!nv)
+        return 0;
+    double *O = calloc(nv * per, sizeof(double)), *E = calloc(nv * per, sizeof(double));
+    float *F = malloc(nv * per * sizeof(float));
+    if (!O || !E || !F) {
+        free(O);
+        free(E);
+        free(F);
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < nv * per; i++)
+        F[i] = 1;
+    for (size_t d = 0; d < m->nebd; d++) {
+        const struct eb_debtor *x = &m->ebd[d];
+        for (size_t i = 0; i < x->n; i++) {
+            const struct model_cell *c = &m->ebc[x->off + i];
+            size_t o = (size_t)c->kind * MODEL_HOURS + c->how;
+            for (int j = 0; j < x->nlev; j++) {
+                O[(size_t)x->lev[j] * per + o] += c->reaches;
+                m->lv[x->lev[j]].attempts += c->attempts;
+            }
         }
     }
+    const float *kw = NULL;
+    for (int round = 0; round < LV_ROUNDS; round++)
+        for (int T = 0; T < _MODEL_LEVEL_TYPE_MAX; T++) {
+            bool any = false;
+            for (size_t v = 0; v < nv; v++)
+                if (m->lv[v].type == T) {
+                    memset(E + v * per, 0, per * sizeof(double));
+                    any = true;
+                }
+            if (!any)
+                continue;
+            for (size_t d = 0; d < m->nebd; d++) {
+                const struct eb_debtor *x = &m->ebd[d];
+                bool has = false;
+                for (int j = 0; j < x->nlev; j++)
+                    has |= m->lv[x->lev[j]].type == T;
+                if (!has)
+                    continue;
+                for (size_t i = 0; i < x->n; i++) {
+                    const struct model_cell *c = &m->ebc[x->off + i];
+                    size_t o = (size_t)c->kind * MODEL_HOURS + c->how;
+                    double e = c->attempts * seg_mean(m, x->seg, c->kind, c->how);
+                    for (int j = 0; j < x->nlev; j++)
+                        if (m->lv[x->lev[j]].type != T)
+                            e *= F[(size_t)x->lev[j] * per + o];
+                    for (int j = 0; j < x->nlev; j++)
+                        if (m->lv[x->lev[j]].type == T)
+                            E[(size_t)x->lev[j] * per + o] += e;
+                }
+            }
+            double num = 0, den = 0;
+            for (size_t v = 0; v < nv; v++)
+                if (m->lv[v].type == T)
+                    for (size_t i = 0; i < per; i++) {
+                        double e = E[v * per + i], ob = O[v * per + i];
+                        if (e > 0) {
+                            num += (ob - e) * (ob - e) - ob;
+                            den += e * e;
+                        }
+                    }
+            double tau2 = den > 0 ? num / den : 0;
+            double c = tau2 > 1 / LV_STRENGTH_MAX ? clampd(1 / tau2, LV_STRENGTH_MIN,
+                                                            LV_STRENGTH_MAX)
+                                                  : LV_STRENGTH_MAX;
+            m->lv_strength[T] = c;
+            for (size_t v = 0; v < nv; v++) {
+                if (m->lv[v].type != T)
+                    continue;
+                for (int k = 0; k < _CHAN_KIND_MAX; k++)
+                    for (int h = 0; h < MODEL_HOURS; h++) {
+                        kw = m->kw[m->pool_kern][h];
+                        double a = c, b = c;
+                        for (int j = 0; j < KERNEL_N; j++) {
+                            size_t o = v * per + (size_t)k * MODEL_HOURS + m->kidx[h][j];
+                            a += kw[j] * O[o];
+                            b += kw[j] * E[o];
+                        }
+                        F[v * per + (size_t)k * MODEL_HOURS + h] =
+                            (float)clampd(a / b, LV_F_MIN, LV_F_MAX);
+                    }
+            }
+        }
+    free(O);
+    free(E);
+    m->lv_f = F;
+    return 0;
+}
+
+/* ---- the empirical-Bayes sample ---- */
+
+int model_eb_add(struct model *m, int segment, const struct model_cell *cells, size_t ncells)
+{
+    return model_eb_add_levels(m, segment, NULL, cells, ncells);
+}
+
+int model_eb_add_levels(struct model *m, int segment, const struct model_covariates *cov,
+                        const struct model_cell *cells, size_t ncells)
+{
+    if (!m->finished || m->eb || segment < 0 || (size_t)segment >= m->nseg || (ncells && !cells))
+        return -EINVAL;
+    if (!m->lv && !(m->lv = calloc(LV_MAX, sizeof(*m->lv))))
+        return -ENOMEM;
+    if (m->nebd == m->cebd) {
+        size_t nc = m->cebd ? 2 * m->cebd : 1024;
+        struct eb_debtor *p = realloc(m->ebd, nc * sizeof(*p));
+        if (!p)
+            return -ENOMEM;
+        m->ebd = p;
+        m->cebd = nc;
+    }
+    size_t keep = 0;
+    for (size_t i = 0; i < ncells; i++)
+        keep += cells[i].kind < _CHAN_KIND_MAX && cells[i].how < MODEL_HOURS &&
+                cells[i].attempts;
+    if (m->nebc + keep > m->cebc) {
+        size_t nc = m->cebc ? m->cebc : 16384;
+        while (nc < m->nebc + keep)
+            nc *= 2;
+        struct model_cell *p = realloc(m->ebc, nc * sizeof(*p));
+        if (!p)
+            return -ENOMEM;
+        m->ebc = p;
+        m->cebc = nc;
+    }
+    struct eb_debtor *x = &m->ebd[m->nebd++];
+    x->seg = segment;
+    x->nlev = levels_of(m, m, cov, x->lev);
+    x->off = m->nebc;
+    x->n = 0;
+    for (size_t i = 0; i < ncells; i++) {
+        struct model_cell c = cells[i];
+        if (c.kind >= _CHAN_KIND_MAX || c.how >= MODEL_HOURS || !c.attempts)
+            continue;
+        if (c.reaches > c.attempts)
+            c.reaches = c.attempts;
+        m->ebc[m->nebc++] = c;
+        x->n++;
+    }
+    return 0;
+}
+
+/* The expected rate of a sample debtor's cell: segment mean x its level factors. */
+static double eb_base(const struct model *m, const struct eb_debtor *x, int k, int how)
+{
+    double b = seg_mean(m, x->seg, k, how);
+    if (m->lv_f)
+        for (int j = 0; j < x->nlev; j++)
+            b *= lv_factor(m->lv_f + (size_t)x->lev[j] * _CHAN_KIND_MAX * MODEL_HOURS, k, how);
+    return clampd(b, MODEL_P_MIN, MODEL_P_MAX);
+}
+
+static void eb_moments(struct model *m, const struct eb_debtor *x)
+{
+    int segment = x->seg;
+    const struct model_cell *cells = m->ebc + x->off;
+    size_t ncells = x->n;
     double X[EB_CELLS], e[EB_CELLS];
     uint8_t kd[EB_CELLS], hd[EB_CELLS], we[EB_CELLS];
     size_t n = 0;
     for (size_t i = 0; i < ncells && n < EB_CELLS; i++) {
         const struct model_cell *c = &cells[i];
-        if (c->kind >= _CHAN_KIND_MAX || c->how >= MODEL_HOURS || !c->attempts)
-            continue;
-        double r = c->reaches > c->attempts ? c->attempts : c->reaches;
-        X[n] = c->attempts * seg_mean(m, segment, c->kind, c->how);
+        double r = c->reaches;
+        X[n] = c->attempts * eb_base(m, x, c->kind, c->how);
         e[n] = r - X[n];
         kd[n] = c->kind;
         hd[n] = (uint8_t)(c->how % 24);
@@ -401,7 +810,6 @@ int model_eb_add(struct model *m, int segment, const struct model_cell *cells, s
             }
         }
     m->eb_nd[segment] += 1;
-    return 0;
 }
 
 /*
@@ -472,11 +880,25 @@ static void eb_from_theta(const double *t, double debtors, struct model_eb *e)
 
 void model_eb_finish(struct model *m)
 {
-    if (!m->eb_A || m->eb)
+    if (!m->nebd || m->eb)
         return;
+    if (levels_fit(m) < 0)
+        return; /* the defaults stay, without levels */
+    m->eb_A = calloc(m->nseg * EB_NP * EB_NP, sizeof(double));
+    m->eb_b = calloc(m->nseg * EB_NP, sizeof(double));
+    m->eb_nd = calloc(m->nseg, sizeof(double));
     struct model_eb *eb = calloc(m->nseg + 1, sizeof(*eb));
-    if (!eb)
+    if (!m->eb_A || !m->eb_b || !m->eb_nd || !eb) {
+        free(eb);
         return; /* the defaults stay */
+    }
+    for (size_t d = 0; d < m->nebd; d++)
+        eb_moments(m, &m->ebd[d]);
+    free(m->ebd);
+    free(m->ebc);
+    m->ebd = NULL;
+    m->ebc = NULL;
+    m->nebd = m->cebd = m->nebc = m->cebc = 0;
     double A[EB_NP * EB_NP] = { 0 }, b[EB_NP] = { 0 }, nd = 0;
     for (size_t s = 0; s < m->nseg; s++) {
         for (int i = 0; i < EB_NP * EB_NP; i++)
@@ -516,13 +938,46 @@ void model_eb_finish(struct model *m)
  */
 #define FIT_ROUNDS 2
 
+/* The debtor's level-adjusted segment mean: segment x its level factors, clamped. */
+static double dbase(const struct model_debtor *md, int k, int how)
+{
+    double b = seg_mean(md->m, md->segment, k, how);
+    for (int j = 0; j < md->nlev; j++)
+        b *= lv_factor(md->lev[j], k, how);
+    return md->nlev ? clampd(b, MODEL_P_MIN, MODEL_P_MAX) : b;
+}
+
+double model_debtor_level_factor(const struct model_debtor *md, int j, enum chan_kind k,
+                                 int how)
+{
+    if (j < 0 || j >= md->nlev || (int)k < 0 || k >= _CHAN_KIND_MAX || how < 0 ||
+        how >= MODEL_HOURS)
+        return 1;
+    return lv_factor(md->lev[j], k, how);
+}
+
 void model_debtor_prepare(const struct model *m, int segment, const struct model_cell *cells,
                           size_t ncells, struct model_debtor *ret)
+{
+    model_debtor_prepare_levels(m, segment, NULL, cells, ncells, ret);
+}
+
+void model_debtor_prepare_levels(const struct model *m, int segment,
+                                 const struct model_levels *lv, const struct model_cell *cells,
+                                 size_t ncells, struct model_debtor *ret)
 {
     struct model_eb e;
     model_eb_get(m, segment, &e);
     ret->m = m;
     ret->segment = segment;
+    ret->nlev = 0;
+    if (lv && m->lv_f)
+        for (int j = 0; j < lv->n && j < MODEL_LEVELS_MAX; j++)
+            if (lv->id[j] >= 0 && (size_t)lv->id[j] < m->nlv) {
+                ret->lev_id[ret->nlev] = lv->id[j];
+                ret->lev[ret->nlev++] =
+                    m->lv_f + (size_t)lv->id[j] * _CHAN_KIND_MAX * MODEL_HOURS;
+            }
     double hs = e.hour, ws = e.weekend;
     double rk[_CHAN_KIND_MAX] = { 0 }, rh[24] = { 0 }, rw = 0, total = 0;
     for (int k = 0; k < _CHAN_KIND_MAX; k++) {
@@ -555,7 +1010,7 @@ void model_debtor_prepare(const struct model *m, int segment, const struct model
             const struct model_cell *c = &cells[i];
             if (c->kind >= _CHAN_KIND_MAX || c->how >= MODEL_HOURS || !c->attempts)
                 continue;
-            double x = seg_mean(m, segment, c->kind, c->how) * ret->hour[c->how % 24];
+            double x = dbase(ret, c->kind, c->how) * ret->hour[c->how % 24];
             if (c->how >= 5 * 24)
                 x *= ret->weekend;
             xk[c->kind] += c->attempts * x;
@@ -571,7 +1026,7 @@ void model_debtor_prepare(const struct model *m, int segment, const struct model
             const struct model_cell *c = &cells[i];
             if (c->kind >= _CHAN_KIND_MAX || c->how >= MODEL_HOURS || !c->attempts)
                 continue;
-            double x = c->attempts * seg_mean(m, segment, c->kind, c->how) * ret->factor[c->kind];
+            double x = c->attempts * dbase(ret, c->kind, c->how) * ret->factor[c->kind];
             if (c->how >= 5 * 24) {
                 xw += x * ret->hour[c->how % 24];
                 x *= ret->weekend;
@@ -600,8 +1055,9 @@ void model_estimate(const struct model_debtor *md, enum chan_kind k, int how,
                     struct model_estimate *ret)
 {
     const struct model *m = md->m;
-    double base = seg_mean(m, md->segment, k, how);
-    ret->seg_mean = base;
+    ret->seg_mean = seg_mean(m, md->segment, k, how);
+    double base = dbase(md, k, how);
+    ret->lev_mean = base;
     if ((int)k < 0 || k >= _CHAN_KIND_MAX || how < 0 || how >= MODEL_HOURS) {
         ret->mean = base;
         ret->n = 1;
@@ -648,6 +1104,8 @@ double model_draw_p(struct model_draw *d, enum chan_kind k, int how)
      * drawn untempered (what one debtor explores, every debtor learns) */
     if (sn < SEG_SURE)
         base = model_rng_beta(d->rng, base * sn, (1 - base) * sn);
+    for (int j = 0; j < md->nlev; j++)
+        base *= lv_factor(md->lev[j], k, how);
     int h = how % 24;
     if (!(d->have_f & (1u << k))) {
         d->f[k] = draw_factor(d, md->fa[k], md->fb[k]);

@@ -25,6 +25,8 @@
 
 #define MODEL_HOURS 168
 
+struct model;
+
 /* Tunables; model_params_default() fills the documented defaults. */
 struct model_params {
     double prior_strength;   /* pseudo-attempts behind a global prior mean (10) */
@@ -43,6 +45,19 @@ double model_builtin_prior(enum chan_kind k, int how);
 /* Pooling weight between two hours of week (1 for the same hour, 0 far away). */
 double model_kernel(int how_a, int how_b);
 
+/*
+ * The segment layer's hour kernels: MODEL_KERNELS candidates from sharp
+ * (the hour alone) to wide, each with less or more weight on the same
+ * hours of other days; model_finish() picks one per segment by held-out
+ * likelihood (leave each cell out, predict it from its neighbours).
+ * Kernel MODEL_KERNEL_DEFAULT is model_kernel().
+ */
+#define MODEL_KERNELS 8
+#define MODEL_KERNEL_DEFAULT 4
+double model_kernel_k(int kernel, int how_a, int how_b);
+/* The kernel chosen for a segment (segment -1: for the pooled counts of every segment). */
+int model_segment_kernel(const struct model *m, int segment);
+
 /* One sparse per-debtor (or per-segment) count. */
 struct model_cell {
     uint8_t kind;    /* enum chan_kind */
@@ -52,7 +67,40 @@ struct model_cell {
     uint32_t reaches; /* <= attempts */
 };
 
-struct model;
+/*
+ * Covariate levels below the segment (docs/planner.md, "Levels"): each
+ * observable column value the empirical-Bayes sample has data for gets a
+ * multiplicative factor per channel kind x hour of week on the segment's
+ * mean, shrunk towards 1 (the segment) with a strength estimated per
+ * column.  Levels are crossed, fitted in turn on what the others leave.
+ */
+enum model_level_type {
+    MODEL_LEVEL_COUNTRY,
+    MODEL_LEVEL_TZ,     /* the time zone: the zone group of a debtor */
+    MODEL_LEVEL_REGION, /* country/region */
+    MODEL_LEVEL_RISK,   /* risk band */
+    MODEL_LEVEL_TAG,    /* each of the first MODEL_TAGS_MAX tags */
+    _MODEL_LEVEL_TYPE_MAX,
+};
+#define MODEL_TAGS_MAX 4
+#define MODEL_LEVELS_MAX (MODEL_LEVEL_TAG + MODEL_TAGS_MAX)
+/* Borrowed strings, NULL or "" when absent; tags comma-separated. */
+struct model_covariates {
+    const char *country, *time_zone, *region, *risk_band, *tags;
+};
+/* A debtor's level values (model indexes), found once per debtor. */
+struct model_levels {
+    int n;
+    int32_t id[MODEL_LEVELS_MAX];
+};
+/* Fill ret with the debtor's fitted level values (none before model_eb_finish()). */
+void model_levels_find(const struct model *m, const struct model_covariates *cov,
+                       struct model_levels *ret);
+/* "country 'CA'" for explain; "" for a bad id. */
+void model_level_label(const struct model *m, int32_t id, char *buf, size_t len);
+/* A level's prior strength (expected reaches behind its factor) and its sample attempts. */
+void model_level_info(const struct model *m, int32_t id, double *ret_strength,
+                      double *ret_attempts);
 
 /*
  * A model with nsegments segments (segment indexes 0..nsegments-1; the
@@ -83,6 +131,9 @@ size_t model_nsegments(const struct model *m);
  * on a bad segment or an unfinished model.
  */
 int model_eb_add(struct model *m, int segment, const struct model_cell *cells, size_t ncells);
+/* The same with the debtor's covariates (NULL: none): the sample also fits the levels. */
+int model_eb_add_levels(struct model *m, int segment, const struct model_covariates *cov,
+                        const struct model_cell *cells, size_t ncells);
 void model_eb_finish(struct model *m);
 /* A segment's debtor-layer prior (segment -1 or out of range: the pooled or default one). */
 struct model_eb {
@@ -107,6 +158,9 @@ void model_segment_estimate(const struct model *m, int segment, enum chan_kind k
 struct model_debtor {
     const struct model *m;
     int segment;
+    int nlev;
+    const float *lev[MODEL_LEVELS_MAX]; /* level factors [kind][how] */
+    int32_t lev_id[MODEL_LEVELS_MAX];
     double factor[_CHAN_KIND_MAX]; /* channel factor, posterior mean fa/fb */
     double fa[_CHAN_KIND_MAX], fb[_CHAN_KIND_MAX];
     double hour[24]; /* hour-of-day factor, posterior mean ha/hb */
@@ -115,15 +169,23 @@ struct model_debtor {
 };
 void model_debtor_prepare(const struct model *m, int segment, const struct model_cell *cells,
                           size_t ncells, struct model_debtor *ret);
+/* The same below the debtor's levels (lv NULL: none). */
+void model_debtor_prepare_levels(const struct model *m, int segment,
+                                 const struct model_levels *lv, const struct model_cell *cells,
+                                 size_t ncells, struct model_debtor *ret);
 
 /* Posterior of one (kind, how) for a prepared debtor: mean and strength. */
 struct model_estimate {
     double mean;     /* P(reach) */
     double n;        /* Beta-equivalent pseudo-attempts (same relative spread) */
     double seg_mean; /* the segment's mean, for explain */
+    double lev_mean; /* the segment's mean times the level factors */
 };
 void model_estimate(const struct model_debtor *md, enum chan_kind k, int how,
                     struct model_estimate *ret);
+/* The factor of the debtor's j-th level at (kind, how); 1 when out of range. */
+double model_debtor_level_factor(const struct model_debtor *md, int j, enum chan_kind k,
+                                 int how);
 
 struct model_rng;
 /*

@@ -739,6 +739,17 @@ static void describe_strategy(struct work *w, const struct strategy *s, uint64_t
              w->ret->variant->weight);
 }
 
+void planner_model_covariates(const struct debtor_rec *rec, struct model_covariates *ret)
+{
+    *ret = (struct model_covariates){
+        .country = rec->country,
+        .time_zone = rec->time_zone,
+        .region = rec->region,
+        .risk_band = rec->risk_band,
+        .tags = rec->tags,
+    };
+}
+
 int planner_plan(const struct planner_ctx *ctx, const struct planner_debtor *d,
                  const struct planner_state *st, const struct planner_history *h, int64_t now,
                  int32_t plan_day, struct planner_result *ret, struct planner_trace *trace)
@@ -1067,8 +1078,13 @@ int planner_plan(const struct planner_ctx *ctx, const struct planner_debtor *d,
 
     /* 8. estimates and values */
     struct model_debtor md;
-    if (ctx->model)
-        model_debtor_prepare(ctx->model, d->segment, d->cells, d->ncells, &md);
+    if (ctx->model) {
+        struct model_covariates cov;
+        struct model_levels lv;
+        planner_model_covariates(d->rec, &cov);
+        model_levels_find(ctx->model, &cov, &lv);
+        model_debtor_prepare_levels(ctx->model, d->segment, &lv, d->cells, d->ncells, &md);
+    }
     double mult_pay = t->asks_payment && payday_now(&w, v->params.payday_lead_days)
                           ? dflt(ctx->payday_boost, 1.3)
                           : 1.0;

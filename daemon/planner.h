@@ -80,6 +80,8 @@ struct planner_debtor {
     const struct model_cell *cells;   /* own slot counts (sparse), borrowed */
     size_t ncells;
 };
+/* The model's covariates of a debtor (its level values below the segment; strings borrowed). */
+void planner_model_covariates(const struct debtor_rec *rec, struct model_covariates *ret);
 /* Channel kinds with an address in rec (email, phone for sms/call, chat handle; letter always). */
 uint8_t planner_addresses(const struct debtor_rec *rec);
 

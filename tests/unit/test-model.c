@@ -437,6 +437,142 @@ static void test_rng(void)
     }
 }
 
+/* Every kernel candidate is symmetric, 1 on the diagonal; the default is model_kernel(). */
+static void test_kernel_candidates(void)
+{
+    for (int c = 0; c < MODEL_KERNELS; c++)
+        for (int a = 0; a < MODEL_HOURS; a += 7) {
+            CHECK(model_kernel_k(c, a, a) == 1.0);
+            for (int b = 0; b < MODEL_HOURS; b++) {
+                CHECK(model_kernel_k(c, a, b) == model_kernel_k(c, b, a));
+                if (c == MODEL_KERNEL_DEFAULT)
+                    CHECK(model_kernel_k(c, a, b) == model_kernel(a, b));
+            }
+        }
+    /* the sharpest candidate keeps the hour alone within a day */
+    CHECK(model_kernel_k(0, 10, 11) == 0 && model_kernel_k(0, 10, 24 + 10) > 0);
+    CHECK(model_kernel_k(-1, 1, 1) == 0 && model_kernel_k(MODEL_KERNELS, 1, 1) == 0);
+}
+
+/*
+ * Held-out likelihood picks the kernel: a segment whose rate has a
+ * one-hour peak every day (0.5 at 12:00, 0.1 elsewhere, plenty of data)
+ * gets a kernel that does not blur it; a flat segment with few attempts
+ * per cell gets one that pools the neighbouring hours.
+ */
+static void test_kernel_choice(void)
+{
+    struct model *m = NULL;
+    CHECK_INT(model_new(NULL, 2, &m), 0);
+    struct model_rng rng;
+    model_rng_seed(&rng, 42);
+    for (int h = 0; h < MODEL_HOURS; h++) {
+        bool peak = h % 24 == 12;
+        CHECK_INT(model_segment_add(m, 0, CHAN_SMS, h, 20000, peak ? 10000 : 2000), 0);
+        uint64_t r = 0;
+        for (int a = 0; a < 20; a++)
+            r += model_rng_uniform(&rng) < 0.2;
+        CHECK_INT(model_segment_add(m, 1, CHAN_SMS, h, 20, r), 0);
+    }
+    model_finish(m);
+    int k0 = model_segment_kernel(m, 0), k1 = model_segment_kernel(m, 1);
+    CHECK(k0 / 2 == 0); /* the hour alone */
+    CHECK(k1 / 2 >= 1); /* neighbours pooled */
+    double mean, n;
+    model_segment_estimate(m, 0, CHAN_SMS, 2 * 24 + 12, &mean, &n);
+    CHECK(mean > 0.45);
+    model_segment_estimate(m, 0, CHAN_SMS, 2 * 24 + 11, &mean, &n);
+    CHECK(mean < 0.13);
+    /* with the old fixed kernel the peak would be read as about 0.34 */
+    double a = 0, b = 0;
+    for (int o = 0; o < MODEL_HOURS; o++) {
+        double w = model_kernel(2 * 24 + 12, o);
+        a += w * (o % 24 == 12 ? 10000 : 2000);
+        b += w * 20000;
+    }
+    CHECK(a / b < 0.4);
+    model_free(m);
+}
+
+/*
+ * Levels below the segment: the segment's email rate is 0.2; debtors in
+ * CA really answer 0.3 and in US 0.1 (factors 1.5 and 0.5) on email, SMS
+ * 0.2 everywhere; the risk band has no effect.  The sample recovers the
+ * country factors, leaves the risk band near 1 with a high strength, and
+ * a country with two attempts stays near its segment.
+ */
+static void test_levels(void)
+{
+    struct model *m = NULL;
+    CHECK_INT(model_new(NULL, 1, &m), 0);
+    for (int h = 0; h < MODEL_HOURS; h++) {
+        CHECK_INT(model_segment_add(m, 0, CHAN_EMAIL, h, 100000, 20000), 0);
+        CHECK_INT(model_segment_add(m, 0, CHAN_SMS, h, 100000, 20000), 0);
+    }
+    model_finish(m);
+    struct model_rng rng;
+    model_rng_seed(&rng, 7);
+    for (int i = 0; i < 4000; i++) {
+        bool ca = i % 2;
+        struct model_covariates cov = { .country = ca ? "CA" : "US",
+                                        .risk_band = i % 3 ? "A" : "B",
+                                        .tags = i % 4 ? "new, web" : NULL };
+        struct model_cell c[20];
+        int n = 0;
+        for (int a = 0; a < 20; a++) {
+            int k = a % 2 ? CHAN_SMS : CHAN_EMAIL;
+            int how = (int)(model_rng_uniform(&rng) * 5) * 24 + 9 + (int)(model_rng_uniform(&rng) * 9);
+            double p = k == CHAN_SMS ? 0.2 : ca ? 0.3 : 0.1;
+            c[n++] = (struct model_cell){ (uint8_t)k, (uint8_t)how, 0, 1,
+                                          model_rng_uniform(&rng) < p };
+        }
+        CHECK_INT(model_eb_add_levels(m, 0, &cov, c, (size_t)n), 0);
+    }
+    struct model_covariates thin = { .country = "XX" };
+    struct model_cell tc[2] = { { CHAN_EMAIL, 10, 0, 1, 1 }, { CHAN_EMAIL, 34, 0, 1, 1 } };
+    CHECK_INT(model_eb_add_levels(m, 0, &thin, tc, 2), 0);
+    struct model_levels lv;
+    struct model_covariates ca = { .country = "CA", .risk_band = "A" };
+    model_levels_find(m, &ca, &lv);
+    CHECK_INT(lv.n, 0); /* nothing fitted before model_eb_finish() */
+    model_eb_finish(m);
+    model_levels_find(m, &ca, &lv);
+    CHECK_INT(lv.n, 2);
+    char label[64];
+    model_level_label(m, lv.id[0], label, sizeof(label));
+    CHECK_STR(label, "country 'CA'");
+    struct model_debtor md;
+    struct model_estimate e;
+    model_debtor_prepare_levels(m, 0, &lv, NULL, 0, &md);
+    model_estimate(&md, CHAN_EMAIL, 2 * 24 + 12, &e);
+    CHECK(NEAR(e.seg_mean, 0.2, 0.01));
+    CHECK(NEAR(e.mean, 0.3, 0.035));
+    CHECK(NEAR(e.lev_mean, e.mean, 1e-9)); /* no own counts: the levels' mean */
+    model_estimate(&md, CHAN_SMS, 2 * 24 + 12, &e);
+    CHECK(NEAR(e.mean, 0.2, 0.03));
+    CHECK(NEAR(model_debtor_level_factor(&md, 1, CHAN_EMAIL, 12), 1, 0.1)); /* risk 'A' */
+    double st, att;
+    model_level_info(m, lv.id[1], &st, &att);
+    CHECK(st > 50); /* the risk band does not matter: strongly shrunk */
+    CHECK(att > 1000);
+    struct model_covariates us = { .country = "US", .tags = "web" };
+    model_levels_find(m, &us, &lv);
+    CHECK_INT(lv.n, 2);
+    model_debtor_prepare_levels(m, 0, &lv, NULL, 0, &md);
+    model_estimate(&md, CHAN_EMAIL, 10, &e);
+    CHECK(NEAR(e.mean, 0.1, 0.03));
+    model_levels_find(m, &thin, &lv);
+    CHECK_INT(lv.n, 1);
+    model_debtor_prepare_levels(m, 0, &lv, NULL, 0, &md);
+    model_estimate(&md, CHAN_EMAIL, 10, &e);
+    CHECK(e.mean < 0.3); /* two reaches in two attempts: far from 1.0, near the segment */
+    /* unknown values find nothing */
+    struct model_covariates none = { .country = "FR", .region = "IDF" };
+    model_levels_find(m, &none, &lv);
+    CHECK_INT(lv.n, 0);
+    model_free(m);
+}
+
 static void test_bad_params(void)
 {
     struct model_params p;
@@ -464,5 +600,6 @@ TEST_MAIN({ "kernel", test_kernel }, { "builtin_prior", test_builtin_prior },
           { "no_counts", test_no_counts }, { "segment_pooling", test_segment_pooling },
           { "debtor_shrinkage", test_debtor_shrinkage }, { "hour_of_day", test_hour_of_day },
           { "draw", test_draw }, { "empirical_bayes", test_empirical_bayes },
-          { "rng", test_rng },
+          { "rng", test_rng }, { "kernel_candidates", test_kernel_candidates },
+          { "kernel_choice", test_kernel_choice }, { "levels", test_levels },
           { "bad_params", test_bad_params })
