@@ -7,11 +7,17 @@
 # For each size N: `cadenza sample` N debtors, `cadenza import debtors`,
 # 10 outcome rows per debtor from bench/gen-outcomes (CSV), `cadenza import
 # outcomes` (timed once: rows/s), then RUNS timed runs of
-#   cadenza plan --date D --format jsonl > /dev/null
-# and the median debtors/s and the peak RSS over the runs.  Uses a release
-# build in build-release/ (made if missing; BUILD=dir picks another).  The
-# machine may be shared: medians, not best runs.  KEEP=1 keeps the stores
-# in $TMPDIR (cz-plan-N.db) and reuses them on the next run.
+#   cadenza plan --date D --now D T00:00:00Z --format jsonl > /dev/null
+# and the median debtors/s and the peak RSS over the runs.  D is the first
+# Monday at least two days after today (the history ends yesterday), so a
+# run plans a real day whenever it is made; a run that plans no contact at
+# all fails.  Uses a release build in build-release/ (made if
+# missing; BUILD=dir picks another).  OLD=path: also time that cadenza
+# binary on the same stores, its runs interleaved with the new one's, and
+# print the ratio of the medians (new speed / old speed).  The machine may
+# be shared: medians, not best runs.  KEEP=1 keeps the stores in $TMPDIR
+# (cz-plan-N.db) and reuses them on the next run (with the day they were
+# made for: delete them to move on).
 set -eu
 cd "$(dirname "$0")/.."
 runs=${1:-5}
@@ -29,8 +35,19 @@ tmp=${TMPDIR:-/tmp}
 T=$(mktemp -d "$tmp/cz-bench.XXXXXX")
 trap 'rm -rf "$T"' EXIT
 export CADENZA_CONFIG="$PWD/config/cadenza.yaml"
-asof=2026-11-28      # history ends the day before; due dates relative to it
-date=2026-11-30      # the planned day (a Monday)
+# the planned day: the first Monday at least two days ahead; the history ends yesterday
+wd=$(date -u +%u)
+ahead=$(( (8 - wd) % 7 ))
+[ "$ahead" -ge 2 ] || ahead=$((ahead + 7))
+date=$(date -u -d "+$ahead days" +%Y-%m-%d)
+asof=$(date -u +%Y-%m-%d)   # import refuses outcomes ahead of the clock
+now="${date}T00:00:00Z"
+old=${OLD:-}
+if [ -n "$old" ] && [ ! -x "$old" ]; then
+    echo "bench/plan.sh: OLD='$old' is not an executable" >&2
+    exit 2
+fi
+echo "planning $date (now $now, history until $asof)${old:+, against $old}"
 
 median() {
     sort -n | awk '{ v[NR] = $1 }
@@ -60,15 +77,26 @@ for n in "$@"; do
         }'
     fi
     : >"$T/runs"
+    : >"$T/oruns"
     i=0
     while [ "$i" -lt "$runs" ]; do
         /usr/bin/time -f "%e %M" -o "$T/time" "$cz" --store "$db" plan --date "$date" \
-            --format jsonl >"$T/plan.jsonl" 2>"$T/err" || { cat "$T/err" >&2; exit 1; }
+            --now "$now" --format jsonl >"$T/plan.jsonl" 2>"$T/err" || { cat "$T/err" >&2; exit 1; }
         cat "$T/time" >>"$T/runs"
+        if [ -n "$old" ]; then
+            /usr/bin/time -f "%e %M" -o "$T/time" "$old" --store "$db" plan --date "$date" \
+                --now "$now" --format jsonl >"$T/oplan.jsonl" 2>"$T/err" ||
+                { cat "$T/err" >&2; exit 1; }
+            cat "$T/time" >>"$T/oruns"
+        fi
         i=$((i + 1))
     done
     planned=$(wc -l <"$T/plan.jsonl")
     rm -f "$T/plan.jsonl"
+    if [ "$planned" -eq 0 ]; then
+        echo "bench/plan.sh: size $n: the plan of $date holds no contact: nothing measured" >&2
+        exit 1
+    fi
     [ "${KEEP:-0}" = 1 ] || rm -f "$db" "$db-wal" "$db-shm"
     t=$(cut -d' ' -f1 "$T/runs" | median)
     m=$(cut -d' ' -f2 "$T/runs" | sort -n | tail -n 1)
@@ -77,4 +105,16 @@ for n in "$@"; do
         printf "  plan %d debtors (%d contacts): median %.2f s = %.0f debtors/s,", n, p, t, n / t
         printf " peak RSS %.1f MB (%d runs: %s)\n", m / 1024, runs, all
     }'
+    if [ -n "$old" ]; then
+        oplanned=$(wc -l <"$T/oplan.jsonl")
+        rm -f "$T/oplan.jsonl"
+        ot=$(cut -d' ' -f1 "$T/oruns" | median)
+        om=$(cut -d' ' -f2 "$T/oruns" | sort -n | tail -n 1)
+        awk -v n="$n" -v t="$ot" -v m="$om" -v runs="$runs" -v p="$oplanned" -v nt="$t" \
+            -v all="$(cut -d' ' -f1 "$T/oruns" | tr '\n' ' ')" 'BEGIN {
+            printf "  old binary: %d contacts: median %.2f s = %.0f debtors/s,", p, t, n / t
+            printf " peak RSS %.1f MB (%d runs: %s)\n", m / 1024, runs, all
+            printf "  speed ratio new / old: %.3f\n", t / nt
+        }'
+    fi
 done
