@@ -123,10 +123,12 @@ size_t model_nsegments(const struct model *m);
 
 /*
  * Empirical Bayes (after model_finish(), before any debtor is prepared):
- * model_eb_add() for a sample of debtors (their segment and cells), then
- * model_eb_finish() sets each segment's debtor-layer strengths and hour
- * smoothing from the between-debtor covariances of their residuals
- * (method of moments over pairs of a debtor's cells; docs/planner.md).
+ * model_eb_add() or model_eb_add_levels() for a sample of debtors (their
+ * segment, covariates and cells: copied), then model_eb_finish() fits the
+ * levels below the segment and sets each segment's debtor-layer strengths
+ * and hour smoothing from the between-debtor covariances of their
+ * residuals (method of moments over pairs of a debtor's cells;
+ * docs/planner.md).
  * Without it the model_params strengths apply.  Single-threaded; -EINVAL
  * on a bad segment or an unfinished model.
  */

@@ -1,7 +1,8 @@
 /*
  * sim.c - the simulation benchmark of the planner (docs/simulation.md).
  *
- * A synthetic US population with a HIDDEN true reach probability
+ * A synthetic population (US; the harder worlds rhythms, tastes and both
+ * add CA and PR) with a HIDDEN true reach probability
  * p(debtor, channel, local hour of week); the real `cadenza` binary plans
  * every day and learns only from the outcomes this program imports:
  *
@@ -12,8 +13,8 @@
  *     sample each attempt's outcome from the truth  -> outcomes CSV
  *     comparison policies on the same debtor-days   -> expected and sampled
  *     cadenza import outcomes
- *   report per window of days (learned / oracle / segment ceiling / fixed /
- *   random / bayes), also written as a TSV per day.  bayes is the bound on
+ *   report per window of days (learned / oracle / country-aware ceiling /
+ *   segment ceiling / fixed / random / bayes, regret), also a TSV per day.  bayes is the bound on
  *   learning: the true model's posterior over the hidden individual effects
  *   from its own outcomes (--bayes off skips its CPU time).
  *
@@ -22,7 +23,8 @@
  *     imported outcomes; the truth never leaves this process.
  *  2. Every comparison policy contacts exactly the debtors the learned
  *     planner contacted that day (same number of attempts) and chooses
- *     among the slots the strategy and the us-regf profile allow it:
+ *     among the slots the strategy and the sim-nanp profile (us-regf's
+ *     rules) allow it:
  *     local hours 08..20 on email, sms and call, no call on the 7 local
  *     days starting with its own last right-party call (its own history),
  *     per-(channel, UTC hour) capacities when given.
