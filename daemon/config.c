@@ -37,6 +37,7 @@
 
 #include "cadenza-config.h"
 #include "config.h"
+#include "link.h"
 #include "util.h"
 
 /* ---- enum <-> string ------------------------------------------------ */
@@ -253,6 +254,8 @@ void config_free(struct config *c)
     free(c->holiday_dir);
     free(c->plugin_dir);
     free(c->default_currency);
+    free(c->default_locale);
+    link_conf_free(c->links);
     for (size_t i = 0; i < c->nchannels; i++) {
         free(c->channels[i].name);
         free(c->channels[i].plugin);
@@ -504,6 +507,17 @@ static bool currency_valid(const char *s)
            s[2] >= 'A' && s[2] <= 'Z';
 }
 
+bool config_locale_valid(const char *s)
+{
+    size_t n = strlen(s), lang = strspn(s, "abcdefghijklmnopqrstuvwxyz");
+    if (lang < 2 || lang > 3)
+        return false;
+    if (n == lang)
+        return true;
+    return n == lang + 3 && s[lang] == '-' && s[lang + 1] >= 'A' && s[lang + 1] <= 'Z' &&
+           s[lang + 2] >= 'A' && s[lang + 2] <= 'Z';
+}
+
 static bool country_valid(const char *s)
 {
     return strlen(s) == 2 && s[0] >= 'A' && s[0] <= 'Z' && s[1] >= 'A' && s[1] <= 'Z';
@@ -524,11 +538,11 @@ static bool region_valid(const char *s, const char *cc)
 /* ---- cadenza.yaml --------------------------------------------------- */
 
 static const char *const top_keys[] = {
-    "store", "redis", "http", "defaults", "paths", "channels", NULL,
+    "store", "redis", "http", "defaults", "paths", "channels", "links", NULL,
 };
 static const char *const redis_keys[] = { "url", "prefix", NULL };
 static const char *const http_keys[] = { "listen", NULL };
-static const char *const defaults_keys[] = { "time_zone", "currency", NULL };
+static const char *const defaults_keys[] = { "time_zone", "currency", "locale", NULL };
 static const char *const paths_keys[] = {
     "strategies", "templates", "profiles", "holidays", "plugins", NULL,
 };
@@ -686,6 +700,13 @@ static void load_main(struct loader *l, const struct ynode *root)
                 err_at(l, ynode_get(m, "currency"),
                        "invalid currency '%s' (expected an ISO 4217 code like 'EUR')", s);
         }
+        if (get_str(l, m, "locale", &s) > 0) {
+            if (config_locale_valid(s))
+                set_str(l, &c->default_locale, s);
+            else
+                err_at(l, ynode_get(m, "locale"),
+                       "invalid locale '%s' (expected a language like 'es' or 'en-GB')", s);
+        }
     }
     if ((m = get_map(l, root, "paths", paths_keys, "'paths'"))) {
         get_path(l, m, "strategies", &c->strategy_dir);
@@ -706,6 +727,11 @@ static void load_main(struct loader *l, const struct ynode *root)
         for (size_t i = 0; i < v->n; i++)
             load_channel(l, v->keys[i], v->items[i], &c->channels[c->nchannels++]);
     }
+
+    /* links: parsed by link.c (secrets, key ids, TTLs); docs/links.md */
+    if ((v = ynode_get(root, "links")) && v->type != YNODE_NULL &&
+        link_conf_load(v, c->dir, &c->links, l->d) == -ENOMEM)
+        l->oom = 1;
 }
 
 /* ---- directories of YAML files -------------------------------------- */
@@ -1080,12 +1106,14 @@ static int set_defaults(struct config *c)
     c->http_listen = strdup("127.0.0.1:8470");
     c->default_time_zone = strdup("UTC");
     c->default_currency = strdup("EUR");
+    c->default_locale = strdup("en");
     c->strategy_dir = data_path("strategies", "strategies");
     c->template_dir = data_path("config/templates", "config/templates");
     c->profile_dir = data_path("config/profiles", "config/profiles");
     c->holiday_dir = data_path("config/holidays", "config/holidays");
     if (!c->store_path || !c->redis_url || !c->redis_prefix || !c->http_listen ||
-        !c->default_time_zone || !c->default_currency || !c->strategy_dir ||
+        !c->default_time_zone || !c->default_currency || !c->default_locale ||
+        !c->strategy_dir ||
         !c->template_dir || !c->profile_dir || !c->holiday_dir)
         return -ENOMEM;
     return 0;

@@ -15,6 +15,8 @@
 #include "diag.h"
 #include "ynode.h"
 
+struct link_conf;
+
 /* Channel kinds: codes stored in the database, append-only. */
 enum chan_kind {
     CHAN_EMAIL = 0,
@@ -106,6 +108,8 @@ struct config {
     char *holiday_dir;
     char *plugin_dir;       /* extra plugins as <dir>/<name>.so, or NULL */
     char *default_currency; /* ISO 4217 */
+    char *default_locale;   /* "en", "es", "en-GB": templates fall back to it */
+    struct link_conf *links; /* the `links:` section (link.h), or NULL when absent */
 
     struct channel_conf *channels;
     size_t nchannels;
@@ -132,6 +136,9 @@ struct config_overrides {
 int config_load(const char *path, const struct config_overrides *ov, struct config **ret,
                 struct diags *d);
 void config_free(struct config *c);
+
+/* "es", "en", "pt-BR": a lower-case language (2-3 letters), an optional upper-case region. */
+bool config_locale_valid(const char *s);
 
 const struct channel_conf *config_channel(const struct config *c, const char *name);
 const struct profile *config_profile(const struct config *c, const char *name);
