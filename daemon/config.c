@@ -38,6 +38,7 @@
 #include "cadenza-config.h"
 #include "config.h"
 #include "link.h"
+#include "template.h"
 #include "util.h"
 
 /* ---- enum <-> string ------------------------------------------------ */
@@ -223,6 +224,7 @@ static void profile_release(struct profile *p)
     free(p->file);
     strv_free(p->countries, p->ncountries);
     free(p->holidays);
+    template_rules_free(p->template_rules);
 }
 
 static void calendar_release(struct calendar *cal)
@@ -936,7 +938,7 @@ static void load_calendar(struct loader *l, const char *name, const struct ynode
 
 static const char *const profile_keys[] = {
     "profile", "description", "countries", "hours", "holidays", "no_contact_on_holidays",
-    "caps", "consent_required", "vulnerable_human_only", NULL,
+    "caps", "consent_required", "vulnerable_human_only", "templates", NULL,
 };
 static const char *const hours_keys[] = {
     "mon", "tue", "wed", "thu", "fri", "sat", "sun", "daily", "weekdays", "weekend", NULL,
@@ -1062,6 +1064,10 @@ static void load_profile(struct loader *l, const char *name, const struct ynode 
         err_at(l, v, "'no_contact_on_holidays' needs a 'holidays' calendar");
     if ((v = ynode_get(root, "vulnerable_human_only")))
         (void)ynode_bool(v, "vulnerable_human_only", &p->vulnerable_human_only, l->d);
+    /* template lints as data: parsed by template.c (docs/templates.md) */
+    if ((v = ynode_get(root, "templates")) && v->type != YNODE_NULL &&
+        template_rules_load(v, &p->template_rules, l->d) == -ENOMEM)
+        l->oom = 1;
 
     if ((m = get_map(l, root, "caps", caps_keys, "'caps'"))) {
         const struct ynode *calls = get_map(l, m, "calls", calls_keys, "'calls'");

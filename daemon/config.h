@@ -16,6 +16,7 @@
 #include "ynode.h"
 
 struct link_conf;
+struct template_rules;
 
 /* Channel kinds: codes stored in the database, append-only. */
 enum chan_kind {
@@ -77,6 +78,7 @@ struct profile {
     int weekly_cap;    /* cross-channel attempts per 7 days (0 = none) */
     bool consent_required[_CHAN_KIND_MAX]; /* channel needs an explicit yes */
     bool vulnerable_human_only; /* vulnerable debtors: no automated channel */
+    struct template_rules *template_rules; /* `templates:` lints (template.h), or NULL */
 };
 
 struct holiday {
