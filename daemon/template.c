@@ -485,9 +485,8 @@ static int parse_file(const char *name, const char *file, const char *buf, size_
         q = nl ? nl + 1 : end;
         line++;
     }
-    int body_line = line - 0;
-    /* recount the body's first line: line was advanced through it */
-    body_line = 1;
+    /* the body's first line (line has been advanced through the body) */
+    int body_line = 1;
     for (const char *q = buf; q < body; q++)
         body_line += *q == '\n';
     if (blank(body, (size_t)(body_end - body))) {
