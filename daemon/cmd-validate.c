@@ -106,8 +106,8 @@ int cmd_validate(int argc, char **argv, const struct cli_ctx *ctx)
         goto out;
     }
     printf("ok: %zu strateg%s, %zu tier%s, %zu template%s\n", set->n, set->n == 1 ? "y" : "ies",
-           set->ntiers, set->ntiers == 1 ? "" : "s", set->ntemplates,
-           set->ntemplates == 1 ? "" : "s");
+           set->ntiers, set->ntiers == 1 ? "" : "s", template_set_count(set->templates),
+           template_set_count(set->templates) == 1 ? "" : "s");
 out:
     strategy_set_free(set);
     config_free(cfg);

@@ -37,6 +37,8 @@
 
 #include "cadenza-config.h"
 #include "config.h"
+#include "link.h"
+#include "template.h"
 #include "util.h"
 
 /* ---- enum <-> string ------------------------------------------------ */
@@ -222,6 +224,7 @@ static void profile_release(struct profile *p)
     free(p->file);
     strv_free(p->countries, p->ncountries);
     free(p->holidays);
+    template_rules_free(p->template_rules);
 }
 
 static void calendar_release(struct calendar *cal)
@@ -254,6 +257,8 @@ void config_free(struct config *c)
     free(c->plugin_dir);
     free(c->default_currency);
     free(c->default_country);
+    free(c->default_locale);
+    link_conf_free(c->links);
     for (size_t i = 0; i < c->nchannels; i++) {
         free(c->channels[i].name);
         free(c->channels[i].plugin);
@@ -505,6 +510,17 @@ static bool currency_valid(const char *s)
            s[2] >= 'A' && s[2] <= 'Z';
 }
 
+bool config_locale_valid(const char *s)
+{
+    size_t n = strlen(s), lang = strspn(s, "abcdefghijklmnopqrstuvwxyz");
+    if (lang < 2 || lang > 3)
+        return false;
+    if (n == lang)
+        return true;
+    return n == lang + 3 && s[lang] == '-' && s[lang + 1] >= 'A' && s[lang + 1] <= 'Z' &&
+           s[lang + 2] >= 'A' && s[lang + 2] <= 'Z';
+}
+
 static bool country_valid(const char *s)
 {
     return strlen(s) == 2 && s[0] >= 'A' && s[0] <= 'Z' && s[1] >= 'A' && s[1] <= 'Z';
@@ -525,11 +541,12 @@ static bool region_valid(const char *s, const char *cc)
 /* ---- cadenza.yaml --------------------------------------------------- */
 
 static const char *const top_keys[] = {
-    "store", "redis", "http", "defaults", "paths", "channels", NULL,
+    "store", "redis", "http", "defaults", "paths", "channels", "links", NULL,
 };
 static const char *const redis_keys[] = { "url", "prefix", "timeout", NULL };
 static const char *const http_keys[] = { "listen", NULL };
-static const char *const defaults_keys[] = { "time_zone", "currency", "country", NULL };
+static const char *const defaults_keys[] = { "time_zone", "currency", "country", "locale",
+                                             NULL };
 static const char *const paths_keys[] = {
     "strategies", "templates", "profiles", "holidays", "plugins", NULL,
 };
@@ -699,6 +716,13 @@ static void load_main(struct loader *l, const struct ynode *root)
                        "invalid country '%s' (expected an ISO 3166-1 alpha-2 code like 'ES')",
                        s);
         }
+        if (get_str(l, m, "locale", &s) > 0) {
+            if (config_locale_valid(s))
+                set_str(l, &c->default_locale, s);
+            else
+                err_at(l, ynode_get(m, "locale"),
+                       "invalid locale '%s' (expected a language like 'es' or 'en-GB')", s);
+        }
     }
     if ((m = get_map(l, root, "paths", paths_keys, "'paths'"))) {
         get_path(l, m, "strategies", &c->strategy_dir);
@@ -719,6 +743,11 @@ static void load_main(struct loader *l, const struct ynode *root)
         for (size_t i = 0; i < v->n; i++)
             load_channel(l, v->keys[i], v->items[i], &c->channels[c->nchannels++]);
     }
+
+    /* links: parsed by link.c (secrets, key ids, TTLs); docs/links.md */
+    if ((v = ynode_get(root, "links")) && v->type != YNODE_NULL &&
+        link_conf_load(v, c->dir, &c->links, l->d) == -ENOMEM)
+        l->oom = 1;
 }
 
 /* ---- directories of YAML files -------------------------------------- */
@@ -923,7 +952,7 @@ static void load_calendar(struct loader *l, const char *name, const struct ynode
 
 static const char *const profile_keys[] = {
     "profile", "description", "countries", "hours", "holidays", "no_contact_on_holidays",
-    "caps", "consent_required", "vulnerable_human_only", NULL,
+    "caps", "consent_required", "vulnerable_human_only", "templates", NULL,
 };
 static const char *const hours_keys[] = {
     "mon", "tue", "wed", "thu", "fri", "sat", "sun", "daily", "weekdays", "weekend", NULL,
@@ -1049,6 +1078,10 @@ static void load_profile(struct loader *l, const char *name, const struct ynode 
         err_at(l, v, "'no_contact_on_holidays' needs a 'holidays' calendar");
     if ((v = ynode_get(root, "vulnerable_human_only")))
         (void)ynode_bool(v, "vulnerable_human_only", &p->vulnerable_human_only, l->d);
+    /* template lints as data: parsed by template.c (docs/templates.md) */
+    if ((v = ynode_get(root, "templates")) && v->type != YNODE_NULL &&
+        template_rules_load(v, &p->template_rules, l->d) == -ENOMEM)
+        l->oom = 1;
 
     if ((m = get_map(l, root, "caps", caps_keys, "'caps'"))) {
         const struct ynode *calls = get_map(l, m, "calls", calls_keys, "'calls'");
@@ -1093,12 +1126,14 @@ static int set_defaults(struct config *c)
     c->http_listen = strdup("127.0.0.1:8470");
     c->default_time_zone = strdup("UTC");
     c->default_currency = strdup("EUR");
+    c->default_locale = strdup("en");
     c->strategy_dir = data_path("strategies", "strategies");
     c->template_dir = data_path("config/templates", "config/templates");
     c->profile_dir = data_path("config/profiles", "config/profiles");
     c->holiday_dir = data_path("config/holidays", "config/holidays");
     if (!c->store_path || !c->redis_url || !c->redis_prefix || !c->http_listen ||
-        !c->default_time_zone || !c->default_currency || !c->strategy_dir ||
+        !c->default_time_zone || !c->default_currency || !c->default_locale ||
+        !c->strategy_dir ||
         !c->template_dir || !c->profile_dir || !c->holiday_dir)
         return -ENOMEM;
     return 0;

@@ -15,6 +15,9 @@
 #include "diag.h"
 #include "ynode.h"
 
+struct link_conf;
+struct template_rules;
+
 /* Channel kinds: codes stored in the database, append-only. */
 enum chan_kind {
     CHAN_EMAIL = 0,
@@ -75,6 +78,7 @@ struct profile {
     int weekly_cap;    /* cross-channel attempts per 7 days (0 = none) */
     bool consent_required[_CHAN_KIND_MAX]; /* channel needs an explicit yes */
     bool vulnerable_human_only; /* vulnerable debtors: no automated channel */
+    struct template_rules *template_rules; /* `templates:` lints (template.h), or NULL */
 };
 
 struct holiday {
@@ -108,6 +112,8 @@ struct config {
     char *plugin_dir;       /* extra plugins as <dir>/<name>.so, or NULL */
     char *default_currency; /* ISO 4217 */
     char *default_country;  /* ISO 3166-1 alpha-2, or NULL (no default) */
+    char *default_locale;   /* "en", "es", "en-GB": templates fall back to it */
+    struct link_conf *links; /* the `links:` section (link.h), or NULL when absent */
 
     struct channel_conf *channels;
     size_t nchannels;
@@ -134,6 +140,9 @@ struct config_overrides {
 int config_load(const char *path, const struct config_overrides *ov, struct config **ret,
                 struct diags *d);
 void config_free(struct config *c);
+
+/* "es", "en", "pt-BR": a lower-case language (2-3 letters), an optional upper-case region. */
+bool config_locale_valid(const char *s);
 
 const struct channel_conf *config_channel(const struct config *c, const char *name);
 const struct profile *config_profile(const struct config *c, const char *name);

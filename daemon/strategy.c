@@ -19,7 +19,8 @@
  *  3. Two strategies of equal priority never match the same debtor.
  *  4. Each diagnostic is reported once: a variant that inherits the
  *     strategy's ladder re-checks it but does not repeat its messages.
- *  5. Templates use only the placeholders of enum template_var.
+ *  5. Every template a tier names exists and passes template_check_use()
+ *     for its channel and the profiles the strategy can apply to.
  *
  * The tier state machine a variant describes (planner.c walks it):
  *
@@ -41,23 +42,7 @@
 #include "debtor.h"
 #include "strategy.h"
 
-#define TEMPLATE_MAX_SIZE (64 * 1024)
-
 static const char *const weekday_names[7] = { "mon", "tue", "wed", "thu", "fri", "sat", "sun" };
-
-static const char *const template_var_names[_TPL_VAR_MAX] = {
-    [TPL_NAME] = "name",
-    [TPL_AMOUNT] = "amount",
-    [TPL_CURRENCY] = "currency",
-    [TPL_DUE_DATE] = "due_date",
-    [TPL_DAYS_PAST_DUE] = "days_past_due",
-    [TPL_PAY_LINK] = "pay_link",
-    [TPL_PLAN_LINK] = "plan_link",
-    [TPL_RESCHEDULE_LINK] = "reschedule_link",
-    [TPL_OPT_OUT_LINK] = "opt_out_link",
-    [TPL_CREDITOR] = "creditor",
-    [TPL_AGENT_PHONE] = "agent_phone",
-};
 
 static const char *const outcome_names[_STRATEGY_OUTCOME_MAX] = {
     [STRATEGY_OUTCOME_PROMISE_TO_PAY] = "promise_to_pay",
@@ -127,19 +112,6 @@ static const struct {
     { "bankrupt", DEBTOR_BANKRUPT }, { "vulnerable", DEBTOR_VULNERABLE },
 };
 
-const char *template_var_to_string(enum template_var v)
-{
-    return v >= 0 && v < _TPL_VAR_MAX ? template_var_names[v] : NULL;
-}
-
-enum template_var template_var_from_string(const char *s, size_t n)
-{
-    for (int i = 0; i < _TPL_VAR_MAX; i++)
-        if (strlen(template_var_names[i]) == n && memcmp(template_var_names[i], s, n) == 0)
-            return (enum template_var)i;
-    return _TPL_VAR_INVALID;
-}
-
 const char *strategy_outcome_to_string(enum strategy_outcome o)
 {
     return o >= 0 && o < _STRATEGY_OUTCOME_MAX ? outcome_names[o] : NULL;
@@ -174,22 +146,6 @@ const char *tier_trigger_to_string(enum tier_trigger t)
 /* ------------------------------------------------------------------ */
 /* Diagnostics                                                          */
 
-/* Names of templates that failed to parse (already reported), for resolve_template. */
-struct name_list {
-    char **v;
-    size_t n;
-};
-
-static void name_list_release(struct name_list *b)
-{
-    for (size_t i = 0; i < b->n; i++)
-        free(b->v[i]);
-    free(b->v);
-}
-
-static int templates_load(const char *dir, struct strategy_template **v, size_t *n,
-                          struct name_list *broken, struct diags *d);
-
 struct loader {
     const struct config *cfg;
     struct diags *d;
@@ -201,7 +157,6 @@ struct loader {
     /* Name nodes of the loaded strategies (parallel to set->v). */
     const struct ynode **name_nodes;
     size_t errors_before; /* d->nerrors when loading started */
-    struct name_list broken; /* templates that failed to load */
     bool oom;
 };
 
@@ -235,14 +190,6 @@ _printf_(3, 4) static int err(struct loader *l, const struct ynode *n, const cha
     vreport(l, DIAG_ERROR, n->file, n->line, n->col, fmt, ap);
     va_end(ap);
     return -EINVAL;
-}
-
-_printf_(3, 4) static void warn(struct loader *l, const struct ynode *n, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vreport(l, DIAG_WARNING, n->file, n->line, n->col, fmt, ap);
-    va_end(ap);
 }
 
 /* Run a ynode reader into a private list, then copy with dedupe (invariant 4). */
@@ -465,50 +412,47 @@ static int resolve_channel(struct loader *l, const struct ynode *n, int *ret)
     return -EINVAL;
 }
 
-const struct strategy_template *strategy_set_template(const struct strategy_set *s,
-                                                     const char *name)
+struct use_req {
+    const struct strategy_set *set;
+    const char *name;
+    const struct channel_conf *ch;
+    const struct profile *const *profiles;
+    size_t nprofiles;
+    const struct link_conf *links;
+    const struct ynode *at;
+};
+static int use_fn(struct diags *d, const void *a)
 {
-    for (size_t i = 0; i < s->ntemplates; i++)
-        if (streq(s->templates[i].name, name))
-            return &s->templates[i];
-    return NULL;
+    const struct use_req *q = a;
+    return template_check_use(q->set->templates, q->name, q->ch, q->profiles, q->nprofiles,
+                              q->links, q->at, d);
 }
 
-static int resolve_template(struct loader *l, const struct ynode *n, int channel, int *ret)
+/* A tier's template: it exists, and fits its channel and profiles (invariant 5). */
+static int resolve_template(struct loader *l, const struct ynode *n, int channel)
 {
-    const struct strategy_set *s = l->set;
-    *ret = -1;
+    const struct template_set *ts = l->set->templates;
     if (!l->check_templates)
         return 0;
-    const struct strategy_template *t = strategy_set_template(s, n->str);
-    for (size_t i = 0; !t && i < l->broken.n; i++)
-        if (streq(l->broken.v[i], n->str))
+    if (!template_set_has(ts, n->str)) {
+        if (template_set_broken(ts, n->str))
             return -EINVAL; /* its own problems are reported at the template */
-    if (!t) {
-        const char **cands = calloc(s->ntemplates ? s->ntemplates : 1, sizeof(*cands));
-        const char *near = NULL;
-        if (cands) {
-            for (size_t i = 0; i < s->ntemplates; i++)
-                cands[i] = s->templates[i].name;
-            near = closest_word(n->str, cands, s->ntemplates);
-        }
-        free(cands);
+        size_t nn;
+        const char *const *names = template_set_names(ts, &nn);
+        const char *near = names ? closest_word(n->str, names, nn) : NULL;
         if (near)
             return err(l, n, "unknown template '%s'; did you mean '%s'?", n->str, near);
         return err(l, n, "unknown template '%s'", n->str);
     }
-    *ret = (int)(t - s->templates);
     if (channel < 0)
         return 0;
-    const struct channel_conf *ch = &l->cfg->channels[channel];
-    if (ch->kind == CHAN_EMAIL && !t->subject)
-        return err(l, n, "template '%s' has no 'Subject:' line, needed on email channel '%s'",
-                   t->name, ch->name);
-    if ((ch->kind == CHAN_EMAIL || ch->kind == CHAN_SMS) &&
-        !(t->vars & (1u << TPL_OPT_OUT_LINK)))
-        warn(l, n, "template '%s' used on channel '%s' has no '{{opt_out_link}}'", t->name,
-             ch->name);
-    return 0;
+    const struct use_req q = { l->set, n->str, &l->cfg->channels[channel],
+                               (const struct profile *const *)l->profiles, l->nprofiles,
+                               l->cfg->links, n };
+    int r = via(l, use_fn, &q);
+    if (r == -ENOMEM)
+        l->oom = true;
+    return r < 0 ? -EINVAL : 0;
 }
 
 /* "mon", "mon-fri", "sat, sun", "daily" -> bit mask (bit 0 = Monday). */
@@ -708,8 +652,7 @@ static int parse_tier_channels(struct loader *l, const struct ynode *n, struct t
         snprintf(w, sizeof(w), "channel of %s", where);
         if (check_keys(l, m, keys, w) > 0)
             bad = true;
-        *c = (struct tier_channel){ .channel = -1, .template_index = -1, .line = m->line,
-                                    .col = m->col };
+        *c = (struct tier_channel){ .channel = -1, .line = m->line, .col = m->col };
         const struct ynode *x;
         if ((x = need(l, m, "channel", w)) && resolve_channel(l, x, &c->channel) == 0) {
             for (size_t j = 0; j < t->nch; j++)
@@ -720,7 +663,7 @@ static int parse_tier_channels(struct loader *l, const struct ynode *n, struct t
         } else
             bad = true;
         if ((x = need(l, m, "template", w)) && get_name(l, x, "template", &c->template_name) == 0) {
-            if (resolve_template(l, x, c->channel, &c->template_index) < 0)
+            if (resolve_template(l, x, c->channel) < 0)
                 bad = true;
         } else
             bad = true;
@@ -1739,7 +1682,7 @@ void strategy_set_free(struct strategy_set *s)
     for (size_t i = 0; i < s->n; i++)
         strategy_release(&s->v[i]);
     free(s->v);
-    strategy_templates_free(s->templates, s->ntemplates);
+    template_set_free(s->templates);
     for (size_t i = 0; i < s->ndocs; i++)
         ydoc_free(s->docs[i]);
     free(s->docs);
@@ -1855,7 +1798,6 @@ static int loader_finish(struct loader *l, struct strategy_set **ret, int r)
 {
     free(l->profiles);
     free(l->name_nodes);
-    name_list_release(&l->broken);
     if (r >= 0 && l->oom)
         r = -ENOMEM;
     if (r >= 0 && l->d->nerrors > l->errors_before)
@@ -1874,7 +1816,7 @@ static void load_templates(struct loader *l)
     if (!dir)
         return;
     l->check_templates = true;
-    int r = templates_load(dir, &l->set->templates, &l->set->ntemplates, &l->broken, l->d);
+    int r = template_set_load(dir, l->cfg->default_locale, &l->set->templates, l->d);
     if (r == -ENOMEM)
         l->oom = true;
 }
@@ -1954,297 +1896,6 @@ int strategy_set_load(const struct config *cfg, const char *const *paths, size_t
         free(files);
     }
     return loader_finish(&l, ret, r);
-}
-
-/* ------------------------------------------------------------------ */
-/* Templates                                                            */
-
-void strategy_templates_free(struct strategy_template *v, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        free(v[i].name);
-        free(v[i].file);
-        free(v[i].subject);
-        free(v[i].body);
-    }
-    free(v);
-}
-
-/* Scan text for placeholders; report problems with positions from line0/col0. */
-static int scan_placeholders(const char *file, const char *s, size_t len, int line0,
-                             uint32_t *vars, struct diags *d)
-{
-    int line = line0, col = 1;
-    bool bad = false;
-    for (size_t i = 0; i < len;) {
-        if (s[i] == '\n') {
-            line++;
-            col = 1;
-            i++;
-            continue;
-        }
-        if (!(s[i] == '{' && i + 1 < len && s[i + 1] == '{')) {
-            /* Count columns in characters, not bytes. */
-            if (((unsigned char)s[i] & 0xc0) != 0x80)
-                col++;
-            i++;
-            continue;
-        }
-        size_t j = i + 2;
-        while (j < len && s[j] == ' ')
-            j++;
-        size_t a = j;
-        while (j < len && ((s[j] >= 'a' && s[j] <= 'z') || (s[j] >= 'A' && s[j] <= 'Z') ||
-                           (s[j] >= '0' && s[j] <= '9') || s[j] == '_'))
-            j++;
-        size_t b = j;
-        while (j < len && s[j] == ' ')
-            j++;
-        if (j + 1 >= len || s[j] != '}' || s[j + 1] != '}' || a == b) {
-            size_t e = i + 2;
-            while (e < len && s[e] != '\n' && !(s[e] == '}' && e + 1 < len && s[e + 1] == '}'))
-                e++;
-            if (e < len && s[e] == '}')
-                diag_error(d, file, line, col, "malformed placeholder '%.*s'",
-                           (int)(e + 2 - i > 60 ? 60 : e + 2 - i), s + i);
-            else
-                diag_error(d, file, line, col, "unterminated placeholder '{{'");
-            bad = true;
-            i += 2;
-            col += 2;
-            continue;
-        }
-        enum template_var v = template_var_from_string(s + a, b - a);
-        if (v < 0) {
-            char word[64];
-            size_t k = b - a < sizeof(word) - 1 ? b - a : sizeof(word) - 1;
-            memcpy(word, s + a, k);
-            word[k] = 0;
-            const char *near = closest_word(word, template_var_names, _TPL_VAR_MAX);
-            if (near)
-                diag_error(d, file, line, col, "unknown placeholder '%s'; did you mean '%s'?",
-                           word, near);
-            else
-                diag_error(d, file, line, col, "unknown placeholder '%s'", word);
-            bad = true;
-        } else
-            *vars |= 1u << v;
-        col += (int)(j + 2 - i);
-        i = j + 2;
-    }
-    return bad ? -EINVAL : 0;
-}
-
-int strategy_template_parse(const char *name, const char *file, const char *buf, size_t len,
-                            struct strategy_template *ret, struct diags *d)
-{
-    struct strategy_template t = { 0 };
-    bool bad = false;
-    int body_line = 1;
-
-    if (!utf8_valid(buf, len) || memchr(buf, 0, len)) {
-        diag_error(d, file, 1, 1, "template '%s' is not valid UTF-8 text", name);
-        return -EINVAL;
-    }
-    const char *body = buf;
-    size_t blen = len;
-    if (len >= 8 && strncmp(buf, "Subject:", 8) == 0) {
-        const char *nl = memchr(buf, '\n', len);
-        size_t ll = nl ? (size_t)(nl - buf) : len;
-        const char *sp = buf + 8;
-        while (sp < buf + ll && *sp == ' ')
-            sp++;
-        size_t sl = (size_t)(buf + ll - sp);
-        while (sl > 0 && (sp[sl - 1] == ' ' || sp[sl - 1] == '\r'))
-            sl--;
-        if (sl == 0) {
-            diag_error(d, file, 1, 1, "empty 'Subject:' line in template '%s'", name);
-            bad = true;
-        }
-        t.subject = strndup(sp, sl);
-        if (!t.subject)
-            return -ENOMEM;
-        if (scan_placeholders(file, buf, ll, 1, &t.vars, d) < 0)
-            bad = true;
-        body = nl ? nl + 1 : buf + len;
-        body_line = 2;
-        /* One blank line separates the subject from the body. */
-        if (body < buf + len && *body == '\n') {
-            body++;
-            body_line++;
-        }
-        blen = (size_t)(buf + len - body);
-    }
-    bool blank = true;
-    for (size_t i = 0; i < blen && blank; i++)
-        blank = body[i] == ' ' || body[i] == '\n' || body[i] == '\r' || body[i] == '\t';
-    if (blank) {
-        diag_error(d, file, 1, 1, "template '%s' has an empty body", name);
-        bad = true;
-    }
-    if (scan_placeholders(file, body, blen, body_line, &t.vars, d) < 0)
-        bad = true;
-    t.name = strdup(name);
-    t.file = strdup(file);
-    t.body = strndup(body, blen);
-    if (!t.name || !t.file || !t.body) {
-        free(t.name);
-        free(t.file);
-        free(t.subject);
-        free(t.body);
-        return -ENOMEM;
-    }
-    if (bad) {
-        free(t.name);
-        free(t.file);
-        free(t.subject);
-        free(t.body);
-        return -EINVAL;
-    }
-    *ret = t;
-    return 0;
-}
-
-static int read_small_file(const char *path, size_t max, char **ret, size_t *ret_len)
-{
-    int fd = open_regular(path);
-    if (fd < 0)
-        return fd;
-    FILE *f = fdopen(fd, "re");
-    if (!f) {
-        close(fd);
-        return -errno;
-    }
-    struct sbuf b = SBUF_INIT;
-    b.max = max + 1;
-    char tmp[4096];
-    size_t k;
-    int r = 0;
-    while ((k = fread(tmp, 1, sizeof(tmp), f)) > 0)
-        if ((r = sbuf_add(&b, tmp, k)) < 0)
-            break;
-    if (r == 0 && ferror(f))
-        r = -EIO;
-    fclose(f);
-    if (r < 0) {
-        sbuf_release(&b);
-        return r;
-    }
-    sbuf_cstr(&b);
-    *ret = b.buf ? b.buf : strdup("");
-    *ret_len = b.len;
-    return *ret ? 0 : -ENOMEM;
-}
-
-int strategy_templates_load(const char *dir, struct strategy_template **v, size_t *n,
-                            struct diags *d)
-{
-    return templates_load(dir, v, n, NULL, d);
-}
-
-static int templates_load(const char *dir, struct strategy_template **v, size_t *n,
-                          struct name_list *broken, struct diags *d)
-{
-    char **files = NULL;
-    size_t nf = 0;
-    int r = list_dir(dir, ".txt", NULL, &files, &nf);
-    if (r < 0) {
-        if (r == -ENOMEM)
-            return r;
-        diag_error(d, dir, 0, 0, "cannot read template directory: %s", strerror(-r));
-        return -EINVAL;
-    }
-    bool bad = false;
-    for (size_t i = 0; i < nf; i++) {
-        const char *base = strrchr(files[i], '/') ? strrchr(files[i], '/') + 1 : files[i];
-        char *name = strndup(base, strlen(base) - 4);
-        char *buf = NULL;
-        size_t len = 0;
-        if (!name) {
-            r = -ENOMEM;
-            break;
-        }
-        if (!valid_name(name)) {
-            diag_error(d, files[i], 0, 0,
-                       "invalid template name '%s': use letters, digits, '-', '_' or '.'", name);
-            bad = true;
-        } else if ((r = read_small_file(files[i], TEMPLATE_MAX_SIZE, &buf, &len)) < 0) {
-            if (r == -ENOMEM) {
-                free(name);
-                break;
-            }
-            if (r == -E2BIG)
-                diag_error(d, files[i], 0, 0, "template is larger than %d bytes",
-                           TEMPLATE_MAX_SIZE);
-            else
-                diag_error(d, files[i], 0, 0, "cannot read template: %s", file_strerror(r));
-            bad = true;
-            r = 0;
-        } else {
-            struct strategy_template t;
-            r = strategy_template_parse(name, files[i], buf, len, &t, d);
-            if (r == 0) {
-                struct strategy_template *nv = realloc(*v, (*n + 1) * sizeof(*nv));
-                if (!nv) {
-                    free(t.name);
-                    free(t.file);
-                    free(t.subject);
-                    free(t.body);
-                    r = -ENOMEM;
-                } else {
-                    *v = nv;
-                    (*v)[(*n)++] = t;
-                }
-            } else if (r == -EINVAL) {
-                bad = true;
-                r = 0;
-                char **nb = broken ? realloc(broken->v, (broken->n + 1) * sizeof(char *)) : NULL;
-                if (nb) {
-                    broken->v = nb;
-                    if ((nb[broken->n] = strdup(name)))
-                        broken->n++;
-                }
-            }
-        }
-        free(buf);
-        free(name);
-        if (r == -ENOMEM)
-            break;
-    }
-    for (size_t i = 0; i < nf; i++)
-        free(files[i]);
-    free(files);
-    if (r < 0)
-        return r;
-    return bad ? -EINVAL : 0;
-}
-
-int strategy_template_render(const char *text, const char *const vals[_TPL_VAR_MAX],
-                             struct sbuf *out)
-{
-    const char *s = text;
-    int r;
-    while (*s) {
-        const char *p = strstr(s, "{{");
-        if (!p)
-            return sbuf_adds(out, s);
-        if ((r = sbuf_add(out, s, (size_t)(p - s))) < 0)
-            return r;
-        const char *a = p + 2, *e = strstr(a, "}}");
-        if (!e)
-            return sbuf_adds(out, p);
-        while (*a == ' ')
-            a++;
-        const char *b = e;
-        while (b > a && b[-1] == ' ')
-            b--;
-        enum template_var v = template_var_from_string(a, (size_t)(b - a));
-        if (v >= 0 && vals[v] && (r = sbuf_adds(out, vals[v])) < 0)
-            return r;
-        s = e + 2;
-    }
-    sbuf_cstr(out);
-    return 0;
 }
 
 /* ------------------------------------------------------------------ */

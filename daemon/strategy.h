@@ -6,7 +6,7 @@
  * Everything a loaded set exposes is resolved: channels are indexes into
  * config->channels, tiers are indexes into their variant's ladder, windows
  * are struct day_ranges[7] (Monday = 0), durations are ints in minutes or
- * days, templates are indexes into strategy_set.templates.  Strings are
+ * days, templates are names checked against strategy_set.templates.  Strings are
  * borrowed from the YAML documents the set keeps alive, so they live as
  * long as the set does.
  */
@@ -19,6 +19,7 @@
 
 #include "config.h"
 #include "diag.h"
+#include "template.h"
 #include "util.h"
 #include "ynode.h"
 
@@ -46,7 +47,6 @@ enum tier_choose {
 /* One channel a tier may use. */
 struct tier_channel {
     int channel;          /* index into config->channels */
-    int template_index;   /* index into strategy_set.templates, -1 when not resolved */
     const char *template_name;
     double value;         /* value of a right-party contact here (currency units) */
     int min_gap_minutes;  /* between two attempts on this channel (0: only the tier's gap) */
@@ -183,38 +183,10 @@ struct strategy {
     size_t nvariants;
 };
 
-/* A message template: config/templates/NAME.txt. */
-enum template_var {
-    TPL_NAME,
-    TPL_AMOUNT,
-    TPL_CURRENCY,
-    TPL_DUE_DATE,
-    TPL_DAYS_PAST_DUE,
-    TPL_PAY_LINK,
-    TPL_PLAN_LINK,
-    TPL_RESCHEDULE_LINK,
-    TPL_OPT_OUT_LINK,
-    TPL_CREDITOR,
-    TPL_AGENT_PHONE,
-    _TPL_VAR_MAX,
-    _TPL_VAR_INVALID = -22,
-};
-const char *template_var_to_string(enum template_var v);
-enum template_var template_var_from_string(const char *s, size_t n);
-
-struct strategy_template {
-    char *name;     /* file name without ".txt" */
-    char *file;
-    char *subject;  /* from a first line "Subject: ...", or NULL */
-    char *body;
-    uint32_t vars;  /* bit per enum template_var used */
-};
-
 struct strategy_set {
     struct strategy *v;
     size_t n;
-    struct strategy_template *templates;
-    size_t ntemplates;
+    struct template_set *templates; /* template.h; NULL when none were loaded */
     size_t ntiers;           /* tier definitions loaded (for reports) */
     struct ydoc **docs;      /* strings in v borrow from these */
     size_t ndocs;
@@ -234,25 +206,6 @@ int strategy_set_load(const struct config *cfg, const char *const *paths, size_t
 int strategy_set_load_buffer(const struct config *cfg, const char *name, const char *buf,
                              size_t len, struct strategy_set **ret, struct diags *d);
 void strategy_set_free(struct strategy_set *s);
-
-/*
- * Load every *.txt template of dir and check its placeholders.  Appends
- * to v and n (the caller frees with strategy_templates_free).  Problems go to d.
- */
-int strategy_templates_load(const char *dir, struct strategy_template **v, size_t *n,
-                            struct diags *d);
-/* Parse one template from memory (name/file used in diagnostics). */
-int strategy_template_parse(const char *name, const char *file, const char *buf, size_t len,
-                            struct strategy_template *ret, struct diags *d);
-void strategy_templates_free(struct strategy_template *v, size_t n);
-const struct strategy_template *strategy_set_template(const struct strategy_set *s,
-                                                     const char *name);
-/*
- * Render text (a template's subject or body) with vals[TPL_*] (NULL
- * values render empty).  Returns 0 or -ENOMEM/-E2BIG (out->max).
- */
-int strategy_template_render(const char *text, const char *const vals[_TPL_VAR_MAX],
-                             struct sbuf *out);
 
 /*
  * The strategy for a debtor at dpd days past due: the highest priority

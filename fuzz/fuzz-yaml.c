@@ -94,22 +94,20 @@ static void fuzz_config(const uint8_t *data, size_t size)
 static void fuzz_text(const uint8_t *data, size_t size)
 {
     struct diags d = DIAGS_INIT;
-    struct strategy_template t;
-    if (strategy_template_parse("fuzz", "fuzz.txt", (const char *)data, size, &t, &d) == 0) {
-        const char *vals[_TPL_VAR_MAX] = { 0 };
+    struct template_set *ts = template_set_new("en");
+    if (ts && template_set_add(ts, "fuzz.es.txt", (const char *)data, size, &d) == 0) {
+        struct template_vars v;
         for (int i = 0; i < _TPL_VAR_MAX; i++)
-            vals[i] = "v{{x}}";
-        struct sbuf b = SBUF_INIT;
-        b.max = 1 << 20;
-        strategy_template_render(t.body, vals, &b);
-        if (t.subject)
-            strategy_template_render(t.subject, vals, &b);
-        sbuf_release(&b);
-        free(t.name);
-        free(t.file);
-        free(t.subject);
-        free(t.body);
+            v.v[i] = "v{{x}}<&>\n";
+        const struct template *t = template_set_find(ts, "fuzz", "es-ES", NULL);
+        struct template_parts parts;
+        if (t && template_render(t, &v, &parts) == 0) {
+            struct sms_count sc;
+            template_sms_count(parts.text, strlen(parts.text), &sc);
+            template_parts_release(&parts);
+        }
     }
+    template_set_free(ts);
     diags_release(&d);
 
     if (size < 256) {
