@@ -3,8 +3,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sqlite3.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
+#include "import.h"
 #include "store.h"
 #include "testlib.h"
 
@@ -82,6 +85,74 @@ static int count_cb(void *ctx, const char *id, size_t len, uint64_t h)
     (*(int *)ctx)++;
     return 0;
 }
+
+/* A newer schema and another application's tables are refused on every open. */
+static void test_refuse_foreign(void)
+{
+    struct store *s = NULL;
+    char err[256] = "";
+    sqlite3 *db;
+    CHECK_INT(sqlite3_open(db_path("other.db"), &db), SQLITE_OK);
+    CHECK_INT(sqlite3_exec(db, "CREATE TABLE users(id INTEGER PRIMARY KEY)", NULL, NULL, NULL),
+              SQLITE_OK);
+    sqlite3_close(db);
+    CHECK_INT(store_open(db_path("other.db"), 0, &s, err, sizeof(err)), -EEXIST);
+    CHECK_STR(err, "not a cadenza store: the database already holds other tables ('users')");
+    CHECK_INT(store_open(db_path("other.db"), STORE_READONLY, &s, err, sizeof(err)), -EEXIST);
+
+    CHECK_INT(store_open(db_path("newer.db"), 0, &s, err, sizeof(err)), 0);
+    store_free(s);
+    CHECK_INT(sqlite3_open(db_path("newer.db"), &db), SQLITE_OK);
+    CHECK_INT(sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    for (int ro = 0; ro < 2; ro++) {
+        s = NULL;
+        CHECK_INT(store_open(db_path("newer.db"), ro ? STORE_READONLY : 0, &s, err, sizeof(err)),
+                  -EPROTONOSUPPORT);
+        CHECK(s == NULL);
+        CHECK(strstr(err, "schema version 99 is newer") != NULL);
+    }
+}
+
+/*
+ * A row that passes validation but breaks a constraint of the schema (no
+ * currency and no default for it) is rejected alone; the rows around it,
+ * in the same batch, are stored.
+ */
+static void test_import_constraint(void)
+{
+    struct store *s = NULL;
+    char err[256];
+    CHECK_INT(store_open(db_path("imp.db"), STORE_BULK, &s, err, sizeof(err)), 0);
+    const char *csv = "id,email,country,currency\n"
+                      "C1,c1@x.example,GB,GBP\n"
+                      "C2,c2@x.example,GB,\n"
+                      "C3,c3@x.example,GB,GBP\n";
+    int fd = memfd_create("csv", 0);
+    CHECK(write(fd, csv, strlen(csv)) == (ssize_t)strlen(csv));
+    lseek(fd, 0, SEEK_SET);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *rej = open_memstream(&buf, &len);
+    struct import_opts o = {
+        .name = "t.csv", .fd = fd, .rejects = rej, .batch_rows = 100, .now = 1000,
+        .defaults = { .time_zone = NULL, .currency = NULL, .country = NULL },
+    };
+    struct import_counts c;
+    CHECK_INT(import_debtors(s, &o, &c, err, sizeof(err)), 0);
+    fclose(rej);
+    CHECK_INT(c.inserted, 2);
+    CHECK_INT(c.rejected, 1);
+    CHECK(buf && strstr(buf, "C2,c2@x.example,GB,,\"cannot be stored: NOT NULL constraint "
+                             "failed: debtors.currency\"") != NULL);
+    free(buf);
+    close(fd);
+    int n = 0;
+    CHECK_INT(store_debtor_hashes(s, count_cb, &n), 0);
+    CHECK_INT(n, 2);
+    store_free(s);
+}
+
 
 static void test_upsert(void)
 {
@@ -613,7 +684,8 @@ static void test_migrate_v6_outcomes(void)
 }
 
 TEST_MAIN({ "open_migrate", test_open_migrate },
-          { "not_a_store", test_not_a_store }, { "upsert", test_upsert },
+          { "not_a_store", test_not_a_store }, { "refuse_foreign", test_refuse_foreign },
+          { "import_constraint", test_import_constraint }, { "upsert", test_upsert },
           { "imports", test_imports }, { "plan_scan", test_plan_scan },
           { "outcomes_incremental", test_outcomes_incremental },
           { "outcomes_batch_recompute", test_outcomes_batch_recompute },
