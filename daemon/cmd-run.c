@@ -249,11 +249,11 @@ int cmd_run(int argc, char **argv, const struct cli_ctx *ctx)
                               counts[ATTEMPT_PLANNED] + counts[ATTEMPT_QUEUED] +
                                   counts[ATTEMPT_SENT] + counts[ATTEMPT_FAILED] +
                                   counts[ATTEMPT_CANCELLED] + counts[ATTEMPT_INVALID_ADDRESS] +
-                                  counts[ATTEMPT_DEAD],
+                                  counts[ATTEMPT_DEAD] + counts[ATTEMPT_OPTED_OUT],
                               enqueue ? counts[ATTEMPT_QUEUED] + counts[ATTEMPT_SENT] +
                                             counts[ATTEMPT_FAILED] + counts[ATTEMPT_CANCELLED] +
                                             counts[ATTEMPT_INVALID_ADDRESS] +
-                                            counts[ATTEMPT_DEAD]
+                                            counts[ATTEMPT_DEAD] + counts[ATTEMPT_OPTED_OUT]
                                       : 0,
                               (int64_t)time(NULL))) < 0) {
         log_error("cannot record the run: %s", store_errmsg(s));

@@ -39,6 +39,7 @@
 #include "config.h"
 #include "link.h"
 #include "template.h"
+#include "plugin.h"
 #include "util.h"
 
 /* ---- enum <-> string ------------------------------------------------ */
@@ -68,13 +69,11 @@ enum chan_kind chan_kind_from_string(const char *s)
     return _CHAN_KIND_INVALID;
 }
 
-/*
- * Plugins the daemon ships.  A channel may also name a plugin found as
- * <paths.plugins>/<name>.so when paths.plugins is set.
- */
-static const char *const builtin_plugins[] = {
-    "log", "fake", "smtp", "kannel", "http", NULL,
-};
+_Static_assert((int)CHAN_EMAIL == (int)CZ_KIND_EMAIL && (int)CHAN_SMS == (int)CZ_KIND_SMS &&
+                   (int)CHAN_CHAT == (int)CZ_KIND_CHAT && (int)CHAN_CALL == (int)CZ_KIND_CALL &&
+                   (int)CHAN_LETTER == (int)CZ_KIND_LETTER &&
+                   (int)_CHAN_KIND_MAX == (int)CZ_KIND_MAX_,
+               "enum chan_kind and the plugin ABI's enum cz_kind are one list");
 
 static const char *const weekday_keys[7] = { "mon", "tue", "wed", "thu", "fri", "sat", "sun" };
 
@@ -211,13 +210,6 @@ void day_ranges_format(const struct day_ranges *dr, char *buf, size_t len)
 
 /* ---- freeing -------------------------------------------------------- */
 
-static void strv_free(char **v, size_t n)
-{
-    for (size_t i = 0; v && i < n; i++)
-        free(v[i]);
-    free(v);
-}
-
 static void profile_release(struct profile *p)
 {
     free(p->name);
@@ -262,6 +254,7 @@ void config_free(struct config *c)
     for (size_t i = 0; i < c->nchannels; i++) {
         free(c->channels[i].name);
         free(c->channels[i].plugin);
+        plugin_settings_free(c->channels[i].values);
     }
     free(c->channels);
     for (size_t i = 0; i < c->nprofiles; i++)
@@ -271,6 +264,7 @@ void config_free(struct config *c)
         calendar_release(&c->calendars[i]);
     free(c->calendars);
     ydoc_free(c->doc);
+    plugin_set_free(c->plugins); /* last: instances and values may point into plugins */
     free(c);
 }
 
@@ -573,17 +567,6 @@ static void get_path(struct loader *l, const struct ynode *map, const char *key,
     *dst = p;
 }
 
-static bool plugin_present(const struct config *c, const char *name)
-{
-    for (size_t i = 0; builtin_plugins[i]; i++)
-        if (streq(builtin_plugins[i], name))
-            return true;
-    if (!c->plugin_dir || !valid_name(name))
-        return false;
-    _cleanup_free_ char *p = strdupf("%s/%s.so", c->plugin_dir, name);
-    return p && is_file(p);
-}
-
 static void load_channel(struct loader *l, const struct ynode *key, const struct ynode *n,
                          struct channel_conf *ch)
 {
@@ -608,13 +591,23 @@ static void load_channel(struct loader *l, const struct ynode *key, const struct
 
     if (get_str(l, n, "plugin", &s) > 0) {
         ch->plugin = xstrdup(l, s);
-        if (!plugin_present(l->c, s)) {
-            const char *near = closest_word(s, builtin_plugins, ELEMENTSOF(builtin_plugins) - 1);
+        char why[512];
+        int r = l->c->plugins ? plugin_set_get(l->c->plugins, s, &ch->desc, why, sizeof(why))
+                              : -ENOMEM;
+        if (r == -ENOMEM)
+            l->oom = 1;
+        else if (r == -EINVAL)
+            err_at(l, ynode_get(n, "plugin"), "%s", why);
+        else if (r < 0) {
+            const char *names[64];
+            size_t k = plugin_set_names(l->c->plugins, names, ELEMENTSOF(names));
+            const char *near = closest_word(s, names, k);
             if (near)
                 err_at(l, ynode_get(n, "plugin"),
                        "unknown plugin '%s' for %s; did you mean '%s'?", s, where, near);
             else
-                err_at(l, ynode_get(n, "plugin"), "unknown plugin '%s' for %s", s, where);
+                err_at(l, ynode_get(n, "plugin"), "unknown plugin '%s' for %s%s", s, where,
+                       l->c->plugin_dir ? "" : " (paths.plugins is not set)");
         }
     } else if (!ynode_get(n, "plugin")) {
         err_at(l, key, "%s has no 'plugin'", where);
@@ -647,6 +640,16 @@ static void load_channel(struct loader *l, const struct ynode *key, const struct
     if ((v = ynode_get(n, "settings")) && v->type != YNODE_NULL &&
         ynode_expect(v, YNODE_MAP, "settings", l->d) == 0)
         ch->settings = v;
+    bool settings_bad = v && v->type != YNODE_NULL && !ch->settings; /* reported above */
+    if (ch->desc && !settings_bad) {
+        if (ch->kind >= 0 && !(ch->desc->kinds & CZ_KIND_BIT(ch->kind)))
+            err_at(l, ynode_get(n, "kind"), "plugin '%s' cannot serve kind '%s'", ch->plugin,
+                   chan_kind_to_string(ch->kind));
+        int r = plugin_settings_parse(ch->desc, ch->settings, key, where, l->c->dir, &ch->values,
+                                      l->d);
+        if (r == -ENOMEM)
+            l->oom = 1;
+    }
 }
 
 static void load_main(struct loader *l, const struct ynode *root)
@@ -731,6 +734,8 @@ static void load_main(struct loader *l, const struct ynode *root)
         get_path(l, m, "holidays", &c->holiday_dir);
         get_path(l, m, "plugins", &c->plugin_dir);
     }
+    if (plugin_set_new(c->plugin_dir, &c->plugins) < 0)
+        l->oom = 1;
 
     if ((v = ynode_get(root, "channels")) && v->type != YNODE_NULL &&
         ynode_expect(v, YNODE_MAP, "channels", l->d) == 0 && v->n > 0) {

@@ -12,6 +12,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+struct cz_channel_plugin;
+struct plugin_set;
+struct plugin_settings;
+
 #include "diag.h"
 #include "ynode.h"
 
@@ -60,6 +64,8 @@ struct channel_conf {
     int hourly_capacity; /* max attempts per hour (0 = unlimited) */
     double rate_limit;   /* sends per second across all workers (0 = unlimited) */
     const struct ynode *settings; /* plugin settings, borrowed from the doc */
+    const struct cz_channel_plugin *desc; /* the plugin, owned by config->plugins */
+    struct plugin_settings *values;       /* settings checked against its config map */
     int line, col;
 };
 
@@ -117,6 +123,7 @@ struct config {
 
     struct channel_conf *channels;
     size_t nchannels;
+    struct plugin_set *plugins; /* built-in and paths.plugins plugins */
     struct profile *profiles;
     size_t nprofiles;
     struct calendar *calendars;

@@ -43,6 +43,7 @@ static const struct verb verbs[] = {
     { "status", cmd_status, "summarise the portfolio and the store" },
     { "sample", cmd_sample, "write a synthetic portfolio as CSV to stdout" },
     { "worker", cmd_worker, "dispatch queued jobs from Redis to their channels" },
+    { "plugins", cmd_plugins, "list channel plugins, or one plugin's settings" },
     { "queue", cmd_queue, "inspect the Redis queue: stats, dead letters" },
     { "plan", cmd_plan, "plan a day without changing anything (dry run)" },
     { "explain", cmd_explain, "show how the planner decides for one debtor" },

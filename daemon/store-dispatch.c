@@ -55,7 +55,7 @@ static const char *const dstmt_sql[_DSTMT_MAX] = {
         " created_at)"
         " SELECT a.debtor_id, a.channel_kind, CASE a.channel_kind WHEN 0 THEN d.email"
         "  WHEN 1 THEN d.phone WHEN 3 THEN d.phone WHEN 2 THEN d.chat_handle END,"
-        "  'invalid address', ?2"
+        "  CASE ?3 WHEN 7 THEN 'opted out (provider)' ELSE 'invalid address' END, ?2"
         " FROM attempts a JOIN debtors d ON d.id = a.debtor_id"
         " WHERE a.id = ?1 AND (CASE a.channel_kind WHEN 0 THEN d.email"
         "  WHEN 1 THEN d.phone WHEN 3 THEN d.phone WHEN 2 THEN d.chat_handle END)"
@@ -96,6 +96,7 @@ static const char *const attempt_status_names[_ATTEMPT_STATUS_MAX] = {
     [ATTEMPT_CANCELLED] = "cancelled",
     [ATTEMPT_INVALID_ADDRESS] = "invalid_address",
     [ATTEMPT_DEAD] = "dead",
+    [ATTEMPT_OPTED_OUT] = "opted_out",
 };
 
 const char *attempt_status_to_string(enum attempt_status st)
@@ -277,11 +278,14 @@ int store_result_ingest(struct store *s, const struct store_result *res, int *re
     if ((r = step(s, st)) < 0)
         return r;
     *ret_applied = sqlite3_changes(store_db(s)) > 0;
-    if (*ret_applied && res->status == ATTEMPT_INVALID_ADDRESS) {
+    if (*ret_applied &&
+        (res->status == ATTEMPT_INVALID_ADDRESS || res->status == ATTEMPT_OPTED_OUT)) {
+        /* the planner stops using that address on this channel kind */
         if ((r = dstmt(s, DSTMT_SUPPRESS, &st)) < 0)
             return r;
         sqlite3_bind_int64(st, 1, res->attempt_id);
         sqlite3_bind_int64(st, 2, res->at);
+        sqlite3_bind_int(st, 3, res->status);
         if ((r = step(s, st)) < 0)
             return r;
     }

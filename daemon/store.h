@@ -313,6 +313,7 @@ enum attempt_status {
     ATTEMPT_CANCELLED = 4,
     ATTEMPT_INVALID_ADDRESS = 5,
     ATTEMPT_DEAD = 6,
+    ATTEMPT_OPTED_OUT = 7, /* the provider said the recipient opted out */
     _ATTEMPT_STATUS_MAX,
     _ATTEMPT_STATUS_INVALID = -22,
 };

@@ -138,13 +138,6 @@ struct template_set *template_set_new(const char *default_locale)
     return s;
 }
 
-static void strv_free(char **v, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        free(v[i]);
-    free(v);
-}
-
 void template_set_free(struct template_set *s)
 {
     if (!s)

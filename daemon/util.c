@@ -413,3 +413,10 @@ const char *file_strerror(int r)
 {
     return r == -ESPIPE ? "not a regular file" : strerror(-r);
 }
+
+void strv_free(char **v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++)
+        free(v[i]);
+    free(v);
+}

@@ -41,6 +41,9 @@ static inline bool isempty(const char *s) { return !s || !*s; }
  * directory), other -errno.  file_strerror() says which in words.
  */
 int open_regular(const char *path);
+
+/* Free n strings of v, then v; NULL is fine. */
+void strv_free(char **v, size_t n);
 const char *file_strerror(int r);
 
 /* Wall-clock Unix milliseconds, and a monotonic clock for deadlines. */

@@ -430,12 +430,16 @@ static void on_sent(void *userdata, const struct chan_result *res)
             add_outcome(b, j->id, QUEUE_DEAD, NULL, msg, 0);
         } else {
             wc->retried++;
-            add_outcome(b, j->id, QUEUE_RETRY, "retry", res->error,
-                        wall_ms() + backoff_ms(o, j->tries));
+            /* the provider's Retry-After wins over our backoff when it is longer */
+            int64_t wait = backoff_ms(o, j->tries);
+            if (res->retry_after_ms > wait)
+                wait = res->retry_after_ms;
+            add_outcome(b, j->id, QUEUE_RETRY, "retry", res->error, wall_ms() + wait);
         }
         break;
     case CZ_SEND_FAILED:
     case CZ_SEND_INVALID_ADDRESS:
+    case CZ_SEND_OPTED_OUT:
     default:
         wc->failed++;
         add_outcome(b, j->id, QUEUE_DONE, cz_send_status_to_string(res->status), res->error,
@@ -531,7 +535,7 @@ static void batch_run(struct wbatch *b)
         int r = channel_send(wc->ch, &j->job, &info, on_sent, sc);
         if (r < 0) {
             snprintf(msg, sizeof(msg), "channel error: %s", strerror(-r));
-            on_sent(sc, &(struct chan_result){ CZ_SEND_RETRY, NULL, msg });
+            on_sent(sc, &(struct chan_result){ CZ_SEND_RETRY, NULL, msg, 0 });
         }
     }
     b->running = false;
@@ -1004,21 +1008,16 @@ int worker_run(const struct worker_opts *o)
             goto out;
         }
         struct wchan *wc = &w.chans[w.nchans];
-        struct diags d = DIAGS_INIT;
         wc->w = &w;
         wc->conf = cc;
-        r = channel_new(cc, o->config->dir, w.base, &wc->ch, &d);
-        diags_print(&d, stderr);
-        diags_release(&d);
-        if (r == -EOPNOTSUPP) {
-            log_error("channel '%s': plugin '%s' is not available in this build", cc->name,
-                      cc->plugin);
-            r = -EINVAL;
-            goto out;
-        }
+        r = channel_new(cc, w.base, &wc->ch);
         if (r < 0) {
-            if (r != -EINVAL)
+            if (r == -EINVAL)
+                log_error("channel '%s': plugin '%s' did not start (see above)", cc->name,
+                          cc->plugin);
+            else
                 log_error_errno(r, "cannot start channel '%s': %m", cc->name);
+            r = -EINVAL;
             goto out;
         }
         w.nchans++;

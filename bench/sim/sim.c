@@ -1589,5 +1589,17 @@ int main(int argc, char **argv)
     }
     fclose(tsv);
     report(stdout, &o, ds, ndays);
+    /* freed so that sanitizer builds (the suite's short simulation) stay leak-free */
+    for (int p = 0; p < NPOL; p++)
+        free(used[p]);
+    free(pop);
+    free(ds);
+    free(idx);
+    free(sl);
+    free(nsl);
+    free(pk);
+    free(path);
+    free(cmd);
+    free(db);
     return 0;
 }

@@ -527,12 +527,14 @@ static int log_init(struct cz_instance *inst, const struct cz_host *host, void *
     struct log_chan *l = calloc(1, sizeof(*l));
     const char *name = host->instance_name(inst);
     const char *path = LOG_PATH_DEFAULT;
-    int r;
+    int r = -ENOMEM;
 
-    if (!l) {
-        host->log(inst, CZ_LOG_ERROR, "cannot set up the log channel: %s", strerror(ENOMEM));
-        return -ENOMEM;
-    }
+    /* a given path comes back resolved against the config file's directory;
+     * the default stays relative to the working directory, as it always was */
+    if (host->setting_set(inst, "path") && host->setting_str(inst, "path"))
+        path = host->setting_str(inst, "path");
+    if (!l)
+        goto oom;
     l->inst = inst;
     l->host = host;
     l->fd = -1;
@@ -550,10 +552,6 @@ static int log_init(struct cz_instance *inst, const struct cz_host *host, void *
     if ((r = log_setting_dup(l, "fail_match", &l->fail_match)) < 0 ||
         (r = log_setting_dup(l, "invalid_match", &l->invalid_match)) < 0)
         goto oom;
-    /* a given path comes back resolved against the config file's directory;
-     * the default stays relative to the working directory, as it always was */
-    if (host->setting_set(inst, "path") && host->setting_str(inst, "path"))
-        path = host->setting_str(inst, "path");
     if (!(l->path = strdup(path))) {
         r = -ENOMEM;
         goto oom;
@@ -762,7 +760,8 @@ static void log_delayed_fire(void *userdata)
  * Start a send (rule 2).  With the test knobs: send_block_ms stalls the
  * whole process first (it blocks on purpose, tests/integration/
  * queue-stall.sh); send_delay_ms copies the job and answers it when a host
- * timer fires, like a slow provider.  0, or < 0 without a completion.
+ * timer fires, like a slow provider (at once when the host has no timer
+ * for it).  0, or < 0 without a completion.
  */
 static int log_send(void *state, const struct cz_job *job, struct cz_send *send)
 {
@@ -783,8 +782,10 @@ static int log_send(void *state, const struct cz_job *job, struct cz_send *send)
     /* the host fires timers from its loop, never inside timer_add() */
     x->timer = l->host->timer_add(l->inst, l->send_delay_ms, log_delayed_fire, x);
     if (!x->timer) {
+        /* no loop to wait on (or no memory for a timer): answer now, as
+         * chan-log.c did without an event base; the delay is only a knob */
         free(x);
-        return -ENOMEM;
+        return log_send_now(l, job, send);
     }
     x->next = l->delayed;
     if (x->next)

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "channel.h"
+#include "plugin.h"
 #include "testlib.h"
 #include "util.h"
 #include "ynode.h"
@@ -17,6 +18,8 @@ struct fixture {
     char dir[64];
     char path[128];
     struct ydoc *doc;
+    struct plugin_set *plugins;
+    struct channel_conf conf;
     struct channel *ch;
 };
 
@@ -36,16 +39,26 @@ static int setup(struct fixture *f, const char *initial)
     struct diags d = { 0 };
     if (ydoc_parse("test", yaml, (size_t)n, &f->doc, &d) < 0)
         return -1;
-    struct channel_conf conf = { .name = "email", .plugin = "log", .kind = CHAN_EMAIL,
-                                 .settings = f->doc->root };
-    int r = channel_new(&conf, NULL, NULL, &f->ch, &d);
+    f->conf = (struct channel_conf){ .name = "email", .plugin = "log", .kind = CHAN_EMAIL,
+                                     .settings = f->doc->root };
+    char err[256];
+    if (plugin_set_new(NULL, &f->plugins) < 0 ||
+        plugin_set_get(f->plugins, "log", &f->conf.desc, err, sizeof(err)) < 0)
+        return -1;
+    int r = plugin_settings_parse(f->conf.desc, f->doc->root, f->doc->root, "channel 'email'",
+                                  NULL, &f->conf.values, &d);
+    diags_print(&d, stderr);
     diags_release(&d);
-    return r;
+    if (r < 0)
+        return r;
+    return channel_new(&f->conf, NULL, &f->ch);
 }
 
 static void teardown(struct fixture *f)
 {
     channel_free(f->ch);
+    plugin_settings_free(f->conf.values);
+    plugin_set_free(f->plugins);
     ydoc_free(f->doc);
     unlink(f->path);
     rmdir(f->dir);
@@ -77,7 +90,7 @@ static struct answer send_in(struct fixture *f, int64_t id, const char *key, boo
                      inputs ? inputs : "");
     struct job j;
     char err[256];
-    struct answer a = { 0, _CZ_SEND_STATUS_MAX };
+    struct answer a = { 0, CZ_SEND_STATUS_MAX_ };
     if (job_parse(payload, (size_t)n, 0, &j, err, sizeof(err)) < 0) {
         fprintf(stderr, "job: %s\n", err);
         test_failures++;

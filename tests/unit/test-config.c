@@ -13,6 +13,7 @@
 
 #include "cadenza-config.h"
 #include "config.h"
+#include "plugin.h"
 #include "testlib.h"
 
 static char root[PATH_MAX];
@@ -489,7 +490,7 @@ static void test_errors_main(void)
         { BM, 6, 11, "invalid listen address 'localhost' (expected host:port)" },
         { BM, 8, 14, "unknown time zone 'Europe/Atlantis'" },
         { BM, 9, 13, "invalid currency 'euro' (expected an ISO 4217 code like 'EUR')" },
-        { BM, 15, 13, "unknown plugin 'kanel' for channel 'sms'; did you mean 'kannel'?" },
+        { BM, 15, 13, "unknown plugin 'logg' for channel 'sms'; did you mean 'log'?" },
         { BM, 16, 11, "unknown channel kind 'text' (email, sms, chat, call or letter)" },
         { BM, 17, 11, "'cost' must be a number, got 'cheap'" },
         { BM, 18, 22, "'hourly_capacity' must be between 0 and 10000000, got -1" },
@@ -506,6 +507,17 @@ static void test_errors_main(void)
           "duplicate key 'sms' (first defined at line 2)" },
     };
     load_bad(src("tests/data/config/dup-channel.yaml"), dup, 1);
+
+    /* the plugin's config map, applied at load (validate) time */
+#define BS "tests/data/config/bad-settings.yaml"
+    static const struct want set[] = {
+        { BS, 6, 7, "unknown key 'pth' in settings of channel 'email' (plugin 'log'); "
+                    "did you mean 'path'?" },
+        { BS, 7, 19, "'fail_first' must be an integer, got 'many'" },
+        { BS, 8, 22, "'send_delay_ms' must be between 0 and 600000, got -5" },
+        { BS, 9, 19, "'fail_match' must be a string, not a sequence" },
+    };
+    load_bad(src(BS), set, ELEMENTSOF(set));
 
     static const struct want tz1[] = {
         { "tests/data/config/bad-tz.yaml", 2, 14, "unknown time zone '../../etc/passwd'" },
@@ -565,7 +577,8 @@ static void test_good_fixture(void)
     const struct channel_conf *ch = config_channel(c, "sms-a");
     CHECK(ch != NULL);
     if (ch) {
-        CHECK_STR(ch->plugin, "fake");
+        CHECK_STR(ch->plugin, "log");
+        CHECK(ch->desc != NULL && streq(ch->desc->name, "log"));
         CHECK_INT(ch->kind, CHAN_SMS);
         CHECK(ch->cost == 0.05);
         CHECK_INT(ch->hourly_capacity, 100);
@@ -573,10 +586,13 @@ static void test_good_fixture(void)
         CHECK_INT(ch->line, 17);
         CHECK_INT(ch->col, 3);
         CHECK(ch->settings != NULL);
-        if (ch->settings) {
-            const struct ynode *u = ynode_get(ch->settings, "url");
-            CHECK(u && streq(u->str, "http://127.0.0.1:1/send"));
-        }
+        /* checked against the plugin's config map; a relative path is resolved */
+        const struct plugin_value *v = plugin_settings_get(ch->values, "path");
+        CHECK(v && v->set && v->text && strstr(v->text, "tests/data/config/good/sent.log"));
+        v = plugin_settings_get(ch->values, "fail_first");
+        CHECK(v && v->set && v->i == 2);
+        v = plugin_settings_get(ch->values, "send_delay_ms");
+        CHECK(v && !v->set && v->present && v->i == 0); /* the map's default */
     }
     ch = config_channel(c, "calls");
     CHECK(ch && ch->kind == CHAN_CALL && ch->settings == NULL && ch->cost == 0);

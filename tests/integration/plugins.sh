@@ -1,0 +1,122 @@
+#!/bin/sh
+# Channel plugins loaded from paths.plugins: `cadenza plugins` lists them
+# (and the refused ones with their reason), `validate` applies each
+# plugin's config map at file:line:col and refuses an ABI or name mismatch
+# in one line, and a worker sends through a dlopen'ed plugin with a real
+# Redis: asynchronous completions on host timers, retries with the
+# provider's Retry-After, and the opted-out answer.
+. "$SRCDIR/tests/integration/lib.sh"
+: "${TEST_PLUGIN_DIR:?TEST_PLUGIN_DIR must point at the built test plugins}"
+
+CFG="$T/cadenza.yaml"
+# config CHANNELS-YAML: a configuration with paths.plugins and these channels
+config() {
+    cat >"$CFG" <<EOC
+redis:
+  url: redis://127.0.0.1:${RPORT:-6379}
+  timeout: 2
+paths:
+  plugins: $TEST_PLUGIN_DIR
+  strategies: $T/no-strategies
+  profiles: $SRCDIR/config/profiles
+  holidays: $SRCDIR/config/holidays
+  templates: $SRCDIR/config/templates
+channels:
+$1
+EOC
+    export CADENZA_CONFIG="$CFG"
+}
+mkdir -p "$T/no-strategies"
+
+# --- listing ------------------------------------------------------------
+config "  email: { plugin: log, kind: email }"
+expect_exit 1 "plugins lists, and says some were refused" -- cz plugins
+expect_grep "^log .*built in" "$T/out" "the built-in log plugin"
+expect_grep "^fake .*email,sms,chat .*$TEST_PLUGIN_DIR/fake.so" "$T/out" "fake.so from paths.plugins"
+expect_grep "^future .*was built for plugin ABI 2.0; this cadenza has 1.0: rebuild the plugin against it" \
+    "$T/out" "future.so refused with the reason"
+expect_grep "^misnamed .*calls itself 'other', not 'misnamed'" "$T/out" "misnamed.so refused"
+expect_exit 0 "plugins fake: its settings" -- cz plugins fake
+expect_grep "path .*path, required .*file that records every send" "$T/out" "a required setting"
+expect_grep "answer .*choice sent|retry|failed|invalid_address|opted_out, default sent" "$T/out" \
+    "a choice with its default"
+expect_grep "delay_ms .*integer 0..60000, default 0" "$T/out" "bounds"
+expect_exit 2 "plugins fak: did you mean" -- cz plugins fak
+expect_grep "no plugin 'fak'; did you mean 'fake'?" "$T/err" "suggests fake"
+
+# --- validate: config maps and refusals ------------------------------------
+config "  sms:
+    plugin: future
+    kind: sms
+  email:
+    plugin: fake
+    kind: email
+    settings:
+      pth: x
+      answer: sen
+      delay_ms: 99999999
+      ratio: lots
+  bot:
+    plugin: fake
+    kind: call
+    settings: { path: b.log }"
+expect_exit 1 "validate: every plugin problem at once" -- cz validate
+expect_grep "cadenza.yaml:12:13: error: plugin '$TEST_PLUGIN_DIR/future.so' was built for plugin ABI 2.0; this cadenza has 1.0: rebuild the plugin against it" \
+    "$T/err" "ABI mismatch: one clear line"
+expect_grep "cadenza.yaml:18:7: error: unknown key 'pth' in settings of channel 'email' (plugin 'fake'); did you mean 'path'?" \
+    "$T/err" "unknown key with did-you-mean"
+expect_grep "cadenza.yaml:19:15: error: 'answer' must be one of sent,retry,failed,invalid_address,opted_out, got 'sen'; did you mean 'sent'?" \
+    "$T/err" "a choice"
+expect_grep "cadenza.yaml:20:17: error: 'delay_ms' must be between 0 and 60000, got 99999999" \
+    "$T/err" "out of range"
+expect_grep "cadenza.yaml:21:14: error: 'ratio' must be a number, got 'lots'" "$T/err" "wrong type"
+expect_grep "cadenza.yaml:18:7: error: channel 'email': plugin 'fake' needs setting 'path' (file that records every send)" \
+    "$T/err" "a missing required setting"
+expect_grep "cadenza.yaml:24:11: error: plugin 'fake' cannot serve kind 'call'" "$T/err" \
+    "a kind the plugin does not serve"
+
+# --- sending through a dlopen'ed plugin -------------------------------------
+. "$SRCDIR/tests/integration/queue-redis.sh"
+start_redis
+config "  email:
+    plugin: fake
+    kind: email
+    settings: { path: $T/fake.log, delay_ms: 20, verbose: true }
+  sms:
+    plugin: fake
+    kind: sms
+    settings: { path: $T/fake-sms.log, answer: retry, retry_after_ms: 3000000 }"
+make_jobs 50 1 email >"$T/e.jsonl"
+make_jobs 5 100 sms >"$T/s.jsonl"
+expect_exit 0 "enqueue" -- cz queue enqueue "$T/e.jsonl"
+expect_exit 0 "enqueue sms" -- cz queue enqueue "$T/s.jsonl"
+# in the background: the retried jobs keep an idle worker from exiting
+czbg -v worker --retry-base 100 2>"$T/w.err" &
+wpid=$!
+i=0
+while [ $i -lt 200 ]; do
+    [ "$(cat "$T/fake.log" 2>/dev/null | wc -l)" -ge 50 ] &&
+        [ "$(cat "$T/fake-sms.log" 2>/dev/null | wc -l)" -ge 5 ] && break
+    sleep 0.1; i=$((i + 1))
+done
+sleep 2 # ten times the 100 ms backoff: without Retry-After they would be tried again
+[ "$(wc -l <"$T/fake.log")" -eq 50 ] && pass "50 e-mail sends recorded once each" ||
+    fail "fake.log has $(wc -l <"$T/fake.log") lines, expected 50"
+[ "$(wc -l <"$T/fake-sms.log")" -eq 5 ] && pass "5 sms sends, not tried again within 2 s" ||
+    fail "sms tries: $(wc -l <"$T/fake-sms.log"), expected 5 (Retry-After ignored?)"
+cz queue stats --format json >"$T/stats.json" 2>/dev/null
+/usr/bin/python3 - "$T/stats.json" <<'EOP' && pass "the 5 wait as retrying, not due" || fail "queue stats: $(cat "$T/stats.json")"
+import json, sys
+st = json.load(open(sys.argv[1]))
+sms = {c["channel"]: c for c in st["channels"]}["sms"]
+assert sms["retrying"] == 5 and sms["due"] == 0 and sms["ready"] == 0, sms
+EOP
+kill -TERM $wpid
+wait $wpid
+rc=$?
+[ $rc -eq 0 ] && pass "worker stops on SIGTERM" || fail "worker exit $rc"
+expect_grep "\[channel:fake:email\] sending attempt 1 to d\*\**@example.com" "$T/w.err" \
+    "plugin log lines carry plugin and instance, the address masked"
+if grep -q "debtor1@example.com" "$T/w.err"; then fail "an address was logged unmasked"; else pass "no address logged in clear"; fi
+
+finish
