@@ -23,13 +23,17 @@
  *  3. A timer fires at most once, never after timer_cancel or after the
  *     instance is freed.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <event2/event.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "channel.h"
+#include "curlm.h"
 #include "log.h"
 #include "plugin.h"
 #include "util.h"
@@ -43,10 +47,14 @@ struct cz_timer {
 };
 
 /* struct cz_instance is the channel itself: plugins only hold pointers to it. */
+struct hreq;
+
 struct channel {
     const struct cz_channel_plugin *desc;
     const struct channel_conf *conf;
     struct event_base *base;
+    struct curlm *curlm;   /* NULL: no HTTP or SMTP (host->http answers -ENOTSUP) */
+    struct hreq *requests; /* HTTP and SMTP requests running */
     void *state;
     bool started;          /* init succeeded: shutdown is owed */
     uint64_t pending;      /* sends not yet completed */
@@ -318,6 +326,337 @@ static int64_t host_wall_ms(void)
     return wall_ms();
 }
 
+/* ---- HTTP and SMTP through the process's curl multi handle (ABI 1.1) ---- */
+
+#define HTTP_BODY_MAX (1u << 20) /* a provider's answer beyond this is cut */
+#define HTTP_HEADERS_MAX 64
+
+struct hreq {
+    struct channel *ch;
+    CURL *easy;
+    bool smtp;
+    cz_http_fn http_done;
+    cz_smtp_fn smtp_done;
+    void *userdata;
+    struct curl_slist *list;  /* request headers, or SMTP recipients */
+    char *out;                /* request body / message (a copy) */
+    size_t out_len, out_off;
+    struct sbuf in;           /* response body */
+    struct cz_header hdr[HTTP_HEADERS_MAX];
+    size_t nhdr;
+    char errbuf[CURL_ERROR_SIZE];
+    struct hreq *prev, *next;
+};
+
+static void hreq_free(struct hreq *r)
+{
+    if (!r)
+        return;
+    if (r->prev)
+        r->prev->next = r->next;
+    else if (r->ch && r->ch->requests == r)
+        r->ch->requests = r->next;
+    if (r->next)
+        r->next->prev = r->prev;
+    if (r->easy)
+        curl_easy_cleanup(r->easy);
+    curl_slist_free_all(r->list);
+    free(r->out);
+    sbuf_release(&r->in);
+    for (size_t i = 0; i < r->nhdr; i++) {
+        free((char *)r->hdr[i].name);
+        free((char *)r->hdr[i].value);
+    }
+    free(r);
+}
+
+static size_t on_body(char *p, size_t size, size_t n, void *ud)
+{
+    struct hreq *r = ud;
+    size_t len = size * n;
+    size_t room = r->in.len < HTTP_BODY_MAX ? HTTP_BODY_MAX - r->in.len : 0;
+    if (room && sbuf_add(&r->in, p, len < room ? len : room) < 0)
+        return 0; /* out of memory: fail the transfer */
+    return len;
+}
+
+static size_t on_header(char *p, size_t size, size_t n, void *ud)
+{
+    struct hreq *r = ud;
+    size_t len = size * n;
+    if (len >= 5 && strncmp(p, "HTTP/", 5) == 0) {
+        /* a new response (after a 100 Continue or a redirect): forget the last one's */
+        for (size_t i = 0; i < r->nhdr; i++) {
+            free((char *)r->hdr[i].name);
+            free((char *)r->hdr[i].value);
+        }
+        r->nhdr = 0;
+        return len;
+    }
+    const char *colon = memchr(p, ':', len);
+    if (!colon || r->nhdr == HTTP_HEADERS_MAX)
+        return len;
+    const char *v = colon + 1, *e = p + len;
+    while (v < e && (*v == ' ' || *v == '\t'))
+        v++;
+    while (e > v && (e[-1] == '\r' || e[-1] == '\n' || e[-1] == ' '))
+        e--;
+    char *name = strndup(p, (size_t)(colon - p)), *value = strndup(v, (size_t)(e - v));
+    if (!name || !value) {
+        free(name);
+        free(value);
+        return 0;
+    }
+    r->hdr[r->nhdr].name = name;
+    r->hdr[r->nhdr].value = value;
+    r->nhdr++;
+    return len;
+}
+
+static size_t on_read(char *buf, size_t size, size_t n, void *ud)
+{
+    struct hreq *r = ud;
+    size_t want = size * n, left = r->out_len - r->out_off;
+    size_t k = want < left ? want : left;
+    memcpy(buf, r->out + r->out_off, k);
+    r->out_off += k;
+    return k;
+}
+
+/* Retry-After: delta seconds, or an HTTP date (RFC 9110 10.2.3). */
+static int64_t retry_after_ms(const struct hreq *r)
+{
+    for (size_t i = 0; i < r->nhdr; i++) {
+        if (strcasecmp(r->hdr[i].name, "Retry-After") != 0)
+            continue;
+        const char *v = r->hdr[i].value;
+        char *end;
+        long long sec = strtoll(v, &end, 10);
+        if (end != v && !*end && sec >= 0)
+            return sec > 86400 * 7 ? 86400LL * 7 * 1000 : sec * 1000;
+        time_t when = curl_getdate(v, NULL);
+        if (when > 0) {
+            int64_t d = (int64_t)when * 1000 - wall_ms();
+            return d > 0 ? d : 0;
+        }
+    }
+    return 0;
+}
+
+static int curl_errno(CURLcode c)
+{
+    switch (c) {
+    case CURLE_OK:
+        return 0;
+    case CURLE_OPERATION_TIMEDOUT:
+        return -ETIMEDOUT;
+    case CURLE_COULDNT_CONNECT:
+        return -ECONNREFUSED;
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+        return -EHOSTUNREACH;
+    case CURLE_OUT_OF_MEMORY:
+        return -ENOMEM;
+    case CURLE_LOGIN_DENIED:
+    case CURLE_AUTH_ERROR:
+        return -EACCES;
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+    case CURLE_GOT_NOTHING:
+        return -ECONNRESET;
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_USE_SSL_FAILED:
+    case CURLE_PEER_FAILED_VERIFICATION:
+        return -EPROTO;
+    default:
+        return -EIO;
+    }
+}
+
+static void on_done(void *ud, CURL *easy, CURLcode res)
+{
+    struct hreq *r = ud;
+    long code = 0;
+    curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &code);
+    const char *why = r->errbuf[0] ? r->errbuf : curl_easy_strerror(res);
+    if (r->smtp) {
+        struct cz_smtp_response sr = {
+            .code = (int)code,
+            .error = curl_errno(res),
+            .error_text = res == CURLE_OK ? NULL : why,
+        };
+        /* a refused recipient or message surfaces as a send error: keep the reply code */
+        if (res != CURLE_OK && sr.error == -ECONNRESET && code >= 400)
+            sr.error = -EPROTO;
+        r->smtp_done(r->userdata, &sr);
+    } else {
+        sbuf_cstr(&r->in);
+        struct cz_http_response hr = {
+            .status = res == CURLE_OK ? (int)code : 0,
+            .error = curl_errno(res),
+            .error_text = res == CURLE_OK ? NULL : why,
+            .body = r->in.buf ? r->in.buf : "",
+            .body_len = r->in.len,
+            .headers = r->hdr,
+            .nheaders = r->nhdr,
+        };
+        hr.retry_after_ms = retry_after_ms(r);
+        r->http_done(r->userdata, &hr);
+    }
+    hreq_free(r); /* the easy handle left the multi handle (curlm invariant 1) */
+}
+
+static struct hreq *hreq_new(struct channel *ch, int64_t timeout_ms, int64_t connect_ms)
+{
+    struct hreq *r = calloc(1, sizeof(*r));
+    if (!r)
+        return NULL;
+    r->ch = ch;
+    r->in.max = HTTP_BODY_MAX + 1;
+    if (!(r->easy = curl_easy_init())) {
+        free(r);
+        return NULL;
+    }
+    curl_easy_setopt(r->easy, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(r->easy, CURLOPT_ERRORBUFFER, r->errbuf);
+    curl_easy_setopt(r->easy, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
+    curl_easy_setopt(r->easy, CURLOPT_CONNECTTIMEOUT_MS, (long)(connect_ms > 0 ? connect_ms : 5000));
+    return r;
+}
+
+static int hreq_start(struct hreq *r)
+{
+    struct channel *ch = r->ch;
+    r->next = ch->requests;
+    if (r->next)
+        r->next->prev = r;
+    ch->requests = r;
+    int k = curlm_add(ch->curlm, r->easy, on_done, r);
+    if (k < 0)
+        hreq_free(r);
+    return k;
+}
+
+static bool token_ok(const char *s)
+{
+    for (; s && *s; s++)
+        if (!isalnum((unsigned char)*s) && !strchr("!#$%&'*+-.^_`|~", *s))
+            return false;
+    return s != NULL;
+}
+
+static int host_http(struct cz_instance *inst, const struct cz_http_request *req, cz_http_fn done,
+                     void *userdata)
+{
+    struct channel *ch = CH(inst);
+    if (!ch->curlm)
+        return -ENOTSUP;
+    if (!req || !done || !req->url || (strncmp(req->url, "http://", 7) != 0 &&
+                                       strncmp(req->url, "https://", 8) != 0))
+        return -EINVAL;
+    const char *method = req->method ? req->method : "GET";
+    if (!token_ok(method))
+        return -EINVAL;
+    struct hreq *r = hreq_new(ch, req->timeout_ms > 0 ? req->timeout_ms : 10000,
+                              req->connect_timeout_ms);
+    if (!r)
+        return -ENOMEM;
+    r->http_done = done;
+    r->userdata = userdata;
+    CURL *e = r->easy;
+    curl_easy_setopt(e, CURLOPT_URL, req->url);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
+    for (size_t i = 0; i < req->nheaders; i++) {
+        const struct cz_header *h = &req->headers[i];
+        if (!h->name || !h->value || !token_ok(h->name) || strpbrk(h->value, "\r\n")) {
+            hreq_free(r);
+            return -EINVAL;
+        }
+        _cleanup_free_ char *line = strdupf("%s: %s", h->name, h->value);
+        struct curl_slist *l = line ? curl_slist_append(r->list, line) : NULL;
+        if (!l) {
+            hreq_free(r);
+            return -ENOMEM;
+        }
+        r->list = l;
+    }
+    /* no "Expect: 100-continue" round trip on POST bodies */
+    struct curl_slist *l = curl_slist_append(r->list, "Expect:");
+    if (!l) {
+        hreq_free(r);
+        return -ENOMEM;
+    }
+    r->list = l;
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->list);
+    if (req->body) {
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+        curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, req->body);
+    }
+    if (strcmp(method, "GET") == 0 && !req->body)
+        curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+    else if (strcmp(method, "POST") != 0 || !req->body)
+        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
+    if (req->username) {
+        curl_easy_setopt(e, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+        curl_easy_setopt(e, CURLOPT_USERNAME, req->username);
+        curl_easy_setopt(e, CURLOPT_PASSWORD, req->password ? req->password : "");
+    }
+    return hreq_start(r);
+}
+
+static int host_smtp(struct cz_instance *inst, const struct cz_smtp_request *req, cz_smtp_fn done,
+                     void *userdata)
+{
+    struct channel *ch = CH(inst);
+    if (!ch->curlm)
+        return -ENOTSUP;
+    if (!req || !done || !req->url || !req->mail_from || !req->nrcpt || !req->message ||
+        (strncmp(req->url, "smtp://", 7) != 0 && strncmp(req->url, "smtps://", 8) != 0))
+        return -EINVAL;
+    struct hreq *r = hreq_new(ch, req->timeout_ms > 0 ? req->timeout_ms : 30000, 0);
+    if (!r)
+        return -ENOMEM;
+    r->smtp = true;
+    r->smtp_done = done;
+    r->userdata = userdata;
+    r->out = malloc(req->message_len ? req->message_len : 1);
+    if (!r->out) {
+        hreq_free(r);
+        return -ENOMEM;
+    }
+    memcpy(r->out, req->message, req->message_len);
+    r->out_len = req->message_len;
+    for (size_t i = 0; i < req->nrcpt; i++) {
+        struct curl_slist *l = req->rcpt[i] ? curl_slist_append(r->list, req->rcpt[i]) : NULL;
+        if (!l) {
+            hreq_free(r);
+            return req->rcpt[i] ? -ENOMEM : -EINVAL;
+        }
+        r->list = l;
+    }
+    CURL *e = r->easy;
+    curl_easy_setopt(e, CURLOPT_URL, req->url);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
+    curl_easy_setopt(e, CURLOPT_MAIL_FROM, req->mail_from);
+    curl_easy_setopt(e, CURLOPT_MAIL_RCPT, r->list);
+    curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
+    curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, (curl_off_t)r->out_len);
+    curl_easy_setopt(e, CURLOPT_READFUNCTION, on_read);
+    curl_easy_setopt(e, CURLOPT_READDATA, r);
+    curl_easy_setopt(e, CURLOPT_USE_SSL, req->tls == CZ_TLS_REQUIRED   ? (long)CURLUSESSL_ALL
+                                          : req->tls == CZ_TLS_OPTIONAL ? (long)CURLUSESSL_TRY
+                                                                        : (long)CURLUSESSL_NONE);
+    if (req->username) {
+        curl_easy_setopt(e, CURLOPT_USERNAME, req->username);
+        curl_easy_setopt(e, CURLOPT_PASSWORD, req->password ? req->password : "");
+    }
+    return hreq_start(r);
+}
+
 static const struct cz_host host = {
     .abi_major = CZ_PLUGIN_ABI_MAJOR,
     .abi_minor = CZ_PLUGIN_ABI_MINOR,
@@ -335,11 +674,14 @@ static const struct cz_host host = {
     .report = host_report,
     .mono_ms = host_mono_ms,
     .wall_ms = host_wall_ms,
+    .http = host_http,
+    .smtp = host_smtp,
 };
 
 /* ---- instances ---- */
 
-int channel_new(const struct channel_conf *conf, struct event_base *base, struct channel **ret)
+int channel_new(const struct channel_conf *conf, struct event_base *base, struct curlm *curlm,
+                struct channel **ret)
 {
     if (!conf->desc)
         return -EINVAL; /* config_load() reported it */
@@ -349,11 +691,16 @@ int channel_new(const struct channel_conf *conf, struct event_base *base, struct
     ch->desc = conf->desc;
     ch->conf = conf;
     ch->base = base;
+    ch->curlm = curlm;
     snprintf(ch->tag, sizeof(ch->tag), "[channel:%s:%s]", conf->desc->name, conf->name);
     int r = ch->desc->init((struct cz_instance *)ch, &host, &ch->state);
     if (r < 0) {
         while (ch->timers)
             host_timer_cancel(ch->timers);
+        while (ch->requests) {
+            curlm_cancel(ch->curlm, ch->requests->easy);
+            hreq_free(ch->requests);
+        }
         free(ch);
         return r == -ENOMEM ? r : -EINVAL;
     }
@@ -370,6 +717,11 @@ void channel_free(struct channel *ch)
         ch->desc->shutdown(ch->state);
     while (ch->timers)
         host_timer_cancel(ch->timers);
+    /* requests still running are cancelled without their callbacks */
+    while (ch->requests) {
+        curlm_cancel(ch->curlm, ch->requests->easy);
+        hreq_free(ch->requests);
+    }
     free(ch);
 }
 

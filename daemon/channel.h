@@ -21,6 +21,7 @@
 #include "job.h"
 
 struct event_base;
+struct curlm;
 
 struct chan_result {
     enum cz_send_status status;
@@ -42,10 +43,12 @@ struct channel;
 /*
  * Create the instance configured as conf (conf->desc and conf->values are
  * set by a successful config_load()).  base is the loop for the plugin's
- * timers.  -EINVAL when the plugin's init refused (it logged why),
- * -ENOMEM.
+ * timers, curlm the multi handle for its HTTP and SMTP requests (NULL:
+ * host->http and host->smtp answer -ENOTSUP).  -EINVAL when the plugin's
+ * init refused (it logged why), -ENOMEM.
  */
-int channel_new(const struct channel_conf *conf, struct event_base *base, struct channel **ret);
+int channel_new(const struct channel_conf *conf, struct event_base *base, struct curlm *curlm,
+                struct channel **ret);
 /* Shut down and free; NULL is a no-op.  Pending sends must have completed. */
 void channel_free(struct channel *ch);
 

@@ -45,6 +45,7 @@
 
 #include "channel.h"
 #include "config.h"
+#include "curlm.h"
 #include "job.h"
 #include "log.h"
 #include "queue.h"
@@ -136,6 +137,7 @@ struct wbatch {
 struct worker {
     const struct worker_opts *o;
     struct event_base *base;
+    struct curlm *curlm;   /* the channels' HTTP and SMTP requests */
     struct queue_async *qa;
     struct wchan *chans;
     size_t nchans;
@@ -995,7 +997,7 @@ int worker_run(const struct worker_opts *o)
     if (w.margin_ms > o->visibility_ms * 3 / 4)
         w.margin_ms = o->visibility_ms * 3 / 4;
     w.chans = calloc(want ? want : 1, sizeof(*w.chans));
-    if (!w.chans) {
+    if (!w.chans || curlm_new(w.base, &w.curlm) < 0) {
         r = -ENOMEM;
         goto out;
     }
@@ -1010,7 +1012,7 @@ int worker_run(const struct worker_opts *o)
         struct wchan *wc = &w.chans[w.nchans];
         wc->w = &w;
         wc->conf = cc;
-        r = channel_new(cc, w.base, &wc->ch);
+        r = channel_new(cc, w.base, w.curlm, &wc->ch);
         if (r < 0) {
             if (r == -EINVAL)
                 log_error("channel '%s': plugin '%s' did not start (see above)", cc->name,
@@ -1060,6 +1062,7 @@ out:
         }
         channel_free(w.chans[i].ch);
     }
+    curlm_free(w.curlm); /* after the channels: they cancel their requests first */
     free(w.chans);
     if (w.tick)
         event_free(w.tick);

@@ -41,6 +41,9 @@
  *  5. Everything the host passes is borrowed for the call; strings are
  *     UTF-8 and NUL-terminated.
  *
+ * ABI history: 1.0 the descriptor, job view and host; 1.1 host->http and
+ * host->smtp.
+ *
  * Versioning: a change that breaks a plugin built against an older header
  * bumps CZ_PLUGIN_ABI_MAJOR (the host refuses other majors).  Fields are
  * only ever appended to struct cz_host and struct cz_job, bumping
@@ -60,7 +63,7 @@ extern "C" {
 #endif
 
 #define CZ_PLUGIN_ABI_MAJOR 1
-#define CZ_PLUGIN_ABI_MINOR 0
+#define CZ_PLUGIN_ABI_MINOR 1
 
 /* The symbol the loader looks up in a plugin's shared object. */
 #define CZ_PLUGIN_SYMBOL "cz_channel_plugin"
@@ -166,6 +169,61 @@ struct cz_news {
 
 typedef void (*cz_timer_fn)(void *userdata);
 
+/* ---- non-blocking HTTP and SMTP through the host (ABI 1.1) --------------- */
+
+struct cz_header {
+    const char *name, *value;
+};
+
+struct cz_http_request {
+    const char *method;               /* "GET", "POST", "PUT", "DELETE" */
+    const char *url;                  /* http:// or https:// */
+    const struct cz_header *headers;  /* extra request headers */
+    size_t nheaders;
+    const char *body;                 /* NULL: none */
+    size_t body_len;
+    const char *username, *password;  /* HTTP basic auth, or NULL */
+    int64_t timeout_ms;               /* the whole exchange; 0: 10 s */
+    int64_t connect_timeout_ms;       /* 0: 5 s */
+};
+
+struct cz_http_response {
+    int status;                       /* HTTP status; 0 when no response came */
+    int error;                        /* 0, or -errno: -ETIMEDOUT, -ECONNREFUSED, -EPROTO... */
+    const char *error_text;           /* with error: libcurl's words */
+    const char *body;                 /* NUL-terminated; at most 1 MiB is kept */
+    size_t body_len;
+    const struct cz_header *headers;  /* response headers, names as sent */
+    size_t nheaders;
+    int64_t retry_after_ms;           /* a Retry-After header (seconds or a date), else 0 */
+};
+typedef void (*cz_http_fn)(void *userdata, const struct cz_http_response *res);
+
+enum cz_tls {
+    CZ_TLS_REQUIRED = 0, /* smtp:// with STARTTLS, refused without it; or smtps:// */
+    CZ_TLS_OPTIONAL = 1, /* STARTTLS when the server offers it */
+    CZ_TLS_NONE = 2,     /* plain text (loopback test servers) */
+};
+
+struct cz_smtp_request {
+    const char *url;                  /* smtp://host[:port] or smtps://host[:port] */
+    enum cz_tls tls;
+    const char *username, *password;  /* AUTH, or NULL */
+    const char *mail_from;            /* envelope sender address */
+    const char *const *rcpt;          /* envelope recipients */
+    size_t nrcpt;
+    const char *message;              /* the whole RFC 5322 message, CRLF line ends */
+    size_t message_len;
+    int64_t timeout_ms;               /* the whole exchange; 0: 30 s */
+};
+
+struct cz_smtp_response {
+    int code;                         /* the server's last reply code (250, 451, 550); 0: none */
+    int error;                        /* 0 when the message was accepted, else -errno */
+    const char *error_text;           /* with error: what failed (libcurl's or the server's words) */
+};
+typedef void (*cz_smtp_fn)(void *userdata, const struct cz_smtp_response *res);
+
 struct cz_host {
     uint16_t abi_major, abi_minor; /* the host's: check abi_minor before later members */
 
@@ -213,6 +271,22 @@ struct cz_host {
     /* Monotonic milliseconds and wall-clock Unix milliseconds, as the host sees them. */
     int64_t (*mono_ms)(void);
     int64_t (*wall_ms)(void);
+
+    /* ---- ABI 1.1 ---- */
+
+    /*
+     * Start an HTTP request on the host's libcurl multi handle, driven by
+     * its event loop (connections are reused).  0: done is called exactly
+     * once, later, never inside this call; its response is borrowed for the
+     * callback.  < 0 (-ENOMEM, -EINVAL for a bad request): done is never
+     * called.  Requests still running at shutdown are cancelled without
+     * their callbacks.
+     */
+    int (*http)(struct cz_instance *inst, const struct cz_http_request *req, cz_http_fn done,
+                void *userdata);
+    /* The same for one SMTP transaction (MAIL FROM, RCPT TO, DATA). */
+    int (*smtp)(struct cz_instance *inst, const struct cz_smtp_request *req, cz_smtp_fn done,
+                void *userdata);
 };
 
 /* ---- the descriptor ------------------------------------------------------- */

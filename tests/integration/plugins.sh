@@ -33,7 +33,7 @@ config "  email: { plugin: log, kind: email }"
 expect_exit 1 "plugins lists, and says some were refused" -- cz plugins
 expect_grep "^log .*built in" "$T/out" "the built-in log plugin"
 expect_grep "^fake .*email,sms,chat .*$TEST_PLUGIN_DIR/fake.so" "$T/out" "fake.so from paths.plugins"
-expect_grep "^future .*was built for plugin ABI 2.0; this cadenza has 1.0: rebuild the plugin against it" \
+expect_grep "^future .*was built for plugin ABI 2.0; this cadenza has 1\.[0-9]*: rebuild the plugin against it" \
     "$T/out" "future.so refused with the reason"
 expect_grep "^misnamed .*calls itself 'other', not 'misnamed'" "$T/out" "misnamed.so refused"
 expect_exit 0 "plugins fake: its settings" -- cz plugins fake
@@ -61,7 +61,7 @@ config "  sms:
     kind: call
     settings: { path: b.log }"
 expect_exit 1 "validate: every plugin problem at once" -- cz validate
-expect_grep "cadenza.yaml:12:13: error: plugin '$TEST_PLUGIN_DIR/future.so' was built for plugin ABI 2.0; this cadenza has 1.0: rebuild the plugin against it" \
+expect_grep "cadenza.yaml:12:13: error: plugin '$TEST_PLUGIN_DIR/future.so' was built for plugin ABI 2.0; this cadenza has 1\.[0-9]*: rebuild the plugin against it" \
     "$T/err" "ABI mismatch: one clear line"
 expect_grep "cadenza.yaml:18:7: error: unknown key 'pth' in settings of channel 'email' (plugin 'fake'); did you mean 'path'?" \
     "$T/err" "unknown key with did-you-mean"
@@ -118,5 +118,67 @@ rc=$?
 expect_grep "\[channel:fake:email\] sending attempt 1 to d\*\**@example.com" "$T/w.err" \
     "plugin log lines carry plugin and instance, the address masked"
 if grep -q "debtor1@example.com" "$T/w.err"; then fail "an address was logged unmasked"; else pass "no address logged in clear"; fi
+
+# --- HTTP through the host's curl multi handle on the worker's loop ----------
+HPORT=$(free_port)
+/usr/bin/python3 - "$HPORT" "$T/http.log" <<'EOP' &
+import http.server, json, sys, time, threading
+port, log = int(sys.argv[1]), sys.argv[2]
+class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        n = int(self.headers.get("Content-Length", "0"))
+        body = json.loads(self.rfile.read(n))
+        with open(log, "a") as f:
+            f.write("%s %s %s\n" % (body["attempt"], self.headers.get("Idempotency-Key"), body["to"]))
+        a = body["attempt"]
+        if a % 10 == 1:   # 201, 211, ...: rate limited, come back in an hour
+            self.send_response(429); self.send_header("Retry-After", "3600")
+            self.send_header("Content-Length", "0"); self.end_headers()
+        elif a % 10 == 2: # an unknown number
+            self.send_response(400); self.send_header("Content-Length", "0"); self.end_headers()
+        else:
+            out = ("msg-%d" % a).encode()
+            self.send_response(200); self.send_header("Content-Length", str(len(out)))
+            self.end_headers(); self.wfile.write(out)
+    def log_message(self, *a): pass
+srv = http.server.ThreadingHTTPServer(("127.0.0.1", port), H)
+threading.Timer(60, srv.shutdown).start()  # bounded
+srv.serve_forever()
+EOP
+HPID=$!
+trap 'kill $HPID 2>/dev/null; stop_redis; rm -rf "$T"' EXIT INT TERM
+i=0
+while ! /usr/bin/python3 -c "import socket; socket.create_connection(('127.0.0.1', $HPORT), 1)" 2>/dev/null; do
+    i=$((i + 1)); [ $i -gt 100 ] && { echo "http server did not start" >&2; exit 1; }
+    sleep 0.05
+done
+rcli FLUSHALL >/dev/null
+config "  email:
+    plugin: fake
+    kind: email
+    settings: { path: $T/fake-http.log, url: 'http://127.0.0.1:$HPORT/send' }"
+make_jobs 30 200 email >"$T/h.jsonl"
+expect_exit 0 "enqueue 30 jobs for the http fake" -- cz queue enqueue "$T/h.jsonl"
+czbg worker --retry-base 100 2>"$T/wh.err" &
+wpid=$!
+i=0
+while [ $i -lt 200 ] && [ "$(cat "$T/http.log" 2>/dev/null | wc -l)" -lt 30 ]; do
+    sleep 0.1; i=$((i + 1))
+done
+sleep 1
+[ "$(wc -l <"$T/http.log")" -eq 30 ] && pass "30 POSTs through host->http, none twice" ||
+    fail "the server got $(wc -l <"$T/http.log") requests, expected 30"
+[ "$(cut -d' ' -f2 "$T/http.log" | sort -u | wc -l)" -eq 30 ] &&
+    pass "each with its idempotency key header" || fail "idempotency keys missing"
+cz queue stats --format json >"$T/hstats.json" 2>/dev/null
+/usr/bin/python3 - "$T/hstats.json" <<'EOP' && pass "429s wait for their Retry-After; 400s are final" || fail "http classification: $(cat "$T/hstats.json")"
+import json, sys
+st = json.load(open(sys.argv[1]))
+em = {c["channel"]: c for c in st["channels"]}["email"]
+assert em["retrying"] == 3 and em["due"] == 0 and em["ready"] == 0 and em["leased"] == 0, em
+EOP
+kill -TERM $wpid
+wait $wpid
+[ $? -eq 0 ] && pass "worker stops" || fail "worker exit"
 
 finish

@@ -4,7 +4,10 @@
  * line per send: attempt id, idempotency key, kind, address, tries) and
  * answers as its settings say, after a delay on a host timer, so the host's
  * asynchronous completion, timers, settings getters and every status are
- * exercised the way a real provider plugin would use them.
+ * exercised the way a real provider plugin would use them.  With `url`, each
+ * send is also POSTed there through host->http (ABI 1.1) and the HTTP
+ * answer decides: 2xx sent (the body is the provider id), 429 retry with
+ * its Retry-After, other 4xx invalid address, 5xx and errors retry.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -25,6 +28,7 @@ static const struct cz_setting fake_settings[] = {
       "share of sends answered 'answer' (the rest are sent)" },
     { "verbose", CZ_SETTING_BOOL, "false", 0, 0, NULL, false, "log every send" },
     { "token", CZ_SETTING_SECRET, NULL, 0, 0, NULL, false, "never printed back" },
+    { "url", CZ_SETTING_STRING, NULL, 0, 0, NULL, false, "POST every send here (host->http)" },
     { 0 },
 };
 
@@ -36,6 +40,7 @@ struct fake {
     int64_t delay_ms, retry_after_ms;
     double ratio;
     bool verbose;
+    const char *url;
     unsigned long n;
 };
 
@@ -71,6 +76,13 @@ static int fake_init(struct cz_instance *inst, const struct cz_host *host, void 
     fk->retry_after_ms = host->setting_int(inst, "retry_after_ms");
     fk->ratio = host->setting_number(inst, "ratio");
     fk->verbose = host->setting_bool(inst, "verbose");
+    fk->url = host->setting_str(inst, "url");
+    if (fk->url && host->abi_minor < 1) {
+        host->log(inst, CZ_LOG_ERROR, "url needs a host of plugin ABI 1.1");
+        fclose(fk->f);
+        free(fk);
+        return -ENOTSUP;
+    }
     if (host->setting_set(inst, "token"))
         host->log(inst, CZ_LOG_INFO, "a token is configured");
     *ret = fk;
@@ -86,6 +98,31 @@ static void answer(void *userdata)
         .error = p->status == CZ_SEND_OK ? NULL : "fake provider says no",
         .retry_after_ms = p->status == CZ_SEND_RETRY ? p->fk->retry_after_ms : 0,
     };
+    p->fk->host->complete(p->send, &res);
+    free(p);
+}
+
+static void on_http(void *userdata, const struct cz_http_response *r)
+{
+    struct pending *p = userdata;
+    char err[160];
+    struct cz_result res = { 0 };
+    if (r->error) {
+        snprintf(err, sizeof(err), "http: %s", r->error_text ? r->error_text : "error");
+        res.status = CZ_SEND_RETRY;
+        res.error = err;
+    } else if (r->status >= 200 && r->status < 300) {
+        res.status = CZ_SEND_OK;
+        snprintf(p->id, sizeof(p->id), "%.*s", (int)(r->body_len < 60 ? r->body_len : 60),
+                 r->body);
+        res.provider_id = p->id;
+    } else {
+        snprintf(err, sizeof(err), "http status %d", r->status);
+        res.error = err;
+        res.status = r->status == 429 || r->status >= 500 ? CZ_SEND_RETRY
+                                                          : CZ_SEND_INVALID_ADDRESS;
+        res.retry_after_ms = r->retry_after_ms;
+    }
     p->fk->host->complete(p->send, &res);
     free(p);
 }
@@ -108,6 +145,21 @@ static int fake_send(void *state, const struct cz_job *job, struct cz_send *send
     if (fk->verbose)
         fk->host->log(fk->inst, CZ_LOG_INFO, "sending attempt %lld to %s",
                       (long long)job->attempt_id, job->address);
+    if (fk->url) {
+        char body[512];
+        int n = snprintf(body, sizeof(body), "{\"attempt\":%lld,\"key\":\"%s\",\"to\":\"%s\"}",
+                         (long long)job->attempt_id, job->idempotency_key, job->address);
+        struct cz_header h[] = { { "Content-Type", "application/json" },
+                                 { "Idempotency-Key", job->idempotency_key } };
+        struct cz_http_request req = {
+            .method = "POST", .url = fk->url, .headers = h, .nheaders = 2,
+            .body = body, .body_len = (size_t)n, .timeout_ms = 2000,
+        };
+        int r = fk->host->http(fk->inst, &req, on_http, p);
+        if (r < 0)
+            free(p);
+        return r;
+    }
     if (fk->delay_ms > 0 && fk->host->timer_add(fk->inst, fk->delay_ms, answer, p))
         return 0;
     answer(p); /* a synchronous completion is allowed too */

@@ -51,7 +51,7 @@ static int setup(struct fixture *f, const char *initial)
     diags_release(&d);
     if (r < 0)
         return r;
-    return channel_new(&f->conf, NULL, &f->ch);
+    return channel_new(&f->conf, NULL, NULL, &f->ch);
 }
 
 static void teardown(struct fixture *f)
