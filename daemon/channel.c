@@ -747,6 +747,10 @@ int channel_send(struct channel *ch, const struct job *job, const struct chan_se
         .not_after = job->not_after,
         .template_name = job->template_name,
         .inputs_json = job->inputs_json ? job->inputs_json : "{}",
+        .subject = info ? info->subject : NULL,
+        .text = info ? info->text : NULL,
+        .html = info ? info->html : NULL,
+        .self_service_url = info ? info->self_service_url : NULL,
         .tries = info ? info->tries : 0,
         .redelivered = info && info->redelivered,
     };

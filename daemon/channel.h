@@ -34,6 +34,9 @@ struct chan_result {
 struct chan_send_info {
     int tries;          /* failed tries before this one */
     bool redelivered;   /* a previous lease expired: it may have been sent */
+    /* the message rendered from the job's template, or NULL (the job view's parts) */
+    const char *subject, *text, *html;
+    const char *self_service_url; /* the debtor's signed link, or NULL */
 };
 
 typedef void (*chan_done_fn)(void *userdata, const struct chan_result *res);

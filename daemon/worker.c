@@ -48,7 +48,10 @@
 #include "curlm.h"
 #include "job.h"
 #include "log.h"
+#include "link.h"
 #include "queue.h"
+#include "template.h"
+#include "tz.h"
 #include "worker.h"
 
 struct outcome {
@@ -138,6 +141,8 @@ struct worker {
     const struct worker_opts *o;
     struct event_base *base;
     struct curlm *curlm;   /* the channels' HTTP and SMTP requests */
+    struct template_set *templates; /* rendered at send time (jobs stay small) */
+    struct tz_cache *tzc;
     struct queue_async *qa;
     struct wchan *chans;
     size_t nchans;
@@ -411,6 +416,35 @@ static int64_t backoff_ms(const struct worker_opts *o, int tries)
     return d / 2 + (int64_t)(random() % (d / 2 + 1));
 }
 
+/*
+ * The message of a job, rendered from its template in the debtor's locale
+ * with fresh signed links (template.c, link.c), and the debtor's
+ * self-service link (the one-click unsubscribe URL on e-mail).  A job
+ * without a template renders nothing: its channel sends what it needs.
+ */
+static int render(struct wchan *wc, const struct job *job, int64_t now,
+                  struct template_parts *parts, char *url, size_t urllen)
+{
+    const struct config *cfg = wc->w->o->config;
+    url[0] = 0;
+    if (cfg->links) {
+        struct sbuf b = SBUF_INIT;
+        enum link_action a = wc->conf->kind == CHAN_EMAIL ? LINK_UNSUBSCRIBE : LINK_PREFERENCES;
+        if (link_url(cfg->links, job->attempt_id, job->debtor_id, a, now, &b) == 0 && b.buf)
+            snprintf(url, urllen, "%s", b.buf);
+        sbuf_release(&b);
+    }
+    if (!job->template_name || !wc->w->templates)
+        return 0;
+    struct template_ctx ctx = {
+        .links = cfg->links,
+        .now = now,
+        .tz = wc->w->tzc,
+        .default_currency = cfg->default_currency,
+    };
+    return template_render_job(wc->w->templates, job, &ctx, parts, NULL);
+}
+
 static void on_sent(void *userdata, const struct chan_result *res)
 {
     struct send_ctx *sc = userdata;
@@ -534,7 +568,22 @@ static void batch_run(struct wbatch *b)
         sc->b = b;
         sc->i = i;
         b->sending++;
-        int r = channel_send(wc->ch, &j->job, &info, on_sent, sc);
+        struct template_parts parts = { 0 };
+        char url[1024];
+        int r = render(wc, &j->job, now / 1000, &parts, url, sizeof(url));
+        if (r < 0) {
+            /* a template that cannot be rendered will not render on a retry either */
+            snprintf(msg, sizeof(msg), "cannot render template '%s': %s",
+                     j->job.template_name ? j->job.template_name : "", strerror(-r));
+            on_sent(sc, &(struct chan_result){ CZ_SEND_FAILED, NULL, msg, 0 });
+            continue;
+        }
+        info.subject = parts.subject;
+        info.text = parts.text;
+        info.html = parts.html;
+        info.self_service_url = url[0] ? url : NULL;
+        r = channel_send(wc->ch, &j->job, &info, on_sent, sc);
+        template_parts_release(&parts);
         if (r < 0) {
             snprintf(msg, sizeof(msg), "channel error: %s", strerror(-r));
             on_sent(sc, &(struct chan_result){ CZ_SEND_RETRY, NULL, msg, 0 });
@@ -997,7 +1046,7 @@ int worker_run(const struct worker_opts *o)
     if (w.margin_ms > o->visibility_ms * 3 / 4)
         w.margin_ms = o->visibility_ms * 3 / 4;
     w.chans = calloc(want ? want : 1, sizeof(*w.chans));
-    if (!w.chans || curlm_new(w.base, &w.curlm) < 0) {
+    if (!w.chans || curlm_new(w.base, &w.curlm) < 0 || !(w.tzc = tz_cache_new())) {
         r = -ENOMEM;
         goto out;
     }
@@ -1023,6 +1072,19 @@ int worker_run(const struct worker_opts *o)
             goto out;
         }
         w.nchans++;
+    }
+    if (o->config->template_dir) {
+        struct diags d = DIAGS_INIT;
+        r = template_set_load(o->config->template_dir, o->config->default_locale, &w.templates,
+                              &d);
+        diags_print(&d, stderr);
+        diags_release(&d);
+        if (r < 0) {
+            log_error("cannot load the message templates from '%s'%s",
+                      o->config->template_dir, r == -EINVAL ? "" : ": out of memory");
+            r = -EINVAL;
+            goto out;
+        }
     }
     if (w.nchans == 0) {
         log_error("no channels to serve");
@@ -1063,6 +1125,8 @@ out:
         channel_free(w.chans[i].ch);
     }
     curlm_free(w.curlm); /* after the channels: they cancel their requests first */
+    template_set_free(w.templates);
+    tz_cache_free(w.tzc);
     free(w.chans);
     if (w.tick)
         event_free(w.tick);

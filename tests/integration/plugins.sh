@@ -23,6 +23,7 @@ paths:
   templates: $SRCDIR/config/templates
 channels:
 $1
+${LINKS:-}
 EOC
     export CADENZA_CONFIG="$CFG"
 }
@@ -78,6 +79,11 @@ expect_grep "cadenza.yaml:24:11: error: plugin 'fake' cannot serve kind 'call'" 
 # --- sending through a dlopen'ed plugin -------------------------------------
 . "$SRCDIR/tests/integration/queue-redis.sh"
 start_redis
+head -c 48 /dev/urandom | base64 >"$T/link.key"
+chmod 600 "$T/link.key"
+LINKS="links:
+  base_url: https://pay.example.com
+  keys: { k1: { secret_file: $T/link.key } }"
 config "  email:
     plugin: fake
     kind: email
@@ -102,6 +108,11 @@ done
 sleep 2 # ten times the 100 ms backoff: without Retry-After they would be tried again
 [ "$(wc -l <"$T/fake.log")" -eq 50 ] && pass "50 e-mail sends recorded once each" ||
     fail "fake.log has $(wc -l <"$T/fake.log") lines, expected 50"
+expect_grep "^1 ik-1 0 debtor1@example.com 0 subject=\[Your .*payment of €120.50 is due on 01/12/2026\] text=[1-9][0-9]* link=https://pay.example.com/s/v1\.k1\." \
+    "$T/fake.log" "the plugin gets the rendered template and a signed link"
+tok=$(sed -n 's|^1 .* link=https://pay.example.com/s/||p' "$T/fake.log")
+expect_exit 0 "the link verifies" -- cz link verify "$tok"
+expect_grep "unsubscribe" "$T/out" "an e-mail carries the one-click unsubscribe link"
 [ "$(wc -l <"$T/fake-sms.log")" -eq 5 ] && pass "5 sms sends, not tried again within 2 s" ||
     fail "sms tries: $(wc -l <"$T/fake-sms.log"), expected 5 (Retry-After ignored?)"
 cz queue stats --format json >"$T/stats.json" 2>/dev/null

@@ -66,8 +66,8 @@ for i in range(first, first + n):
     print(json.dumps({
         "attempt_id": i, "idempotency_key": "ik-%d" % i, "debtor_id": "D%d" % (i % mod),
         "channel": ch, "channel_kind": "email" if ch == "email" else "sms",
-        "address": "debtor%d@example.com" % i, "template": "reminder",
-        "inputs": {"name": "Debtor %d" % i, "amount": 120.5, "currency": "EUR"},
+        "address": "debtor%d@example.com" % i, "template": "reminder-%s" % ("email" if ch == "email" else "sms"),
+        "inputs": {"name": "Debtor %d" % i, "amount": "120.50", "currency": "EUR", "due_date": "2026-12-01"},
         "time_zone": "Europe/Madrid", "not_before": due, "not_after": now + 7200,
         "windows": [[now - 60, now + 7200]], "attempt": 1, "tier": 1}))
 EOP

@@ -140,8 +140,11 @@ static int fake_send(void *state, const struct cz_job *job, struct cz_send *send
     p->send = send;
     p->status = chosen ? fk->answer : CZ_SEND_OK;
     snprintf(p->id, sizeof(p->id), "fake-%lld-%d", (long long)job->attempt_id, job->tries);
-    fprintf(fk->f, "%lld %s %d %s %d%s\n", (long long)job->attempt_id, job->idempotency_key,
-            (int)job->kind, job->address, job->tries, job->redelivered ? " redelivered" : "");
+    fprintf(fk->f, "%lld %s %d %s %d%s subject=[%s] text=%zu link=%s\n",
+            (long long)job->attempt_id, job->idempotency_key, (int)job->kind, job->address,
+            job->tries, job->redelivered ? " redelivered" : "",
+            job->subject ? job->subject : "", job->text ? strlen(job->text) : 0,
+            job->self_service_url ? job->self_service_url : "-");
     if (fk->verbose)
         fk->host->log(fk->inst, CZ_LOG_INFO, "sending attempt %lld to %s",
                       (long long)job->attempt_id, job->address);
