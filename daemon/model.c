@@ -26,7 +26,9 @@
  *                 from the between-debtor covariances of a sample's
  *                 residuals (model_eb_add/model_eb_finish; else defaults)
  *   sampling      one lazy joint draw of those factors per debtor
- *                 (model_draw_p), tempered by sample_temper
+ *                 (model_draw_p), tempered by sample_temper, and of the
+ *                 segment mean at the debtor's view of the population
+ *                 posterior (strength x pop, model_debtor_explore())
  *
  * Invariants:
  *  1. Every mean handed out is in [MODEL_P_MIN, MODEL_P_MAX] and every
@@ -44,6 +46,9 @@
  *  7. Level factors are in [LV_F_MIN, LV_F_MAX], level strengths in
  *     [LV_STRENGTH_MIN, LV_STRENGTH_MAX]; a debtor without level values
  *     gets exactly the segment layer (invariant 2 holds below the levels).
+ *  8. A debtor's view of the population posterior is pop >= 1 (1, the
+ *     full posterior, unless model_debtor_explore() narrowed it): it
+ *     changes draws and the estimate's strength, never a mean.
  */
 #include <errno.h>
 #include <math.h>
@@ -971,6 +976,7 @@ void model_debtor_prepare_levels(const struct model *m, int segment,
     ret->m = m;
     ret->segment = segment;
     ret->nlev = 0;
+    ret->pop = 1;
     if (lv && m->lv_f)
         for (int j = 0; j < lv->n && j < MODEL_LEVELS_MAX; j++)
             if (lv->id[j] >= 0 && (size_t)lv->id[j] < m->nlv) {
@@ -1051,6 +1057,18 @@ void model_debtor_prepare_levels(const struct model *m, int segment,
     }
 }
 
+double model_explore_pop(double u, double e)
+{
+    if (!(e > 0))
+        return 1e9;
+    return 1 + (u > 0 ? u : 0) / e;
+}
+
+void model_debtor_explore(struct model_debtor *md, double pop)
+{
+    md->pop = pop >= 1 ? pop : 1;
+}
+
 void model_estimate(const struct model_debtor *md, enum chan_kind k, int how,
                     struct model_estimate *ret)
 {
@@ -1061,6 +1079,7 @@ void model_estimate(const struct model_debtor *md, enum chan_kind k, int how,
     if ((int)k < 0 || k >= _CHAN_KIND_MAX || how < 0 || how >= MODEL_HOURS) {
         ret->mean = base;
         ret->n = 1;
+        ret->pop_rsd = 0;
         return;
     }
     int h = how % 24;
@@ -1070,8 +1089,10 @@ void model_estimate(const struct model_debtor *md, enum chan_kind k, int how,
     /* relative variance of a product of independent factors ~ the sum of theirs */
     double sm, sn;
     model_segment_estimate(m, md->segment, k, how, &sm, &sn);
+    /* the segment's part at the debtor's view: its strength x pop (model.h) */
+    ret->pop_rsd = sqrt((1 - sm) / (sm * (sn + 1)));
     double rv = 1 / md->fa[k] + 1 / md->ha[h] + (we ? 1 / md->wa : 0) +
-                (1 - sm) / (sm * (sn + 1));
+                (1 - sm) / (sm * (sn * md->pop + 1));
     double n = (1 - mean) / (mean * rv) - 1;
     ret->mean = mean;
     ret->n = n > 1 ? n : 1;
@@ -1101,9 +1122,12 @@ double model_draw_p(struct model_draw *d, enum chan_kind k, int how)
     if ((int)k < 0 || k >= _CHAN_KIND_MAX || how < 0 || how >= MODEL_HOURS)
         return base;
     /* the segment mean is uncertain only while its pooled counts are few:
-     * drawn untempered (what one debtor explores, every debtor learns) */
-    if (sn < SEG_SURE)
-        base = model_rng_beta(d->rng, base * sn, (1 - base) * sn);
+     * drawn untempered at the debtor's view of its posterior (what one
+     * debtor explores, every debtor learns; model.h) */
+    if (sn < SEG_SURE) {
+        double n = sn * md->pop;
+        base = model_rng_beta(d->rng, base * n, (1 - base) * n);
+    }
     for (int j = 0; j < md->nlev; j++)
         base *= lv_factor(md->lev[j], k, how);
     int h = how % 24;

@@ -168,6 +168,7 @@ struct model_debtor {
     double hour[24]; /* hour-of-day factor, posterior mean ha/hb */
     double ha[24], hb[24];
     double weekend, wa, wb; /* weekend factor (1 on weekdays) */
+    double pop; /* this debtor's view of the population posterior (model_debtor_explore()) */
 };
 void model_debtor_prepare(const struct model *m, int segment, const struct model_cell *cells,
                           size_t ncells, struct model_debtor *ret);
@@ -176,12 +177,31 @@ void model_debtor_prepare_levels(const struct model *m, int segment,
                                  const struct model_levels *lv, const struct model_cell *cells,
                                  size_t ncells, struct model_debtor *ret);
 
+/*
+ * Exploration of the population effects (docs/planner.md, "Exploration").
+ * The segment mean of a slot is uncertain while the
+ * portfolio has tried it little; every debtor of a day plans at once, so
+ * if each drew from the full posterior (plain Thompson sampling) the
+ * share of debtors sent to an uncertain slot would be its probability of
+ * being the best, all on the same day.  Instead each debtor views the
+ * posterior with its strength times pop >= 1: the debtor at position u
+ * (uniform in [0, 1), drawn per debtor and day) has pop = 1 + u/e, so a
+ * share e of the debtors draws from at least half the full variance and
+ * the rest from narrower ones, down to 1/(1 + 1/e) of it.  As the
+ * population's evidence grows every view narrows with it: a slot nobody
+ * tried is explored by few, a slot known to be bad by nobody.
+ * model_explore_pop(u, e) is that pop (e <= 0: no exploration, 1e9).
+ */
+double model_explore_pop(double u, double e);
+void model_debtor_explore(struct model_debtor *md, double pop);
+
 /* Posterior of one (kind, how) for a prepared debtor: mean and strength. */
 struct model_estimate {
     double mean;     /* P(reach) */
     double n;        /* Beta-equivalent pseudo-attempts (same relative spread) */
     double seg_mean; /* the segment's mean, for explain */
     double lev_mean; /* the segment's mean times the level factors */
+    double pop_rsd;  /* relative sd of the segment mean (the full posterior) */
 };
 void model_estimate(const struct model_debtor *md, enum chan_kind k, int how,
                     struct model_estimate *ret);
@@ -197,9 +217,10 @@ struct model_rng;
  * the model's sample_temper (shape and rate both multiplied: the same
  * mean, 1/(temper*sample_temper) the variance); later
  * calls reuse it, so every candidate is scored against one joint draw.
- * The segment mean of the slot is drawn too, untempered, from
- * Beta(mu*n, (1-mu)*n) while its pooled strength n is below 1e5 (a
- * channel or hour the segment has hardly tried), per call.
+ * The segment mean of the slot is drawn too, per call, untempered but
+ * at the debtor's view of the population posterior: from
+ * Beta(mu*n*pop, (1-mu)*n*pop) while its pooled strength n is below 1e5
+ * (a channel or hour the segment has hardly tried).
  * The order of calls decides which random numbers go where: keep it
  * deterministic.
  */

@@ -1078,12 +1078,18 @@ int planner_plan(const struct planner_ctx *ctx, const struct planner_debtor *d,
 
     /* 8. estimates and values */
     struct model_debtor md;
+    struct model_rng rng;
+    model_rng_seed(&rng, model_seed(ctx->seed, d->id, plan_day));
     if (ctx->model) {
         struct model_covariates cov;
         struct model_levels lv;
         planner_model_covariates(d->rec, &cov);
         model_levels_find(ctx->model, &cov, &lv);
         model_debtor_prepare_levels(ctx->model, d->segment, &lv, d->cells, d->ncells, &md);
+        /* the debtor's view of the population posterior: its position u (model.h) */
+        if (v->params.exploration > 0)
+            model_debtor_explore(&md, model_explore_pop(model_rng_uniform(&rng),
+                                                        v->params.exploration));
     }
     double mult_pay = t->asks_payment && payday_now(&w, v->params.payday_lead_days)
                           ? dflt(ctx->payday_boost, 1.3)
@@ -1124,8 +1130,6 @@ int planner_plan(const struct planner_ctx *ctx, const struct planner_debtor *d,
     if (sl > nc)
         sl = nc;
     sort_cands(cand, nc);
-    struct model_rng rng;
-    model_rng_seed(&rng, model_seed(ctx->seed, d->id, plan_day));
     /* one joint draw of the debtor's factors (model.h), tempered by 0.1/e */
     struct model_draw dr;
     if (ctx->model && expl > 0)

@@ -3,8 +3,9 @@
 # six days in a base world (none) and the hardest one (both), driving the
 # real binary through bench/cadenza-sim.  Asserts direction only, never
 # figures: no rule broken, the learned planner better than random and
-# than the fixed cadence in the second half, and better in the second
-# half than in the first.
+# than the fixed cadence in the second half, and closer to the
+# country-aware ceiling in the second half than in the first (the ceiling,
+# not the raw rate: day 6 is a Saturday, when every policy reaches fewer).
 . "$(dirname "$0")/lib.sh"
 
 SIM=${BUILDDIR:?BUILDDIR must point at the build tree}/bench/cadenza-sim
@@ -29,7 +30,7 @@ for s in none both; do
     # fixed random bayes country), email sms call violations run_s import_s
     awk -F'\t' -v s="$s" 'NR > 1 {
             n++; h = $1 <= 3 ? 1 : 2
-            att[h] += $3; l[h] += $4; f[h] += $10; r[h] += $12; v += $21
+            att[h] += $3; l[h] += $4; f[h] += $10; r[h] += $12; c[h] += $16; v += $21
         }
         END {
             bad = 0
@@ -37,11 +38,13 @@ for s in none both; do
             if (v != 0) { print s ": " v " violations"; bad = 1 }
             if (!(att[2] > 0 && l[2] > r[2] * 1.05)) { print s ": learned " l[2] " not above random " r[2]; bad = 1 }
             if (!(l[2] > f[2])) { print s ": learned " l[2] " not above fixed " f[2]; bad = 1 }
-            if (!(l[2] / att[2] > l[1] / att[1])) { print s ": learned did not improve"; bad = 1 }
+            if (!(c[1] > 0 && c[2] > 0 && l[2] / c[2] > l[1] / c[1])) {
+                print s ": learned / country " l[1] / c[1] " then " l[2] / c[2] ": no better"; bad = 1
+            }
             exit bad
         }' "$w/days.tsv" >"$T/dir" 2>&1
     if [ $? -eq 0 ]; then
-        pass "$s: learned above random and fixed, and better in days 4-6 than in days 1-3"
+        pass "$s: learned above random and fixed, and nearer the ceiling in days 4-6 than in days 1-3"
     else
         fail "$s: direction: $(cat "$T/dir")"
     fi

@@ -573,6 +573,97 @@ static void test_levels(void)
     model_free(m);
 }
 
+/*
+ * Exploration of the population (model_explore_pop(), model.h): debtors
+ * u = 0 ... 1 of one day choose between a slot the segment knows well
+ * (sms, p = 0.2, sure) and an email slot at the same hour, and we count
+ * how many draw the email slot higher.  Known answers: a slot nobody
+ * tried (prior 0.15, strength 10) is explored, by fewer debtors than
+ * plain Thompson sampling would send (every debtor at the full
+ * posterior); the share falls as its evidence grows; a slot known to be
+ * worse (p = 0.1, sure) is explored by nobody.
+ */
+static double explore_share(double email_att, double email_p, double e, bool plain)
+{
+    struct model *m = NULL;
+    CHECK_INT(model_new(NULL, 1, &m), 0);
+    for (int h = 0; h < MODEL_HOURS; h++) {
+        CHECK_INT(model_set_prior(m, CHAN_EMAIL, h, 0.15, 10), 0);
+        CHECK_INT(model_segment_add(m, 0, CHAN_SMS, h, 200000, 40000), 0);
+        CHECK_INT(model_segment_add(m, 0, CHAN_EMAIL, h, (uint64_t)email_att,
+                                    (uint64_t)(email_att * email_p + 0.5)),
+                  0);
+    }
+    model_finish(m);
+    struct model_debtor md;
+    model_debtor_prepare(m, 0, NULL, 0, &md);
+    int N = 20000, won = 0;
+    struct model_rng rng;
+    for (int i = 0; i < N; i++) {
+        double u = (i + 0.5) / N;
+        model_debtor_explore(&md, plain ? 1 : model_explore_pop(u, e));
+        model_rng_seed(&rng, model_seed(7, i, 20000));
+        struct model_draw d;
+        model_draw_init(&d, &md, &rng, 1);
+        double ps = model_draw_p(&d, CHAN_SMS, 24 + 19);
+        double pe = model_draw_p(&d, CHAN_EMAIL, 24 + 19);
+        won += pe > ps;
+    }
+    model_free(m);
+    return (double)won / N;
+}
+
+static void test_explore(void)
+{
+    /* the view: the full posterior at u = 0, a share e within twice its strength */
+    CHECK(model_explore_pop(0, 0.1) == 1);
+    CHECK(NEAR(model_explore_pop(0.1, 0.1), 2, 1e-12));
+    CHECK(NEAR(model_explore_pop(0.5, 0.1), 6, 1e-12));
+    CHECK(model_explore_pop(0.3, 0.1) < model_explore_pop(0.6, 0.1));
+    CHECK(model_explore_pop(0.5, 0) >= 1e6); /* no exploration: the mean */
+
+    double untried = explore_share(0, 0, 0.1, false);
+    double plain = explore_share(0, 0, 0.1, true);
+    /* a slot with no data gets explored (~0.17: Beta(1.5, 8.5) above 0.2 at
+     * strengths 10 ... 110) ... */
+    CHECK(untried > 0.1 && untried < 0.22);
+    /* ... by fewer debtors than plain Thompson sampling sends (~0.27) */
+    CHECK(plain > 0.22 && plain < 0.32);
+    CHECK(untried < 0.7 * plain);
+    /* exploration decays as the slot's evidence grows (p = 0.15 < 0.2) */
+    double some = explore_share(30, 0.15, 0.1, false);
+    double more = explore_share(300, 0.15, 0.1, false);
+    CHECK(some < 0.6 * untried);
+    CHECK(more < 0.2 * some);
+    /* what is left is the debtor's own channel factors (tempered draws, ~1%),
+     * the same as with the population at its mean (no exploration) */
+    double floor = explore_share(0, 0, 0, false);
+    CHECK(floor < 0.02);
+    CHECK(more < 1.5 * floor + 0.002);
+    /* a well-known bad slot is not explored at all */
+    CHECK(explore_share(20000, 0.1, 0.1, false) == 0);
+    CHECK(explore_share(20000, 0.1, 0.1, true) == 0);
+
+    /* the estimate's strength follows the view; pop_rsd is the full posterior's */
+    struct model *m = NULL;
+    CHECK_INT(model_new(NULL, 1, &m), 0);
+    CHECK_INT(model_set_prior(m, CHAN_EMAIL, 19, 0.15, 10), 0);
+    model_finish(m);
+    struct model_debtor md;
+    model_debtor_prepare(m, 0, NULL, 0, &md);
+    struct model_estimate wide, narrow;
+    model_estimate(&md, CHAN_EMAIL, 19, &wide);
+    model_debtor_explore(&md, 11);
+    model_estimate(&md, CHAN_EMAIL, 19, &narrow);
+    CHECK(narrow.n > wide.n);
+    CHECK(narrow.mean == wide.mean);
+    CHECK(NEAR(wide.pop_rsd, sqrt(0.85 / (0.15 * 11)), 1e-3));
+    CHECK(narrow.pop_rsd == wide.pop_rsd);
+    model_debtor_explore(&md, 0.2); /* below 1: the full posterior */
+    CHECK(md.pop == 1);
+    model_free(m);
+}
+
 static void test_bad_params(void)
 {
     struct model_params p;
@@ -602,4 +693,4 @@ TEST_MAIN({ "kernel", test_kernel }, { "builtin_prior", test_builtin_prior },
           { "draw", test_draw }, { "empirical_bayes", test_empirical_bayes },
           { "rng", test_rng }, { "kernel_candidates", test_kernel_candidates },
           { "kernel_choice", test_kernel_choice }, { "levels", test_levels },
-          { "bad_params", test_bad_params })
+          { "explore", test_explore }, { "bad_params", test_bad_params })
