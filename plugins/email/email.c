@@ -85,6 +85,7 @@ struct email_chan {
     int64_t timeout_ms;
     unsigned max_inflight, inflight, queued;
     struct email_send *head, *tail; /* waiting for a slot, oldest first */
+    struct email_send *running;     /* handed to host->smtp, callback not yet called */
     uint64_t seq;                   /* Message-ID uniqueness within a millisecond */
     bool auth_logged;               /* invariant 4 */
     bool tls_logged;                /* the same for a TLS failure */
@@ -93,7 +94,8 @@ struct email_chan {
 struct email_send {
     struct email_chan *e;
     struct cz_send *send;
-    struct email_send *next;
+    struct email_send *next;        /* in the queue, or in running */
+    struct email_send *prev;        /* in running */
     struct em_buf msg;
     int64_t attempt_id;
     char rcpt[EMAIL_ADDR_MAX];
@@ -155,6 +157,12 @@ static void email_smtp_done(void *userdata, const struct cz_smtp_response *res)
         e->auth_logged = false;
         e->tls_logged = false;
     }
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        e->running = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
     e->inflight--;
     email_pump(e);
     email_complete(s->send, host, v.status, v.status == CZ_SEND_OK ? s->msgid : NULL,
@@ -179,8 +187,14 @@ static int email_start(struct email_chan *e, struct email_send *s)
         .timeout_ms = e->timeout_ms,
     };
     int r = e->host->smtp(e->inst, &req, email_smtp_done, s);
-    if (r >= 0)
+    if (r >= 0) {
         e->inflight++;
+        s->prev = NULL;
+        s->next = e->running;
+        if (s->next)
+            s->next->prev = s;
+        e->running = s;
+    }
     return r;
 }
 
@@ -193,6 +207,7 @@ static void email_pump(struct email_chan *e)
         if (!e->head)
             e->tail = NULL;
         e->queued--;
+        s->next = NULL;
         int r = email_start(e, s);
         if (r < 0) {
             char err[128];
@@ -314,12 +329,15 @@ static void email_free(struct email_chan *e)
 {
     if (!e)
         return;
-    while (e->head) {
-        /* the host shuts down after the last completion: nothing should wait */
-        struct email_send *s = e->head;
-        e->head = s->next;
-        email_send_free(s);
-    }
+    /* a worker stopped with sends in flight: the host cancels their
+     * transactions without callbacks after this, and nobody completes them */
+    struct email_send *lists[2] = { e->head, e->running };
+    for (int i = 0; i < 2; i++)
+        while (lists[i]) {
+            struct email_send *s = lists[i];
+            lists[i] = s->next;
+            email_send_free(s);
+        }
     free(e->url);
     free(e->username);
     if (e->password) {
