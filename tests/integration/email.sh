@@ -1,8 +1,14 @@
 #!/bin/sh
-# The email channel with a real worker, Redis and SMTP servers on
-# loopback: its config map through validate and `plugins email`, the
-# settings it refuses when the worker starts it (one line each), and a job
-# the host rendered nothing for, failed without contacting a server.
+# The email channel end to end: a worker leases jobs from a real Redis,
+# the host renders their template, the plugin builds the message and the
+# host's libcurl delivers it to a real SMTP server on loopback (aiosmtpd,
+# writing a Maildir).  Python's email package parses every message that
+# arrives: every header, both parts decoded back to what was rendered,
+# and the List-Unsubscribe link, which `cadenza link verify` accepts.
+# A second SMTP server of the test's own answers 421, 451, 550, 553, 554,
+# 535 to AUTH, or nothing at all, by recipient; a channel pointed at a
+# closed port sees a refused connection; each attempt must be classified
+# (retry, invalid_address, failed).
 . "$SRCDIR/tests/integration/lib.sh"
 . "$SRCDIR/tests/integration/queue-redis.sh"
 /usr/bin/python3 -c 'import aiosmtpd' 2>/dev/null ||
@@ -277,5 +283,154 @@ grep -q "^900 failed no rendered message" "$T/r0" && pass "no template, no text:
     fail "job without a template: $(cat "$T/r0")"
 [ -z "$(ls "$MAILDIR/new")" ] && pass "nothing reached the SMTP server" || fail "a message was sent"
 rcli DEL cz:results >/dev/null
+
+# --- 1. delivered: 12 messages, four at a time --------------------------------
+jobs "$T/ok.jsonl" email 1 "debtor%d@example.com" "debtor%d@example.com" \
+    "debtor%d@example.com" "debtor%d@example.com" "debtor%d@example.com" \
+    "debtor%d@example.com" "debtor%d@example.com" "debtor%d@example.com" \
+    "debtor%d@example.com" "debtor%d@example.com" "debtor%d@example.com" \
+    "first.last+%d@example.com"
+expect_exit 0 "enqueue 12 e-mails" -- cz queue enqueue "$T/ok.jsonl"
+czbg worker --channels email --until-idle 1 2>"$T/w1.err" &
+WPID=$!
+wait $WPID
+rc=$?
+WPID=
+[ $rc -eq 0 ] && pass "worker exits when idle" || { fail "worker exit $rc"; cat "$T/w1.err" >&2; }
+results >"$T/r1"
+n=$(grep -c " sent " "$T/r1")
+[ "$n" -eq 12 ] && pass "12 sends answered sent" || { fail "sent results: $n"; cat "$T/r1" "$T/w1.err" >&2; }
+n=$(ls "$MAILDIR/new" | wc -l)
+[ "$n" -eq 12 ] && pass "12 messages in the Maildir" || fail "$n messages arrived, expected 12"
+
+# every message, parsed; links checked by `cadenza link verify` below
+/usr/bin/python3 - "$MAILDIR/new" "$T/r1" "$T/links" <<'EOP' && pass "every message parses with both parts and every header" || fail "a received message is wrong"
+import email, email.policy, email.utils, os, re, sys, datetime
+d, resfile, linkfile = sys.argv[1], sys.argv[2], sys.argv[3]
+provider = {}
+for line in open(resfile):
+    a, st, info = (line.rstrip("\n").split(" ", 2) + [""])[:3]
+    provider[int(a)] = info
+links = open(linkfile, "w")
+seen_ids, attempts = set(), set()
+bad = 0
+def check(cond, what, name):
+    global bad
+    if not cond:
+        print("%s: %s" % (name, what), file=sys.stderr)
+        bad += 1
+for name in sorted(os.listdir(d)):
+    raw = open(os.path.join(d, name), "rb").read()
+    m = email.message_from_bytes(raw, policy=email.policy.default)
+    a = int(m["X-Cadenza-Attempt"])
+    attempts.add(a)
+    check(m["X-Cadenza-Idempotency-Key"] == "ik-%d" % a, "idempotency key", name)
+    check(m["X-MailFrom"] == "cobros@acme.example", "envelope sender", name)
+    want_to = "first.last+%d@example.com" % a if a == 12 else "debtor%d@example.com" % a
+    check(m["X-RcptTo"] == want_to and m["To"] == want_to, "recipient %s" % m["To"], name)
+    check(m["From"].addresses[0].display_name == "Cobros Acme, S.L." and
+          m["From"].addresses[0].addr_spec == "cobros@acme.example", "From %s" % m["From"], name)
+    check(m["Reply-To"].addresses[0].display_name == "Atención al cliente" and
+          m["Reply-To"].addresses[0].addr_spec == "ayuda@acme.example", "Reply-To", name)
+    subj = "Débora Núñez %d, su pago de 1.234,56 € está pendiente — aviso nº 1" % a
+    check(str(m["Subject"]) == subj, "Subject %r" % str(m["Subject"]), name)
+    check(b"=?UTF-8?" in raw.split(b"\n\n")[0] or b"=?utf-8?" in raw.split(b"\n\n")[0].lower(),
+          "Subject not RFC 2047-encoded", name)
+    mid = m["Message-ID"]
+    check(re.fullmatch(r"<cz\.%d\.0\.[0-9a-z]+\.[0-9a-z]+@mail\.acme\.example>" % a, mid),
+          "Message-ID %s" % mid, name)
+    check(mid not in seen_ids, "Message-ID repeated", name)
+    seen_ids.add(mid)
+    check(provider.get(a) == mid, "provider id %r is not the Message-ID" % provider.get(a), name)
+    date = email.utils.parsedate_to_datetime(m["Date"])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    check(abs((now - date).total_seconds()) < 600, "Date %s" % m["Date"], name)
+    check(re.fullmatch(r"(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d\d:\d\d:\d\d \+0000", m["Date"]), "Date form", name)
+    check(m["MIME-Version"] == "1.0", "MIME-Version", name)
+    lu = m["List-Unsubscribe"]
+    urls = re.findall(r"<([^>]+)>", lu)
+    check(len(urls) == 2 and urls[0].startswith("https://pay.example.com/s/v1.k1.") and
+          urls[1] == "mailto:baja@acme.example?subject=unsubscribe", "List-Unsubscribe %s" % lu, name)
+    if urls:
+        links.write("%d %s\n" % (a, urls[0]))
+    check(m["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click", "List-Unsubscribe-Post", name)
+    check(m.get_content_type() == "multipart/alternative", "type " + m.get_content_type(), name)
+    parts = list(m.iter_parts())
+    check([p.get_content_type() for p in parts] == ["text/plain", "text/html"], "part order", name)
+    for p in parts:
+        check(p["Content-Transfer-Encoding"] == "quoted-printable" and
+              p.get_content_charset() == "utf-8", "part encoding", name)
+    text = parts[0].get_content().replace("\r\n", "\n")
+    html = parts[1].get_content().replace("\r\n", "\n")
+    check(("Hola Débora Núñez %d:" % a) in text and "1.234,56 €" in text and
+          "30/11/2026" in text, "text part %r" % text[:200], name)
+    check("signo = que el quoted-printable codifica \n" in text, "trailing space kept", name)
+    check("salto suave en el cuerpo del mensaje.\n" in text, "long line rejoined", name)
+    pay = re.search(r"https://pay\.example\.com/s/\S+", text)
+    check(pay is not None and ('href="%s"' % pay.group(0)) in html, "pay link in both parts", name)
+    check("<b>1.234,56 €</b>" in html and "Darse de baja" in html, "html part", name)
+    body = raw.split(b"\n\n", 1)[1] if b"\n\n" in raw else raw.split(b"\r\n\r\n", 1)[1]
+    check(max(len(l) for l in body.splitlines()) <= 76, "a body line over 76", name)
+check(attempts == set(range(1, 13)), "attempts %s" % sorted(attempts), "all")
+sys.exit(1 if bad else 0)
+EOP
+n=0
+while read -r a url; do
+    if cz link verify "$url" >"$T/v" 2>&1 && grep -q "valid: action unsubscribe, attempt $a, debtor D$a," "$T/v"; then
+        n=$((n + 1))
+    else
+        fail "the List-Unsubscribe link of attempt $a does not verify: $(cat "$T/v")"
+    fi
+done <"$T/links"
+[ "$n" -eq 12 ] && pass "12 List-Unsubscribe links verify: unsubscribe, their attempt and debtor"
+if grep -q "debtor[0-9]*@example.com" "$T/w1.err"; then
+    fail "an address was logged unmasked"
+else
+    pass "no address logged in clear"
+fi
+
+# --- 2. failures, classified ------------------------------------------------------
+rcli DEL cz:results >/dev/null
+jobs "$T/f.jsonl" email-fail 101 "t421-%d@example.com" "t451-%d@example.com" \
+    "t550-%d@example.com" "t553-%d@example.com" "t554-%d@example.com" "tslow-%d@example.com" \
+    "not an address" "ok-%d@example.com"
+jobs "$T/a.jsonl" email-auth 201 "x%d@example.com" "y%d@example.com"
+jobs "$T/d.jsonl" email-down 301 "z%d@example.com"
+for f in f a d; do cz queue enqueue "$T/$f.jsonl" >/dev/null || fail "enqueue $f"; done
+# retries wait an hour: each job is tried exactly once here
+czbg -v worker --channels email-fail,email-auth,email-down --retry-base 3600000 \
+    2>"$T/w2.err" &
+WPID=$!
+wait_results 11
+kill -TERM $WPID
+wait $WPID
+WPID=
+results >"$T/r2"
+# expect ATTEMPT STATUS INFO-PATTERN DESCRIPTION
+expect() {
+    if grep -q "^$1 $2 .*$3" "$T/r2"; then
+        pass "$4"
+    else
+        fail "$4: attempt $1 wanted '$2 ...$3', got '$(grep "^$1 " "$T/r2")'"
+    fi
+}
+expect 101 retry "SMTP 421" "421 service shutting down: retry"
+expect 102 retry "SMTP 451" "451 greylisted: retry"
+expect 103 invalid_address "SMTP 550" "550 no such user: invalid address"
+expect 104 invalid_address "SMTP 553" "553 mailbox name not allowed: invalid address"
+expect 105 failed "SMTP 554" "554 after DATA: failed"
+expect 106 retry "" "no answer within timeout_ms: retry"
+expect 107 invalid_address "malformed" "a malformed address: invalid without contacting anyone"
+expect 108 sent "<cz.108.0.*@acme.example>" "the same server accepts a good recipient"
+expect 201 failed "authentication refused" "535 to AUTH: failed"
+expect 202 failed "authentication refused" "535 to AUTH again: failed"
+expect 301 retry "" "connection refused: retry"
+n=$(grep -c "refused the credentials" "$T/w2.err")
+[ "$n" -eq 1 ] && pass "the credentials problem is logged once" ||
+    fail "credentials error logged $n times"
+expect_grep "\[channel:email:email-auth\] .*refused the credentials of user 'cadenza'" \
+    "$T/w2.err" "the log line names the channel and the user"
+if grep -q "wrong-password" "$T/w2.err"; then fail "the password was logged"; else pass "the password is never logged"; fi
+if grep -q "rcpt not" "$T/fail.log"; then fail "the malformed address reached the server"; else pass "the malformed address never reached a server"; fi
 
 finish
