@@ -404,7 +404,9 @@ WPID=$!
 wait_results 11
 kill -TERM $WPID
 wait $WPID
+rc=$?
 WPID=
+[ $rc -eq 0 ] && pass "worker stops on SIGTERM" || fail "worker exit $rc: $(tail -5 "$T/w2.err")"
 results >"$T/r2"
 # expect ATTEMPT STATUS INFO-PATTERN DESCRIPTION
 expect() {
