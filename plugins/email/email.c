@@ -26,7 +26,10 @@
  *
  * Invariants:
  *  1. At most max_inflight SMTP transactions per instance; at most
- *     EMAIL_QUEUE_PER_SLOT * max_inflight built messages wait behind them.
+ *     EMAIL_QUEUE_MAX built messages of EMAIL_QUEUE_BYTES in all wait
+ *     behind them (the worker's --concurrency is the usual bound: the
+ *     queue's only has to stop a runaway, since an answer of "retry"
+ *     costs the job one of its tries).
  *  2. Every send is completed exactly once, or email_send returns < 0 and
  *     never completes it; a queued send is started in arrival order.
  *  3. Before a completion the plugin's own state is consistent (the host
@@ -45,7 +48,8 @@
 #include "message.h"
 
 #define EMAIL_MSG_MAX (4u << 20)     /* the largest message we build */
-#define EMAIL_QUEUE_PER_SLOT 8        /* invariant 1 */
+#define EMAIL_QUEUE_MAX 8192          /* invariant 1 */
+#define EMAIL_QUEUE_BYTES (64u << 20)
 #define EMAIL_ADDR_MAX 256
 #define EMAIL_NAME_MAX 256
 
@@ -68,7 +72,7 @@ static const struct cz_setting email_settings[] = {
     { .key = "timeout_ms", .type = CZ_SETTING_INT, .default_value = "30000", .min = 1000,
       .max = 600000, .doc = "limit for one whole SMTP transaction" },
     { .key = "max_inflight", .type = CZ_SETTING_INT, .default_value = "8", .min = 1,
-      .max = 1000, .doc = "SMTP transactions at once per channel; more wait, then retry" },
+      .max = 1000, .doc = "SMTP transactions at once per channel; more wait in order" },
     { 0 }
 };
 
@@ -84,6 +88,7 @@ struct email_chan {
     bool has_reply_to;
     int64_t timeout_ms;
     unsigned max_inflight, inflight, queued;
+    size_t queued_bytes;
     struct email_send *head, *tail; /* waiting for a slot, oldest first */
     struct email_send *running;     /* handed to host->smtp, callback not yet called */
     uint64_t seq;                   /* Message-ID uniqueness within a millisecond */
@@ -207,6 +212,7 @@ static void email_pump(struct email_chan *e)
         if (!e->head)
             e->tail = NULL;
         e->queued--;
+        e->queued_bytes -= s->msg.len;
         s->next = NULL;
         int r = email_start(e, s);
         if (r < 0) {
@@ -243,11 +249,6 @@ static int email_send(void *state, const struct cz_job *job, struct cz_send *sen
     if (!job->text || !job->subject) {
         email_complete(send, host, CZ_SEND_FAILED, NULL,
                        !job->text ? "no rendered message" : "no rendered subject");
-        return 0;
-    }
-    if (e->inflight >= e->max_inflight &&
-        e->queued >= EMAIL_QUEUE_PER_SLOT * e->max_inflight) {
-        email_complete(send, host, CZ_SEND_RETRY, NULL, "too many messages waiting for SMTP");
         return 0;
     }
 
@@ -314,12 +315,18 @@ static int email_send(void *state, const struct cz_job *job, struct cz_send *sen
             email_send_free(s);
         return r; /* < 0: could not start, no completion (rule 3) */
     }
+    if (e->queued >= EMAIL_QUEUE_MAX || e->queued_bytes + s->msg.len > EMAIL_QUEUE_BYTES) {
+        email_send_free(s);
+        email_complete(send, host, CZ_SEND_RETRY, NULL, "too many messages waiting for SMTP");
+        return 0;
+    }
     if (e->tail)
         e->tail->next = s;
     else
         e->head = s;
     e->tail = s;
     e->queued++;
+    e->queued_bytes += s->msg.len;
     return 0;
 }
 

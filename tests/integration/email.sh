@@ -4,7 +4,8 @@
 # host's libcurl delivers it to a real SMTP server on loopback (aiosmtpd,
 # writing a Maildir).  Python's email package parses every message that
 # arrives: every header, both parts decoded back to what was rendered,
-# and the List-Unsubscribe link, which `cadenza link verify` accepts.
+# and the List-Unsubscribe link, which `cadenza link verify` accepts;
+# at most max_inflight connections carry them all.
 # A second SMTP server of the test's own answers 421, 451, 550, 553, 554,
 # 535 to AUTH, or nothing at all, by recipient; a channel pointed at a
 # closed port sees a refused connection; each attempt must be classified
@@ -27,7 +28,7 @@ start_redis
 MAILDIR="$T/maildir"
 mkdir -p "$MAILDIR/new" "$MAILDIR/cur" "$MAILDIR/tmp"
 SPORT=$(free_port)
-/usr/bin/python3 -m aiosmtpd -n -l "127.0.0.1:$SPORT" -c aiosmtpd.handlers.Mailbox "$MAILDIR" \
+/usr/bin/python3 -m aiosmtpd -n -d -l "127.0.0.1:$SPORT" -c aiosmtpd.handlers.Mailbox "$MAILDIR" \
     2>"$T/aiosmtpd.err" &
 SPID=$!
 
@@ -291,6 +292,7 @@ jobs "$T/ok.jsonl" email 1 "debtor%d@example.com" "debtor%d@example.com" \
     "debtor%d@example.com" "debtor%d@example.com" "debtor%d@example.com" \
     "first.last+%d@example.com"
 expect_exit 0 "enqueue 12 e-mails" -- cz queue enqueue "$T/ok.jsonl"
+peers0=$(grep -c "Peer:" "$T/aiosmtpd.err")
 czbg worker --channels email --until-idle 1 2>"$T/w1.err" &
 WPID=$!
 wait $WPID
@@ -302,6 +304,11 @@ n=$(grep -c " sent " "$T/r1")
 [ "$n" -eq 12 ] && pass "12 sends answered sent" || { fail "sent results: $n"; cat "$T/r1" "$T/w1.err" >&2; }
 n=$(ls "$MAILDIR/new" | wc -l)
 [ "$n" -eq 12 ] && pass "12 messages in the Maildir" || fail "$n messages arrived, expected 12"
+# aiosmtpd -d logs one "Peer:" per connection: 12 messages over at most
+# max_inflight (4) connections means they were reused and never exceeded
+n=$(($(grep -c "Peer:" "$T/aiosmtpd.err") - peers0))
+[ "$n" -ge 1 ] && [ "$n" -le 4 ] && pass "12 messages over $n connections (max_inflight 4, reused)" ||
+    fail "12 messages took $n connections, expected 1 to 4"
 
 # every message, parsed; links checked by `cadenza link verify` below
 /usr/bin/python3 - "$MAILDIR/new" "$T/r1" "$T/links" <<'EOP' && pass "every message parses with both parts and every header" || fail "a received message is wrong"
