@@ -13,6 +13,31 @@
 #include "../../plugins/email/message.h"
 #include "testlib.h"
 
+/*
+ * The allocator fails its Nth call from here on (-1: never).  The test is
+ * linked with --wrap for realloc and strdup, the only allocations in
+ * message.c, so only its calls (and this file's) come through here.
+ */
+static long alloc_fail_at = -1, alloc_calls;
+void *__real_realloc(void *p, size_t n);
+char *__real_strdup(const char *s);
+void *__wrap_realloc(void *p, size_t n);
+char *__wrap_strdup(const char *s);
+
+void *__wrap_realloc(void *p, size_t n)
+{
+    if (alloc_fail_at >= 0 && alloc_calls++ >= alloc_fail_at)
+        return NULL;
+    return __real_realloc(p, n);
+}
+
+char *__wrap_strdup(const char *s)
+{
+    if (alloc_fail_at >= 0 && alloc_calls++ >= alloc_fail_at)
+        return NULL;
+    return __real_strdup(s);
+}
+
 /* ---- small decoders, written from the RFCs, to check round trips ---- */
 
 static int hexval(char c)
@@ -627,6 +652,32 @@ static void test_message_variants(void)
     em_buf_release(&b);
 }
 
+/* Every allocation of a whole message failed in turn: -ENOMEM, nothing leaked. */
+static void test_message_oom(void)
+{
+    struct em_message m = known_message();
+    struct em_buf ok = { 0 };
+    CHECK_INT(em_message_build(&ok, &m), 0);
+    long n;
+    for (n = 0; n < 1000; n++) {
+        struct em_buf b = { 0 };
+        alloc_calls = 0;
+        alloc_fail_at = n;
+        int r = em_message_build(&b, &m);
+        alloc_fail_at = -1;
+        if (r == 0) {
+            /* past the last allocation: the same message as without faults */
+            CHECK_STR(b.buf, ok.buf);
+            em_buf_release(&b);
+            break;
+        }
+        CHECK_INT(r, -ENOMEM);
+        em_buf_release(&b); /* what was built so far is the caller's to free */
+    }
+    CHECK(n > 3 && n < 1000);
+    em_buf_release(&ok);
+}
+
 /* ---- classification ---- */
 
 static void test_classify(void)
@@ -675,4 +726,5 @@ TEST_MAIN({ "qp_known", test_qp_known }, { "qp_roundtrip", test_qp_roundtrip },
           { "rfc2047_known", test_rfc2047_known }, { "rfc2047_roundtrip", test_rfc2047_roundtrip },
           { "mailbox", test_mailbox }, { "addr_check", test_addr_check }, { "date", test_date },
           { "message_id", test_message_id }, { "message_golden", test_message_golden },
-          { "message_variants", test_message_variants }, { "classify", test_classify })
+          { "message_variants", test_message_variants }, { "message_oom", test_message_oom },
+          { "classify", test_classify })
