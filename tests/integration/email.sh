@@ -9,7 +9,8 @@
 # A second SMTP server of the test's own answers 421, 451, 550, 553, 554,
 # 535 to AUTH, or nothing at all, by recipient; a channel pointed at a
 # closed port sees a refused connection; each attempt must be classified
-# (retry, invalid_address, failed).
+# (retry, invalid_address, failed); a channel requiring STARTTLS from a
+# server that does not offer it retries and says so once.
 . "$SRCDIR/tests/integration/lib.sh"
 . "$SRCDIR/tests/integration/queue-redis.sh"
 /usr/bin/python3 -c 'import aiosmtpd' 2>/dev/null ||
@@ -189,6 +190,10 @@ channels:
     plugin: email
     kind: email
     settings: { url: "smtp://127.0.0.1:$DOWNPORT", tls: none, from: cobros@acme.example }
+  email-tls-required:
+    plugin: email
+    kind: email
+    settings: { url: "smtp://127.0.0.1:$FPORT", from: cobros@acme.example }
 EOC
 export CADENZA_CONFIG="$CFG"
 
@@ -403,12 +408,14 @@ jobs "$T/f.jsonl" email-fail 101 "t421-%d@example.com" "t451-%d@example.com" \
     "not an address" "ok-%d@example.com"
 jobs "$T/a.jsonl" email-auth 201 "x%d@example.com" "y%d@example.com"
 jobs "$T/d.jsonl" email-down 301 "z%d@example.com"
-for f in f a d; do cz queue enqueue "$T/$f.jsonl" >/dev/null || fail "enqueue $f"; done
+jobs "$T/s.jsonl" email-tls-required 401 "s%d@example.com" "s%d@example.com"
+for f in f a d s; do cz queue enqueue "$T/$f.jsonl" >/dev/null || fail "enqueue $f"; done
 # retries wait an hour: each job is tried exactly once here
-czbg -v worker --channels email-fail,email-auth,email-down --retry-base 3600000 \
+czbg -v worker --channels email-fail,email-auth,email-down,email-tls-required \
+    --retry-base 3600000 \
     2>"$T/w2.err" &
 WPID=$!
-wait_results 11
+wait_results 13
 kill -TERM $WPID
 wait $WPID
 rc=$?
@@ -434,6 +441,11 @@ expect 108 sent "<cz.108.0.*@acme.example>" "the same server accepts a good reci
 expect 201 failed "authentication refused" "535 to AUTH: failed"
 expect 202 failed "authentication refused" "535 to AUTH again: failed"
 expect 301 retry "" "connection refused: retry"
+expect 401 retry "STARTTLS" "tls: required and no STARTTLS offered: retry"
+expect 402 retry "STARTTLS" "... both times"
+n=$(grep -c "cannot set up TLS with" "$T/w2.err")
+[ "$n" -eq 1 ] && pass "the TLS problem is logged once" || fail "TLS error logged $n times"
+if grep -q "rcpt s40" "$T/fail.log"; then fail "a message went out without the required TLS"; else pass "nothing sent in clear when TLS is required"; fi
 n=$(grep -c "refused the credentials" "$T/w2.err")
 [ "$n" -eq 1 ] && pass "the credentials problem is logged once" ||
     fail "credentials error logged $n times"
