@@ -16,11 +16,14 @@
  *
  * A send's life:
  *
- *     email_send ──bad job / no text──► complete(FAILED | INVALID_ADDRESS)
+ *     email_send ──bad address, no text, too large──► complete(FAILED | INVALID_ADDRESS)
  *        │ message built
- *        ├── inflight < max_inflight ──► SMTP ──email_smtp_done──► complete(classified)
- *        ├── queue not full ──► QUEUED ──email_pump (a slot freed)──► SMTP
- *        └── queue full ──► complete(RETRY "busy")
+ *        ├── inflight < max_inflight, none waiting ──► RUNNING (host->smtp)
+ *        ├── queue not full ──► QUEUED ──email_pump (a slot freed)──► RUNNING
+ *        └── queue full ──► complete(RETRY "too many messages waiting for SMTP")
+ *     RUNNING ──email_smtp_done──► complete(em_classify())
+ *     RUNNING, QUEUED ──email_shutdown──► freed, never completed (the host
+ *                                         cancels running transactions)
  *     host->smtp() < 0: from email_send, return it (no completion);
  *                       from email_pump, complete(RETRY)
  *
