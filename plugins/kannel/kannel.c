@@ -545,8 +545,10 @@ static int kn_send(void *state, const struct cz_job *job, struct cz_send *send)
     int r = kn_build_url(k, job, &b);
     if (r == -EINVAL || r == -E2BIG) {
         free(b.p);
-        kn_complete(k, send, CZ_SEND_FAILED, r == -EINVAL ? "job without address or text"
-                                                          : "text too long for a sendsms URL",
+        kn_complete(k, send, CZ_SEND_FAILED,
+                    r == -E2BIG ? "text too long for a sendsms URL"
+                    : !job->text ? "job without a rendered text"
+                                 : "job without an address",
                     0);
         return 0;
     }

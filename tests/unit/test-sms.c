@@ -351,6 +351,7 @@ static void test_kannel_send(void)
     j = sms_job(45, "+34600111226", NULL);
     CHECK_INT(kn_send(state, &j, FH_SEND(6)), 0);
     CHECK_INT(fh.res[5].status, CZ_SEND_FAILED);
+    CHECK_STR(fh.res[5].error, "job without a rendered text");
     fh.http_error = -ENOMEM;
     j = sms_job(46, "+34600111227", "z");
     CHECK_INT(kn_send(state, &j, FH_SEND(7)), -ENOMEM);
