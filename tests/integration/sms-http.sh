@@ -214,6 +214,9 @@ done
 kill -TERM $wpid; wait $wpid
 rc=$?
 [ $rc -eq 0 ] && pass "worker stops on SIGTERM" || fail "worker exit $rc"
+if grep -q "runtime error\|Sanitizer" "$T/w.err" "$T/first.err"; then
+    fail "sanitizer report"; grep -A5 "runtime error\|Sanitizer" "$T/w.err" "$T/first.err" >&2
+fi
 
 # check ATTEMPT STATUS INFO-PATTERN DESCRIPTION: the last result of an attempt
 check() {

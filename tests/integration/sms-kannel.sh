@@ -207,12 +207,16 @@ while i < len(lines):
 } >"$T/jobs.jsonl"
 expect_exit 0 "enqueue 6 jobs" -- cz queue enqueue "$T/jobs.jsonl"
 czt -v worker --until-idle 1 2>"$T/w.err"
+wrc=$?
 results >"$T/r"
 if grep -q "job without a rendered text" "$T/r"; then
     echo "the worker does not render message text yet (the job view's text is NULL):" \
         "skipping, nothing can be sent"
     exit 77
 fi
+[ $wrc -eq 0 ] && pass "the worker drains the queue and exits 0" ||
+    { fail "worker exit $wrc"; tail -5 "$T/w.err" >&2; }
+if grep -q "runtime error\|Sanitizer" "$T/w.err"; then fail "sanitizer report"; grep -A5 "runtime error\|Sanitizer" "$T/w.err" >&2; fi
 for a in 1 2 3; do
     grep -q "^$a sent" "$T/r" && pass "attempt $a accepted by Kannel" ||
         fail "attempt $a: $(grep "^$a " "$T/r")"
