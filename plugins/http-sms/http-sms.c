@@ -52,6 +52,7 @@
  */
 #include <errno.h>
 #include <regex.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -532,16 +533,15 @@ static bool hs_pointer_ok(const char *pointer)
 }
 
 /*
- * Find the value pointer names in the JSON document s[0..n): 0 with *ret,
- * -ENOENT when there is none, -EINVAL when the document is not strict JSON
- * or the pointer is malformed.  Reads s[0..n) only (invariant 4).
+ * Find the value pointer names in the JSON document s[0..n), which passed
+ * hs_json_check() (the walk relies on it: a reply is checked once, then
+ * each pointer only walks it).  0 with *ret, -ENOENT when there is none,
+ * -EINVAL for a malformed pointer.  Reads s[0..n) only (invariant 4).
  */
-static int hs_json_get(const char *s, size_t n, const char *pointer, struct hs_jval *ret)
+static int hs_json_find(const char *s, size_t n, const char *pointer, struct hs_jval *ret)
 {
     char tok[HS_KEY_MAX], key[HS_KEY_MAX];
-    int r = hs_json_check(s, n);
-    if (r < 0)
-        return r;
+    int r;
     if (*pointer && *pointer != '/')
         return -EINVAL;
     struct hs_jp j = { s, s + n };
@@ -1002,15 +1002,17 @@ static enum cz_send_status hs_classify(const struct hs_rule *success, const stru
 }
 
 /*
- * A value from the reply body by pointer or regex (group 1, else the whole
- * match) into out[outsz].  0, or -ENOENT when there is none.
+ * A value from the reply body by pointer (json_ok: the body passed
+ * hs_json_check()) or regex (group 1, else the whole match) into
+ * out[outsz].  0, or -ENOENT when there is none.
  */
-static int hs_extract(const char *pointer, const regex_t *re, const char *body, size_t len,
-                      char *out, size_t outsz)
+static int hs_extract(const char *pointer, const regex_t *re, bool json_ok, const char *body,
+                      size_t len, char *out, size_t outsz)
 {
     if (pointer) {
         struct hs_jval v;
-        if (hs_json_get(body, len, pointer, &v) < 0 || hs_jval_text(&v, out, outsz) < 0)
+        if (!json_ok || hs_json_find(body, len, pointer, &v) < 0 ||
+            hs_jval_text(&v, out, outsz) < 0)
             return -ENOENT;
         return 0;
     }
@@ -1056,6 +1058,8 @@ struct hs_chan {
     char *id_pointer, *code_pointer, *error_pointer;
     regex_t id_re, code_re;
     bool has_id_re, has_code_re;
+    bool needs_code;              /* a success or rule condition reads the provider code */
+    struct hs_buf sb_url, sb_body, sb_hv, sb_su; /* hs_build()'s scratch, kept between sends */
     int64_t timeout_ms, max_inflight, inflight;
     struct hs_req *flight;
     struct hs_req *wait, *wait_tail;
@@ -1144,12 +1148,16 @@ static void hs_done(void *userdata, const struct cz_http_response *res)
         q->next->prev = q->prev;
     h->inflight--;
 
-    bool has_code = status && hs_extract(h->code_pointer, h->has_code_re ? &h->code_re : NULL,
-                                         body, len, code, sizeof(code)) == 0;
+    /* the reply is checked once; each pointer then only walks it */
+    bool json_ok = status && (h->id_pointer || h->code_pointer || h->error_pointer) &&
+                   hs_json_check(body, len) == 0;
+    bool has_code = status && (h->needs_code || status < 200 || status > 299) &&
+                    hs_extract(h->code_pointer, h->has_code_re ? &h->code_re : NULL, json_ok,
+                               body, len, code, sizeof(code)) == 0;
     enum cz_send_status st = hs_classify(&h->success, &h->rules, status, has_code ? code : NULL);
     if (st == CZ_SEND_OK) {
-        bool has_id = hs_extract(h->id_pointer, h->has_id_re ? &h->id_re : NULL, body, len, id,
-                                 sizeof(id)) == 0;
+        bool has_id = hs_extract(h->id_pointer, h->has_id_re ? &h->id_re : NULL, json_ok, body,
+                                 len, id, sizeof(id)) == 0;
         hs_complete(h, q->send, st, has_id ? id : NULL, NULL, 0);
     } else {
         if (!status)
@@ -1157,7 +1165,7 @@ static void hs_done(void *userdata, const struct cz_http_response *res)
                      res->error_text ? res->error_text
                                      : strerror(res->error ? -res->error : EPROTO));
         else if (h->error_pointer &&
-                 hs_extract(h->error_pointer, NULL, body, len, text, sizeof(text)) == 0)
+                 hs_extract(h->error_pointer, NULL, json_ok, body, len, text, sizeof(text)) == 0)
             snprintf(msg, sizeof(msg), "HTTP %d%s%s: %s", status, has_code ? " code " : "",
                      has_code ? code : "", text);
         else
@@ -1186,6 +1194,10 @@ static void hs_free(struct hs_chan *h)
         h->wait = q->next;
         free(q);
     }
+    free(h->sb_url.p);
+    free(h->sb_body.p);
+    free(h->sb_hv.p);
+    free(h->sb_su.p);
     hs_tpl_release(&h->url);
     hs_tpl_release(&h->body);
     for (size_t i = 0; i < h->nheaders; i++) {
@@ -1288,10 +1300,28 @@ static void hs_values(const struct hs_chan *h, const struct cz_job *job, const c
     vals[HS_V_STATUS_URL] = status_url;
 }
 
+/* Log one problem of the profile; init goes on to find the others. */
+static void hs_bad(struct hs_chan *h, int *nbad, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void hs_bad(struct hs_chan *h, int *nbad, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    h->host->log(h->inst, CZ_LOG_ERROR, "bad provider profile: %s", msg);
+    (*nbad)++;
+}
+
+/*
+ * Check the profile and compile it.  Every problem is logged (not just the
+ * first) and init refuses with -EINVAL; -ENOMEM.
+ */
 static int hs_init(struct cz_instance *inst, const struct cz_host *host, void **ret_state)
 {
-    char err[1024] = "", bad[HS_KEY_MAX];
-    int r;
+    char err[1024], bad[HS_KEY_MAX];
+    int r, nbad = 0;
 
     if (host->abi_minor < 1 || !host->http) {
         host->log(inst, CZ_LOG_ERROR, "this cadenza has no HTTP for plugins (ABI 1.1 needed)");
@@ -1311,130 +1341,102 @@ static int hs_init(struct cz_instance *inst, const struct cz_host *host, void **
     const char *url = host->setting_str(inst, "url");
     const char *auth = host->setting_str(inst, "auth");
 
-    if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) {
-        snprintf(err, sizeof(err), "'url' must start with http:// or https://");
-        r = -EINVAL;
-        goto fail;
-    }
-    if (h->json && h->query_body) {
-        snprintf(err, sizeof(err), "method GET takes a form body (the URL's query), not json");
-        r = -EINVAL;
-        goto fail;
-    }
-    if ((r = hs_tpl_compile(url, &h->url, bad)) < 0 ||
-        (r = hs_tpl_compile(host->setting_str(inst, "body"), &h->body, bad)) < 0) {
-        if (r == -EINVAL)
-            snprintf(err, sizeof(err), "unknown placeholder '{%s}' (known: to, text, from, "
-                     "idempotency_key, attempt_id, debtor_id, locale, status_url)", bad);
-        goto fail;
-    }
-    if (h->json) {
+    if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)
+        hs_bad(h, &nbad, "'url' must start with http:// or https://");
+    if (h->json && h->query_body)
+        hs_bad(h, &nbad, "method GET takes a form body (the URL's query), not json");
+    static const char known[] = "known: to, text, from, idempotency_key, attempt_id, "
+                                "debtor_id, locale, status_url";
+    if ((r = hs_tpl_compile(url, &h->url, bad)) == -EINVAL)
+        hs_bad(h, &nbad, "unknown placeholder '{%s}' in 'url' (%s)", bad, known);
+    else if (r < 0)
+        goto oom;
+    if ((r = hs_tpl_compile(host->setting_str(inst, "body"), &h->body, bad)) == -EINVAL)
+        hs_bad(h, &nbad, "unknown placeholder '{%s}' in 'body' (%s)", bad, known);
+    else if (r < 0)
+        goto oom;
+    if (h->json && h->body.src) {
         /* every placeholder becomes a JSON string (or null): check the shape with one */
         const char *xs[HS_V_MAX_];
         for (int i = 0; i < HS_V_MAX_; i++)
             xs[i] = "x";
         struct hs_buf b = { 0 };
         r = hs_tpl_expand(&h->body, xs, HS_ENC_JSON, &b);
-        if (r >= 0 && hs_json_check(b.p ? b.p : "", b.len) < 0) {
-            snprintf(err, sizeof(err), "'body' is not JSON once its placeholders are filled "
-                     "(write them bare: {\"to\":{to}})");
-            r = -EINVAL;
-        }
+        bool ok = r >= 0 && hs_json_check(b.p ? b.p : "", b.len) == 0;
         free(b.p);
         if (r < 0)
-            goto fail;
+            goto oom;
+        if (!ok)
+            hs_bad(h, &nbad, "'body' is not JSON once its placeholders are filled "
+                             "(write them bare: {\"to\":{to}})");
     }
-    if (!(h->body.uses & 1u << HS_V_TO) && !(h->url.uses & 1u << HS_V_TO)) {
-        snprintf(err, sizeof(err), "neither 'body' nor 'url' uses {to}");
-        r = -EINVAL;
-        goto fail;
+    if (h->body.src && h->url.src && !((h->body.uses | h->url.uses) & 1u << HS_V_TO))
+        hs_bad(h, &nbad, "neither 'body' nor 'url' uses {to}");
+    if (h->body.src && !(h->body.uses & 1u << HS_V_TEXT))
+        hs_bad(h, &nbad, "'body' does not use {text}");
+    if (hs_opt(h, "headers") &&
+        (r = hs_headers_parse(h, hs_opt(h, "headers"), err, sizeof(err))) < 0) {
+        if (r != -EINVAL)
+            goto oom;
+        hs_bad(h, &nbad, "%s", err);
     }
-    if (!(h->body.uses & 1u << HS_V_TEXT)) {
-        snprintf(err, sizeof(err), "'body' does not use {text}");
-        r = -EINVAL;
-        goto fail;
-    }
-    if (hs_opt(h, "headers") && (r = hs_headers_parse(h, hs_opt(h, "headers"), err,
-                                                      sizeof(err))) < 0)
-        goto fail;
     if (strcmp(auth, "basic") == 0) {
-        if (!hs_opt(h, "username") || !hs_opt(h, "password")) {
-            snprintf(err, sizeof(err), "auth: basic needs 'username' and 'password'");
-            r = -EINVAL;
-            goto fail;
-        }
-        if ((r = hs_dup(h, "username", &h->username)) < 0 ||
-            (r = hs_dup(h, "password", &h->password)) < 0)
-            goto fail;
+        if (!hs_opt(h, "username") || !hs_opt(h, "password"))
+            hs_bad(h, &nbad, "auth: basic needs 'username' and 'password'");
+        else if (hs_dup(h, "username", &h->username) < 0 ||
+                 hs_dup(h, "password", &h->password) < 0)
+            goto oom;
     } else if (strcmp(auth, "bearer") == 0 || strcmp(auth, "header") == 0) {
         const char *token = hs_opt(h, "token");
-        if (!token || strpbrk(token, "\r\n")) {
-            snprintf(err, sizeof(err), "auth: %s needs a one-line 'token'", auth);
-            r = -EINVAL;
-            goto fail;
-        }
         bool bearer = strcmp(auth, "bearer") == 0;
-        const char *name = bearer ? "Authorization" : host->setting_str(inst, "auth_header");
-        size_t n = strlen(token) + 8;
-        h->auth_name = strdup(name);
-        h->auth_value = malloc(n);
-        if (!h->auth_name || !h->auth_value) {
-            r = -ENOMEM;
-            goto fail;
+        if (!token || strpbrk(token, "\r\n")) {
+            hs_bad(h, &nbad, "auth: %s needs a one-line 'token'", auth);
+        } else {
+            const char *name = bearer ? "Authorization" : host->setting_str(inst, "auth_header");
+            size_t n = strlen(token) + 8;
+            h->auth_name = strdup(name);
+            h->auth_value = malloc(n);
+            if (!h->auth_name || !h->auth_value)
+                goto oom;
+            snprintf(h->auth_value, n, "%s%s", bearer ? "Bearer " : "", token);
         }
-        snprintf(h->auth_value, n, "%s%s", bearer ? "Bearer " : "", token);
     }
-    if ((r = hs_dup(h, "from", &h->from)) < 0)
-        goto fail;
-    if (hs_opt(h, "status_url")) {
-        const char *su = hs_opt(h, "status_url"), *tok = hs_opt(h, "status_token");
+    if (hs_dup(h, "from", &h->from) < 0)
+        goto oom;
+    const char *su = hs_opt(h, "status_url"), *tok = hs_opt(h, "status_token");
+    if (tok)
+        for (const char *c = tok; *c; c++)
+            if (!hs_unreserved((unsigned char)*c)) {
+                hs_bad(h, &nbad, "'status_token' may only hold letters, digits and - . _ ~");
+                break;
+            }
+    if (su) {
         size_t n = strlen(su) + 16;
-        if (tok)
-            for (const char *c = tok; *c; c++)
-                if (!hs_unreserved((unsigned char)*c)) {
-                    snprintf(err, sizeof(err),
-                             "'status_token' may only hold letters, digits and - . _ ~");
-                    r = -EINVAL;
-                    goto fail;
-                }
         if (!(h->status_url = malloc(n)) ||
-            !(h->status_tail = malloc(tok ? strlen(tok) + 8 : 1))) {
-            r = -ENOMEM;
-            goto fail;
-        }
+            !(h->status_tail = malloc(tok ? strlen(tok) + 8 : 1)))
+            goto oom;
         snprintf(h->status_url, n, "%s%cattempt=", su, strchr(su, '?') ? '&' : '?');
         if (tok)
             snprintf(h->status_tail, strlen(tok) + 8, "&token=%s", tok);
         else
             h->status_tail[0] = 0;
     } else if ((h->body.uses | h->url.uses) & 1u << HS_V_STATUS_URL) {
-        snprintf(err, sizeof(err), "{status_url} is used but 'status_url' is not set");
-        r = -EINVAL;
-        goto fail;
+        hs_bad(h, &nbad, "{status_url} is used but 'status_url' is not set");
     }
-    if ((r = hs_success_parse(host->setting_str(inst, "success"), &h->success, bad,
-                              sizeof(bad))) < 0) {
-        snprintf(err, sizeof(err), "'success': %s", bad);
-        goto fail;
-    }
-    if ((r = hs_rules_parse(host->setting_str(inst, "rules") ? host->setting_str(inst, "rules")
-                                                             : "",
-                            &h->rules, bad, sizeof(bad))) < 0) {
-        snprintf(err, sizeof(err), "'rules': %s", bad);
-        goto fail;
-    }
+    if (hs_success_parse(host->setting_str(inst, "success"), &h->success, bad, sizeof(bad)) < 0)
+        hs_bad(h, &nbad, "'success': %s", bad);
+    const char *rules = host->setting_str(inst, "rules");
+    if (hs_rules_parse(rules ? rules : "", &h->rules, bad, sizeof(bad)) < 0)
+        hs_bad(h, &nbad, "'rules': %s", bad);
     static const char *const pointers[] = { "id_pointer", "code_pointer", "error_pointer" };
     char **pdst[] = { &h->id_pointer, &h->code_pointer, &h->error_pointer };
     for (size_t i = 0; i < 3; i++) {
         const char *p = hs_opt(h, pointers[i]);
-        if (p && !hs_pointer_ok(p)) {
-            snprintf(err, sizeof(err), "'%s' is not a JSON pointer like /messages/0/status: '%s'",
-                     pointers[i], p);
-            r = -EINVAL;
-            goto fail;
-        }
-        if ((r = hs_dup(h, pointers[i], pdst[i])) < 0)
-            goto fail;
+        if (p && !hs_pointer_ok(p))
+            hs_bad(h, &nbad, "'%s' is not a JSON pointer like /messages/0/status: '%s'",
+                   pointers[i], p);
+        else if (hs_dup(h, pointers[i], pdst[i]) < 0)
+            goto oom;
     }
     static const char *const regexes[] = { "id_regex", "code_regex" };
     regex_t *rdst[] = { &h->id_re, &h->code_re };
@@ -1444,108 +1446,104 @@ static int hs_init(struct cz_instance *inst, const struct cz_host *host, void **
         if (!re)
             continue;
         if (hs_opt(h, pointers[i])) {
-            snprintf(err, sizeof(err), "'%s' and '%s' exclude each other", pointers[i],
-                     regexes[i]);
-            r = -EINVAL;
-            goto fail;
+            hs_bad(h, &nbad, "'%s' and '%s' exclude each other", pointers[i], regexes[i]);
+            continue;
         }
         int e = regcomp(rdst[i], re, REG_EXTENDED);
         if (e) {
             char m[128];
             regerror(e, rdst[i], m, sizeof(m));
-            snprintf(err, sizeof(err), "'%s': %s", regexes[i], m);
-            r = -EINVAL;
-            goto fail;
+            hs_bad(h, &nbad, "'%s': %s", regexes[i], m);
+            continue;
         }
         *rhas[i] = true;
     }
+    if (nbad) {
+        hs_free(h);
+        return -EINVAL;
+    }
+    for (int i = 0; i < h->success.ncond; i++)
+        h->needs_code |= h->success.cond[i].is_code;
+    for (int k = 0; k < h->rules.n; k++)
+        for (int i = 0; i < h->rules.v[k].ncond; i++)
+            h->needs_code |= h->rules.v[k].cond[i].is_code;
+    h->sb_url.max = h->sb_body.max = h->sb_hv.max = h->sb_su.max = HS_REQ_MAX;
     *ret_state = h;
     return 0;
 
-fail:
-    if (r == -ENOMEM)
-        host->log(inst, CZ_LOG_ERROR, "cannot set up the channel: out of memory");
-    else
-        host->log(inst, CZ_LOG_ERROR, "bad provider profile: %s", err);
+oom:
+    host->log(inst, CZ_LOG_ERROR, "cannot set up the channel: out of memory");
     hs_free(h);
-    return r;
+    return -ENOMEM;
 }
 
 /*
- * Expand the request for one job into one allocation.  0 with *ret,
+ * Expand the request for one job (in the channel's scratch buffers, then
+ * copied into one allocation: one malloc per send).  0 with *ret,
  * -EINVAL (a job without address or text, or a header value with a line
  * break), -E2BIG, -ENOMEM.
  */
-static int hs_build(const struct hs_chan *h, const struct cz_job *job, struct hs_req **ret)
+static int hs_build(struct hs_chan *h, const struct cz_job *job, struct hs_req **ret)
 {
-    struct hs_buf url = { .max = HS_REQ_MAX }, body = { .max = HS_REQ_MAX }, hv = { 0 };
+    struct hs_buf *url = &h->sb_url, *body = &h->sb_body, *hv = &h->sb_hv, *su = &h->sb_su;
     char id[24];
     const char *vals[HS_V_MAX_];
     size_t hoff[HS_HEADERS_MAX];
-    int r;
+    int r = 0;
 
     if (!job->address || !*job->address || !job->text)
         return -EINVAL;
-    struct hs_buf su = { 0 };
+    url->len = body->len = hv->len = su->len = 0;
     snprintf(id, sizeof(id), "%lld", (long long)job->attempt_id);
-    if (h->status_url && ((r = hs_buf_str(&su, h->status_url)) < 0 ||
-                          (r = hs_buf_str(&su, id)) < 0 ||
-                          (r = hs_buf_str(&su, h->status_tail)) < 0)) {
-        free(su.p);
+    if (h->status_url && ((r = hs_buf_str(su, h->status_url)) < 0 ||
+                          (r = hs_buf_str(su, id)) < 0 ||
+                          (r = hs_buf_str(su, h->status_tail)) < 0))
         return r;
-    }
-    hs_values(h, job, id, su.p, vals);
-    r = hs_tpl_expand(&h->body, vals, h->json ? HS_ENC_JSON : HS_ENC_URL, &body);
+    hs_values(h, job, id, h->status_url ? su->p : NULL, vals);
+    r = hs_tpl_expand(&h->body, vals, h->json ? HS_ENC_JSON : HS_ENC_URL, body);
     if (r >= 0)
-        r = hs_tpl_expand(&h->url, vals, HS_ENC_URL, &url);
+        r = hs_tpl_expand(&h->url, vals, HS_ENC_URL, url);
     for (size_t i = 0; r >= 0 && i < h->nheaders; i++) {
-        hoff[i] = hv.len;
-        if ((r = hs_tpl_expand(&h->headers[i].value, vals, HS_ENC_HEADER, &hv)) >= 0)
-            r = hs_buf_add(&hv, "", 1);
+        hoff[i] = hv->len;
+        if ((r = hs_tpl_expand(&h->headers[i].value, vals, HS_ENC_HEADER, hv)) >= 0)
+            r = hs_buf_add(hv, "", 1);
     }
-    free(su.p);
-    if (r >= 0 && h->query_body && body.len) {
+    if (r >= 0 && h->query_body && body->len) {
         /* GET: the form body is the query */
-        if ((r = hs_buf_str(&url, strchr(url.p ? url.p : "", '?') ? "&" : "?")) >= 0)
-            r = hs_buf_add(&url, body.p, body.len);
-        body.len = 0;
+        if ((r = hs_buf_str(url, strchr(url->p ? url->p : "", '?') ? "&" : "?")) >= 0)
+            r = hs_buf_add(url, body->p, body->len);
+        body->len = 0;
     }
     if (r < 0)
-        goto out;
-    size_t mem = url.len + 1 + body.len + 1 + hv.len;
+        return r;
+    size_t mem = url->len + 1 + body->len + 1 + hv->len;
     struct hs_req *q = calloc(1, sizeof(*q) + mem);
-    if (!q) {
-        r = -ENOMEM;
-        goto out;
-    }
+    if (!q)
+        return -ENOMEM;
     char *o = q->mem;
-    memcpy(o, url.p, url.len + 1);
+    memcpy(o, url->p ? url->p : "", url->len);
+    o[url->len] = 0;
     q->url = o;
-    o += url.len + 1;
+    o += url->len + 1;
     if (!h->query_body) {
-        memcpy(o, body.p ? body.p : "", body.len);
-        o[body.len] = 0;
+        memcpy(o, body->p ? body->p : "", body->len);
+        o[body->len] = 0;
         q->body = o;
-        q->body_len = body.len;
-        o += body.len + 1;
+        q->body_len = body->len;
+        o += body->len + 1;
         q->hdr[q->nhdr++] = (struct cz_header){
             "Content-Type", h->json ? "application/json" : "application/x-www-form-urlencoded"
         };
     }
-    if (hv.len)
-        memcpy(o, hv.p, hv.len);
+    if (hv->len)
+        memcpy(o, hv->p, hv->len);
     for (size_t i = 0; i < h->nheaders; i++)
         q->hdr[q->nhdr++] = (struct cz_header){ h->headers[i].name, o + hoff[i] };
     if (h->auth_name)
         q->hdr[q->nhdr++] = (struct cz_header){ h->auth_name, h->auth_value };
     q->attempt_id = job->attempt_id;
     *ret = q;
-    r = 0;
-out:
-    free(url.p);
-    free(body.p);
-    free(hv.p);
-    return r;
+    return 0;
 }
 
 static int hs_send(void *state, const struct cz_job *job, struct cz_send *send)

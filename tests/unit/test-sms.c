@@ -384,6 +384,13 @@ static void test_kannel_send(void)
 
 /* ---- the JSON reader --------------------------------------------------------- */
 
+/* What the plugin does with a reply: check it once, then follow a pointer. */
+static int hs_json_get(const char *s, size_t n, const char *pointer, struct hs_jval *ret)
+{
+    int r = hs_json_check(s, n);
+    return r < 0 ? r : hs_json_find(s, n, pointer, ret);
+}
+
 /* hs_json_get on a copy of s without a NUL after it: reads past n show under ASan. */
 static int jget(const char *s, const char *ptr, char *out, size_t outsz)
 {
@@ -833,6 +840,17 @@ static void test_http_sms_init_errors(void)
             test_failures++;
         }
     }
+    /* every problem of a profile is reported, not just the first */
+    static const char *const many[] = {
+        "url", "ftp://x/{too}", "body", "Body={text}", "rules", "http 429 retry",
+        "success", "code", "id_pointer", "x", NULL,
+    };
+    void *st = NULL;
+    fh_reset(hs_settings, many);
+    CHECK_INT(hs_init(FH_INST, &fh_host, &st), -EINVAL);
+    CHECK_INT(fh.nlog, 5); /* url scheme, {too}, success, rules, pointer */
+    CHECK(strstr(fh.log, "'id_pointer' is not a JSON pointer") != NULL);
+
     /* GET: the form body is the query; a regex takes the id */
     static const char *const get[] = {
         "url", "http://gw.example/send?user=u", "method", "GET", "body", "to={to}&msg={text}",
