@@ -32,9 +32,13 @@
 
 /* Built into cadenza: plugins/<name>/<name>.c compiled with its symbol renamed. */
 extern const struct cz_channel_plugin cz_plugin_builtin_log, cz_plugin_builtin_email;
+extern const struct cz_channel_plugin cz_plugin_builtin_kannel;
+extern const struct cz_channel_plugin cz_plugin_builtin_http_sms;
 static const struct cz_channel_plugin *const builtin[] = {
     &cz_plugin_builtin_log,
     &cz_plugin_builtin_email,
+    &cz_plugin_builtin_kannel,
+    &cz_plugin_builtin_http_sms,
 };
 
 struct plugin {
