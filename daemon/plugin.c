@@ -32,8 +32,10 @@
 
 /* Built into cadenza: plugins/<name>/<name>.c compiled with its symbol renamed. */
 extern const struct cz_channel_plugin cz_plugin_builtin_log;
+extern const struct cz_channel_plugin cz_plugin_builtin_vicidial;
 static const struct cz_channel_plugin *const builtin[] = {
     &cz_plugin_builtin_log,
+    &cz_plugin_builtin_vicidial,
 };
 
 struct plugin {
