@@ -33,9 +33,11 @@
 /* Built into cadenza: plugins/<name>/<name>.c compiled with its symbol renamed. */
 extern const struct cz_channel_plugin cz_plugin_builtin_log;
 extern const struct cz_channel_plugin cz_plugin_builtin_vicidial;
+extern const struct cz_channel_plugin cz_plugin_builtin_whatsapp;
 static const struct cz_channel_plugin *const builtin[] = {
     &cz_plugin_builtin_log,
     &cz_plugin_builtin_vicidial,
+    &cz_plugin_builtin_whatsapp,
 };
 
 struct plugin {
