@@ -34,10 +34,12 @@
 extern const struct cz_channel_plugin cz_plugin_builtin_log;
 extern const struct cz_channel_plugin cz_plugin_builtin_vicidial;
 extern const struct cz_channel_plugin cz_plugin_builtin_whatsapp;
+extern const struct cz_channel_plugin cz_plugin_builtin_webhook_bot;
 static const struct cz_channel_plugin *const builtin[] = {
     &cz_plugin_builtin_log,
     &cz_plugin_builtin_vicidial,
     &cz_plugin_builtin_whatsapp,
+    &cz_plugin_builtin_webhook_bot,
 };
 
 struct plugin {
