@@ -682,6 +682,7 @@ struct vd_reply {
     char lead_id[24];     /* VD_ADDED, VD_FOUND, VD_DUPLICATE (the other lead): digits */
     char line[VD_ERR_MAX]; /* the deciding line, for errors and logs */
     int notices;          /* NOTICE: lines seen */
+    bool hopper_refused;  /* NOTICE: ... NOT ADDED TO HOPPER (outside local time...) */
 };
 
 /* Field i (0-based) of the '|'-separated data after " - " on line [s, e), into out[24]. */
@@ -759,6 +760,8 @@ static void vd_reply_parse(const char *body, size_t len, const char *vlc, struct
                 not_in = true;
             else if (line_has(s, e, "REMOVED FROM HOPPER"))
                 removed = true;
+            else if (line_has(s, e, "NOT ADDED TO HOPPER"))
+                ret->hopper_refused = true;
             if (!decided) {
                 decided = s;
                 decided_end = e;
@@ -1067,6 +1070,11 @@ static void vd_on_reply(void *userdata, const struct cz_http_response *res)
     if (rp.notices && rp.cls == VD_ADDED)
         c->host->log(c->inst, CZ_LOG_DEBUG, "attempt %lld: %d notice(s) with the new lead",
                      (long long)k->attempt_id, rp.notices);
+    if (rp.hopper_refused && rp.cls == VD_ADDED && c->add_to_hopper)
+        /* the campaign's own loader may dial it later, within its call times */
+        c->host->log(c->inst, CZ_LOG_NOTICE,
+                     "attempt %lld: lead %s was added but VICIdial kept it out of the hopper "
+                     "(local call time?)", (long long)k->attempt_id, rp.lead_id);
     switch (rp.cls) {
     case VD_ADDED:
     case VD_FOUND:

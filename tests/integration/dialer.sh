@@ -136,7 +136,11 @@ class H(http.server.BaseHTTPRequestHandler):
         if slow:
             time.sleep(3)     # longer than the channel's timeout_ms: the reply is lost
         out = "SUCCESS: add_lead LEAD HAS BEEN ADDED - %s|%s|%s|%d|1\n" % (ph, user, q["list_id"], lid)
-        if q.get("add_to_hopper") == "Y":
+        if ph.endswith("0007"):      # outside the lead's local call time
+            with lock:
+                leads[lid]["hopper"] = False
+            out += "NOTICE: add_lead NOT ADDED TO HOPPER, OUTSIDE OF LOCAL TIME - %s|%s|%d|1|0\n" % (ph, user, lid)
+        elif q.get("add_to_hopper") == "Y":
             out += "NOTICE: add_lead ADDED TO HOPPER - %s|%s|%d|1677922\n" % (ph, user, lid)
         self.reply(200, out)
 
@@ -191,7 +195,7 @@ now = int(time.time())
 jobs = [(1, "+346000000100", 7200), (2, "+346000000101", 7200), (3, "+346000000001", 7200),
         (4, "+346000000002", 7200), (5, "+346000000003", 7200), (6, "+346000000004", 7200),
         (7, "+346000000005", 7200), (8, "+346000000006", 7200), (9, "+346000000107", 6),
-        (10, "+346000000108", 6), (11, "+447700900123", 7200),
+        (10, "+346000000108", 6), (11, "+447700900123", 7200), (12, "+346000000007", 7200),
         (21, "+346000000201", 7200, "call2"), (22, "+346000000202", 7200, "call2"),
         (23, "+346000000203", 7200, "call2")]
 for j in jobs:
@@ -208,7 +212,7 @@ for j in jobs:
         "windows": [[now - 60, now + win]], "attempt": 1}))
 EOP
 NA9=$(/usr/bin/python3 -c 'import json,sys; print([json.loads(l)["not_after"] for l in sys.stdin][8])' <"$T/jobs.jsonl")
-expect_exit 0 "enqueue 14 call attempts" -- cz queue enqueue "$T/jobs.jsonl"
+expect_exit 0 "enqueue 15 call attempts" -- cz queue enqueue "$T/jobs.jsonl"
 czbg -v worker --retry-base 200 2>"$T/w.err" &
 wpid=$!
 
@@ -244,7 +248,7 @@ curl -s "http://127.0.0.1:$HPORT/dial?lead_id=${lid:-0}" >/dev/null
 i=0
 while [ $i -lt 150 ]; do
     n=$(results | grep -vc '^8 ')
-    [ "$n" -ge 13 ] && grep -q '"status": "EXPIRD"' "$T/state.json" 2>/dev/null && break
+    [ "$n" -ge 14 ] && grep -q '"status": "EXPIRD"' "$T/state.json" 2>/dev/null && break
     curl -s "http://127.0.0.1:$HPORT/state" >"$T/state.json"
     sleep 0.1; i=$((i + 1))
 done
@@ -329,6 +333,7 @@ l10 = leads.get(lead_of(10)) if st(10) == "sent" else None
 check(l10 and l10["status"] == "NA", "attempt 10 keeps its status: %s" % l10)
 check(not [r for r in reqs if r["q"].get("lead_id") == str(lead_of(10)) and "status" in r["q"]],
       "no status update for attempt 10")
+check(st(12) == "sent", "attempt 12 sent though outside local time: %s" % res.get("12"))
 check(st(11) == "failed" and "phone_code" in res["11"], "attempt 11 other country: %s" % res.get("11"))
 check(not [q for q in adds if q.get("vendor_lead_code") == "CZ11"], "attempt 11 never sent")
 for a in (21, 22, 23):
@@ -341,5 +346,7 @@ n=$(grep -c "refuses the API user 'api'" "$T/w.err")
 [ "$n" -eq 1 ] && pass "bad credentials logged once" || fail "credential errors logged $n times"
 expect_grep "\[channel:vicidial:call\] lead [0-9]* (attempt 9) left the hopper undialled" "$T/w.err" \
     "the window close is logged"
+expect_grep "attempt 12: lead [0-9]* was added but VICIdial kept it out of the hopper" "$T/w.err" \
+    "a lead kept out of the hopper is logged"
 if grep -q "sekret\|wrong" "$T/w.err"; then fail "a password was logged"; else pass "no password logged"; fi
 finish

@@ -210,6 +210,11 @@ static void test_replies(void)
     check_reply("SUCCESS: add_lead LEAD HAS BEEN ADDED - 7275551111|6666|999|193715|-4\n"
                 "NOTICE: add_lead ADDED TO HOPPER - 7275551111|6666|193715|1677922\n",
                 NULL, VD_ADDED, "193715");
+    struct vd_reply in_hopper;
+    const char *added = "SUCCESS: add_lead LEAD HAS BEEN ADDED - 1|6666|999|5|-4\n"
+                        "NOTICE: add_lead ADDED TO HOPPER - 1|6666|5|1677922\n";
+    vd_reply_parse(added, strlen(added), NULL, &in_hopper);
+    CHECK(!in_hopper.hopper_refused);
     /* notices first, CRLF line ends, leading blank line */
     check_reply("\r\nNOTICE: add_lead NANPA options disabled, NANPA prefix data not loaded - 0|6666\r\n"
                 "SUCCESS: add_lead LEAD HAS BEEN ADDED - 7275551111|6666|999|193716|-4\r\n",
@@ -220,6 +225,7 @@ static void test_replies(void)
                       "NOTICE: add_lead CUSTOM FIELDS NOT ADDED, NO FIELDS DEFINED - 1|1234|101\n";
     vd_reply_parse(two, strlen(two), NULL, &r);
     CHECK_INT(r.notices, 2);
+    CHECK(r.hopper_refused);
     CHECK_STR(r.line, "SUCCESS: add_lead LEAD HAS BEEN ADDED - 1|6666|999|5|-4");
     /* a SUCCESS without a lead id is not one we can use */
     check_reply("SUCCESS: add_lead LEAD HAS BEEN ADDED - 7275551111|6666|999\n", NULL,
