@@ -346,6 +346,9 @@ n=$(grep -c "refuses the API user 'api'" "$T/w.err")
 [ "$n" -eq 1 ] && pass "bad credentials logged once" || fail "credential errors logged $n times"
 expect_grep "\[channel:vicidial:call\] lead [0-9]* (attempt 9) left the hopper undialled" "$T/w.err" \
     "the window close is logged"
+# 1, 2, 5, 6 and 12 were added with two hours left: their removal dies with the worker
+expect_grep "\[channel:vicidial:call\] 5 lead(s) stay in the hopper past shutdown" "$T/w.err" \
+    "the leads whose removal a shutdown loses are counted"
 expect_grep "attempt 12: lead [0-9]* was added but VICIdial kept it out of the hopper" "$T/w.err" \
     "a lead kept out of the hopper is logged"
 if grep -q "sekret\|wrong" "$T/w.err"; then fail "a password was logged"; else pass "no password logged"; fi
