@@ -254,6 +254,7 @@ void config_free(struct config *c)
     for (size_t i = 0; i < c->nchannels; i++) {
         free(c->channels[i].name);
         free(c->channels[i].plugin);
+        free(c->channels[i].fallback);
         plugin_settings_free(c->channels[i].values);
     }
     free(c->channels);
@@ -545,8 +546,10 @@ static const char *const paths_keys[] = {
     "strategies", "templates", "profiles", "holidays", "plugins", NULL,
 };
 static const char *const channel_keys[] = {
-    "plugin", "kind", "cost", "hourly_capacity", "rate_limit", "settings", NULL,
+    "plugin", "kind", "cost", "hourly_capacity", "rate_limit", "settings", "fallback",
+    "breaker", NULL,
 };
+static const char *const breaker_keys[] = { "failures", "cooldown", NULL };
 
 /* A path key: resolved against the file's directory. */
 static void get_path(struct loader *l, const struct ynode *map, const char *key, char **dst)
@@ -640,6 +643,20 @@ static void load_channel(struct loader *l, const struct ynode *key, const struct
     if ((v = ynode_get(n, "settings")) && v->type != YNODE_NULL &&
         ynode_expect(v, YNODE_MAP, "settings", l->d) == 0)
         ch->settings = v;
+    ch->breaker_failures = 5;
+    ch->breaker_cooldown_ms = 30000;
+    if (get_str(l, n, "fallback", &s) > 0)
+        ch->fallback = xstrdup(l, s); /* checked once every channel is known */
+    const struct ynode *b = get_map(l, n, "breaker", breaker_keys, "'breaker'");
+    if (b) {
+        if ((v = ynode_get(b, "failures")) &&
+            ynode_int(v, "failures", 1, 1000, &iv, l->d) == 0)
+            ch->breaker_failures = (int)iv;
+        if ((v = ynode_get(b, "cooldown")) &&
+            ynode_double(v, "cooldown", 0.1, 86400, &dv, l->d) == 0)
+            ch->breaker_cooldown_ms = (int64_t)(dv * 1000);
+    }
+    v = ynode_get(n, "settings");
     bool settings_bad = v && v->type != YNODE_NULL && !ch->settings; /* reported above */
     if (ch->desc && !settings_bad) {
         if (ch->kind >= 0 && !(ch->desc->kinds & CZ_KIND_BIT(ch->kind)))
@@ -747,6 +764,33 @@ static void load_main(struct loader *l, const struct ynode *root)
         /* ynode already rejects two channels with one name (duplicate keys) */
         for (size_t i = 0; i < v->n; i++)
             load_channel(l, v->keys[i], v->items[i], &c->channels[c->nchannels++]);
+        /* a fallback is another channel of the same kind, itself without one */
+        for (size_t i = 0; i < c->nchannels; i++) {
+            struct channel_conf *ch = &c->channels[i];
+            if (!ch->fallback)
+                continue;
+            const struct ynode *at = ynode_get(v->items[i], "fallback");
+            const struct channel_conf *fb = config_channel(c, ch->fallback);
+            if (!fb) {
+                const char *names[256];
+                size_t k = 0;
+                for (size_t j = 0; j < c->nchannels && k < ELEMENTSOF(names); j++)
+                    if (c->channels[j].name)
+                        names[k++] = c->channels[j].name;
+                const char *near = closest_word(ch->fallback, names, k);
+                err_at(l, at, "unknown fallback channel '%s' for channel '%s'%s%s%s",
+                       ch->fallback, ch->name, near ? "; did you mean '" : "",
+                       near ? near : "", near ? "'?" : "");
+            } else if (fb == ch)
+                err_at(l, at, "channel '%s' cannot be its own fallback", ch->name);
+            else if (fb->kind != ch->kind)
+                err_at(l, at, "fallback '%s' of channel '%s' is a %s channel, not %s",
+                       fb->name, ch->name, chan_kind_to_string(fb->kind),
+                       chan_kind_to_string(ch->kind));
+            else if (fb->fallback)
+                err_at(l, at, "fallback '%s' of channel '%s' has a fallback itself; chains are "
+                              "not followed", fb->name, ch->name);
+        }
     }
 
     /* links: parsed by link.c (secrets, key ids, TTLs); docs/links.md */

@@ -66,6 +66,9 @@ struct channel_conf {
     const struct ynode *settings; /* plugin settings, borrowed from the doc */
     const struct cz_channel_plugin *desc; /* the plugin, owned by config->plugins */
     struct plugin_settings *values;       /* settings checked against its config map */
+    char *fallback;          /* channel to send through while this one's breaker is open */
+    int breaker_failures;    /* consecutive transient failures that open the breaker (5) */
+    int64_t breaker_cooldown_ms; /* open this long, then one probe (30000) */
     int line, col;
 };
 

@@ -28,6 +28,16 @@
  *     the loop.
  *  5. On SIGTERM no new lease is taken; the loop exits when every
  *     leased job is settled.
+ *  7. Failover: a channel with a fallback counts transient failures in a
+ *     row; at breaker_failures its breaker opens and its jobs go through
+ *     the fallback's instance for breaker_cooldown_ms, then one job probes
+ *     the channel (half open): a probe that is not a transient failure
+ *     closes the breaker, a transient one opens it again.
+ *
+ *        CLOSED ──N transient failures──► OPEN ──cooldown──► PROBING
+ *          ▲                               ▲                    │
+ *          └────────── probe answered ─────┼────────────────────┘
+ *                                          └── probe failed ────┘
  *  6. Fencing: a job is handed to the channel only while its batch's
  *     leases have more than the margin left by the monotonic clock,
  *     counted from before the LEASE/RENEW request was written (so
@@ -82,6 +92,14 @@ struct wchan {
     struct wbatch *retry;  /* batches whose flush or FINISH must be retried */
     int finishing;         /* FINISH calls in flight */
     uint64_t sent, failed, retried, dead, cancelled;
+    /* failover (invariant 7): the fallback instance and this channel's breaker */
+    struct channel *fb;       /* the fallback's instance, or NULL */
+    struct channel *fb_own;   /* ... when this worker does not serve the fallback itself */
+    enum { BREAKER_CLOSED, BREAKER_OPEN, BREAKER_PROBING } breaker;
+    int consecutive;          /* transient failures in a row through this channel */
+    int64_t open_until;       /* monotonic ms */
+    bool probing;             /* the half-open probe is in flight */
+    uint64_t via_fallback, breaker_opened;
 };
 
 struct wjob {
@@ -98,6 +116,8 @@ struct wjob {
 struct send_ctx {
     struct wbatch *b;
     size_t i;
+    bool via_fallback; /* sent through the fallback's instance */
+    bool probe;        /* the half-open probe of the breaker */
 };
 
 /*
@@ -445,6 +465,58 @@ static int render(struct wchan *wc, const struct job *job, int64_t now,
     return template_render_job(wc->w->templates, job, &ctx, parts, NULL);
 }
 
+/* Which instance sends the next job of wc (invariant 7); sets the ctx's flags. */
+static struct channel *pick_instance(struct wchan *wc, struct send_ctx *sc, int64_t mono)
+{
+    sc->via_fallback = sc->probe = false;
+    if (!wc->fb || wc->breaker == BREAKER_CLOSED)
+        return wc->ch;
+    if (wc->breaker == BREAKER_OPEN && mono >= wc->open_until && !wc->probing) {
+        wc->breaker = BREAKER_PROBING;
+        wc->probing = sc->probe = true;
+        log_info("[channel:%s] circuit half open: probing with one job", wc->conf->name);
+        return wc->ch;
+    }
+    sc->via_fallback = true;
+    wc->via_fallback++;
+    return wc->fb;
+}
+
+static void breaker_update(struct wchan *wc, const struct send_ctx *sc, bool transient)
+{
+    if (!wc->fb || sc->via_fallback)
+        return;
+    int64_t mono = mono_ms();
+    const struct channel_conf *cc = wc->conf;
+    if (sc->probe) {
+        wc->probing = false;
+        if (transient) {
+            wc->breaker = BREAKER_OPEN;
+            wc->open_until = mono + cc->breaker_cooldown_ms;
+            log_warning("[channel:%s] probe failed: circuit open again, sending through '%s' "
+                        "for %.1f s", cc->name, cc->fallback, cc->breaker_cooldown_ms / 1000.0);
+        } else {
+            wc->breaker = BREAKER_CLOSED;
+            wc->consecutive = 0;
+            log_notice("[channel:%s] probe answered: circuit closed, switching back from '%s'",
+                       cc->name, cc->fallback);
+        }
+        return;
+    }
+    if (!transient) {
+        wc->consecutive = 0;
+        return;
+    }
+    if (++wc->consecutive >= cc->breaker_failures && wc->breaker == BREAKER_CLOSED) {
+        wc->breaker = BREAKER_OPEN;
+        wc->open_until = mono + cc->breaker_cooldown_ms;
+        wc->breaker_opened++;
+        log_warning("[channel:%s] circuit open after %d transient failures in a row: sending "
+                    "through '%s' for %.1f s", cc->name, wc->consecutive, cc->fallback,
+                    cc->breaker_cooldown_ms / 1000.0);
+    }
+}
+
 static void on_sent(void *userdata, const struct chan_result *res)
 {
     struct send_ctx *sc = userdata;
@@ -452,6 +524,7 @@ static void on_sent(void *userdata, const struct chan_result *res)
     struct wchan *wc = b->wc;
     const struct wjob *j = &b->jobs[sc->i];
     const struct worker_opts *o = wc->w->o;
+    breaker_update(wc, sc, res->status == CZ_SEND_RETRY);
     switch (res->status) {
     case CZ_SEND_OK:
         wc->sent++;
@@ -582,7 +655,7 @@ static void batch_run(struct wbatch *b)
         info.text = parts.text;
         info.html = parts.html;
         info.self_service_url = url[0] ? url : NULL;
-        r = channel_send(wc->ch, &j->job, &info, on_sent, sc);
+        r = channel_send(pick_instance(wc, sc, mono_ms()), &j->job, &info, on_sent, sc);
         template_parts_release(&parts);
         if (r < 0) {
             snprintf(msg, sizeof(msg), "channel error: %s", strerror(-r));
@@ -892,8 +965,10 @@ static void log_totals(const struct worker *w)
     for (size_t i = 0; i < w->nchans; i++) {
         const struct wchan *wc = &w->chans[i];
         log_info("[channel:%s] sent %" PRIu64 ", failed %" PRIu64 ", retried %" PRIu64
-                 ", dead %" PRIu64 ", cancelled %" PRIu64,
-                 wc->conf->name, wc->sent, wc->failed, wc->retried, wc->dead, wc->cancelled);
+                 ", dead %" PRIu64 ", cancelled %" PRIu64 ", through the fallback %" PRIu64
+                 ", circuit opened %" PRIu64 " times",
+                 wc->conf->name, wc->sent, wc->failed, wc->retried, wc->dead, wc->cancelled,
+                 wc->via_fallback, wc->breaker_opened);
     }
 }
 
@@ -1073,6 +1148,25 @@ int worker_run(const struct worker_opts *o)
         }
         w.nchans++;
     }
+    /* failover: each fallback's instance, shared when this worker serves it too */
+    for (size_t i = 0; i < w.nchans; i++) {
+        struct wchan *wc = &w.chans[i];
+        if (!wc->conf->fallback)
+            continue;
+        for (size_t k = 0; k < w.nchans && !wc->fb; k++)
+            if (streq(w.chans[k].conf->name, wc->conf->fallback))
+                wc->fb = w.chans[k].ch;
+        if (!wc->fb) {
+            const struct channel_conf *fc = config_channel(o->config, wc->conf->fallback);
+            if (!fc || (r = channel_new(fc, w.base, w.curlm, &wc->fb_own)) < 0) {
+                log_error("channel '%s': cannot start its fallback '%s'", wc->conf->name,
+                          wc->conf->fallback);
+                r = -EINVAL;
+                goto out;
+            }
+            wc->fb = wc->fb_own;
+        }
+    }
     if (o->config->template_dir) {
         struct diags d = DIAGS_INIT;
         r = template_set_load(o->config->template_dir, o->config->default_locale, &w.templates,
@@ -1123,6 +1217,7 @@ out:
             batch_free(b);
         }
         channel_free(w.chans[i].ch);
+        channel_free(w.chans[i].fb_own);
     }
     curlm_free(w.curlm); /* after the channels: they cancel their requests first */
     template_set_free(w.templates);

@@ -192,4 +192,97 @@ kill -TERM $wpid
 wait $wpid
 [ $? -eq 0 ] && pass "worker stops" || fail "worker exit"
 
+# --- failover: a breaker opens after 3 transient failures, probes, switches back ----
+FPORT=$(free_port)
+/usr/bin/python3 - "$FPORT" "$T/primary.log" <<'EOP' &
+import http.server, json, sys, threading
+port, log = int(sys.argv[1]), sys.argv[2]
+class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        a = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))))["attempt"]
+        code = 503 if a < 400 else 200   # down for wave 1 (ids 300..), back for wave 2 (400..)
+        with open(log, "a") as f:
+            f.write("%d %d\n" % (a, code))
+        self.send_response(code); self.send_header("Content-Length", "2"); self.end_headers()
+        self.wfile.write(b"ok")
+    def log_message(self, *a): pass
+srv = http.server.ThreadingHTTPServer(("127.0.0.1", port), H)
+threading.Timer(60, srv.shutdown).start()
+srv.serve_forever()
+EOP
+FPID=$!
+trap 'kill $HPID $FPID 2>/dev/null; stop_redis; rm -rf "$T"' EXIT INT TERM
+i=0
+while ! /usr/bin/python3 -c "import socket; socket.create_connection(('127.0.0.1', $FPORT), 1)" 2>/dev/null; do
+    i=$((i + 1)); [ $i -gt 100 ] && { echo "http server did not start" >&2; exit 1; }
+    sleep 0.05
+done
+rcli FLUSHALL >/dev/null
+config "  sms:
+    plugin: fake
+    kind: sms
+    fallback: sms-backup
+    breaker: { failures: 3, cooldown: 1 }
+    settings: { path: $T/primary-sends.log, url: 'http://127.0.0.1:$FPORT/' }
+  sms-backup:
+    plugin: fake
+    kind: sms
+    settings: { path: $T/backup-sends.log }"
+expect_exit 0 "validate a channel with a fallback" -- cz validate
+make_jobs 40 300 sms >"$T/f.jsonl"
+expect_exit 0 "enqueue 40 sms" -- cz queue enqueue "$T/f.jsonl"
+czbg -v worker --channels sms --batch 4 --retry-base 50 2>"$T/wf.err" &
+wpid=$!
+# wave 1 opens the breaker and drains through the fallback; wave 2, after the
+# cooldown, brings the half-open probe (the primary is back for ids >= 400);
+# wave 3 then goes to the primary
+drained() { # wait until the sms queue is empty
+    i=0
+    while [ $i -lt 150 ]; do
+        cz queue stats --format json >"$T/fstats.json" 2>/dev/null
+        /usr/bin/python3 - "$T/fstats.json" <<'EOP' && return 0
+import json, sys
+st = json.load(open(sys.argv[1]))
+c = {c["channel"]: c for c in st["channels"]}.get("sms", {})
+sys.exit(0 if all(c.get(k, 0) == 0 for k in ("ready", "retrying", "leased", "due")) else 1)
+EOP
+        sleep 0.2; i=$((i + 1))
+    done
+    return 1
+}
+i=0
+while [ $i -lt 200 ] && ! grep -q "circuit open" "$T/wf.err" 2>/dev/null; do sleep 0.1; i=$((i + 1)); done
+drained
+sleep 1.2
+make_jobs 20 400 sms >"$T/f2.jsonl"
+cz queue enqueue "$T/f2.jsonl" >/dev/null 2>&1
+drained
+i=0
+while [ $i -lt 100 ] && ! grep -q "switching back" "$T/wf.err" 2>/dev/null; do sleep 0.1; i=$((i + 1)); done
+make_jobs 20 500 sms >"$T/f3.jsonl"
+cz queue enqueue "$T/f3.jsonl" >/dev/null 2>&1
+drained
+kill -TERM $wpid; wait $wpid
+expect_grep "\[channel:sms\] circuit open after 3 transient failures in a row: sending through 'sms-backup' for 1.0 s" \
+    "$T/wf.err" "the breaker opens after 3 transient failures"
+expect_grep "\[channel:sms\] probe answered: circuit closed, switching back from 'sms-backup'" \
+    "$T/wf.err" "a half-open probe switches back"
+b=$(wc -l <"$T/backup-sends.log")
+ok=$(grep -c " 200" "$T/primary.log")
+[ "$b" -ge 40 ] && [ $((b + ok)) -eq 80 ] &&
+    pass "wave 1 through the fallback, each of the 80 jobs sent once ($b fallback, $ok primary)" ||
+    fail "the fallback sent $b and the primary $ok jobs; expected 40+ and 80 in all"
+ok3=$(grep -c "^5[0-9][0-9] 200" "$T/primary.log")
+[ "$ok3" -eq 20 ] && pass "after the probe, wave 3 went to the primary (20)" ||
+    fail "wave 3 on the primary: $ok3"
+[ "$(grep -c " 503" "$T/primary.log")" -ge 3 ] && pass "the primary failed at least 3 times first" ||
+    fail "primary failures: $(grep -c " 503" "$T/primary.log")"
+cz queue stats --format json >"$T/fstats.json" 2>/dev/null
+/usr/bin/python3 - "$T/fstats.json" <<'EOP' && pass "every job sent, none left" || fail "left: $(cat "$T/fstats.json")"
+import json, sys
+st = json.load(open(sys.argv[1]))
+c = {c["channel"]: c for c in st["channels"]}.get("sms", {})
+assert all(c.get(k, 0) == 0 for k in ("ready", "retrying", "leased", "due")), c
+EOP
+
 finish

@@ -119,7 +119,12 @@ expect_grep "no reply within 1 s" "$T/err" "the worker says why"
 czbg() { exec ${CADENZA_WRAP:-} "$CADENZA" "$@"; }
 czbg worker 2>"$T/w.err" &
 wpid=$!
-sleep 2.5
+# SIGTERM once the worker has met the silent server (its handler is in place
+# by then, however slowly it started: valgrind)
+i=0
+while [ $i -lt 600 ] && ! grep -q "no reply within 1 s" "$T/w.err" 2>/dev/null; do
+    sleep 0.1; i=$((i + 1))
+done
 start=$(now_s)
 kill -TERM $wpid
 i=0
