@@ -31,14 +31,17 @@
 #include "ynode.h"
 
 /* Built into cadenza: plugins/<name>/<name>.c compiled with its symbol renamed. */
-extern const struct cz_channel_plugin cz_plugin_builtin_log, cz_plugin_builtin_email;
-extern const struct cz_channel_plugin cz_plugin_builtin_kannel;
-extern const struct cz_channel_plugin cz_plugin_builtin_http_sms;
+extern const struct cz_channel_plugin cz_plugin_builtin_log, cz_plugin_builtin_email,
+    cz_plugin_builtin_kannel, cz_plugin_builtin_http_sms, cz_plugin_builtin_vicidial,
+    cz_plugin_builtin_whatsapp, cz_plugin_builtin_webhook_bot;
 static const struct cz_channel_plugin *const builtin[] = {
     &cz_plugin_builtin_log,
     &cz_plugin_builtin_email,
     &cz_plugin_builtin_kannel,
     &cz_plugin_builtin_http_sms,
+    &cz_plugin_builtin_vicidial,
+    &cz_plugin_builtin_whatsapp,
+    &cz_plugin_builtin_webhook_bot,
 };
 
 struct plugin {

@@ -63,8 +63,12 @@ class Smsc(BaseHTTPRequestHandler):
         raw = q["text"][0].encode("latin-1")
         charset = q["charset"][0] or "UTF-8"
         mid = "m%d" % next(ids)
+        udh = q.get("udh", [""])[0].encode("latin-1")
+        # a concatenated part: IE 00 (8-bit reference) or 08 (16-bit): its sequence number
+        seq = udh[5] if len(udh) >= 6 and udh[1] == 0 else udh[6] if len(udh) >= 7 and udh[1] == 8 else 1
         record("smsc.log", {"to": q["to"][0], "from": q["from"][0], "coding": q["coding"][0],
-                            "charset": charset, "text": raw.decode(charset), "mid": mid})
+                            "charset": charset, "text": raw.decode(charset), "mid": mid,
+                            "seq": seq})
         body = ("OK %s" % mid).encode()
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
@@ -111,7 +115,7 @@ port = $HPORT
 connect-allow-ip = 127.0.0.1
 smsc-username = dlruser
 smsc-password = dlrpass
-send-url = "http://127.0.0.1:$FPORT/send?to=%p&from=%P&text=%b&coding=%c&charset=%C"
+send-url = "http://127.0.0.1:$FPORT/send?to=%p&from=%P&text=%b&coding=%c&charset=%C&udh=%u"
 status-success-regex = "^OK"
 generic-foreign-id-regex = "^OK ([a-z0-9]+)"
 
@@ -238,9 +242,10 @@ while [ $i -lt 100 ]; do
 done
 /usr/bin/python3 - "$T/smsc.log" "$T/dlr.log" <<'EOP' && pass "texts intact (GSM-7 and UCS-2) and delivery reports at the dlr-url" ||
 import json, sys
-# a long UCS-2 text reaches the SMSC in segments, in order: join them
+# a long UCS-2 text reaches the SMSC in segments, maybe out of order: join
+# them by their sequence numbers (from the UDH)
 msgs = {}
-for m in map(json.loads, open(sys.argv[1])):
+for m in sorted(map(json.loads, open(sys.argv[1])), key=lambda m: (m["to"], m["seq"])):
     if m["to"] in msgs:
         msgs[m["to"]]["text"] += m["text"]
     else:
