@@ -63,9 +63,14 @@ class Smsc(BaseHTTPRequestHandler):
         raw = q["text"][0].encode("latin-1")
         charset = q["charset"][0] or "UTF-8"
         mid = "m%d" % next(ids)
+        # a segment of a long text: its number from the concatenation UDH
+        # (IE 00, 8-bit reference, or IE 08, 16-bit); segments may come in any order
         udh = q.get("udh", [""])[0].encode("latin-1")
-        # a concatenated part: IE 00 (8-bit reference) or 08 (16-bit): its sequence number
-        seq = udh[5] if len(udh) >= 6 and udh[1] == 0 else udh[6] if len(udh) >= 7 and udh[1] == 8 else 1
+        seq = 1
+        if len(udh) >= 6 and udh[1] == 0x00:
+            seq = udh[5]
+        elif len(udh) >= 7 and udh[1] == 0x08:
+            seq = udh[6]
         record("smsc.log", {"to": q["to"][0], "from": q["from"][0], "coding": q["coding"][0],
                             "charset": charset, "text": raw.decode(charset), "mid": mid,
                             "seq": seq})
@@ -213,11 +218,6 @@ expect_exit 0 "enqueue 6 jobs" -- cz queue enqueue "$T/jobs.jsonl"
 czt -v worker --until-idle 1 2>"$T/w.err"
 wrc=$?
 results >"$T/r"
-if grep -q "job without a rendered text" "$T/r"; then
-    echo "the worker does not render message text yet (the job view's text is NULL):" \
-        "skipping, nothing can be sent"
-    exit 77
-fi
 [ $wrc -eq 0 ] && pass "the worker drains the queue and exits 0" ||
     { fail "worker exit $wrc"; tail -5 "$T/w.err" >&2; }
 if grep -q "runtime error\|Sanitizer" "$T/w.err"; then fail "sanitizer report"; grep -A5 "runtime error\|Sanitizer" "$T/w.err" >&2; fi
@@ -242,14 +242,15 @@ while [ $i -lt 100 ]; do
 done
 /usr/bin/python3 - "$T/smsc.log" "$T/dlr.log" <<'EOP' && pass "texts intact (GSM-7 and UCS-2) and delivery reports at the dlr-url" ||
 import json, sys
-# a long UCS-2 text reaches the SMSC in segments, maybe out of order: join
-# them by their sequence numbers (from the UDH)
-msgs = {}
-for m in sorted(map(json.loads, open(sys.argv[1])), key=lambda m: (m["to"], m["seq"])):
+# a long UCS-2 text reaches the SMSC in segments: join them in their order
+msgs, seqs = {}, {}
+for m in sorted(map(json.loads, open(sys.argv[1])), key=lambda m: m["seq"]):
+    seqs.setdefault(m["to"], []).append(m["seq"])
     if m["to"] in msgs:
         msgs[m["to"]]["text"] += m["text"]
     else:
         msgs[m["to"]] = m
+assert seqs["+34600111002"] == [1, 2], seqs
 assert set(msgs) == {"+34600111001", "+34600111002", "+34600111003"}, sorted(msgs)
 for to, name in (("+34600111001", "Peña"), ("+34600111002", "Şule"), ("+34600111003", "Iñaki")):
     m = msgs[to]
