@@ -15,7 +15,9 @@
 #      enqueue phase (dispatch_enqueue_rows(): jobs built from attempt rows
 #      by dispatch.c, serialised and streamed a page ahead, all inside the
 #      timing) fed made-up rows instead of SQLite's
-# and prints the medians and their ratio.  Uses a release build in
+# and prints the medians and their ratio, and the Redis memory a queued job
+# costs (used_memory after the cadenza run less an empty Redis's, divided by
+# the jobs stored; target <= 1 KB a job).  Uses a release build in
 # build-release/ (made if missing; BUILD=dir picks another).
 set -eu
 cd "$(dirname "$0")/.."
@@ -51,6 +53,7 @@ echo "redis-server $(redis-server --version | sed 's/.* v=\([^ ]*\).*/\1/') on p
 : >"$T/rb"
 : >"$T/rb1"
 : >"$T/cz"
+: >"$T/mem"
 k=0
 while [ "$k" -lt "$runs" ]; do
     rbm() {
@@ -67,12 +70,18 @@ while [ "$k" -lt "$runs" ]; do
     echo "$rb" >>"$T/rb"
     echo "$rb1" >>"$T/rb1"
     rcli FLUSHALL >/dev/null
+    empty=$(rcli INFO memory | sed -n 's/^used_memory:\([0-9]*\).*/\1/p')
     out=$("$bench" --redis "redis://127.0.0.1:$port" --jobs "$jobs")
     echo "$out" | awk '{ print $NF }' >>"$T/cz"
+    full=$(rcli INFO memory | sed -n 's/^used_memory:\([0-9]*\).*/\1/p')
+    stored=$(rcli HLEN cz:jobs)
+    [ "$stored" -gt 0 ] || { echo "the cadenza run stored no job" >&2; exit 1; }
+    echo "$full $empty $stored" | awk '{ printf "%.1f\n", ($1 - $2) / $3 }' >>"$T/mem"
     echo "  run $((k + 1)): redis-benchmark: enqueue.lua $rb calls/s ($added jobs stored)," \
          "enqueue-one.lua $rb1 calls/s; cadenza: $out"
     k=$((k + 1))
 done
+echo "  redis memory per queued job: $(median <"$T/mem") bytes (median; used_memory delta / jobs stored, payload ${#payload} bytes)"
 m=$(median <"$T/rb")
 m1=$(median <"$T/rb1")
 czm=$(median <"$T/cz")
