@@ -502,9 +502,13 @@ static int parse_file(const char *name, const char *file, const char *buf, size_
             return -ENOMEM;
         t->html_line = html_line;
     }
-    /* a text part ends with the line before the separator: drop that newline */
+    /*
+     * The text ends with its last line's characters: the file's final line
+     * break (or the one before the separator) is not part of the message,
+     * where it would cost an SMS character, or a segment in UCS-2.
+     */
     size_t tl = (size_t)(body_end - body);
-    if (html && tl > 0 && body[tl - 1] == '\n')
+    while (tl > 0 && (body[tl - 1] == '\n' || body[tl - 1] == '\r'))
         tl--;
     if (!(t->text = strndup(body, tl)))
         return -ENOMEM;
