@@ -1182,7 +1182,7 @@ static int explain_row(void *ctx, const struct store_plan_row *row)
             struct model_estimate est;
             model_estimate(&md, e->c.kind, e->c.how, &est);
             sbuf_addf(b, "(segment %.3f sd %.0f%%, levels %.3f, debtor %.3f)  ", est.seg_mean,
-                      100 * est.pop_rsd, est.lev_mean, est.mean);
+                      100 * sqrt(est.pop_rv), est.lev_mean, est.mean);
         }
         if (e->reason == PLAN_OK)
             sbuf_adds(b, "kept\n");

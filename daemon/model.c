@@ -1079,7 +1079,7 @@ void model_estimate(const struct model_debtor *md, enum chan_kind k, int how,
     if ((int)k < 0 || k >= _CHAN_KIND_MAX || how < 0 || how >= MODEL_HOURS) {
         ret->mean = base;
         ret->n = 1;
-        ret->pop_rsd = 0;
+        ret->pop_rv = 0;
         return;
     }
     int h = how % 24;
@@ -1090,7 +1090,7 @@ void model_estimate(const struct model_debtor *md, enum chan_kind k, int how,
     double sm, sn;
     model_segment_estimate(m, md->segment, k, how, &sm, &sn);
     /* the segment's part at the debtor's view: its strength x pop (model.h) */
-    ret->pop_rsd = sqrt((1 - sm) / (sm * (sn + 1)));
+    ret->pop_rv = (1 - sm) / (sm * (sn + 1));
     double rv = 1 / md->fa[k] + 1 / md->ha[h] + (we ? 1 / md->wa : 0) +
                 (1 - sm) / (sm * (sn * md->pop + 1));
     double n = (1 - mean) / (mean * rv) - 1;

@@ -201,7 +201,7 @@ struct model_estimate {
     double n;        /* Beta-equivalent pseudo-attempts (same relative spread) */
     double seg_mean; /* the segment's mean, for explain */
     double lev_mean; /* the segment's mean times the level factors */
-    double pop_rsd;  /* relative sd of the segment mean (the full posterior) */
+    double pop_rv;   /* relative variance of the segment mean (the full posterior) */
 };
 void model_estimate(const struct model_debtor *md, enum chan_kind k, int how,
                     struct model_estimate *ret);

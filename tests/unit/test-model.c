@@ -644,7 +644,7 @@ static void test_explore(void)
     CHECK(explore_share(20000, 0.1, 0.1, false) == 0);
     CHECK(explore_share(20000, 0.1, 0.1, true) == 0);
 
-    /* the estimate's strength follows the view; pop_rsd is the full posterior's */
+    /* the estimate's strength follows the view; pop_rv is the full posterior's */
     struct model *m = NULL;
     CHECK_INT(model_new(NULL, 1, &m), 0);
     CHECK_INT(model_set_prior(m, CHAN_EMAIL, 19, 0.15, 10), 0);
@@ -657,8 +657,8 @@ static void test_explore(void)
     model_estimate(&md, CHAN_EMAIL, 19, &narrow);
     CHECK(narrow.n > wide.n);
     CHECK(narrow.mean == wide.mean);
-    CHECK(NEAR(wide.pop_rsd, sqrt(0.85 / (0.15 * 11)), 1e-3));
-    CHECK(narrow.pop_rsd == wide.pop_rsd);
+    CHECK(NEAR(wide.pop_rv, 0.85 / (0.15 * 11), 1e-4));
+    CHECK(narrow.pop_rv == wide.pop_rv);
     model_debtor_explore(&md, 0.2); /* below 1: the full posterior */
     CHECK(md.pop == 1);
     model_free(m);
