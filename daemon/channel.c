@@ -282,6 +282,8 @@ static struct cz_timer *host_timer_add(struct cz_instance *inst, int64_t ms, cz_
     }
     if (ms < 0)
         ms = 0;
+    /* from now, not from the loop's cached time: a slow pass would make it fire early */
+    event_base_update_cache_time(ch->base);
     struct timeval tv = { (time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000 };
     evtimer_add(t->ev, &tv);
     t->next = ch->timers;

@@ -189,13 +189,21 @@ expect_exit 0 "plugins vicidial: its settings" -- cz plugins vicidial
 expect_grep "pass .*secret, required" "$T/out" "pass is a secret"
 
 # jobs (attempt, address, seconds to the window's close[, channel])
+# attempts 9 and 10 get a short window that closes during the test; under
+# valgrind (every step ~50x slower) a longer one, or attempt 10's window
+# could close before the test dials it
+WIN=6
+LATE_MAX=3
+if [ -n "${CADENZA_WRAP:-}" ]; then WIN=25; LATE_MAX=10; fi
+export WIN LATE_MAX
 /usr/bin/python3 - >"$T/jobs.jsonl" <<'EOP'
-import json, time
+import json, os, time
 now = int(time.time())
 jobs = [(1, "+346000000100", 7200), (2, "+346000000101", 7200), (3, "+346000000001", 7200),
         (4, "+346000000002", 7200), (5, "+346000000003", 7200), (6, "+346000000004", 7200),
-        (7, "+346000000005", 7200), (8, "+346000000006", 7200), (9, "+346000000107", 6),
-        (10, "+346000000108", 6), (11, "+447700900123", 7200), (12, "+346000000007", 7200),
+        (7, "+346000000005", 7200), (8, "+346000000006", 7200), (9, "+346000000107", int(os.environ["WIN"])),
+        (10, "+346000000108", int(os.environ["WIN"])), (11, "+447700900123", 7200),
+        (12, "+346000000007", 7200),
         (21, "+346000000201", 7200, "call2"), (22, "+346000000202", 7200, "call2"),
         (23, "+346000000203", 7200, "call2")]
 for j in jobs:
@@ -246,7 +254,7 @@ done
 curl -s "http://127.0.0.1:$HPORT/dial?lead_id=${lid:-0}" >/dev/null
 # every attempt settled (8 waits for its Retry-After), and the window of 9 and 10 closed
 i=0
-while [ $i -lt 150 ]; do
+while [ $i -lt 600 ]; do
     n=$(results | grep -vc '^8 ')
     [ "$n" -ge 14 ] && grep -q '"status": "EXPIRD"' "$T/state.json" 2>/dev/null && break
     curl -s "http://127.0.0.1:$HPORT/state" >"$T/state.json"
@@ -261,7 +269,7 @@ wait $wpid
 [ $? -eq 0 ] && pass "worker stops on SIGTERM" || fail "worker exit"
 
 /usr/bin/python3 - "$T/results" "$T/http.log" "$T/state.json" "$T/stats.json" "$NA9" <<'EOP' && pass "every attempt classified, every request as the API wants it" || fail "see above; results: $(cat "$T/results")"
-import json, sys
+import json, os, sys
 res = dict(l.rstrip("\n").split(" ", 1) for l in open(sys.argv[1]))
 reqs = [json.loads(l) for l in open(sys.argv[2])]
 leads = {int(k): v for k, v in json.load(open(sys.argv[3])).items()}
@@ -327,7 +335,7 @@ check(len(rm9) == 1, "one removal for attempt 9")
 if rm9:
     # the removal comes when the window closes, not before (not_after is whole seconds)
     late = rm9[0]["t"] - int(sys.argv[5])
-    check(-0.05 < late < 3, "removal %.2f s after not_after" % late)
+    check(-0.05 < late < float(os.environ["LATE_MAX"]), "removal %.2f s after not_after" % late)
 # 10: dialled before its window closed: its disposition is kept
 l10 = leads.get(lead_of(10)) if st(10) == "sent" else None
 check(l10 and l10["status"] == "NA", "attempt 10 keeps its status: %s" % l10)
