@@ -67,9 +67,11 @@ make_jobs 200 3000 sms >"$T/k.jsonl"
 cz queue enqueue "$T/k.jsonl" >/dev/null
 czbg worker --visibility-timeout 1 --batch 20 2>/dev/null &
 wpid=$!
-# freeze the worker at a moment it holds leases, then kill it for real
+# freeze the worker at a moment it holds leases, then kill it for real (a
+# worker loads its configuration, plugins and templates first: under a
+# sanitizer on a loaded machine that can take seconds)
 i=0
-while [ $i -lt 500 ]; do
+while [ $i -lt 3000 ]; do
     kill -STOP $wpid
     [ "$(rcli ZCARD cz:lease:sms)" -gt 0 ] && break
     kill -CONT $wpid
