@@ -64,7 +64,7 @@ static void make_row(struct source *src, int64_t id, struct store_dispatch_row *
         .idempotency_key = rb->key,
         .debtor_id = rb->debtor,
         .channel = "email",
-        .template_name = "reminder-soft",
+        .template_name = "early-email", /* a shipped template: the worker renders it */
         .kind = CHAN_EMAIL,
         .scheduled_at = src->now - 60,
         .not_after = src->now + 8 * 3600,

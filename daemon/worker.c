@@ -1,7 +1,16 @@
 /*
- * worker.c - the dispatch loop behind `cadenza worker`: one libevent
- * loop, one non-blocking Redis connection (queue.c), one pump per
- * channel.
+ * worker.c - the dispatcher: a component on its caller's libevent loop
+ * with one non-blocking Redis connection (queue.c) and one pump per
+ * channel; `cadenza worker` runs one on a loop of its own.
+ *
+ * Nothing polls: the worker acts on its Redis replies and its channels'
+ * completions, and each of those ends by asking for one service pass
+ * (kick()).  The pass (on_wake()) renews, retries, leases and checks
+ * the stop and idle conditions, then arms one timer at the earliest
+ * deadline left: a lease due (pacing, rate limit, an idle queue polled
+ * with a growing interval), a lease to renew, a settle to retry, the
+ * idle or stop timeout.  Callbacks never call it directly, so it never
+ * runs inside another callback.
  *
  * Per batch (all through queue.c):
  *   LEASE ──► parse payloads ──► CHECK (done markers, stop markers)
@@ -88,7 +97,9 @@ struct wchan {
     int leasing;           /* lease calls in flight */
     int reserved;          /* jobs those calls asked for */
     bool idle;             /* the last lease found no work anywhere */
-    int64_t next_lease_ms;
+    int64_t next_lease_ms;    /* wall clock: no lease before this */
+    int64_t poll_ms;          /* the interval an empty queue is polled at (grows) */
+    int64_t retry_at;         /* monotonic ms: settle the retry list then */
     struct wbatch *retry;  /* batches whose flush or FINISH must be retried */
     int finishing;         /* FINISH calls in flight */
     uint64_t sent, failed, retried, dead, cancelled;
@@ -166,21 +177,34 @@ struct worker {
     struct queue_async *qa;
     struct wchan *chans;
     size_t nchans;
-    struct event *tick, *sigterm, *sigint;
+    struct curlm *own_curlm; /* when the caller gave none */
+    struct event *wake;    /* the service pass: kicked, or at the next deadline */
     bool stopping;
+    bool finished;         /* on_finished was called (or the worker is being freed) */
     int64_t stop_deadline; /* monotonic ms: exit by then, settled or not */
     int64_t down_since;    /* monotonic ms: redis unreachable since (0: connected) */
-    int fatal;             /* < 0: exit with this error */
     int64_t idle_since;
     bool was_connected;
     unsigned failed_attempts;
     struct wbatch *active; /* batches holding leases, until FINISH is issued */
     int renewing;          /* RENEW calls in flight */
     int64_t fence_next;    /* earliest renew_at of an active batch not renewing */
+    int64_t renew_retry_at; /* monotonic ms: a failed RENEW is tried again then */
     int64_t margin_ms;     /* stop sending this long before a lease may lapse */
 };
 
-#define LEASE_DEPTH 3 /* lease calls in flight per channel */
+#define LEASE_DEPTH 3        /* lease calls in flight per channel */
+#define RENEW_RETRY_MS 50    /* a RENEW that failed is issued again after this */
+#define SETTLE_RETRY_MS 100  /* a flush or FINISH that failed is tried again after this */
+#define POLL_MIN_MS 20       /* an empty queue is polled after this... */
+#define POLL_MAX_MS 250      /* ...doubling up to this while it stays empty */
+
+/* Ask for one service pass in this loop iteration (however many ask). */
+static void kick(struct worker *w)
+{
+    if (!w->finished)
+        event_active(w->wake, EV_TIMEOUT, 1);
+}
 
 
 
@@ -228,8 +252,10 @@ static void batch_free(struct wbatch *b)
 {
     if (!b)
         return;
-    if (b->wc)
+    if (b->wc) {
         fence_remove(b->wc->w, b);
+        kick(b->wc->w);
+    }
     for (size_t i = 0; i < b->n; i++) {
         free(b->jobs[i].id);
         free(b->jobs[i].stop);
@@ -349,8 +375,11 @@ static void fence_scan(struct worker *w, int64_t now)
     for (struct wbatch *b = w->active; b; b = b->anext) {
         if (b->renewing)
             continue;
-        if (b->renew_at <= now && batch_renew(b) == 0)
-            continue;
+        if (b->renew_at <= now) {
+            if (batch_renew(b) == 0)
+                continue;
+            w->renew_retry_at = now + RENEW_RETRY_MS;
+        }
         if (b->renew_at < next)
             next = b->renew_at;
     }
@@ -382,13 +411,15 @@ static void on_renew(void *userdata, int err, int64_t token, const bool *held)
     w->renewing--;
     if (err == -ECANCELED)
         return; /* shutting down */
+    kick(w);
     if (err < 0) {
-        /* still unconfirmed: renew_at stays past, the tick asks again */
+        /* still unconfirmed: renew_at stays past, a later pass asks again */
         if (err != -ECONNRESET && !b->renew_warned)
             log_warning("[channel:%s] cannot renew %zu leases: %s", wc->conf->name, b->n,
                         strerror(-err));
         b->renew_warned = true;
         w->fence_next = 0;
+        w->renew_retry_at = mono_ms() + RENEW_RETRY_MS;
         if (!b->paused)
             batch_progress(b);
         resume_paused(w);
@@ -582,7 +613,7 @@ static bool fence_ok(struct wbatch *b)
     if (b->renewing)
         return false;
     if (now >= b->renew_at || w->renewing > 0) {
-        b->paused = true; /* resumed by the RENEW replies or the tick */
+        b->paused = true; /* resumed by the RENEW replies or a service pass */
         return false;
     }
     return true;
@@ -710,17 +741,25 @@ static void on_lease(void *userdata, int err, const struct queue_lease_reply *r)
     wc->leasing--;
     wc->reserved -= lc->max;
     free(lc);
+    if (err == -ECANCELED)
+        return; /* shutting down */
+    kick(w);
     if (err < 0) {
-        if (err != -ECONNRESET && err != -ECANCELED)
+        if (err != -ECONNRESET)
             log_warning("[channel:%s] lease failed: %s", wc->conf->name, strerror(-err));
         wc->next_lease_ms = now + 200;
         return;
     }
     wc->idle = r->n == 0 && r->ready_left == 0 && r->leased_total == 0 && r->retrying == 0;
     if (r->n == 0) {
-        wc->next_lease_ms = now + (r->wait_ms > 0 ? r->wait_ms : 20);
+        /* nothing ready: poll again, less often the longer it stays so */
+        wc->poll_ms = wc->poll_ms ? wc->poll_ms * 2 : POLL_MIN_MS;
+        if (wc->poll_ms > POLL_MAX_MS)
+            wc->poll_ms = POLL_MAX_MS;
+        wc->next_lease_ms = now + (r->wait_ms > 0 ? r->wait_ms : wc->poll_ms);
         return;
     }
+    wc->poll_ms = 0;
     if (r->wait_ms > 0)
         wc->next_lease_ms = now + r->wait_ms;
     else if (r->ready_left == 0)
@@ -830,12 +869,15 @@ static void pump(struct wchan *wc)
         int64_t now = wall_ms();
         if (room <= 0 || now < wc->next_lease_ms)
             return;
-        /* a rate-limited channel leases one call at a time (tokens are shared) */
-        if (wc->conf->rate_limit > 0 && wc->leasing > 0)
+        /* a rate-limited channel leases one call at a time (tokens are shared),
+         * and so does one whose queue was empty at the last look */
+        if ((wc->conf->rate_limit > 0 || wc->poll_ms > 0) && wc->leasing > 0)
             return;
         struct lease_ctx *lc = malloc(sizeof(*lc));
-        if (!lc)
+        if (!lc) {
+            wc->next_lease_ms = now + 200;
             return;
+        }
         lc->wc = wc;
         lc->max = room < o->batch ? room : o->batch;
         lc->issued = mono_ms();
@@ -850,6 +892,7 @@ static void pump(struct wchan *wc)
         };
         if (queue_async_lease(w->qa, &a, on_lease, lc) < 0) {
             free(lc);
+            wc->next_lease_ms = now + 200;
             return;
         }
         wc->leasing++;
@@ -859,9 +902,13 @@ static void pump(struct wchan *wc)
 
 static void retry_later(struct wbatch *b)
 {
+    struct wchan *wc = b->wc;
+    if (!wc->retry)
+        wc->retry_at = mono_ms() + SETTLE_RETRY_MS;
     b->in_retry = true;
-    b->next = b->wc->retry;
-    b->wc->retry = b;
+    b->next = wc->retry;
+    wc->retry = b;
+    kick(wc->w);
 }
 
 static void on_finished(void *userdata, int err)
@@ -889,7 +936,7 @@ static void on_finished(void *userdata, int err)
 /*
  * Every job of the batch has its outcome: make the sends durable
  * (invariant 2), then settle them in one FINISH fenced by the batch's
- * token.  On failure the batch waits in wc->retry for the tick.
+ * token.  On failure the batch waits in wc->retry for a later pass.
  */
 static void batch_settle(struct wbatch *b)
 {
@@ -932,7 +979,7 @@ static void batch_settle(struct wbatch *b)
     wc->finishing++;
 }
 
-/* From the tick and on reconnect: settle what failed before. */
+/* From a service pass and on reconnect: settle what failed before. */
 static void flush_now(struct wchan *wc)
 {
     if (!queue_async_connected(wc->w->qa))
@@ -1006,21 +1053,93 @@ static void start_stopping(struct worker *w)
         return;
     w->stopping = true;
     w->stop_deadline = mono_ms() + w->o->stop_timeout_ms;
+    kick(w);
 }
 
-static void on_tick(evutil_socket_t fd, short what, void *arg)
+/* Tell the owner, once; no lease is taken after this. */
+static void finish(struct worker *w, int status)
+{
+    if (w->finished)
+        return;
+    w->stopping = true;
+    w->finished = true;
+    evtimer_del(w->wake);
+    log_totals(w);
+    if (w->o->on_finished)
+        w->o->on_finished(w->o->arg, status);
+}
+
+static int64_t min64(int64_t a, int64_t b)
+{
+    return a < b ? a : b;
+}
+
+/* May pump() lease for wc once its next_lease_ms has come? */
+static bool lease_wanted(const struct wchan *wc)
+{
+    const struct worker *w = wc->w;
+    return !w->stopping && queue_async_connected(w->qa) && wc->leasing < LEASE_DEPTH &&
+           w->o->concurrency - wc->inflight - wc->reserved > 0 &&
+           !((wc->conf->rate_limit > 0 || wc->poll_ms > 0) && wc->leasing > 0);
+}
+
+/*
+ * Arm the timer at the earliest deadline left (monotonic ms; the lease
+ * and idle deadlines are kept by the wall clock, as Redis's scores are).
+ * No deadline: the next reply or completion kicks the worker.
+ */
+static void schedule(struct worker *w, int64_t now, int64_t mono)
+{
+    const struct worker_opts *o = w->o;
+    int64_t at = INT64_MAX;
+    if (w->fence_next != INT64_MAX)
+        at = w->fence_next > w->renew_retry_at ? w->fence_next : w->renew_retry_at;
+    for (size_t i = 0; i < w->nchans; i++) {
+        const struct wchan *wc = &w->chans[i];
+        if (wc->retry)
+            at = min64(at, wc->retry_at);
+        if (lease_wanted(wc))
+            at = min64(at, mono + (wc->next_lease_ms - now));
+    }
+    if (w->stopping) {
+        at = min64(at, w->stop_deadline);
+        if (w->down_since)
+            at = min64(at, w->down_since + o->redis_timeout_ms);
+    } else if (o->until_idle_s >= 0) {
+        if (w->down_since)
+            at = min64(at, w->down_since + QUEUE_RETRY_MS + 1);
+        if (w->idle_since)
+            at = min64(at, mono + (w->idle_since + (int64_t)(o->until_idle_s * 1000) - now));
+    }
+    if (at == INT64_MAX) {
+        evtimer_del(w->wake);
+        return;
+    }
+    int64_t d = at > mono ? at - mono : 0;
+    struct timeval tv = { (time_t)(d / 1000), (suseconds_t)(d % 1000 * 1000) };
+    evtimer_add(w->wake, &tv);
+}
+
+/* The service pass: kicked by replies and completions, or at a deadline. */
+static void on_wake(evutil_socket_t fd, short what, void *arg)
 {
     struct worker *w = arg;
+    const struct worker_opts *o = w->o;
+    (void)fd;
+    (void)what;
+    if (w->finished)
+        return;
     int64_t now = wall_ms();
     int64_t mono = mono_ms();
     bool idle = true;
     /* renew batches close to lapsing (invariant 6), then go on with paused ones */
-    if (mono >= w->fence_next)
+    if (mono >= w->fence_next && mono >= w->renew_retry_at)
         fence_scan(w, mono);
     resume_paused(w);
     for (size_t i = 0; i < w->nchans; i++) {
         struct wchan *wc = &w->chans[i];
-        flush_now(wc);
+        if (wc->retry && mono >= wc->retry_at)
+            flush_now(wc);
         pump(wc);
         if (!wc->idle)
             idle = false;
@@ -1028,41 +1147,30 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     if (!all_settled(w, false))
         idle = false;
     if (w->stopping) {
-        if (all_settled(w, true) || stop_overdue(w, mono))
-            event_base_loopexit(w->base, NULL);
-        return;
-    }
-    if (w->o->until_idle_s >= 0 && w->down_since && mono - w->down_since > QUEUE_RETRY_MS) {
-        log_error("cannot reach redis '%s' for %d s, giving up", w->o->redis_url,
+        if (all_settled(w, true) || stop_overdue(w, mono)) {
+            finish(w, 0);
+            return;
+        }
+    } else if (o->until_idle_s >= 0 && w->down_since && mono - w->down_since > QUEUE_RETRY_MS) {
+        log_error("cannot reach redis '%s' for %d s, giving up", o->redis_url,
                   QUEUE_RETRY_MS / 1000);
-        w->fatal = -ENOTCONN;
-        event_base_loopexit(w->base, NULL);
+        finish(w, -ENOTCONN);
         return;
-    }
-    if (w->o->until_idle_s >= 0) {
-        if (!idle || !queue_async_connected(w->qa)) {
+    } else if (o->until_idle_s >= 0) {
+        if (!idle || !queue_async_connected(w->qa))
             w->idle_since = 0;
-        } else if (!w->idle_since) {
+        else if (!w->idle_since)
             w->idle_since = now;
-        }
-        if (w->idle_since && now - w->idle_since >= (int64_t)(w->o->until_idle_s * 1000)) {
-            log_info("no work left for %.1f s, exiting", w->o->until_idle_s);
-            start_stopping(w); /* exits once the lease calls in flight are back */
-            if (all_settled(w, true))
-                event_base_loopexit(w->base, NULL);
+        if (w->idle_since && now - w->idle_since >= (int64_t)(o->until_idle_s * 1000)) {
+            log_info("no work left for %.1f s, exiting", o->until_idle_s);
+            start_stopping(w); /* finishes once the lease calls in flight are back */
+            if (all_settled(w, true)) {
+                finish(w, 0);
+                return;
+            }
         }
     }
-}
-
-static void on_signal(evutil_socket_t sig, short what, void *arg)
-{
-    struct worker *w = arg;
-    if (!w->stopping)
-        log_notice("received %s, finishing the jobs in flight", sig == SIGTERM ? "SIGTERM"
-                                                                              : "SIGINT");
-    start_stopping(w);
-    if (all_settled(w, true) || stop_overdue(w, mono_ms()))
-        event_base_loopexit(w->base, NULL);
+    schedule(w, now, mono);
 }
 
 static void on_connected(void *userdata)
@@ -1077,9 +1185,11 @@ static void on_connected(void *userdata)
     w->was_connected = true;
     for (size_t i = 0; i < w->nchans; i++) {
         w->chans[i].next_lease_ms = 0;
+        w->chans[i].poll_ms = 0;
         flush_now(&w->chans[i]);
         pump(&w->chans[i]);
     }
+    kick(w);
 }
 
 static void on_disconnected(void *userdata, const char *why, int64_t delay_ms)
@@ -1090,8 +1200,7 @@ static void on_disconnected(void *userdata, const char *why, int64_t delay_ms)
     if (!w->was_connected && w->o->until_idle_s >= 0) {
         /* one pass (--once, --until-idle) cannot start: fail like `run` does */
         log_error("cannot reach redis '%s': %s", w->o->redis_url, why);
-        w->fatal = -ENOTCONN;
-        event_base_loopexit(w->base, NULL);
+        finish(w, -ENOTCONN);
         return;
     }
     /* one warning per outage, then a reminder every 20 attempts */
@@ -1101,134 +1210,207 @@ static void on_disconnected(void *userdata, const char *why, int64_t delay_ms)
                     w->o->redis_url, why, delay_ms);
     else
         log_debug("cannot reach redis (%s), retrying in %" PRId64 " ms", why, delay_ms);
+    kick(w);
 }
 
-int worker_run(const struct worker_opts *o)
+/* Start the worker's channels (and their fallbacks') and its templates. */
+static int start_channels(struct worker *w)
 {
-    static const struct queue_async_ops ops = { on_connected, on_disconnected };
-    struct worker w = { .o = o };
-    int r = 0;
-
-    srandom((unsigned)(wall_ms() ^ (getpid() << 16)));
-    w.base = event_base_new();
-    if (!w.base)
-        return -ENOMEM;
+    const struct worker_opts *o = w->o;
     size_t want = o->channels ? o->nchannels : o->config->nchannels;
-    w.fence_next = INT64_MAX;
-    /* half the visibility timeout by default; never so close to it that
-     * every batch would renew before its first send */
-    w.margin_ms = o->lease_margin_ms > 0 ? o->lease_margin_ms : o->visibility_ms / 2;
-    if (w.margin_ms > o->visibility_ms * 3 / 4)
-        w.margin_ms = o->visibility_ms * 3 / 4;
-    w.chans = calloc(want ? want : 1, sizeof(*w.chans));
-    if (!w.chans || curlm_new(w.base, &w.curlm) < 0 || !(w.tzc = tz_cache_new())) {
-        r = -ENOMEM;
-        goto out;
-    }
+    w->chans = calloc(want ? want : 1, sizeof(*w->chans));
+    if (!w->chans)
+        return -ENOMEM;
     for (size_t i = 0; i < want; i++) {
         const struct channel_conf *cc = o->channels ? config_channel(o->config, o->channels[i])
                                                     : &o->config->channels[i];
         if (!cc) {
             log_error("unknown channel '%s'", o->channels[i]);
-            r = -EINVAL;
-            goto out;
+            return -EINVAL;
         }
-        struct wchan *wc = &w.chans[w.nchans];
-        wc->w = &w;
+        struct wchan *wc = &w->chans[w->nchans];
+        wc->w = w;
         wc->conf = cc;
-        r = channel_new(cc, w.base, w.curlm, &wc->ch);
+        int r = channel_new(cc, w->base, w->curlm, &wc->ch);
         if (r < 0) {
             if (r == -EINVAL)
                 log_error("channel '%s': plugin '%s' did not start (see above)", cc->name,
                           cc->plugin);
             else
                 log_error_errno(r, "cannot start channel '%s': %m", cc->name);
-            r = -EINVAL;
-            goto out;
+            return -EINVAL;
         }
-        w.nchans++;
+        w->nchans++;
     }
     /* failover: each fallback's instance, shared when this worker serves it too */
-    for (size_t i = 0; i < w.nchans; i++) {
-        struct wchan *wc = &w.chans[i];
+    for (size_t i = 0; i < w->nchans; i++) {
+        struct wchan *wc = &w->chans[i];
         if (!wc->conf->fallback)
             continue;
-        for (size_t k = 0; k < w.nchans && !wc->fb; k++)
-            if (streq(w.chans[k].conf->name, wc->conf->fallback))
-                wc->fb = w.chans[k].ch;
+        for (size_t k = 0; k < w->nchans && !wc->fb; k++)
+            if (streq(w->chans[k].conf->name, wc->conf->fallback))
+                wc->fb = w->chans[k].ch;
         if (!wc->fb) {
             const struct channel_conf *fc = config_channel(o->config, wc->conf->fallback);
-            if (!fc || (r = channel_new(fc, w.base, w.curlm, &wc->fb_own)) < 0) {
+            if (!fc || channel_new(fc, w->base, w->curlm, &wc->fb_own) < 0) {
                 log_error("channel '%s': cannot start its fallback '%s'", wc->conf->name,
                           wc->conf->fallback);
-                r = -EINVAL;
-                goto out;
+                return -EINVAL;
             }
             wc->fb = wc->fb_own;
         }
     }
     if (o->config->template_dir) {
         struct diags d = DIAGS_INIT;
-        r = template_set_load(o->config->template_dir, o->config->default_locale, &w.templates,
-                              &d);
+        int r = template_set_load(o->config->template_dir, o->config->default_locale,
+                                  &w->templates, &d);
         diags_print(&d, stderr);
         diags_release(&d);
         if (r < 0) {
             log_error("cannot load the message templates from '%s'%s",
                       o->config->template_dir, r == -EINVAL ? "" : ": out of memory");
-            r = -EINVAL;
-            goto out;
+            return -EINVAL;
         }
     }
-    if (w.nchans == 0) {
+    if (w->nchans == 0) {
         log_error("no channels to serve");
-        r = -EINVAL;
-        goto out;
+        return -EINVAL;
     }
-    r = queue_async_new(w.base, o->redis_url, o->prefix, o->redis_timeout_ms, &ops, &w, &w.qa);
+    return 0;
+}
+
+int worker_new(struct event_base *base, const struct worker_opts *o, struct worker **ret)
+{
+    static const struct queue_async_ops ops = { on_connected, on_disconnected };
+    struct worker *w = calloc(1, sizeof(*w));
+    if (!w)
+        return -ENOMEM;
+    w->o = o;
+    w->base = base;
+    w->fence_next = INT64_MAX;
+    /* half the visibility timeout by default; never so close to it that
+     * every batch would renew before its first send */
+    w->margin_ms = o->lease_margin_ms > 0 ? o->lease_margin_ms : o->visibility_ms / 2;
+    if (w->margin_ms > o->visibility_ms * 3 / 4)
+        w->margin_ms = o->visibility_ms * 3 / 4;
+    int r = -ENOMEM;
+    w->curlm = o->curlm;
+    if (!w->curlm) {
+        if (curlm_new(base, &w->own_curlm) < 0)
+            goto fail;
+        w->curlm = w->own_curlm;
+    }
+    if (!(w->tzc = tz_cache_new()) || !(w->wake = evtimer_new(base, on_wake, w)))
+        goto fail;
+    r = start_channels(w);
+    if (r < 0)
+        goto fail;
+    r = queue_async_new(base, o->redis_url, o->prefix, o->redis_timeout_ms, &ops, w, &w->qa);
     if (r < 0) {
         log_error_errno(r, "invalid redis url '%s': %m", o->redis_url);
-        goto out;
+        goto fail;
     }
-    w.tick = event_new(w.base, -1, EV_PERSIST, on_tick, &w);
-    w.sigterm = evsignal_new(w.base, SIGTERM, on_signal, &w);
-    w.sigint = evsignal_new(w.base, SIGINT, on_signal, &w);
-    if (!w.tick || !w.sigterm || !w.sigint) {
+    kick(w);
+    *ret = w;
+    return 0;
+fail:
+    worker_free(w);
+    return r;
+}
+
+void worker_stop(struct worker *w)
+{
+    if (w)
+        start_stopping(w);
+}
+
+void worker_free(struct worker *w)
+{
+    if (!w)
+        return;
+    w->finished = true; /* no pass from here on */
+    /* the calls in flight come back -ECANCELED; a batch whose FINISH was
+     * in flight is freed by it */
+    queue_async_free(w->qa);
+    for (size_t i = 0; i < w->nchans; i++) {
+        while (w->chans[i].retry) {
+            struct wbatch *b = w->chans[i].retry;
+            w->chans[i].retry = b->next;
+            batch_free(b);
+        }
+        channel_free(w->chans[i].ch); /* cancels its sends without completing them */
+        channel_free(w->chans[i].fb_own);
+    }
+    while (w->active) /* leased and not settled: redelivered after their leases */
+        batch_free(w->active);
+    curlm_free(w->own_curlm); /* after the channels: they cancel their requests first */
+    template_set_free(w->templates);
+    tz_cache_free(w->tzc);
+    free(w->chans);
+    if (w->wake)
+        event_free(w->wake);
+    free(w);
+}
+
+/* ---- `cadenza worker`: one worker on a loop of its own ----------------- */
+
+struct run_ctx {
+    struct event_base *base;
+    struct worker *w;
+    int status;
+};
+
+static void run_finished(void *arg, int status)
+{
+    struct run_ctx *rc = arg;
+    rc->status = status;
+    event_base_loopexit(rc->base, NULL);
+}
+
+static void run_signal(evutil_socket_t sig, short what, void *arg)
+{
+    struct run_ctx *rc = arg;
+    (void)what;
+    if (!rc->w->stopping)
+        log_notice("received %s, finishing the jobs in flight",
+                   sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    worker_stop(rc->w);
+}
+
+int worker_run(const struct worker_opts *o)
+{
+    struct worker_opts opts = *o;
+    struct run_ctx rc = { 0 };
+    struct event *sigterm = NULL, *sigint = NULL;
+    int r = -ENOMEM;
+
+    srandom((unsigned)(wall_ms() ^ (getpid() << 16)));
+    rc.base = event_base_new();
+    if (!rc.base)
+        return -ENOMEM;
+    opts.on_finished = run_finished;
+    opts.arg = &rc;
+    r = worker_new(rc.base, &opts, &rc.w);
+    if (r < 0)
+        goto out;
+    sigterm = evsignal_new(rc.base, SIGTERM, run_signal, &rc);
+    sigint = evsignal_new(rc.base, SIGINT, run_signal, &rc);
+    if (!sigterm || !sigint) {
         r = -ENOMEM;
         goto out;
     }
-    struct timeval tv = { 0, 5000 };
-    event_add(w.tick, &tv);
-    event_add(w.sigterm, NULL);
-    event_add(w.sigint, NULL);
+    event_add(sigterm, NULL);
+    event_add(sigint, NULL);
     signal(SIGPIPE, SIG_IGN);
-    log_info("worker %d serving %zu channel(s)", (int)getpid(), w.nchans);
-    event_base_dispatch(w.base);
-    log_totals(&w);
-    if (w.fatal < 0)
-        r = w.fatal;
+    log_info("worker %d serving %zu channel(s)", (int)getpid(), rc.w->nchans);
+    event_base_dispatch(rc.base);
+    r = rc.status;
 out:
-    if (w.qa)
-        queue_async_free(w.qa);
-    for (size_t i = 0; i < w.nchans; i++) {
-        while (w.chans[i].retry) {
-            struct wbatch *b = w.chans[i].retry;
-            w.chans[i].retry = b->next;
-            batch_free(b);
-        }
-        channel_free(w.chans[i].ch);
-        channel_free(w.chans[i].fb_own);
-    }
-    curlm_free(w.curlm); /* after the channels: they cancel their requests first */
-    template_set_free(w.templates);
-    tz_cache_free(w.tzc);
-    free(w.chans);
-    if (w.tick)
-        event_free(w.tick);
-    if (w.sigterm)
-        event_free(w.sigterm);
-    if (w.sigint)
-        event_free(w.sigint);
-    event_base_free(w.base);
+    worker_free(rc.w);
+    if (sigterm)
+        event_free(sigterm);
+    if (sigint)
+        event_free(sigint);
+    event_base_free(rc.base);
     return r;
 }

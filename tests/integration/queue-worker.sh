@@ -189,4 +189,30 @@ kill -TERM $wpid; wait $wpid; rc=$?
 [ $rc -eq 0 ] && pass "SIGTERM exits 0" || fail "SIGTERM exit $rc"
 [ "$(rcli ZCARD cz:lease:sms)" -eq 0 ] && pass "no lease left after SIGTERM" || fail "leases left"
 
+
+# --- an idle worker waits on deadlines, it does not poll ------------------------------
+# Two channels on an empty queue for 3 s: the lease interval grows to
+# 250 ms, so about a dozen lease calls per channel (a fixed 20 ms poll
+# made 150), and work enqueued meanwhile is still picked up at once.
+reset
+write_config "$CFG"
+czbg worker 2>/dev/null & wpid=$!
+sleep 1
+rcli CONFIG RESETSTAT >/dev/null
+sleep 3
+calls=$(rcli INFO commandstats | tr -d '\r' \
+        | sed -n 's/^cmdstat_eval\(sha\)\{0,1\}:calls=\([0-9]*\),.*/\2/p' \
+        | awk '{ s += $1 } END { print s + 0 }')
+[ "$calls" -gt 0 ] && [ "$calls" -le 40 ] && pass "idle worker: $calls lease calls in 3 s" \
+    || fail "idle worker made $calls lease calls in 3 s (expected 1..40)"
+make_jobs 5 9500 email >"$T/i.jsonl"
+cz queue enqueue "$T/i.jsonl" >/dev/null
+i=0
+while [ $i -lt 100 ] && [ "$(wc -l <"$T/sends.log" 2>/dev/null || echo 0)" -lt 5 ]; do
+    sleep 0.05; i=$((i + 1))
+done
+[ "$(wc -l <"$T/sends.log")" -eq 5 ] && pass "idle worker picks up new work" \
+    || fail "idle worker sent $(wc -l <"$T/sends.log") of 5 new jobs within 5 s"
+kill -TERM $wpid; wait $wpid
+
 finish
