@@ -746,6 +746,7 @@ int channel_send(struct channel *ch, const struct job *job, const struct chan_se
         .kind = kind >= 0 ? (enum cz_kind)kind : (enum cz_kind)ch->conf->kind,
         .address = job->address,
         .time_zone = job->time_zone,
+        .locale = job->locale,
         .not_after = job->not_after,
         .template_name = job->template_name,
         .inputs_json = job->inputs_json ? job->inputs_json : "{}",

@@ -103,6 +103,7 @@ int dispatch_job_from_row(const struct store_dispatch_row *row, struct sbuf *scr
         .template_name = (char *)row->template_name,
         .time_zone = (char *)row->time_zone,
         .strategy = (char *)row->strategy,
+        .locale = (char *)row->locale,
     };
     j.windows[0] = (struct job_window){ row->scheduled_at, row->not_after };
     /*
@@ -115,8 +116,6 @@ int dispatch_job_from_row(const struct store_dispatch_row *row, struct sbuf *scr
     int r = sbuf_addc(scratch, '{');
     if (r >= 0)
         r = add_input(scratch, "\"name\":", row->name);
-    if (r >= 0)
-        r = add_input(scratch, scratch->len > 1 ? ",\"locale\":" : "\"locale\":", row->locale);
     if (r >= 0)
         r = add_input(scratch, scratch->len > 1 ? ",\"amount\":" : "\"amount\":", amount);
     if (r >= 0)

@@ -42,6 +42,7 @@ void job_release(struct job *j)
         free(j->address);
         free(j->template_name);
         free(j->time_zone);
+        free(j->locale);
         free(j->strategy);
         free(j->inputs_json);
     }
@@ -52,7 +53,8 @@ void job_release(struct job *j)
 int job_pack(struct job *j)
 {
     char **f[] = { &j->idempotency_key, &j->debtor_id, &j->channel, &j->channel_kind,
-                   &j->address, &j->template_name, &j->time_zone, &j->strategy };
+                   &j->address, &j->template_name, &j->time_zone, &j->locale,
+                   &j->strategy };
     size_t len[ELEMENTSOF(f)], need = j->inputs_json ? j->inputs_json_len + 1 : 0;
     for (size_t i = 0; i < ELEMENTSOF(f); i++) {
         len[i] = *f[i] ? strlen(*f[i]) : 0;
@@ -208,9 +210,10 @@ int job_to_json(const struct job *j, struct sbuf *b)
     /* the string members in payload order, with their keys */
     static const char *const keys[] = { ",\"idempotency_key\":", ",\"debtor_id\":",
                                         ",\"channel\":", ",\"channel_kind\":", ",\"address\":",
-                                        ",\"template\":", ",\"time_zone\":", ",\"strategy\":" };
+                                        ",\"template\":", ",\"time_zone\":", ",\"locale\":",
+                                        ",\"strategy\":" };
     const char *v[] = { j->idempotency_key, j->debtor_id, j->channel, j->channel_kind,
-                        j->address, j->template_name, j->time_zone, j->strategy };
+                        j->address, j->template_name, j->time_zone, j->locale, j->strategy };
     size_t vn[ELEMENTSOF(v)];
     size_t start = b->len, nw = j->nwindows <= JOB_WINDOWS_MAX ? j->nwindows : JOB_WINDOWS_MAX;
     /* keys and integers (20 digits and a sign at most each) */
@@ -753,7 +756,7 @@ static bool at_null(const struct reader *r)
 /* The known members, in the order their problems are reported. */
 enum field {
     F_ATTEMPT_ID, F_IDEMPOTENCY_KEY, F_DEBTOR_ID, F_CHANNEL, F_CHANNEL_KIND, F_ADDRESS,
-    F_TEMPLATE, F_TIME_ZONE, F_STRATEGY, F_TIER, F_ATTEMPT, F_NOT_BEFORE, F_NOT_AFTER,
+    F_TEMPLATE, F_TIME_ZONE, F_LOCALE, F_STRATEGY, F_TIER, F_ATTEMPT, F_NOT_BEFORE, F_NOT_AFTER,
     F_WINDOWS, F_INPUTS, _F_MAX,
 };
 enum ftype { T_STR, T_INT, T_WINDOWS, T_INPUTS };
@@ -774,6 +777,7 @@ static const struct {
     FLD(F_ADDRESS, "address", T_STR, true, 0, 0),
     FLD(F_TEMPLATE, "template", T_STR, false, 0, 0),
     FLD(F_TIME_ZONE, "time_zone", T_STR, false, 0, 0),
+    FLD(F_LOCALE, "locale", T_STR, false, 0, 0),
     FLD(F_STRATEGY, "strategy", T_STR, false, 0, 0),
     FLD(F_TIER, "tier", T_INT, false, -1, 100),
     FLD(F_ATTEMPT, "attempt", T_INT, false, 0, 1000000),
@@ -1027,7 +1031,7 @@ int job_parse(const char *buf, size_t len, unsigned flags, struct job *ret, char
         [F_IDEMPOTENCY_KEY] = &j.idempotency_key, [F_DEBTOR_ID] = &j.debtor_id,
         [F_CHANNEL] = &j.channel, [F_CHANNEL_KIND] = &j.channel_kind,
         [F_ADDRESS] = &j.address, [F_TEMPLATE] = &j.template_name,
-        [F_TIME_ZONE] = &j.time_zone, [F_STRATEGY] = &j.strategy,
+        [F_TIME_ZONE] = &j.time_zone, [F_LOCALE] = &j.locale, [F_STRATEGY] = &j.strategy,
     };
     for (int f = 0; f < _F_MAX; f++)
         if (fields[f].type == T_STR && pd.st[f] == S_OK) {

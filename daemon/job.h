@@ -45,6 +45,7 @@ struct job {
     char *inputs_json;
     size_t inputs_json_len;
     char *time_zone;          /* IANA zone of the debtor */
+    char *locale;             /* the debtor's locale ("es-ES"), may be NULL */
     char *strategy;           /* may be NULL */
     int tier;                 /* lifecycle tier, -1 when unknown */
     int attempt;              /* attempt number in the debtor's cadence */

@@ -1100,7 +1100,8 @@ int template_render_job(const struct template_set *s, const struct job *job,
     } else if (job->inputs) {
         in = json_incref(job->inputs);
     }
-    const char *locale = json_str(in, "locale");
+    /* jobs queued before the locale had its own member carry it in the inputs */
+    const char *locale = job->locale ? job->locale : json_str(in, "locale");
     const struct template *t = template_set_find(s, job->template_name, locale, NULL);
     if (!t) {
         json_decref(in);

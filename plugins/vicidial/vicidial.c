@@ -561,7 +561,7 @@ static int brief_add(struct buf *b, const char *text)
  * left out.  0 or -ENOMEM; out is NUL-terminated, at most
  * VD_COMMENTS_MAX bytes.
  */
-static int vd_brief(const char *inputs_json, int64_t today_days, char *out)
+static int vd_brief(const char *inputs_json, const char *locale, int64_t today_days, char *out)
 {
     struct buf b = { 0 };
     char v[VD_INPUT_MAX], w[VD_INPUT_MAX], f[2 * VD_INPUT_MAX + 64];
@@ -569,8 +569,8 @@ static int vd_brief(const char *inputs_json, int64_t today_days, char *out)
     const char *in = inputs_json ? inputs_json : "{}";
 
     if (json_get(in, "name", v, sizeof(v)) > 0 && *v) {
-        if (json_get(in, "locale", w, sizeof(w)) > 0 && *w)
-            snprintf(f, sizeof(f), "%s (%s)", v, w);
+        if (locale && *locale)
+            snprintf(f, sizeof(f), "%s (%s)", v, locale);
         else
             snprintf(f, sizeof(f), "%s", v);
         r = brief_add(&b, f);
@@ -1288,7 +1288,7 @@ static char *vd_add_url(struct vd_chan *c, const struct cz_job *job, const char 
     }
     char first[VD_NAME_MAX + 1], last[VD_NAME_MAX + 1], comments[VD_COMMENTS_MAX + 1];
     vd_names(job->inputs_json, first, last);
-    if (vd_brief(job->inputs_json, c->host->wall_ms() / 86400000, comments) < 0)
+    if (vd_brief(job->inputs_json, job->locale, c->host->wall_ms() / 86400000, comments) < 0)
         return NULL;
     int64_t prio = c->priority;
     char pv[32];

@@ -797,15 +797,15 @@ static int wa_send(void *state, const struct cz_job *job, struct cz_send *send)
                 "whatsapp: no template name (set 'template' or give the job one)");
         return 0;
     }
-    /* the language: the inputs' locale, the job's, else the default */
+    /* the language: the job's locale (older hosts put it in the inputs), else the default */
     const char *in = job->inputs_json ? job->inputs_json : "{}";
     size_t inlen = strlen(in);
     char loc[64], lang[32];
     const char *locale = c->default_language;
-    if (json_path(in, inlen, "locale", loc, sizeof(loc)) > 0 && *loc)
-        locale = loc;
-    else if (job->locale && *job->locale)
+    if (job->locale && *job->locale)
         locale = job->locale;
+    else if (json_path(in, inlen, "locale", loc, sizeof(loc)) > 0 && *loc)
+        locale = loc;
     if (wa_language(c->language_map, locale, lang) < 0 &&
         wa_language(c->language_map, c->default_language, lang) < 0) {
         wa_fail(c, send, CZ_SEND_FAILED, "whatsapp: no usable language code");

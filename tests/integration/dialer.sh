@@ -209,14 +209,15 @@ jobs = [(1, "+346000000100", 7200), (2, "+346000000101", 7200), (3, "+3460000000
 for j in jobs:
     aid, addr, win = j[:3]
     ch = j[3] if len(j) > 3 else "call"
-    inputs = {"name": "Ana Garc\u00eda L\u00f3pez", "locale": "es-ES", "amount": "1234.56",
+    inputs = {"name": "Ana Garc\u00eda L\u00f3pez", "amount": "1234.56",
               "currency": "EUR", "due_date": "2026-11-20", "tier": "late"}
     if aid == 2:
         inputs = {"name": "Bob " + "x" * 300, "amount": "10.00", "currency": "EUR"}
     print(json.dumps({
         "attempt_id": aid, "idempotency_key": "ik-%d" % aid, "debtor_id": "D%d" % aid,
         "channel": ch, "channel_kind": "call", "address": addr, "inputs": inputs,
-        "time_zone": "Europe/Madrid", "not_before": now - 1, "not_after": now + win,
+        "time_zone": "Europe/Madrid", "locale": None if aid == 2 else "es-ES",
+        "not_before": now - 1, "not_after": now + win,
         "windows": [[now - 60, now + win]], "attempt": 1}))
 EOP
 NA9=$(/usr/bin/python3 -c 'import json,sys; print([json.loads(l)["not_after"] for l in sys.stdin][8])' <"$T/jobs.jsonl")

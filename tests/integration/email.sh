@@ -216,7 +216,7 @@ with open(out, "w") as f:
             "channel": ch, "channel_kind": "email", "address": a % i if "%d" in a else a,
             "template": "notice-email", "time_zone": "Europe/Madrid",
             "inputs": {"name": "Débora Núñez %d" % i, "amount": "1234.56", "currency": "EUR",
-                       "due_date": "2026-11-30", "locale": "es-ES"},
+                       "due_date": "2026-11-30"}, "locale": "es-ES",
             "not_before": now - 1, "not_after": now + 7200,
             "windows": [[now - 60, now + 7200]], "attempt": 1, "tier": 1}) + "\n")
 EOP

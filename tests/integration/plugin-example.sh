@@ -60,7 +60,7 @@ for i in range(1, 4):
         "address": "Ana Núñez\nCalle Mayor %d\n28013 Madrid\nSpain" % i,
         "template": "late-letter",
         "inputs": {"name": "Ana Núñez", "amount": "1234.56", "currency": "EUR",
-                   "due_date": "2026-11-01", "locale": "es-ES"},
+                   "due_date": "2026-11-01"}, "locale": "es-ES",
         "time_zone": "Europe/Madrid", "not_before": now - 1, "not_after": now + 7200,
         "windows": [[now - 60, now + 7200]], "attempt": 1, "tier": 4}))
 EOP

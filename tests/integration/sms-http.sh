@@ -148,8 +148,8 @@ for s in sys.argv[2:]:
         "attempt_id": aid, "idempotency_key": "ik-%d" % aid, "debtor_id": "D%d" % aid,
         "channel": ch, "channel_kind": "sms", "address": "+34600110%s" % s,
         "template": "reminder-sms",
-        "inputs": {"name": "Peña", "amount": "1234.56", "currency": "EUR", "locale": "es",
-                   "due_date": "2026-12-31", "creditor": "Acme"},
+        "inputs": {"name": "Peña", "amount": "1234.56", "currency": "EUR",
+                   "due_date": "2026-12-31", "creditor": "Acme"}, "locale": "es",
         "time_zone": "Europe/Madrid", "not_before": now - 1, "not_after": now + 7200,
         "windows": [[now - 60, now + 7200]], "attempt": 1, "tier": 1}))
 EOP

@@ -189,8 +189,8 @@ for spec in sys.argv[2:]:
     print(json.dumps({
         "attempt_id": int(aid), "idempotency_key": "ik-" + aid, "debtor_id": "D" + aid,
         "channel": ch, "channel_kind": "sms", "address": addr, "template": "reminder-sms",
-        "inputs": {"name": name, "amount": "1234.56", "currency": "EUR", "locale": "es",
-                   "due_date": "2026-12-31", "creditor": "Acme"},
+        "inputs": {"name": name, "amount": "1234.56", "currency": "EUR",
+                   "due_date": "2026-12-31", "creditor": "Acme"}, "locale": "es",
         "time_zone": "Europe/Madrid", "not_before": now - 1, "not_after": now + 7200,
         "windows": [[now - 60, now + 7200]], "attempt": 1, "tier": 1}))
 EOP

@@ -154,13 +154,11 @@ jobs = [(1, "+34600000100", "es-ES", "early-bot", "bot"), (2, "+55110000100", "p
 for aid, addr, loc, tpl, ch in jobs:
     inputs = {"name": "Jos\u00e9 \"Pepe\" N\u00fa\u00f1ez", "amount": "1234.56", "currency": "EUR",
               "due_date": "2026-11-20"}
-    if loc:
-        inputs["locale"] = loc
     print(json.dumps({
         "attempt_id": aid, "idempotency_key": "ik-%d" % aid, "debtor_id": "D%d" % aid,
         "channel": ch, "channel_kind": "chat", "address": addr, "template": tpl, "inputs": inputs,
-        "time_zone": "Europe/Madrid", "not_before": now - 1, "not_after": now + 7200,
-        "windows": [[now - 60, now + 7200]], "attempt": 1}))
+        "time_zone": "Europe/Madrid", "locale": loc, "not_before": now - 1,
+        "not_after": now + 7200, "windows": [[now - 60, now + 7200]], "attempt": 1}))
 EOP
 expect_exit 0 "enqueue 13 chat attempts" -- cz queue enqueue "$T/jobs.jsonl"
 czbg -v worker --retry-base 200 2>"$T/w.err" &

@@ -43,6 +43,7 @@ static void test_roundtrip(void)
     j.channel_kind = strdup("sms");
     j.address = strdup("+34600000000");
     j.time_zone = strdup("Europe/Madrid");
+    j.locale = strdup("es-ES");
     j.tier = -1;
     j.not_before = 100;
     j.not_after = 200;
@@ -56,6 +57,7 @@ static void test_roundtrip(void)
     CHECK_INT(k.attempt_id, 7);
     CHECK_STR(k.idempotency_key, "k\"\\\n\x01 é");
     CHECK_STR(k.channel, "sms");
+    CHECK_STR(k.locale, "es-ES");
     CHECK(k.template_name == NULL);
     CHECK(k.strategy == NULL);
     CHECK_INT(k.tier, -1);
@@ -303,10 +305,10 @@ static int ref_parse(const char *buf, size_t len, struct job *ret)
     struct job j = { .tier = -1 };
     static const char *const skeys[] = { "idempotency_key", "debtor_id", "channel",
                                          "channel_kind", "address", "template", "time_zone",
-                                         "strategy" };
+                                         "locale", "strategy" };
     char **sdst[] = { &j.idempotency_key, &j.debtor_id, &j.channel, &j.channel_kind,
-                      &j.address, &j.template_name, &j.time_zone, &j.strategy };
-    bool sreq[] = { true, true, true, false, true, false, false, false };
+                      &j.address, &j.template_name, &j.time_zone, &j.locale, &j.strategy };
+    bool sreq[] = { true, true, true, false, true, false, false, false, false };
     int r = 0;
     json_t *v = json_object_get(o, "attempt_id");
     if (!json_is_integer(v) || json_integer_value(v) < 1)
@@ -402,6 +404,7 @@ static bool agree(const char *p, size_t n)
                 same_str(a.channel_kind, b.channel_kind) && same_str(a.address, b.address) &&
                 same_str(a.template_name, b.template_name) &&
                 same_str(a.time_zone, b.time_zone) && same_str(a.strategy, b.strategy) &&
+                same_str(a.locale, b.locale) &&
                 a.tier == b.tier && a.attempt == b.attempt && a.not_before == b.not_before &&
                 a.not_after == b.not_after && a.nwindows == b.nwindows &&
                 memcmp(a.windows, b.windows, a.nwindows * sizeof(a.windows[0])) == 0 &&
