@@ -305,46 +305,6 @@ int link_parse_duration(const char *s, int64_t *ret)
 static const char *const links_keys[] = { "base_url", "keys", "current_key", "ttl", NULL };
 static const char *const key_keys[] = { "secret_file", "secret_env", "secret", NULL };
 
-/* Read a secret file: its bytes, one trailing newline dropped. */
-static int read_secret_file(const char *path, unsigned char *buf, size_t max, size_t *ret_len,
-                            bool *ret_loose)
-{
-    int fd = open_regular(path); /* never waits on a FIFO */
-    if (fd < 0)
-        return fd == -ESPIPE ? -EINVAL : fd;
-    struct stat st;
-    if (fstat(fd, &st) < 0) {
-        close(fd);
-        return -errno;
-    }
-    size_t n = 0;
-    for (;;) {
-        ssize_t k = read(fd, buf + n, max + 1 - n);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k < 0) {
-            int r = -errno;
-            close(fd);
-            return r;
-        }
-        if (k == 0)
-            break;
-        n += (size_t)k;
-        if (n > max)
-            break;
-    }
-    close(fd);
-    if (n > max)
-        return -E2BIG;
-    if (n > 0 && buf[n - 1] == '\n')
-        n--;
-    if (n > 0 && buf[n - 1] == '\r')
-        n--;
-    *ret_len = n;
-    *ret_loose = (st.st_mode & 077) != 0;
-    return 0;
-}
-
 static void load_key(const struct ynode *key, const struct ynode *n, const char *dir,
                      struct link_conf *c, struct diags *d, bool *oom)
 {

@@ -418,6 +418,83 @@ static size_t split_choices(const char *choices, char *buf, size_t len, const ch
     return n;
 }
 
+#define SECRET_MAX 8192 /* bytes: API tokens, passwords, PEM-free keys */
+
+/*
+ * A secret setting: `{ file: PATH }` (relative to the configuration's
+ * directory; one trailing newline dropped) or `{ env: NAME }`.  Written
+ * inline it still works, with a warning: configuration files get copied
+ * into tickets, backups and repositories.
+ */
+static int parse_secret(struct plugin_value *v, const struct ynode *node,
+                        const char *config_dir, struct diags *d)
+{
+    static const char *const keys[] = { "file", "env", NULL };
+    const char *key = v->def->key, *s;
+    if (node->type == YNODE_SCALAR) {
+        if (ynode_str(node, key, &s, d) < 0)
+            return -EINVAL;
+        diag_warning(d, node->file, node->line, node->col,
+                     "'%s' is written inline: keep it out of the configuration with "
+                     "'%s: { file: PATH }' or '%s: { env: NAME }'", key, key, key);
+        return (v->text = strdup(s)) ? 0 : -ENOMEM;
+    }
+    if (ynode_expect(node, YNODE_MAP, key, d) < 0)
+        return -EINVAL;
+    _cleanup_free_ char *in = strdupf("secret '%s'", key);
+    if (ynode_check_keys(node, keys, in ? in : key, d) > 0)
+        return -EINVAL;
+    const struct ynode *f = ynode_get(node, "file"), *e = ynode_get(node, "env");
+    if (!f == !e) {
+        diag_error(d, node->file, node->line, node->col,
+                   "'%s' needs exactly one of 'file' and 'env'", key);
+        return -EINVAL;
+    }
+    if (e) {
+        if (ynode_str(e, "env", &s, d) < 0)
+            return -EINVAL;
+        const char *val = getenv(s);
+        if (isempty(val)) {
+            diag_error(d, e->file, e->line, e->col,
+                       "environment variable '%s' for '%s' is not set", s, key);
+            return -EINVAL;
+        }
+        return (v->text = strdup(val)) ? 0 : -ENOMEM;
+    }
+    if (ynode_str(f, "file", &s, d) < 0)
+        return -EINVAL;
+    _cleanup_free_ char *path = s[0] == '/' || !config_dir ? strdup(s)
+                                                           : strdupf("%s/%s", config_dir, s);
+    unsigned char *buf = malloc(SECRET_MAX + 1);
+    size_t len = 0;
+    bool loose = false;
+    int r = path && buf ? read_secret_file(path, buf, SECRET_MAX, &len, &loose) : -ENOMEM;
+    if (r == 0 && (memchr(buf, 0, len) || len == 0))
+        r = len ? -EILSEQ : -ENODATA;
+    if (r == 0 && (v->text = malloc(len + 1))) {
+        memcpy(v->text, buf, len);
+        v->text[len] = 0;
+    } else if (r == 0)
+        r = -ENOMEM;
+    if (buf)
+        explicit_bzero(buf, SECRET_MAX + 1);
+    free(buf);
+    if (r == -ENOMEM)
+        return r;
+    if (r < 0) {
+        diag_error(d, f->file, f->line, f->col, "cannot read '%s' from '%s': %s", key, s,
+                   r == -E2BIG    ? "larger than 8 KiB"
+                   : r == -EILSEQ ? "it holds a NUL byte"
+                   : r == -ENODATA ? "the file is empty"
+                                  : file_strerror(r == -EINVAL ? -ESPIPE : r));
+        return -EINVAL;
+    }
+    if (loose)
+        diag_warning(d, f->file, f->line, f->col,
+                     "'%s' comes from '%s', which other users can read (chmod 600)", key, s);
+    return 0;
+}
+
 static int parse_one(struct plugin_value *v, const struct ynode *node, const char *config_dir,
                      struct diags *d)
 {
@@ -483,7 +560,12 @@ static int parse_one(struct plugin_value *v, const struct ynode *node, const cha
             v->text = str[0] == '/' || !config_dir ? strdup(str)
                                                    : strdupf("%s/%s", config_dir, str);
         break;
-    default: /* STRING, SECRET */
+    case CZ_SETTING_SECRET:
+        r = parse_secret(v, node, config_dir, d);
+        if (r == -ENOMEM)
+            return r;
+        break;
+    default: /* STRING */
         r = ynode_str(node, s->key, &str, d);
         if (r == 0)
             v->text = strdup(str);

@@ -414,6 +414,45 @@ const char *file_strerror(int r)
     return r == -ESPIPE ? "not a regular file" : strerror(-r);
 }
 
+int read_secret_file(const char *path, unsigned char *buf, size_t max, size_t *ret_len,
+                     bool *ret_loose)
+{
+    int fd = open_regular(path); /* never waits on a FIFO */
+    if (fd < 0)
+        return fd == -ESPIPE ? -EINVAL : fd;
+    struct stat st;
+    if (fstat(fd, &st) < 0) {
+        close(fd);
+        return -errno;
+    }
+    size_t n = 0;
+    for (;;) {
+        ssize_t k = read(fd, buf + n, max + 1 - n);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0) {
+            int r = -errno;
+            close(fd);
+            return r;
+        }
+        if (k == 0)
+            break;
+        n += (size_t)k;
+        if (n > max)
+            break;
+    }
+    close(fd);
+    if (n > max)
+        return -E2BIG;
+    if (n > 0 && buf[n - 1] == '\n')
+        n--;
+    if (n > 0 && buf[n - 1] == '\r')
+        n--;
+    *ret_len = n;
+    *ret_loose = (st.st_mode & 077) != 0;
+    return 0;
+}
+
 void strv_free(char **v, size_t n)
 {
     for (size_t i = 0; v && i < n; i++)

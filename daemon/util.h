@@ -42,6 +42,15 @@ static inline bool isempty(const char *s) { return !s || !*s; }
  */
 int open_regular(const char *path);
 
+/*
+ * Read a secret (link key, provider password) from a file opened with
+ * open_regular(): its bytes into buf (max + 1 bytes of room), one trailing
+ * newline dropped.  *ret_loose: the file can be read by group or others.
+ * 0, -E2BIG (longer than max), -EINVAL (not a regular file), -errno.
+ */
+int read_secret_file(const char *path, unsigned char *buf, size_t max, size_t *ret_len,
+                     bool *ret_loose);
+
 /* Free n strings of v, then v; NULL is fine. */
 void strv_free(char **v, size_t n);
 const char *file_strerror(int r);

@@ -37,7 +37,7 @@ SPID=$!
 # (written to a file once listening); what it answers depends on the
 # recipient's local part.  Every transaction it sees is logged.
 cat >"$T/smtp-fail.py" <<'EOP'
-import asyncio, sys
+import asyncio, base64, sys
 portfile, logfile, limit = sys.argv[1], sys.argv[2], float(sys.argv[3])
 log = open(logfile, "a", buffering=1)
 
@@ -58,7 +58,18 @@ async def session(reader, writer):
                 say("250-AUTH PLAIN LOGIN")
                 say("250 8BITMIME")
             elif verb == "AUTH":
-                log.write("auth\n")
+                # AUTH PLAIN [initial response]: log the password, refuse it
+                parts = line.split()
+                cred = parts[2] if len(parts) > 2 else ""
+                if not cred and len(parts) > 1 and parts[1].upper() == "PLAIN":
+                    say("334 ")
+                    await writer.drain()
+                    cred = (await reader.readline()).decode("ascii", "replace").strip()
+                try:
+                    pw = base64.b64decode(cred).split(b"\0")[-1].decode("utf-8", "replace")
+                except Exception:
+                    pw = "?"
+                log.write("auth %s\n" % pw)
                 say("535 5.7.8 Authentication credentials invalid")
             elif verb == "MAIL":
                 rcpt_kind = None
@@ -186,6 +197,16 @@ channels:
     kind: email
     settings: { url: "smtp://127.0.0.1:$FPORT", tls: none, from: cobros@acme.example,
                 username: cadenza, password: wrong-password }
+  email-auth-env:
+    plugin: email
+    kind: email
+    settings: { url: "smtp://127.0.0.1:$FPORT", tls: none, from: cobros@acme.example,
+                username: cadenza, password: { env: CZ_TEST_SMTP_PASSWORD } }
+  email-auth-file:
+    plugin: email
+    kind: email
+    settings: { url: "smtp://127.0.0.1:$FPORT", tls: none, from: cobros@acme.example,
+                username: cadenza, password: { file: smtp.password } }
   email-down:
     plugin: email
     kind: email
@@ -196,8 +217,25 @@ channels:
     settings: { url: "smtp://127.0.0.1:$FPORT", from: cobros@acme.example }
 EOC
 export CADENZA_CONFIG="$CFG"
+printf 'from-the-file\n' >"$T/smtp.password"
+chmod 600 "$T/smtp.password"
+export CZ_TEST_SMTP_PASSWORD=from-the-environment
 
 expect_exit 0 "validate accepts the email channels" -- cz validate
+expect_grep "'password' is written inline: keep it out of the configuration with" "$T/err" \
+    "an inline password gets a warning"
+n=$(grep -c "is written inline" "$T/err")
+[ "$n" -eq 1 ] && pass "passwords from a file or the environment get none" \
+    || fail "$n inline warnings"
+env -u CZ_TEST_SMTP_PASSWORD ${CADENZA_WRAP:-} "$CADENZA" validate >"$T/out" 2>"$T/err" \
+    && fail "validate accepted an unset password variable" || pass "an unset variable fails validate"
+expect_grep "cadenza.yaml:[0-9]*:[0-9]*: error: environment variable 'CZ_TEST_SMTP_PASSWORD' for 'password' is not set" \
+    "$T/err" "... naming the variable at file:line:col"
+chmod 644 "$T/smtp.password"
+expect_exit 0 "a password file others can read still validates" -- cz validate
+expect_grep "'password' comes from 'smtp.password', which other users can read (chmod 600)" \
+    "$T/err" "... with a warning"
+chmod 600 "$T/smtp.password"
 expect_exit 0 "plugins email: its settings" -- cz plugins email
 expect_grep "password .*secret .*SMTP AUTH password" "$T/out" "the password is a secret"
 expect_grep "max_inflight .*integer 1..1000, default 8" "$T/out" "max_inflight with bounds"
@@ -407,15 +445,17 @@ jobs "$T/f.jsonl" email-fail 101 "t421-%d@example.com" "t451-%d@example.com" \
     "t550-%d@example.com" "t553-%d@example.com" "t554-%d@example.com" "tslow-%d@example.com" \
     "not an address" "ok-%d@example.com"
 jobs "$T/a.jsonl" email-auth 201 "x%d@example.com" "y%d@example.com"
+jobs "$T/ae.jsonl" email-auth-env 211 "x%d@example.com"
+jobs "$T/af.jsonl" email-auth-file 221 "x%d@example.com"
 jobs "$T/d.jsonl" email-down 301 "z%d@example.com"
 jobs "$T/s.jsonl" email-tls-required 401 "s%d@example.com" "s%d@example.com"
-for f in f a d s; do cz queue enqueue "$T/$f.jsonl" >/dev/null || fail "enqueue $f"; done
+for f in f a ae af d s; do cz queue enqueue "$T/$f.jsonl" >/dev/null || fail "enqueue $f"; done
 # retries wait an hour: each job is tried exactly once here
-czbg -v worker --channels email-fail,email-auth,email-down,email-tls-required \
+czbg -v worker --channels email-fail,email-auth,email-auth-env,email-auth-file,email-down,email-tls-required \
     --retry-base 3600000 \
     2>"$T/w2.err" &
 WPID=$!
-wait_results 13
+wait_results 15
 kill -TERM $WPID
 wait $WPID
 rc=$?
@@ -440,18 +480,24 @@ expect 107 invalid_address "malformed" "a malformed address: invalid without con
 expect 108 sent "<cz.108.0.*@acme.example>" "the same server accepts a good recipient"
 expect 201 failed "authentication refused" "535 to AUTH: failed"
 expect 202 failed "authentication refused" "535 to AUTH again: failed"
+expect 211 failed "authentication refused" "a password from the environment is used"
+expect 221 failed "authentication refused" "a password from a file is used"
+grep -q "^auth wrong-password$" "$T/fail.log" && grep -q "^auth from-the-environment$" "$T/fail.log" \
+    && grep -q "^auth from-the-file$" "$T/fail.log" \
+    && pass "the server got each password exactly (the file's newline dropped)" \
+    || fail "passwords the server got: $(grep '^auth' "$T/fail.log" | sort -u | tr '\n' ' ')"
 expect 301 retry "" "connection refused: retry"
 expect 401 retry "STARTTLS" "tls: required and no STARTTLS offered: retry"
 expect 402 retry "STARTTLS" "... both times"
 n=$(grep -c "cannot set up TLS with" "$T/w2.err")
 [ "$n" -eq 1 ] && pass "the TLS problem is logged once" || fail "TLS error logged $n times"
 if grep -q "rcpt s40" "$T/fail.log"; then fail "a message went out without the required TLS"; else pass "nothing sent in clear when TLS is required"; fi
-n=$(grep -c "refused the credentials" "$T/w2.err")
+n=$(grep -c "email:email-auth\] .*refused the credentials" "$T/w2.err")
 [ "$n" -eq 1 ] && pass "the credentials problem is logged once" ||
     fail "credentials error logged $n times"
 expect_grep "\[channel:email:email-auth\] .*refused the credentials of user 'cadenza'" \
     "$T/w2.err" "the log line names the channel and the user"
-if grep -q "wrong-password" "$T/w2.err"; then fail "the password was logged"; else pass "the password is never logged"; fi
+if grep -q "wrong-password\|from-the-" "$T/w2.err"; then fail "the password was logged"; else pass "the password is never logged"; fi
 if grep -q "rcpt not" "$T/fail.log"; then fail "the malformed address reached the server"; else pass "the malformed address never reached a server"; fi
 
 finish
