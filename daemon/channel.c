@@ -332,6 +332,7 @@ static int64_t host_wall_ms(void)
 
 #define HTTP_BODY_MAX (1u << 20) /* a provider's answer beyond this is cut */
 #define HTTP_HEADERS_MAX 64
+#define SMTP_REPLY_MAX 320       /* the server's words kept for an error */
 
 struct hreq {
     struct channel *ch;
@@ -347,6 +348,11 @@ struct hreq {
     struct cz_header hdr[HTTP_HEADERS_MAX];
     size_t nhdr;
     char errbuf[CURL_ERROR_SIZE];
+    /* SMTP: the reply being read (its lines' text joined), and the last refusal */
+    char reply[SMTP_REPLY_MAX], refusal[SMTP_REPLY_MAX];
+    size_t reply_len;
+    int reply_code;        /* its code once its last line came; 0 while it is incomplete */
+    int refusal_code;      /* the last complete reply of 400 or more */
     struct hreq *prev, *next;
 };
 
@@ -379,6 +385,44 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
     size_t room = r->in.len < HTTP_BODY_MAX ? HTTP_BODY_MAX - r->in.len : 0;
     if (room && sbuf_add(&r->in, p, len < room ? len : room) < 0)
         return 0; /* out of memory: fail the transfer */
+    return len;
+}
+
+/*
+ * SMTP: libcurl hands each line of the server's replies to the header
+ * callback ("550-5.1.1 first line", ..., "550 5.1.1 last line").  Keep the
+ * text of the latest refusal (4xx, 5xx): a failure then carries the
+ * server's own words ("5.1.1 <x@example.com>: Recipient address
+ * rejected"), not just libcurl's "RCPT failed: 550", even after the
+ * "221 bye" that follows it.
+ */
+static size_t on_smtp_line(char *p, size_t size, size_t n, void *ud)
+{
+    struct hreq *r = ud;
+    size_t len = size * n, k = len;
+    while (k > 0 && (p[k - 1] == '\r' || p[k - 1] == '\n'))
+        k--;
+    if (k < 3 || !isdigit((unsigned char)p[0]) || !isdigit((unsigned char)p[1]) ||
+        !isdigit((unsigned char)p[2]) || (k > 3 && p[3] != ' ' && p[3] != '-'))
+        return len;
+    if (r->reply_code) { /* the previous reply is complete: this line starts the next */
+        r->reply_len = 0;
+        r->reply_code = 0;
+    }
+    const char *t = k > 4 ? p + 4 : p + k;
+    size_t tn = (size_t)(p + k - t);
+    if (r->reply_len && r->reply_len + 1 < sizeof(r->reply))
+        r->reply[r->reply_len++] = ' ';
+    for (size_t i = 0; i < tn && r->reply_len + 1 < sizeof(r->reply); i++)
+        r->reply[r->reply_len++] = (unsigned char)t[i] < 0x20 ? ' ' : t[i];
+    r->reply[r->reply_len] = 0;
+    if (k == 3 || p[3] == ' ') {
+        r->reply_code = (p[0] - '0') * 100 + (p[1] - '0') * 10 + (p[2] - '0');
+        if (r->reply_code >= 400) {
+            memcpy(r->refusal, r->reply, r->reply_len + 1);
+            r->refusal_code = r->reply_code;
+        }
+    }
     return len;
 }
 
@@ -482,6 +526,9 @@ static void on_done(void *ud, CURL *easy, CURLcode res)
     curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &code);
     const char *why = r->errbuf[0] ? r->errbuf : curl_easy_strerror(res);
     if (r->smtp) {
+        /* a refusal: the server's words; anything else: libcurl's */
+        if (res != CURLE_OK && r->refusal_code == code && r->refusal[0])
+            why = r->refusal;
         struct cz_smtp_response sr = {
             .code = (int)code,
             .error = curl_errno(res),
@@ -649,6 +696,8 @@ static int host_smtp(struct cz_instance *inst, const struct cz_smtp_request *req
     curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, (curl_off_t)r->out_len);
     curl_easy_setopt(e, CURLOPT_READFUNCTION, on_read);
     curl_easy_setopt(e, CURLOPT_READDATA, r);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_smtp_line);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
     curl_easy_setopt(e, CURLOPT_USE_SSL, req->tls == CZ_TLS_REQUIRED   ? (long)CURLUSESSL_ALL
                                           : req->tls == CZ_TLS_OPTIONAL ? (long)CURLUSESSL_TRY
                                                                         : (long)CURLUSESSL_NONE);

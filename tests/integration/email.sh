@@ -88,6 +88,9 @@ async def session(reader, writer):
                     say("550 5.1.1 no such user here")
                 elif kind == "t553":
                     say("553 5.1.3 mailbox name not allowed")
+                elif kind == "tspam":
+                    say("550-5.7.1 Message refused as spam by local policy;")
+                    say("550 5.7.1 see https://mail.example/policy")
                 elif kind == "tslow":
                     await asyncio.sleep(limit)
                     break
@@ -443,7 +446,7 @@ fi
 rcli DEL cz:results >/dev/null
 jobs "$T/f.jsonl" email-fail 101 "t421-%d@example.com" "t451-%d@example.com" \
     "t550-%d@example.com" "t553-%d@example.com" "t554-%d@example.com" "tslow-%d@example.com" \
-    "not an address" "ok-%d@example.com"
+    "not an address" "ok-%d@example.com" "tspam-%d@example.com"
 jobs "$T/a.jsonl" email-auth 201 "x%d@example.com" "y%d@example.com"
 jobs "$T/ae.jsonl" email-auth-env 211 "x%d@example.com"
 jobs "$T/af.jsonl" email-auth-file 221 "x%d@example.com"
@@ -455,7 +458,7 @@ czbg -v worker --channels email-fail,email-auth,email-auth-env,email-auth-file,e
     --retry-base 3600000 \
     2>"$T/w2.err" &
 WPID=$!
-wait_results 15
+wait_results 16
 kill -TERM $WPID
 wait $WPID
 rc=$?
@@ -472,9 +475,13 @@ expect() {
 }
 expect 101 retry "SMTP 421" "421 service shutting down: retry"
 expect 102 retry "SMTP 451" "451 greylisted: retry"
-expect 103 invalid_address "SMTP 550" "550 no such user: invalid address"
-expect 104 invalid_address "SMTP 553" "553 mailbox name not allowed: invalid address"
-expect 105 failed "SMTP 554" "554 after DATA: failed"
+expect 103 invalid_address "SMTP 550: 5.1.1 no such user here" \
+    "550 no such user: invalid address, with the server's words"
+expect 104 invalid_address "SMTP 553: 5.1.3 mailbox name not allowed" \
+    "553 mailbox name not allowed: invalid address"
+expect 105 failed "SMTP 554: 5.6.0 message content refused" "554 after DATA: failed"
+expect 109 failed "SMTP 550: 5.7.1 Message refused as spam by local policy; 5.7.1 see https://mail.example/policy" \
+    "550 5.7.1 over two lines: about the message, not the mailbox (failed, both lines kept)"
 expect 106 retry "" "no answer within timeout_ms: retry"
 expect 107 invalid_address "malformed" "a malformed address: invalid without contacting anyone"
 expect 108 sent "<cz.108.0.*@acme.example>" "the same server accepts a good recipient"
