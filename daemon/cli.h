@@ -74,6 +74,7 @@ int cmd_import(int argc, char **argv, const struct cli_ctx *ctx);
 int cmd_status(int argc, char **argv, const struct cli_ctx *ctx);
 int cmd_sample(int argc, char **argv, const struct cli_ctx *ctx);
 int cmd_worker(int argc, char **argv, const struct cli_ctx *ctx);
+int cmd_serve(int argc, char **argv, const struct cli_ctx *ctx);
 int cmd_queue(int argc, char **argv, const struct cli_ctx *ctx);
 int cmd_plan(int argc, char **argv, const struct cli_ctx *ctx);
 int cmd_explain(int argc, char **argv, const struct cli_ctx *ctx);

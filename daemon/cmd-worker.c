@@ -61,16 +61,8 @@ int cmd_worker(int argc, char **argv, const struct cli_ctx *ctx)
         { "help", no_argument, NULL, 'h' },
         {},
     };
-    struct worker_opts o = {
-        .concurrency = 512,
-        .batch = 256,
-        .visibility_ms = 60000,
-        .max_tries = 5,
-        .retry_base_ms = 1000,
-        .retry_max_ms = 3600000,
-        .until_idle_s = -1,
-        .stop_timeout_ms = 10000,
-    };
+    struct worker_opts o;
+    worker_opts_init(&o);
     char *list = NULL;
     double v;
     int c;
@@ -163,13 +155,7 @@ int cmd_worker(int argc, char **argv, const struct cli_ctx *ctx)
         o.channels = (const char *const *)names;
         o.nchannels = n;
     }
-    o.config = cfg;
-    o.redis_url = cfg->redis_url;
-    o.prefix = cfg->redis_prefix;
-    o.redis_timeout_ms = cfg->redis_timeout_ms > 0 ? cfg->redis_timeout_ms
-                                                   : QUEUE_DEFAULT_TIMEOUT_MS;
-    if (isempty(o.redis_url)) {
-        log_error("no redis url configured (redis.url, --redis or CADENZA_REDIS)");
+    if (worker_opts_set_config(&o, cfg) < 0) {
         config_free(cfg);
         return EXIT_USAGE;
     }

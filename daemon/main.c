@@ -42,6 +42,7 @@ static const struct verb verbs[] = {
     { "import", cmd_import, "import debtors (CSV or JSON Lines) into the store" },
     { "status", cmd_status, "summarise the portfolio and the store" },
     { "sample", cmd_sample, "write a synthetic portfolio as CSV to stdout" },
+    { "serve", cmd_serve, "run the daemon: HTTP server and in-process worker" },
     { "worker", cmd_worker, "dispatch queued jobs from Redis to their channels" },
     { "plugins", cmd_plugins, "list channel plugins, or one plugin's settings" },
     { "queue", cmd_queue, "inspect the Redis queue: stats, dead letters" },

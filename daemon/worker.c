@@ -1279,6 +1279,62 @@ static int start_channels(struct worker *w)
     return 0;
 }
 
+void worker_opts_init(struct worker_opts *o)
+{
+    *o = (struct worker_opts){
+        .concurrency = 512,
+        .batch = 256,
+        .visibility_ms = 60000,
+        .max_tries = 5,
+        .retry_base_ms = 1000,
+        .retry_max_ms = 3600000,
+        .until_idle_s = -1,
+        .stop_timeout_ms = 10000,
+    };
+}
+
+int worker_opts_set_config(struct worker_opts *o, const struct config *cfg)
+{
+    o->config = cfg;
+    o->redis_url = cfg->redis_url;
+    o->prefix = cfg->redis_prefix;
+    o->redis_timeout_ms = cfg->redis_timeout_ms > 0 ? cfg->redis_timeout_ms
+                                                    : QUEUE_DEFAULT_TIMEOUT_MS;
+    if (isempty(o->redis_url)) {
+        log_error("no redis url configured (redis.url, --redis or CADENZA_REDIS)");
+        return -EINVAL;
+    }
+    return 0;
+}
+
+size_t worker_channel_count(const struct worker *w)
+{
+    return w->nchans;
+}
+
+void worker_channel_stats(const struct worker *w, size_t i, struct worker_channel_stats *ret)
+{
+    const struct wchan *wc = &w->chans[i];
+    *ret = (struct worker_channel_stats){
+        .name = wc->conf->name,
+        .kind = chan_kind_to_string(wc->conf->kind),
+        .sent = wc->sent,
+        .failed = wc->failed,
+        .retried = wc->retried,
+        .dead = wc->dead,
+        .cancelled = wc->cancelled,
+        .via_fallback = wc->via_fallback,
+        .breaker_opened = wc->breaker_opened,
+        .inflight = wc->inflight,
+        .breaker_open = wc->breaker != BREAKER_CLOSED,
+    };
+}
+
+bool worker_connected(const struct worker *w)
+{
+    return queue_async_connected(w->qa);
+}
+
 int worker_new(struct event_base *base, const struct worker_opts *o, struct worker **ret)
 {
     static const struct queue_async_ops ops = { on_connected, on_disconnected };

@@ -13,6 +13,8 @@
 #ifndef CADENZA_WORKER_H
 #define CADENZA_WORKER_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct config;
@@ -53,6 +55,11 @@ struct worker_opts {
     void *arg;
 };
 
+/* The defaults of `cadenza worker` (until_idle_s -1: until stopped). */
+void worker_opts_init(struct worker_opts *o);
+/* Take the channels and the Redis connection from cfg.  -EINVAL: no Redis URL (logged). */
+int worker_opts_set_config(struct worker_opts *o, const struct config *cfg);
+
 /*
  * Start serving the configured channels on base: starts the channel
  * instances and the Redis connection (which connects in the background).
@@ -70,6 +77,18 @@ void worker_stop(struct worker *w);
 
 /* Free the worker; jobs not settled yet are redelivered after their leases. */
 void worker_free(struct worker *w);
+
+/* Figures for /metrics and readiness. */
+struct worker_channel_stats {
+    const char *name, *kind;
+    uint64_t sent, failed, retried, dead, cancelled, via_fallback, breaker_opened;
+    int inflight;          /* leased, not settled */
+    bool breaker_open;     /* its jobs go through the fallback now */
+};
+size_t worker_channel_count(const struct worker *w);
+void worker_channel_stats(const struct worker *w, size_t i, struct worker_channel_stats *ret);
+/* Connected to Redis (the handshake answered)? */
+bool worker_connected(const struct worker *w);
 
 /*
  * `cadenza worker`: one worker on a loop of its own, until SIGTERM or

@@ -1,0 +1,405 @@
+/*
+ * serve.c - `cadenza serve` (serve.h): puts the loop, the HTTP server,
+ * the shared libcurl multi handle, the store and an in-process worker
+ * together.
+ *
+ *   start ─► load config + strategies + templates ─► open store ─► HTTP
+ *         ─► worker ─► READY=1
+ *   SIGHUP ─► RELOADING=1 ─► load and validate the new set
+ *            ├─ errors: logged at file:line:col, the running set stays ─► READY=1
+ *            └─ valid: the worker stops (finishes its jobs in flight), a
+ *               new one starts on the new set, the old set is freed ─► READY=1
+ *   SIGTERM ─► STOPPING=1 ─► the worker stops ─► the loop exits
+ *
+ * The worker calls back when it has finished; the swap (or the exit)
+ * happens in a callback of its own (event_base_once), never inside the
+ * worker's.
+ *
+ * Routes: GET /healthz (the loop runs), GET /readyz (Redis answered the
+ * worker's handshake and the store answers a query), GET /metrics
+ * (Prometheus text).
+ */
+#include "serve.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "config.h"
+#include "curlm.h"
+#include "diag.h"
+#include "http.h"
+#include "log.h"
+#include "loop.h"
+#include "metrics.h"
+#include "store.h"
+#include "strategy.h"
+#include "worker.h"
+
+/* The configuration in force and everything loaded from it. */
+struct serve_set {
+    struct config *cfg;
+    struct strategy_set *strategies;
+    struct worker_opts wopts; /* points at cfg */
+};
+
+struct serve {
+    const struct serve_opts *o;
+    struct loop *loop;
+    struct curlm *curlm;
+    struct http_server *http;
+    struct store *store;
+    struct serve_set *set;      /* in force */
+    struct serve_set *next;     /* a reload waiting for the old worker to finish */
+    struct worker *worker;
+    bool stopping;
+    int exit_code;
+    int64_t started;            /* Unix seconds */
+    uint64_t reloads_ok, reloads_failed;
+};
+
+static void set_free(struct serve_set *s)
+{
+    if (!s)
+        return;
+    strategy_set_free(s->strategies);
+    config_free(s->cfg);
+    free(s);
+}
+
+/* Load and check everything the configuration names.  NULL on any error (printed). */
+static struct serve_set *set_load(const struct cli_ctx *ctx)
+{
+    struct serve_set *s = calloc(1, sizeof(*s));
+    if (!s) {
+        log_error("out of memory");
+        return NULL;
+    }
+    if (cli_load_config(ctx, &s->cfg) != EXIT_OK) {
+        free(s);
+        return NULL;
+    }
+    struct diags d = DIAGS_INIT;
+    int r = strategy_set_load(s->cfg, NULL, 0, &s->strategies, &d);
+    diags_sort(&d);
+    diags_print(&d, stderr);
+    diags_release(&d);
+    if (r < 0) {
+        if (r == -ENOMEM)
+            log_error("out of memory loading the strategies");
+        set_free(s);
+        return NULL;
+    }
+    worker_opts_init(&s->wopts);
+    if (worker_opts_set_config(&s->wopts, s->cfg) < 0) {
+        set_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+static void on_worker_finished(void *arg, int status);
+
+static int start_worker(struct serve *sv)
+{
+    struct worker_opts *wo = &sv->set->wopts;
+    wo->curlm = sv->curlm;
+    wo->on_finished = on_worker_finished;
+    wo->arg = sv;
+    int r = worker_new(loop_base(sv->loop), wo, &sv->worker);
+    if (r < 0)
+        sv->worker = NULL;
+    return r;
+}
+
+/* After the worker finished (from a callback of our own): swap sets, or exit. */
+static void after_worker(evutil_socket_t fd, short what, void *arg)
+{
+    struct serve *sv = arg;
+    (void)fd;
+    (void)what;
+    worker_free(sv->worker);
+    sv->worker = NULL;
+    if (sv->stopping || !sv->next) {
+        loop_exit(sv->loop);
+        return;
+    }
+    struct serve_set *old = sv->set;
+    sv->set = sv->next;
+    sv->next = NULL;
+    if (start_worker(sv) < 0) {
+        /* the new set validated but its channels did not start: go back */
+        log_error("the reloaded configuration's channels did not start; keeping the previous one");
+        set_free(sv->set);
+        sv->set = old;
+        sv->reloads_failed++;
+        if (start_worker(sv) < 0) {
+            log_error("cannot restart the previous channels either; exiting");
+            sv->exit_code = EXIT_RUNTIME;
+            loop_exit(sv->loop);
+            return;
+        }
+    } else {
+        set_free(old);
+        sv->reloads_ok++;
+        log_notice("reloaded: %zu channel(s), %zu strateg%s", sv->set->cfg->nchannels,
+                   sv->set->strategies->n, sv->set->strategies->n == 1 ? "y" : "ies");
+    }
+    loop_notify(sv->loop, "READY=1\nSTATUS=serving %zu channel(s)", sv->set->cfg->nchannels);
+}
+
+static void on_worker_finished(void *arg, int status)
+{
+    struct serve *sv = arg;
+    if (status < 0 && !sv->stopping && !sv->next) {
+        log_error("the worker stopped: %s", strerror(-status));
+        sv->exit_code = EXIT_RUNTIME;
+        sv->stopping = true;
+    }
+    if (event_base_once(loop_base(sv->loop), -1, EV_TIMEOUT, after_worker, sv, NULL) < 0) {
+        log_error("cannot schedule the worker's clean-up; exiting");
+        loop_exit(sv->loop);
+    }
+}
+
+static void on_stop(void *ud)
+{
+    struct serve *sv = ud;
+    sv->stopping = true;
+    loop_notify(sv->loop, "STOPPING=1");
+    if (sv->worker)
+        worker_stop(sv->worker); /* on_worker_finished() exits the loop */
+    else if (!sv->next)
+        loop_exit(sv->loop);
+}
+
+static void on_reload(void *ud)
+{
+    struct serve *sv = ud;
+    if (sv->stopping)
+        return;
+    if (sv->next) {
+        log_notice("SIGHUP: a reload is already under way");
+        return;
+    }
+    loop_notify(sv->loop, "RELOADING=1");
+    log_notice("SIGHUP: reloading the configuration, strategies and templates");
+    struct serve_set *n = set_load(sv->o->ctx);
+    if (!n) {
+        sv->reloads_failed++;
+        log_error("reload failed (see above): the running configuration stays");
+        loop_notify(sv->loop, "READY=1\nSTATUS=reload failed; serving the previous "
+                              "configuration");
+        return;
+    }
+    if (!streq_ptr(n->cfg->http_listen, sv->set->cfg->http_listen) && !sv->o->listen)
+        log_warning("http.listen changed to '%s': the server keeps '%s' until a restart",
+                    n->cfg->http_listen, sv->set->cfg->http_listen);
+    sv->next = n;
+    worker_stop(sv->worker); /* after_worker() starts the new one */
+}
+
+/* ---- routes ----------------------------------------------------------- */
+
+static void route_healthz(struct evhttp_request *req, const char *path, void *ud)
+{
+    (void)path;
+    (void)ud;
+    http_reply(req, 200, "application/json", "{\"status\":\"ok\"}\n", 16);
+}
+
+static void route_readyz(struct evhttp_request *req, const char *path, void *ud)
+{
+    struct serve *sv = ud;
+    (void)path;
+    int64_t id;
+    bool redis = sv->worker && worker_connected(sv->worker);
+    bool store = store_debtor_max_id(sv->store, &id) == 0;
+    bool ready = redis && store && !sv->stopping;
+    char body[160];
+    int n = snprintf(body, sizeof(body),
+                     "{\"status\":\"%s\",\"redis\":%s,\"store\":%s,\"stopping\":%s}\n",
+                     ready ? "ready" : "not ready", redis ? "true" : "false",
+                     store ? "true" : "false", sv->stopping ? "true" : "false");
+    http_reply(req, ready ? 200 : 503, "application/json", body, (size_t)n);
+}
+
+static int worker_metrics(const struct worker *w, struct sbuf *b)
+{
+    static const struct {
+        const char *name, *help;
+        size_t off;
+    } counters[] = {
+        { "cadenza_sent_total", "Jobs a channel's provider accepted",
+          offsetof(struct worker_channel_stats, sent) },
+        { "cadenza_failed_total", "Jobs that failed for good (incl. invalid address, opt-out)",
+          offsetof(struct worker_channel_stats, failed) },
+        { "cadenza_retried_total", "Transient failures scheduled for a retry",
+          offsetof(struct worker_channel_stats, retried) },
+        { "cadenza_dead_total", "Jobs given up (dead letters)",
+          offsetof(struct worker_channel_stats, dead) },
+        { "cadenza_cancelled_total", "Jobs cancelled before sending (stopped, expired)",
+          offsetof(struct worker_channel_stats, cancelled) },
+        { "cadenza_fallback_total", "Jobs sent through the channel's fallback",
+          offsetof(struct worker_channel_stats, via_fallback) },
+        { "cadenza_breaker_opened_total", "Times the channel's circuit breaker opened",
+          offsetof(struct worker_channel_stats, breaker_opened) },
+    };
+    size_t n = w ? worker_channel_count(w) : 0;
+    int r = 0;
+    for (size_t k = 0; k < ELEMENTSOF(counters) && r >= 0; k++) {
+        r = prom_family(b, counters[k].name, "counter", counters[k].help);
+        for (size_t i = 0; i < n && r >= 0; i++) {
+            struct worker_channel_stats st;
+            worker_channel_stats(w, i, &st);
+            struct prom_label l[] = { { "channel", st.name }, { "kind", st.kind } };
+            uint64_t v;
+            memcpy(&v, (const char *)&st + counters[k].off, sizeof(v));
+            r = prom_sample(b, counters[k].name, l, 2, (double)v);
+        }
+    }
+    if (r >= 0)
+        r = prom_family(b, "cadenza_jobs_in_flight", "gauge",
+                        "Jobs leased by the worker and not settled yet");
+    for (size_t i = 0; i < n && r >= 0; i++) {
+        struct worker_channel_stats st;
+        worker_channel_stats(w, i, &st);
+        struct prom_label l[] = { { "channel", st.name }, { "kind", st.kind } };
+        r = prom_sample(b, "cadenza_jobs_in_flight", l, 2, st.inflight);
+    }
+    if (r >= 0)
+        r = prom_family(b, "cadenza_breaker_open", "gauge",
+                        "1 while the channel's jobs go through its fallback");
+    for (size_t i = 0; i < n && r >= 0; i++) {
+        struct worker_channel_stats st;
+        worker_channel_stats(w, i, &st);
+        struct prom_label l[] = { { "channel", st.name }, { "kind", st.kind } };
+        r = prom_sample(b, "cadenza_breaker_open", l, 2, st.breaker_open);
+    }
+    if (r >= 0)
+        r = prom_family(b, "cadenza_redis_connected", "gauge",
+                        "1 while the worker's Redis connection is up");
+    if (r >= 0)
+        r = prom_sample(b, "cadenza_redis_connected", NULL, 0, w && worker_connected(w));
+    return r;
+}
+
+static void route_metrics(struct evhttp_request *req, const char *path, void *ud)
+{
+    struct serve *sv = ud;
+    (void)path;
+    struct sbuf b = SBUF_INIT;
+    struct loop_lag lag;
+    loop_lag_get(sv->loop, &lag);
+    int r = prom_family(&b, "cadenza_start_time_seconds", "gauge",
+                        "When the daemon started, Unix seconds");
+    if (r >= 0)
+        r = prom_sample(&b, "cadenza_start_time_seconds", NULL, 0, (double)sv->started);
+    if (r >= 0)
+        r = prom_family(&b, "cadenza_reloads_total", "counter",
+                        "SIGHUP reloads, by result (failed: the previous configuration stayed)");
+    if (r >= 0) {
+        struct prom_label l = { "result", "ok" };
+        r = prom_sample(&b, "cadenza_reloads_total", &l, 1, (double)sv->reloads_ok);
+    }
+    if (r >= 0) {
+        struct prom_label l = { "result", "failed" };
+        r = prom_sample(&b, "cadenza_reloads_total", &l, 1, (double)sv->reloads_failed);
+    }
+    if (r >= 0)
+        r = prom_family(&b, "cadenza_loop_lag_seconds", "histogram",
+                        "How late the event loop's 50 ms probe timer fired");
+    if (r >= 0)
+        r = prom_histogram(&b, "cadenza_loop_lag_seconds", NULL, 0, loop_lag_bounds,
+                           lag.buckets, LOOP_LAG_BUCKETS, lag.count, lag.sum);
+    if (r >= 0)
+        r = prom_family(&b, "cadenza_loop_lag_max_seconds", "gauge",
+                        "The longest the loop's probe timer was late since the start");
+    if (r >= 0)
+        r = prom_sample(&b, "cadenza_loop_lag_max_seconds", NULL, 0, lag.max);
+    if (r >= 0)
+        r = worker_metrics(sv->worker, &b);
+    if (r >= 0)
+        r = http_metrics(sv->http, &b);
+    if (r < 0)
+        http_reply_error(req, 500, "out of memory");
+    else
+        http_reply(req, 200, "text/plain; version=0.0.4; charset=utf-8", b.buf, b.len);
+    sbuf_release(&b);
+}
+
+/* ---- putting it together --------------------------------------------- */
+
+static const struct loop_ops serve_loop_ops = { on_stop, on_reload };
+
+int serve_run(const struct serve_opts *o)
+{
+    struct serve sv = { .o = o, .exit_code = EXIT_OK, .started = (int64_t)time(NULL) };
+    int ex = EXIT_RUNTIME, r;
+
+    if (!(sv.set = set_load(o->ctx)))
+        return EXIT_DATA;
+    const struct config *cfg = sv.set->cfg;
+    const char *listen = o->listen ? o->listen : cfg->http_listen;
+    char err[512];
+    if (isempty(cfg->store_path)) {
+        log_error("no store configured (store, --store or CADENZA_STORE)");
+        ex = EXIT_USAGE;
+        goto out;
+    }
+    if ((r = store_open(cfg->store_path, 0, &sv.store, err, sizeof(err))) < 0) {
+        log_error("cannot open the store '%s': %s", cfg->store_path, err);
+        goto out;
+    }
+    if ((r = loop_new(&serve_loop_ops, &sv, &sv.loop)) < 0 ||
+        (r = curlm_new(loop_base(sv.loop), &sv.curlm)) < 0) {
+        log_error_errno(r, "cannot set up the event loop: %m");
+        goto out;
+    }
+    struct http_opts ho = { .listen = listen };
+    if ((r = http_new(loop_base(sv.loop), &ho, &sv.http)) < 0) {
+        if (r == -EINVAL)
+            log_error("invalid listen address '%s' (expected HOST:PORT or [V6]:PORT)",
+                      listen ? listen : "");
+        else
+            log_error_errno(r, "cannot listen on '%s': %m", listen);
+        ex = r == -EINVAL ? EXIT_USAGE : EXIT_RUNTIME;
+        goto out;
+    }
+    if (http_route(sv.http, "healthz", HTTP_GET | HTTP_HEAD, "/healthz", false, route_healthz,
+                   &sv) < 0 ||
+        http_route(sv.http, "readyz", HTTP_GET | HTTP_HEAD, "/readyz", false, route_readyz,
+                   &sv) < 0 ||
+        http_route(sv.http, "metrics", HTTP_GET, "/metrics", false, route_metrics, &sv) < 0) {
+        log_error("out of memory");
+        goto out;
+    }
+    if ((r = start_worker(&sv)) < 0) {
+        ex = r == -EINVAL ? EXIT_DATA : EXIT_RUNTIME;
+        goto out;
+    }
+    log_info("serving %zu channel(s), listening on %s (port %u), pid %d", cfg->nchannels,
+             listen, http_port(sv.http), (int)getpid());
+    loop_notify(sv.loop, "READY=1\nSTATUS=serving %zu channel(s)", cfg->nchannels);
+    if (loop_run(sv.loop) < 0) {
+        log_error("the event loop failed");
+        goto out;
+    }
+    ex = sv.exit_code;
+out:
+    worker_free(sv.worker);
+    http_free(sv.http);
+    curlm_free(sv.curlm); /* after the worker: its channels cancel their requests first */
+    loop_free(sv.loop);
+    store_free(sv.store);
+    set_free(sv.next);
+    set_free(sv.set);
+    return ex;
+}

@@ -1,0 +1,167 @@
+#!/bin/sh
+# `cadenza serve` end to end with a real redis-server: health, readiness
+# (down while Redis is), metrics that promtool accepts, the in-process
+# worker sending what is enqueued, 404/405 as JSON, the service manager's
+# notifications (READY, RELOADING, STOPPING, WATCHDOG) on a socket the
+# test owns, SIGHUP with a broken configuration (the running one stays)
+# and with a good one (a new channel is served), SIGTERM (exit 0, no
+# lease left).
+. "$SRCDIR/tests/integration/lib.sh"
+. "$SRCDIR/tests/integration/queue-redis.sh"
+
+start_redis
+HPORT=$(free_port)
+mkdir -p "$T/strategies"
+# config [extra channel block]
+config() {
+    cat <<EOC
+store: $T/cadenza.db
+redis:
+  url: redis://127.0.0.1:$RPORT
+  prefix: "cz:"
+  timeout: 2
+http:
+  listen: 127.0.0.1:$HPORT
+paths:
+  strategies: $T/strategies
+channels:
+  email:
+    plugin: log
+    kind: email
+    settings: { path: $T/sends.log }
+  sms:
+    plugin: log
+    kind: sms
+    settings: { path: $T/sends.log }
+${1:-}
+EOC
+}
+CFG="$T/cadenza.yaml"
+config >"$CFG"
+export CADENZA_CONFIG="$CFG"
+
+# the service manager's side: a datagram socket that records each message
+/usr/bin/python3 - "$T/notify.sock" "$T/notify.log" <<'EOP' &
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+with open(sys.argv[2], "a", buffering=1) as log:
+    while True:
+        msg = s.recv(4096).decode()
+        for line in msg.split("\n"):
+            log.write(line + "\n")
+EOP
+NPID=$!
+i=0
+while [ ! -S "$T/notify.sock" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+
+url() { echo "http://127.0.0.1:$HPORT$1"; }
+# get PATH: status code to stdout, body to $T/body, headers to $T/headers
+get() {
+    curl -s -o "$T/body" -D "$T/headers" -w '%{http_code}' "$@"
+}
+wait_for() { # wait_for SECONDS COMMAND...: until it succeeds
+    n=$(($1 * 20)); shift
+    i=0
+    while ! "$@" >/dev/null 2>&1; do
+        i=$((i + 1)); [ $i -gt $n ] && return 1
+        sleep 0.05
+    done
+}
+count_lines() { [ -f "$1" ] && wc -l <"$1" || echo 0; }
+sends() { count_lines "$T/sends.log"; }
+at_least() { [ "$(count_lines "$1")" -ge "$2" ]; } # at_least FILE N
+results_at_least() { [ "$(rcli XLEN cz:results)" -ge "$1" ]; }
+
+NOTIFY_SOCKET="$T/notify.sock" WATCHDOG_USEC=400000 czbg serve 2>"$T/serve.err" &
+SPID=$!
+wait_for 60 curl -sf "$(url /healthz)" || fail "serve did not answer /healthz: $(tail -5 "$T/serve.err")"
+
+[ "$(get "$(url /healthz)")" = 200 ] && grep -q '"status":"ok"' "$T/body" \
+    && pass "/healthz: 200" || fail "/healthz: $(cat "$T/body")"
+wait_for 30 curl -sf "$(url /readyz)" && grep -q '"redis":true,"store":true' "$T/body" 2>/dev/null
+[ "$(get "$(url /readyz)")" = 200 ] && pass "/readyz: 200 once Redis answered" \
+    || fail "/readyz: $(cat "$T/body")"
+[ "$(get "$(url /nope)")" = 404 ] && grep -q '"error":"no such resource"' "$T/body" \
+    && pass "unknown path: 404 as JSON" || fail "unknown path: $(cat "$T/body")"
+[ "$(get -X POST "$(url /healthz)")" = 405 ] && grep -qi '^Allow: GET, HEAD' "$T/headers" \
+    && pass "wrong method: 405 with Allow" || fail "wrong method: $(cat "$T/headers")"
+wait_for 10 grep -q '^READY=1$' "$T/notify.log" && pass "READY=1 sent" || fail "no READY=1"
+
+# --- the in-process worker sends what is enqueued ---
+make_jobs 20 1 email >"$T/a.jsonl"
+cz queue enqueue "$T/a.jsonl" >/dev/null || fail "enqueue"
+wait_for 30 at_least "$T/sends.log" 20
+[ "$(sends)" -eq 20 ] && pass "20 jobs sent by the daemon's worker" || fail "sent $(sends) of 20"
+wait_for 10 results_at_least 20
+get "$(url /metrics)" >"$T/code"
+[ "$(cat "$T/code")" = 200 ] && grep -q '^Content-Type: text/plain; version=0.0.4' "$T/headers" \
+    && pass "/metrics: 200, Prometheus text" || fail "/metrics: $(cat "$T/code")"
+grep -q '^cadenza_sent_total{channel="email",kind="email"} 20$' "$T/body" \
+    && pass "metrics count the 20 sends" || fail "sent counter: $(grep sent_total "$T/body")"
+grep -q '^cadenza_loop_lag_seconds_count [1-9]' "$T/body" && pass "loop lag is measured" \
+    || fail "no loop lag samples"
+grep -q '^cadenza_http_requests_total{route="healthz"} [1-9]' "$T/body" \
+    && pass "HTTP requests are counted per route" || fail "no request counts"
+if command -v promtool >/dev/null; then
+    promtool check metrics <"$T/body" >"$T/promtool" 2>&1 && pass "promtool check metrics passes" \
+        || fail "promtool: $(cat "$T/promtool")"
+else
+    fail "promtool not installed (Debian package prometheus)"
+fi
+
+# --- readiness follows Redis ---
+stop_redis
+wait_for 10 sh -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' $(url /readyz))\" = 503 ]" \
+    && pass "/readyz: 503 while Redis is down" || fail "/readyz stayed ready without Redis"
+[ "$(get "$(url /healthz)")" = 200 ] && pass "/healthz still 200 (the process is alive)" \
+    || fail "/healthz without Redis"
+start_redis
+wait_for 40 curl -sf "$(url /readyz)" && pass "/readyz: 200 again after Redis is back" \
+    || fail "/readyz not ready after Redis came back: $(tail -3 "$T/serve.err")"
+
+# --- SIGHUP: a broken configuration leaves the running one in place ---
+cp "$CFG" "$T/good.yaml"
+printf 'channels: [\n' >>"$CFG"
+kill -HUP $SPID
+wait_for 20 grep -q "reload failed" "$T/serve.err" \
+    && pass "a broken reload is refused" || fail "no reload failure logged"
+expect_grep "cadenza.yaml:[0-9]*:[0-9]*: error:" "$T/serve.err" "... with the error at file:line:col"
+make_jobs 5 100 email >"$T/b.jsonl"
+cz --config "$T/good.yaml" queue enqueue "$T/b.jsonl" >/dev/null || fail "enqueue"
+wait_for 30 at_least "$T/sends.log" 25
+[ "$(sends)" -eq 25 ] && pass "the running configuration keeps sending" || fail "sent $(sends) of 25"
+
+# --- SIGHUP: a good one with a new channel ---
+config "  sms2:
+    plugin: log
+    kind: sms
+    settings: { path: $T/sends2.log }" >"$CFG"
+kill -HUP $SPID
+wait_for 30 grep -q "reloaded: 3 channel(s)" "$T/serve.err" && pass "a valid reload is applied" \
+    || fail "reload not applied: $(tail -5 "$T/serve.err")"
+make_jobs 4 200 sms2 >"$T/c.jsonl"
+cz queue enqueue "$T/c.jsonl" >/dev/null
+wait_for 30 at_least "$T/sends2.log" 4
+[ "$(count_lines "$T/sends2.log")" -eq 4 ] \
+    && pass "the new channel is served" || fail "sms2 sent $(count_lines "$T/sends2.log")"
+get "$(url /metrics)" >/dev/null
+grep -q '^cadenza_reloads_total{result="ok"} 1$' "$T/body" \
+    && grep -q '^cadenza_reloads_total{result="failed"} 1$' "$T/body" \
+    && pass "reloads counted: 1 ok, 1 failed" || fail "reload counters: $(grep reloads_total "$T/body")"
+grep -q '^RELOADING=1$' "$T/notify.log" && [ "$(grep -c '^READY=1$' "$T/notify.log")" -ge 3 ] \
+    && pass "RELOADING=1, then READY=1 after each reload" \
+    || fail "notifications: $(sort "$T/notify.log" | uniq -c | tr '\n' ' ')"
+grep -q '^WATCHDOG=1$' "$T/notify.log" && pass "the watchdog is pinged" || fail "no WATCHDOG=1"
+
+# --- SIGTERM: finish and exit 0 ---
+kill -TERM $SPID
+wait $SPID
+rc=$?
+[ $rc -eq 0 ] && pass "SIGTERM: exit 0" || fail "SIGTERM: exit $rc: $(tail -5 "$T/serve.err")"
+grep -q '^STOPPING=1$' "$T/notify.log" && pass "STOPPING=1 sent" || fail "no STOPPING=1"
+[ "$(rcli ZCARD cz:lease:email)" -eq 0 ] && [ "$(rcli ZCARD cz:lease:sms2)" -eq 0 ] \
+    && pass "no lease left" || fail "leases left after SIGTERM"
+kill $NPID 2>/dev/null
+
+finish
