@@ -15,6 +15,10 @@
  * happens in a callback of its own (event_base_once), never inside the
  * worker's.
  *
+ * The workers' results (this one's and other hosts') move from Redis into
+ * the store continuously: the drainer thread (drainer.c), with
+ * connections of its own; it makes one last pass after the worker stopped.
+ *
  * Routes: GET /healthz (the loop runs), GET /readyz (Redis answered the
  * worker's handshake and the store answers a query), GET /metrics
  * (Prometheus text).
@@ -35,6 +39,7 @@
 #include "config.h"
 #include "curlm.h"
 #include "diag.h"
+#include "drainer.h"
 #include "http.h"
 #include "log.h"
 #include "loop.h"
@@ -59,6 +64,7 @@ struct serve {
     struct serve_set *set;      /* in force */
     struct serve_set *next;     /* a reload waiting for the old worker to finish */
     struct worker *worker;
+    struct drainer *drainer;    /* results into the store, in a thread of its own */
     bool stopping;
     int exit_code;
     int64_t started;            /* Unix seconds */
@@ -291,6 +297,46 @@ static int worker_metrics(const struct worker *w, struct sbuf *b)
     return r;
 }
 
+static int drain_metrics(struct drainer *d, struct sbuf *b)
+{
+    struct drainer_stats st;
+    drainer_stats_get(d, &st);
+    static const struct {
+        const char *name, *help;
+        size_t off;
+    } counters[] = {
+        { "cadenza_drain_results_total", "Results moved from Redis into the store",
+          offsetof(struct drainer_stats, results) },
+        { "cadenza_drain_applied_total", "Of those, results that changed an attempt",
+          offsetof(struct drainer_stats, applied) },
+        { "cadenza_drain_foreign_total", "Results that named no known attempt or did not parse",
+          offsetof(struct drainer_stats, foreign) },
+        { "cadenza_drain_errors_total", "Drain passes that failed (retried at the next one)",
+          offsetof(struct drainer_stats, errors) },
+    };
+    int r = 0;
+    for (size_t k = 0; k < ELEMENTSOF(counters) && r >= 0; k++) {
+        uint64_t v;
+        memcpy(&v, (const char *)&st + counters[k].off, sizeof(v));
+        r = prom_family(b, counters[k].name, "counter", counters[k].help);
+        if (r >= 0)
+            r = prom_sample(b, counters[k].name, NULL, 0, (double)v);
+    }
+    if (r >= 0)
+        r = prom_family(b, "cadenza_drain_last_success_timestamp_seconds", "gauge",
+                        "When a drain pass last succeeded, Unix seconds (0: never)");
+    if (r >= 0)
+        r = prom_sample(b, "cadenza_drain_last_success_timestamp_seconds", NULL, 0,
+                        (double)st.last_ok / 1000.0);
+    if (r >= 0)
+        r = prom_family(b, "cadenza_drain_duration_seconds", "histogram",
+                        "Drain passes that moved results: read, SQLite commit, acknowledge");
+    if (r >= 0)
+        r = prom_histogram(b, "cadenza_drain_duration_seconds", NULL, 0, st.latency.bounds,
+                           st.latency.buckets, st.latency.n, st.latency.count, st.latency.sum);
+    return r;
+}
+
 static void route_metrics(struct evhttp_request *req, const char *path, void *ud)
 {
     struct serve *sv = ud;
@@ -326,6 +372,8 @@ static void route_metrics(struct evhttp_request *req, const char *path, void *ud
         r = prom_sample(&b, "cadenza_loop_lag_max_seconds", NULL, 0, lag.max);
     if (r >= 0)
         r = worker_metrics(sv->worker, &b);
+    if (r >= 0)
+        r = drain_metrics(sv->drainer, &b);
     if (r >= 0)
         r = http_metrics(sv->http, &b);
     if (r < 0)
@@ -381,6 +429,16 @@ int serve_run(const struct serve_opts *o)
         log_error("out of memory");
         goto out;
     }
+    struct drainer_opts dop = {
+        .store_path = cfg->store_path,
+        .redis_url = sv.set->wopts.redis_url,
+        .prefix = sv.set->wopts.prefix,
+        .redis_timeout_ms = sv.set->wopts.redis_timeout_ms,
+    };
+    if ((r = drainer_start(&dop, &sv.drainer)) < 0) {
+        log_error_errno(r, "cannot start the results drain: %m");
+        goto out;
+    }
     if ((r = start_worker(&sv)) < 0) {
         ex = r == -EINVAL ? EXIT_DATA : EXIT_RUNTIME;
         goto out;
@@ -395,6 +453,7 @@ int serve_run(const struct serve_opts *o)
     ex = sv.exit_code;
 out:
     worker_free(sv.worker);
+    drainer_stop(sv.drainer); /* after the worker: its last results go in too */
     http_free(sv.http);
     curlm_free(sv.curlm); /* after the worker: its channels cancel their requests first */
     loop_free(sv.loop);

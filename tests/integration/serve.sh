@@ -71,7 +71,6 @@ wait_for() { # wait_for SECONDS COMMAND...: until it succeeds
 count_lines() { [ -f "$1" ] && wc -l <"$1" || echo 0; }
 sends() { count_lines "$T/sends.log"; }
 at_least() { [ "$(count_lines "$1")" -ge "$2" ]; } # at_least FILE N
-results_at_least() { [ "$(rcli XLEN cz:results)" -ge "$1" ]; }
 
 NOTIFY_SOCKET="$T/notify.sock" WATCHDOG_USEC=400000 czbg serve 2>"$T/serve.err" &
 SPID=$!
@@ -93,7 +92,6 @@ make_jobs 20 1 email >"$T/a.jsonl"
 cz queue enqueue "$T/a.jsonl" >/dev/null || fail "enqueue"
 wait_for 30 at_least "$T/sends.log" 20
 [ "$(sends)" -eq 20 ] && pass "20 jobs sent by the daemon's worker" || fail "sent $(sends) of 20"
-wait_for 10 results_at_least 20
 get "$(url /metrics)" >"$T/code"
 [ "$(cat "$T/code")" = 200 ] && grep -q '^Content-Type: text/plain; version=0.0.4' "$T/headers" \
     && pass "/metrics: 200, Prometheus text" || fail "/metrics: $(cat "$T/code")"
@@ -103,6 +101,17 @@ grep -q '^cadenza_loop_lag_seconds_count [1-9]' "$T/body" && pass "loop lag is m
     || fail "no loop lag samples"
 grep -q '^cadenza_http_requests_total{route="healthz"} [1-9]' "$T/body" \
     && pass "HTTP requests are counted per route" || fail "no request counts"
+# the drain thread moves the results into the store (these attempts are
+# not the store's: nothing changes there) and empties the stream
+drained() { curl -s "$(url /metrics)" | grep -q '^cadenza_drain_results_total 20$'; }
+wait_for 20 drained && pass "the drain thread moved the 20 results" \
+    || fail "drain: $(curl -s "$(url /metrics)" | grep '^cadenza_drain')"
+[ "$(rcli XLEN cz:results)" -eq 0 ] && pass "... and acknowledged them (stream empty)" \
+    || fail "results left in the stream: $(rcli XLEN cz:results)"
+get "$(url /metrics)" >/dev/null
+grep -q '^cadenza_drain_applied_total 0$' "$T/body" \
+    && pass "... changing no attempt (the store has none of these)" \
+    || fail "applied: $(grep drain_applied "$T/body")"
 if command -v promtool >/dev/null; then
     promtool check metrics <"$T/body" >"$T/promtool" 2>&1 && pass "promtool check metrics passes" \
         || fail "promtool: $(cat "$T/promtool")"
