@@ -158,29 +158,11 @@ struct octx {
 };
 
 /*
- * Outcomes that must cancel jobs already in Redis for the debtor: the
- * planner honours them at the next run, the stop marker closes the gap
- * until then (docs/queue.md, "Stop markers").
+ * Outcomes that must cancel jobs already in Redis for the debtor (those
+ * with a stop reason in the outcome table): the planner honours them at
+ * the next run, the stop marker closes the gap until then (docs/queue.md,
+ * "Stop markers").  It lasts longer than any job planned before it can wait.
  */
-static const char *stop_reason(int code)
-{
-    switch (code) {
-    case OUTCOME_PROMISE_TO_PAY:
-        return "promise to pay";
-    case OUTCOME_PAID:
-        return "paid";
-    case OUTCOME_OPT_OUT:
-        return "opt-out";
-    case OUTCOME_WRONG_NUMBER:
-        return "wrong number";
-    case OUTCOME_DISPUTE:
-        return "dispute";
-    default:
-        return NULL;
-    }
-}
-
-/* How long a stop marker lasts: longer than any job planned before it can wait. */
 #define STOP_MARKER_SECONDS (72 * 3600)
 
 _printf_(2, 3) static void add_err(struct sbuf *e, const char *fmt, ...)
@@ -460,7 +442,7 @@ static int import_row(struct octx *x, const struct orow *row, long line, struct 
             return -ENOMEM;
     }
     /* recent news only: a history import must not stop today's jobs */
-    if (stop_reason(o.code) && o.at >= x->now - STOP_MARKER_SECONDS) {
+    if (outcome_stop_reason((enum outcome_code)o.code) && o.at >= x->now - STOP_MARKER_SECONDS) {
         w->stop_id = x->arena.len;
         if (sbuf_add(&x->arena, row->f[OC_DEBTOR_ID], row->flen[OC_DEBTOR_ID]) < 0 ||
             sbuf_addc(&x->arena, 0) < 0)
@@ -529,7 +511,7 @@ static int flush_window(struct octx *x)
             }
             x->counts.inserted++;
             if (w->stop_id != SIZE_MAX) {
-                const char *id = x->arena.buf + w->stop_id, *why = stop_reason(w->o.code);
+                const char *id = x->arena.buf + w->stop_id, *why = outcome_stop_reason((enum outcome_code)w->o.code);
                 if (sbuf_add(&x->stops, id, strlen(id) + 1) < 0 ||
                     sbuf_add(&x->stops, why, strlen(why) + 1) < 0) {
                     r = -ENOMEM;

@@ -40,23 +40,6 @@
 
 /* ---- tables ---- */
 
-static const char *const outcome_names[_OUTCOME_MAX] = {
-    [OUTCOME_DELIVERED] = "delivered",
-    [OUTCOME_BOUNCED] = "bounced",
-    [OUTCOME_OPENED] = "opened",
-    [OUTCOME_CLICKED] = "clicked",
-    [OUTCOME_REPLIED] = "replied",
-    [OUTCOME_NO_ANSWER] = "no_answer",
-    [OUTCOME_THIRD_PARTY] = "third_party",
-    [OUTCOME_RIGHT_PARTY] = "right_party",
-    [OUTCOME_PROMISE_TO_PAY] = "promise_to_pay",
-    [OUTCOME_PAID] = "paid",
-    [OUTCOME_OPT_OUT] = "opt_out",
-    [OUTCOME_WRONG_NUMBER] = "wrong_number",
-    [OUTCOME_DISPUTE] = "dispute",
-    [OUTCOME_REFUSED] = "refused",
-    [OUTCOME_FAILED] = "failed",
-};
 
 static const char *const reason_names[_PLAN_REASON_MAX] = {
     [PLAN_OK] = "ok",
@@ -94,57 +77,9 @@ static const char *const reason_names[_PLAN_REASON_MAX] = {
     [PLAN_RANK] = "ranked below the kept candidates",
 };
 
-const char *outcome_code_to_string(enum outcome_code c)
-{
-    return (int)c >= 0 && c < _OUTCOME_MAX ? outcome_names[c] : NULL;
-}
-
-enum outcome_code outcome_code_from_string(const char *s)
-{
-    for (int i = 0; s && i < _OUTCOME_MAX; i++)
-        if (streq(outcome_names[i], s))
-            return (enum outcome_code)i;
-    return _OUTCOME_INVALID;
-}
-
 const char *planner_reason_to_string(enum planner_reason r)
 {
     return (int)r >= 0 && r < _PLAN_REASON_MAX ? reason_names[r] : "?";
-}
-
-bool outcome_is_reach(enum chan_kind k, enum outcome_code c)
-{
-    switch (c) {
-    case OUTCOME_RIGHT_PARTY:
-    case OUTCOME_PROMISE_TO_PAY:
-    case OUTCOME_PAID:
-    case OUTCOME_DISPUTE:
-    case OUTCOME_REFUSED:
-        return true;
-    case OUTCOME_OPENED:
-    case OUTCOME_CLICKED:
-    case OUTCOME_REPLIED:
-    case OUTCOME_OPT_OUT:
-        return k != CHAN_CALL;
-    case OUTCOME_DELIVERED:
-        return k == CHAN_LETTER;
-    default:
-        return false;
-    }
-}
-
-int outcome_reaction(enum outcome_code c)
-{
-    switch (c) {
-    case OUTCOME_PROMISE_TO_PAY: return STRATEGY_OUTCOME_PROMISE_TO_PAY;
-    case OUTCOME_PAID: return STRATEGY_OUTCOME_PAID;
-    case OUTCOME_DISPUTE: return STRATEGY_OUTCOME_DISPUTE;
-    case OUTCOME_OPT_OUT: return STRATEGY_OUTCOME_OPT_OUT;
-    case OUTCOME_WRONG_NUMBER: return STRATEGY_OUTCOME_WRONG_NUMBER;
-    case OUTCOME_BOUNCED: return STRATEGY_OUTCOME_BOUNCED;
-    case OUTCOME_REFUSED: return STRATEGY_OUTCOME_REFUSED;
-    default: return -1;
-    }
 }
 
 uint8_t planner_addresses(const struct debtor_rec *rec)

@@ -25,39 +25,9 @@
 #include "config.h"
 #include "debtor.h"
 #include "model.h"
+#include "outcome.h"
 #include "strategy.h"
 #include "tz.h"
-
-/* ---- outcome codes (DB column outcomes.code, `import outcomes`): append-only ---- */
-enum outcome_code {
-    OUTCOME_DELIVERED = 0,      /* accepted by the handset/mailbox; not yet engaged */
-    OUTCOME_BOUNCED = 1,        /* permanent delivery failure */
-    OUTCOME_OPENED = 2,         /* opened / read */
-    OUTCOME_CLICKED = 3,        /* followed the self-service link */
-    OUTCOME_REPLIED = 4,        /* answered the message or the bot */
-    OUTCOME_NO_ANSWER = 5,      /* call not answered, voicemail, busy */
-    OUTCOME_THIRD_PARTY = 6,    /* call answered by someone else */
-    OUTCOME_RIGHT_PARTY = 7,    /* conversation with the debtor */
-    OUTCOME_PROMISE_TO_PAY = 8, /* with promise_date */
-    OUTCOME_PAID = 9,           /* with amount */
-    OUTCOME_OPT_OUT = 10,
-    OUTCOME_WRONG_NUMBER = 11,
-    OUTCOME_DISPUTE = 12,
-    OUTCOME_REFUSED = 13,       /* refused to pay */
-    OUTCOME_FAILED = 14,        /* transient/provider failure: not an attempt outcome */
-    _OUTCOME_MAX,
-    _OUTCOME_INVALID = -22,
-};
-const char *outcome_code_to_string(enum outcome_code c);
-enum outcome_code outcome_code_from_string(const char *s);
-/*
- * Does this outcome on a channel kind count as a reach (the model's
- * success): engaged for digital channels, a right-party conversation for
- * calls, delivery for letters.
- */
-bool outcome_is_reach(enum chan_kind k, enum outcome_code c);
-/* The strategy reaction an outcome triggers, or -1 (none). */
-int outcome_reaction(enum outcome_code c);
 
 /* ---- inputs ---- */
 

@@ -156,8 +156,8 @@ static const char *const stmt_sql[_STMT_MAX] = {
  * An outcome the planner acts on ("active"): one with a strategy reaction
  * (bounced, promise_to_pay, paid, opt_out, wrong_number, dispute,
  * refused) or a reach on its channel kind (right_party; opened, clicked,
- * replied on all but calls; delivered on letters): outcome_reaction() and
- * outcome_is_reach() in planner.c, as SQL (a superset is safe, a subset
+ * replied on all but calls; delivered on letters): the reaction and
+ * reach columns of the outcome table (outcome.c), as SQL (a superset is safe, a subset
  * is a bug: test-campaign checks every kind and code).  The same text
  * defines the partial index and the scan's condition, so SQLite can use
  * the one for the other.  No IN lists: SQLite evaluates an IN list of
