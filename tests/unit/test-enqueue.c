@@ -21,92 +21,22 @@
 #include "job.h"
 #include "queue.h"
 #include "testlib.h"
+#include "testredis.h"
 #include "util.h"
-
-static pid_t redis_pid;
-static char redis_url[64];
-static char redis_dir[] = "/tmp/cz-test-enqueue.XXXXXX";
-
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    socklen_t len = sizeof(a);
-    bind(fd, (struct sockaddr *)&a, sizeof(a));
-    getsockname(fd, (struct sockaddr *)&a, &len);
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
-static void stop_redis(void)
-{
-    if (redis_pid > 0) {
-        kill(redis_pid, SIGTERM);
-        waitpid(redis_pid, NULL, 0);
-        redis_pid = 0;
-        char cmd[128];
-        snprintf(cmd, sizeof(cmd), "rm -rf %s", redis_dir);
-        if (system(cmd) != 0)
-            fprintf(stderr, "cannot remove %s\n", redis_dir);
-    }
-}
 
 static struct queue *start(void)
 {
-    struct queue *q = NULL;
-    if (!redis_pid) {
-        if (access("/usr/bin/redis-server", X_OK) != 0)
-            exit(77);
-        if (!mkdtemp(redis_dir))
-            abort();
-        int port = free_port();
-        char ps[16];
-        snprintf(ps, sizeof(ps), "%d", port);
-        snprintf(redis_url, sizeof(redis_url), "redis://127.0.0.1:%d", port);
-        fflush(stdout);
-        redis_pid = fork();
-        if (redis_pid == 0) {
-            if (!freopen("/dev/null", "w", stdout) || !freopen("/dev/null", "w", stderr))
-                _exit(127);
-            execl("/usr/bin/redis-server", "redis-server", "--port", ps, "--bind", "127.0.0.1",
-                  "--save", "", "--appendonly", "no", "--dir", redis_dir, "--loglevel",
-                  "warning", (char *)NULL);
-            _exit(127);
-        }
-        atexit(stop_redis);
-    }
-    for (int i = 0; i < 100; i++) {
-        if (queue_connect(redis_url, "e:", 0, &q, NULL, 0) == 0)
-            break;
-        usleep(50000);
-    }
-    if (!q) {
-        fprintf(stderr, "cannot connect to %s\n", redis_url);
-        exit(1);
-    }
-    return q;
+    return test_queue("e:");
 }
 
 static void redis_cli(const char *args)
 {
-    char cmd[512];
-    snprintf(cmd, sizeof(cmd), "redis-cli -u %s %s >/dev/null", redis_url, args);
-    if (system(cmd) != 0)
-        fprintf(stderr, "redis-cli %s failed\n", args);
+    test_rcli(args, NULL, 0);
 }
 
-/* An integer answer of redis-cli. */
 static long redis_int(const char *args)
 {
-    char cmd[512];
-    long v = -1;
-    snprintf(cmd, sizeof(cmd), "redis-cli -u %s %s", redis_url, args);
-    FILE *f = popen(cmd, "r");
-    if (!f || fscanf(f, "%ld", &v) != 1)
-        v = -1;
-    if (f)
-        pclose(f);
-    return v;
+    return (long)test_rcli_int(args);
 }
 
 /* A row as store_run_attempts() would give it; strings in buf. */

@@ -18,86 +18,21 @@
 #include "job.h"
 #include "queue.h"
 #include "testlib.h"
-
-static pid_t redis_pid;
-static char redis_url[64];
-static char redis_dir[] = "/tmp/cz-test-fence.XXXXXX";
-
-static void stop_redis(void)
-{
-    if (redis_pid > 0) {
-        kill(redis_pid, SIGTERM);
-        waitpid(redis_pid, NULL, 0);
-        redis_pid = 0;
-        char cmd[128];
-        snprintf(cmd, sizeof(cmd), "rm -rf %s", redis_dir);
-        if (system(cmd) != 0)
-            fprintf(stderr, "cannot remove %s\n", redis_dir);
-    }
-}
+#include "testredis.h"
 
 static struct queue *start(void)
 {
-    struct queue *q = NULL;
-    if (!redis_pid) {
-        if (access("/usr/bin/redis-server", X_OK) != 0)
-            exit(77);
-        if (!mkdtemp(redis_dir))
-            abort();
-        int fd = socket(AF_INET, SOCK_STREAM, 0);
-        struct sockaddr_in a = { .sin_family = AF_INET,
-                                 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-        socklen_t len = sizeof(a);
-        if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
-            getsockname(fd, (struct sockaddr *)&a, &len) < 0)
-            abort();
-        close(fd);
-        char ps[16];
-        snprintf(ps, sizeof(ps), "%d", ntohs(a.sin_port));
-        snprintf(redis_url, sizeof(redis_url), "redis://127.0.0.1:%s", ps);
-        fflush(stdout);
-        redis_pid = fork();
-        if (redis_pid == 0) {
-            if (!freopen("/dev/null", "w", stdout) || !freopen("/dev/null", "w", stderr))
-                _exit(127);
-            execl("/usr/bin/redis-server", "redis-server", "--port", ps, "--bind", "127.0.0.1",
-                  "--save", "", "--appendonly", "no", "--dir", redis_dir, "--loglevel",
-                  "warning", (char *)NULL);
-            _exit(127);
-        }
-        atexit(stop_redis);
-    }
-    for (int i = 0; i < 100 && !q; i++)
-        if (queue_connect(redis_url, "f:", 0, &q, NULL, 0) < 0)
-            usleep(50000);
-    if (!q) {
-        fprintf(stderr, "cannot connect to %s\n", redis_url);
-        exit(1);
-    }
-    return q;
+    return test_queue("f:");
 }
 
-/* Run a redis-cli command; its first output line into out (may be NULL). */
 static void rcli(const char *args, char *out, size_t outlen)
 {
-    char cmd[512];
-    snprintf(cmd, sizeof(cmd), "redis-cli -u %s %s", redis_url, args);
-    FILE *f = popen(cmd, "r");
-    char line[256] = "";
-    if (!f || !fgets(line, sizeof(line), f))
-        line[0] = 0;
-    if (f)
-        pclose(f);
-    line[strcspn(line, "\n")] = 0;
-    if (out)
-        snprintf(out, outlen, "%s", line);
+    test_rcli(args, out, outlen);
 }
 
 static int64_t rcli_int(const char *args)
 {
-    char v[64];
-    rcli(args, v, sizeof(v));
-    return strtoll(v, NULL, 10);
+    return test_rcli_int(args);
 }
 
 static void enqueue(struct queue *q, int64_t first, int n, int64_t due)
@@ -192,7 +127,7 @@ static struct queue_async *open_async(struct w *w)
     static const struct queue_async_ops ops = { .connected = on_conn };
     struct queue_async *qa = NULL;
     w->base = event_base_new();
-    CHECK_INT(queue_async_new(w->base, redis_url, "f:", 0, &ops, w, &qa), 0);
+    CHECK_INT(queue_async_new(w->base, test_redis(), "f:", 0, &ops, w, &qa), 0);
     run(w);
     return qa;
 }
