@@ -226,24 +226,7 @@ czbg -v worker --retry-base 200 2>"$T/w.err" &
 wpid=$!
 
 # results ATTEMPT: "status info" of the last result of an attempt
-results() {
-    rcli XRANGE cz:results - + | /usr/bin/python3 -c '
-import sys
-lines = [l.rstrip("\n") for l in sys.stdin]
-res, cur = {}, {}
-i = 0
-while i < len(lines):
-    l = lines[i]
-    if l in ("id", "st", "info", "ch", "tries", "at") and i + 1 < len(lines):
-        cur[l] = lines[i + 1]; i += 2
-        if "id" in cur and "st" in cur and "at" in cur:
-            res[cur["id"]] = "%s %s" % (cur["st"], cur.get("info", "")); cur = {}
-        continue
-    i += 1
-for k in sorted(res, key=int):
-    print(k, res[k])
-'
-}
+results() { results_stream --latest; }
 # wait until the dialled lead (attempt 10) exists, then dial it
 i=0
 while [ $i -lt 100 ]; do

@@ -264,21 +264,7 @@ EOP
 }
 
 # results: "attempt-id status info" per entry of the results stream
-results() {
-    rcli XRANGE cz:results - + | /usr/bin/python3 -c '
-import re, sys
-lines = sys.stdin.read().split("\n")
-i, cur = 0, {}
-while i < len(lines):
-    if re.fullmatch(r"\d+-\d+", lines[i]):
-        if cur: print(cur.get("id"), cur.get("st"), cur.get("info", "").replace("\n", " "))
-        cur = {}; i += 1; continue
-    if i + 1 < len(lines) and lines[i] in ("id", "st", "info", "ch", "tries", "at"):
-        cur[lines[i]] = lines[i + 1]; i += 2; continue
-    i += 1
-if cur: print(cur.get("id"), cur.get("st"), cur.get("info", "").replace("\n", " "))
-'
-}
+results() { results_stream; }
 
 # wait_results N: until N entries are in the results stream (20 s at most)
 wait_results() {

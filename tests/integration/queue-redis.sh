@@ -30,6 +30,11 @@ stop_redis() {
 trap 'stop_redis; rm -rf "$T"' EXIT INT TERM
 
 rcli() { redis-cli -p "$RPORT" "$@"; }
+# results_stream [--latest]: the workers' results as "ATTEMPT STATUS INFO"
+# lines, every entry in order or (--latest) each attempt's last one
+results_stream() {
+    rcli --json XRANGE cz:results - + | /usr/bin/python3 "$SRCDIR/tests/integration/results.py" "$@"
+}
 
 # czbg ARGS... &: like cz, but $! is the cadenza process itself
 czbg() { exec ${CADENZA_WRAP:-} "$CADENZA" "$@"; }

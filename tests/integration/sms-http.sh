@@ -156,18 +156,7 @@ EOP
 }
 
 # results: "attempt status info" per result in the stream, oldest first
-results() {
-    rcli XRANGE cz:results - + 2>/dev/null | /usr/bin/python3 -c '
-import sys
-lines = sys.stdin.read().split("\n")
-i = 0
-while i < len(lines):
-    if lines[i] == "id" and i + 5 < len(lines) and lines[i + 2] == "st" and lines[i + 4] == "info":
-        print(lines[i + 1], lines[i + 3], lines[i + 5])
-        i += 6
-    else:
-        i += 1'
-}
+results() { results_stream; }
 
 # --- one job first: the request the form profile builds --------------------------
 jobs sms-form 01 >"$T/first.jsonl"

@@ -164,23 +164,7 @@ expect_exit 0 "enqueue 13 chat attempts" -- cz queue enqueue "$T/jobs.jsonl"
 czbg -v worker --retry-base 200 2>"$T/w.err" &
 wpid=$!
 
-results() {
-    rcli XRANGE cz:results - + | /usr/bin/python3 -c '
-import sys
-lines = [l.rstrip("\n") for l in sys.stdin]
-res, cur, i = {}, {}, 0
-while i < len(lines):
-    l = lines[i]
-    if l in ("id", "st", "info", "ch", "tries", "at") and i + 1 < len(lines):
-        cur[l] = lines[i + 1]; i += 2
-        if "id" in cur and "st" in cur and "at" in cur:
-            res[cur["id"]] = "%s %s" % (cur["st"], cur.get("info", "")); cur = {}
-        continue
-    i += 1
-for k in sorted(res, key=int):
-    print(k, res[k])
-'
-}
+results() { results_stream --latest; }
 # every attempt settled but 6, which waits for its Retry-After
 i=0
 while [ $i -lt 150 ]; do
