@@ -34,6 +34,7 @@
 #include "cli.h"
 #include "config.h"
 #include "csv.h"
+#include "ingest.h"
 #include "debtor.h"
 #include "log.h"
 #include "planner.h"
@@ -41,37 +42,6 @@
 #include "rowreader.h"
 #include "store.h"
 #include "tz.h"
-
-enum ocol {
-    OC_DEBTOR_ID,
-    OC_CHANNEL,
-    OC_ATTEMPTED_AT,
-    OC_OUTCOME,
-    OC_AMOUNT,
-    OC_PROMISE_DATE,
-    OC_ATTEMPT_ID,
-    OC_IDEMPOTENCY_KEY,
-    _OC_MAX,
-};
-
-static const char *const ocol_names[_OC_MAX] = {
-    [OC_DEBTOR_ID] = "debtor_id",       [OC_CHANNEL] = "channel",
-    [OC_ATTEMPTED_AT] = "attempted_at", [OC_OUTCOME] = "outcome",
-    [OC_AMOUNT] = "amount",             [OC_PROMISE_DATE] = "promise_date",
-    [OC_ATTEMPT_ID] = "attempt_id",     [OC_IDEMPOTENCY_KEY] = "idempotency_key",
-};
-
-static int ocol_find(const char *s, size_t n)
-{
-    while (n && (*s == ' ' || *s == '\t'))
-        s++, n--;
-    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
-        n--;
-    for (int i = 0; i < _OC_MAX; i++)
-        if (strlen(ocol_names[i]) == n && strncasecmp(ocol_names[i], s, n) == 0)
-            return i;
-    return -1;
-}
 
 static void usage(FILE *f)
 {
@@ -99,11 +69,6 @@ static void usage(FILE *f)
             "imported, 1 some rows rejected, 2 usage, 3 runtime failure.\n");
 }
 
-struct orow {
-    const char *f[_OC_MAX];
-    size_t flen[_OC_MAX];
-};
-
 /* Rows sorted and stored together; the batch splits them into transactions. */
 #define WINDOW_ROWS 262144
 /* The import connection's page cache, MiB (the default is 32 for bulk work). */
@@ -121,20 +86,12 @@ struct wrow {
                        brings news that stops queued jobs, SIZE_MAX: none */
 };
 
-/* The last debtor looked up (files often hold a debtor's rows together). */
-struct debtor_memo {
-    bool valid;
-    char external_id[160];
-    struct store_debtor_ref ref;
-    const struct tz *z;
-    const char *segment; /* interned */
-};
 
 struct octx {
     const char *name;
     const struct config *cfg;
     struct store *s;
-    struct tz_cache *tzc;
+    struct ingest_ctx *ingest; /* checks and prepares each row */
     FILE *rejects;
     bool jsonl;
     long max_errors, reported;
@@ -149,9 +106,6 @@ struct octx {
     size_t nwin, cwin, window;
     long batch;
     struct sbuf arena;
-    char **segments;
-    size_t nsegments;
-    struct debtor_memo memo;
     /* debtors with news that must stop queued jobs: "id\0reason\0" pairs */
     struct sbuf stops;
     size_t nstops;
@@ -163,265 +117,15 @@ struct octx {
  * the next run, the stop marker closes the gap until then (docs/queue.md,
  * "Stop markers").  It lasts longer than any job planned before it can wait.
  */
-#define STOP_MARKER_SECONDS (72 * 3600)
-
-_printf_(2, 3) static void add_err(struct sbuf *e, const char *fmt, ...)
-{
-    if (e->len)
-        sbuf_adds(e, "; ");
-    va_list ap;
-    va_start(ap, fmt);
-    sbuf_vaddf(e, fmt, ap);
-    va_end(ap);
-}
-
-/* A value for messages: cut to 40 bytes. */
-static const char *quoted(char buf[64], const char *s, size_t n)
-{
-    if (n > 40)
-        snprintf(buf, 64, "%.40s...", s);
-    else
-        snprintf(buf, 64, "%.*s", (int)n, s);
-    return buf;
-}
-
-static bool present(const struct orow *r, int c)
-{
-    return r->f[c] && r->flen[c] > 0;
-}
-
-/*
- * A decimal amount in major units -> minor units of a currency with `exp`
- * minor digits (EUR 2, JPY 0, KWD 3): at most exp significant decimals
- * (further zeros are fine, as for balances).
- */
-static int parse_amount_minor(const char *s, size_t n, int exp, int64_t *ret)
-{
-    int64_t v = 0;
-    size_t i = 0;
-    int dec = -1;
-    if (!n)
-        return -EINVAL;
-    for (; i < n; i++) {
-        if (s[i] == '.' && dec < 0) {
-            dec = 0;
-            continue;
-        }
-        if (s[i] < '0' || s[i] > '9' || v > INT64_MAX / 10000)
-            return -EINVAL;
-        if (dec >= 0 && ++dec > exp) {
-            if (s[i] != '0')
-                return -EINVAL;
-            continue; /* extra trailing zeros are fine: "1200.00" yen */
-        }
-        v = v * 10 + (s[i] - '0');
-    }
-    if (dec == 0)
-        return -EINVAL; /* "12." */
-    for (int k = dec < 0 ? 0 : dec; k < exp; k++)
-        v *= 10; /* dec > exp (trailing zeros): nothing to scale */
-    *ret = v;
-    return 0;
-}
-
-/* v in decimal at p; returns the end. */
-static char *put_dec(char *p, long long v)
-{
-    char t[24];
-    int n = 0;
-    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
-    do
-        t[n++] = (char)('0' + u % 10);
-    while (u /= 10);
-    if (v < 0)
-        *p++ = '-';
-    while (n)
-        *p++ = t[--n];
-    return p;
-}
-
-/* v as 16 lower-case hex digits at p; returns the end. */
-static char *put_hex64(char *p, uint64_t v)
-{
-    for (int i = 15; i >= 0; i--)
-        *p++ = "0123456789abcdef"[(v >> (4 * i)) & 15];
-    return p;
-}
-
-/* The debtor's segment as a string that lives as long as the import. */
-static const char *intern_segment(struct octx *x, const char *seg)
-{
-    for (size_t i = 0; i < x->nsegments; i++)
-        if (streq(x->segments[i], seg))
-            return x->segments[i];
-    char **v = realloc(x->segments, (x->nsegments + 1) * sizeof(*v));
-    if (!v)
-        return NULL;
-    x->segments = v;
-    if (!(v[x->nsegments] = strdup(seg)))
-        return NULL;
-    return v[x->nsegments++];
-}
-
-/* Look a debtor up (the last one is remembered): 0, -ENOENT or -errno. */
-static int find_debtor(struct octx *x, const char *id, size_t len, struct debtor_memo **ret)
-{
-    struct debtor_memo *m = &x->memo;
-    *ret = m;
-    if (m->valid && len < sizeof(m->external_id) && memcmp(m->external_id, id, len) == 0 &&
-        m->external_id[len] == 0)
-        return 0;
-    m->valid = false;
-    int r = store_debtor_find(x->s, id, &m->ref);
-    if (r < 0)
-        return r;
-    if (tz_cache_get(x->tzc, m->ref.time_zone, &m->z) < 0 &&
-        tz_cache_get(x->tzc, "UTC", &m->z) < 0)
-        m->z = NULL;
-    if (!(m->segment = intern_segment(x, m->ref.segment)))
-        return -ENOMEM;
-    if (len < sizeof(m->external_id)) {
-        memcpy(m->external_id, id, len);
-        m->external_id[len] = 0;
-        m->valid = true;
-    }
-    return 0;
-}
+#define STOP_MARKER_SECONDS INGEST_STOP_SECONDS
 
 /* Validate one row into the window; problems go to e (the row is then not kept). */
-static int import_row(struct octx *x, const struct orow *row, long line, struct sbuf *e)
+static int import_row(struct octx *x, const struct ingest_row *row, long line, struct sbuf *e)
 {
-    char b[64];
-    struct debtor_memo *dm = NULL;
-    struct store_debtor_ref ref = { 0 };
-    struct store_outcome o = { .kind = -1, .created_at = x->now, .source = x->source };
-    const struct tz *z = NULL;
-    int r;
-    bool have_debtor = false;
-
-    if (!present(row, OC_DEBTOR_ID))
-        add_err(e, "debtor_id: missing");
-    else if ((r = find_debtor(x, row->f[OC_DEBTOR_ID], row->flen[OC_DEBTOR_ID], &dm)) ==
-             -ENOENT)
-        add_err(e, "debtor_id: unknown debtor '%s'",
-                quoted(b, row->f[OC_DEBTOR_ID], row->flen[OC_DEBTOR_ID]));
-    else if (r < 0)
+    struct ingest_prepared p;
+    int r = ingest_prepare(x->ingest, row, &p, e);
+    if (r < 0 || e->len)
         return r;
-    else {
-        have_debtor = true;
-        ref = dm->ref;
-        o.debtor_id = ref.id;
-        z = dm->z;
-        o.segment = dm->segment;
-    }
-
-    if (present(row, OC_CHANNEL)) {
-        const char *ch = row->f[OC_CHANNEL];
-        const struct channel_conf *cc = config_channel(x->cfg, ch);
-        int k = cc ? (int)cc->kind : (int)chan_kind_from_string(ch);
-        if (k < 0) {
-            add_err(e, "channel: unknown channel '%s' (a kind: email, sms, chat, call, letter; "
-                       "or a configured channel name)",
-                    quoted(b, ch, row->flen[OC_CHANNEL]));
-        } else
-            o.kind = k;
-    }
-
-    if (!present(row, OC_ATTEMPTED_AT))
-        add_err(e, "attempted_at: missing");
-    else if (campaign_parse_time(row->f[OC_ATTEMPTED_AT], row->flen[OC_ATTEMPTED_AT], &o.at) <
-             0)
-        add_err(e, "attempted_at: '%s' is not an RFC 3339 time (2026-03-10T09:30:00Z)",
-                quoted(b, row->f[OC_ATTEMPTED_AT], row->flen[OC_ATTEMPTED_AT]));
-    else if (o.at > x->now + 86400)
-        add_err(e, "attempted_at: '%s' is in the future",
-                quoted(b, row->f[OC_ATTEMPTED_AT], row->flen[OC_ATTEMPTED_AT]));
-
-    int code = -1;
-    if (!present(row, OC_OUTCOME))
-        add_err(e, "outcome: missing");
-    else if ((code = (int)outcome_code_from_string(row->f[OC_OUTCOME])) < 0) {
-        const char *names[_OUTCOME_MAX];
-        for (int i = 0; i < _OUTCOME_MAX; i++)
-            names[i] = outcome_code_to_string((enum outcome_code)i);
-        const char *near = closest_word(row->f[OC_OUTCOME], names, _OUTCOME_MAX);
-        if (near)
-            add_err(e, "outcome: unknown outcome '%s' (did you mean '%s'?)",
-                    quoted(b, row->f[OC_OUTCOME], row->flen[OC_OUTCOME]), near);
-        else
-            add_err(e, "outcome: unknown outcome '%s'",
-                    quoted(b, row->f[OC_OUTCOME], row->flen[OC_OUTCOME]));
-    }
-    o.code = code;
-
-    if (present(row, OC_AMOUNT)) {
-        /* the debtor's currency decides the decimals (2 when unknown) */
-        int exp = currency_exponent(ref.currency[0] ? ref.currency : NULL);
-        if (exp < 0)
-            exp = 2;
-        if (parse_amount_minor(row->f[OC_AMOUNT], row->flen[OC_AMOUNT], exp,
-                               &o.amount_minor) < 0)
-            add_err(e, "amount: '%s' is not an amount (major units, at most %d decimal%s%s%s)",
-                    quoted(b, row->f[OC_AMOUNT], row->flen[OC_AMOUNT]), exp,
-                    exp == 1 ? "" : "s", ref.currency[0] ? " for " : "", ref.currency);
-        else
-            o.has_amount = true;
-    }
-    if (present(row, OC_PROMISE_DATE) &&
-        parse_date(row->f[OC_PROMISE_DATE], row->flen[OC_PROMISE_DATE], &o.promise_date) < 0)
-        add_err(e, "promise_date: '%s' is not a date (YYYY-MM-DD)",
-                quoted(b, row->f[OC_PROMISE_DATE], row->flen[OC_PROMISE_DATE]));
-
-    char akey[200] = "";
-    if (present(row, OC_IDEMPOTENCY_KEY)) {
-        int64_t aid, adebtor;
-        r = store_attempt_find(x->s, row->f[OC_IDEMPOTENCY_KEY], &aid, &adebtor);
-        if (r == -ENOENT)
-            add_err(e, "idempotency_key: no attempt '%s'",
-                    quoted(b, row->f[OC_IDEMPOTENCY_KEY], row->flen[OC_IDEMPOTENCY_KEY]));
-        else if (r < 0)
-            return r;
-        else if (have_debtor && adebtor != ref.id)
-            add_err(e, "idempotency_key: attempt '%s' belongs to another debtor",
-                    quoted(b, row->f[OC_IDEMPOTENCY_KEY], row->flen[OC_IDEMPOTENCY_KEY]));
-        else {
-            o.attempt_id = aid;
-            snprintf(akey, sizeof(akey), "k:%.190s", row->f[OC_IDEMPOTENCY_KEY]);
-        }
-    } else if (present(row, OC_ATTEMPT_ID))
-        snprintf(akey, sizeof(akey), "a:%.190s", row->f[OC_ATTEMPT_ID]);
-    if (e->len)
-        return 0;
-
-    /*
-     * invariant 1: the key is a hash of the normalised row (the store adds
-     * the day and the debtor); before schema 7 it was "import:" and both
-     * hashes in hex, which the store still looks up for older rows
-     */
-    char hb[8 * 24 + sizeof(akey)], *p = hb;
-    p = put_dec(p, o.debtor_id);
-    *p++ = '|';
-    p = put_dec(p, o.kind);
-    *p++ = '|';
-    p = put_dec(p, o.at);
-    *p++ = '|';
-    p = put_dec(p, o.code);
-    *p++ = '|';
-    p = put_dec(p, o.has_amount ? o.amount_minor : -1);
-    *p++ = '|';
-    p = put_dec(p, o.promise_date);
-    *p++ = '|';
-    p = put_dec(p, o.has_amount);
-    *p++ = '|';
-    size_t al = strlen(akey);
-    memcpy(p, akey, al);
-    p += al;
-    size_t hl = (size_t)(p - hb);
-    o.dedupe_hash = hash64(hb, hl, 0x6f7574636f6d65ULL);
-    o.counts = o.kind >= 0 && o.code != OUTCOME_FAILED;
-    o.reach = o.kind >= 0 && outcome_is_reach((enum chan_kind)o.kind, (enum outcome_code)o.code);
-    o.how = z ? campaign_hour_of_week(z, o.at) : 0;
-
     if (x->nwin == x->cwin) {
         size_t nc = x->cwin ? x->cwin * 2 : 1024;
         if (nc > x->window)
@@ -433,24 +137,47 @@ static int import_row(struct octx *x, const struct orow *row, long line, struct 
         x->cwin = nc;
     }
     struct wrow *w = &x->win[x->nwin];
-    *w = (struct wrow){ .o = o, .line = line,
-                        .h2 = hash64(hb, hl, 0x9e3779b97f4a7c15ULL),
-                        .akey = SIZE_MAX, .stop_id = SIZE_MAX };
-    if (akey[0]) {
+    *w = (struct wrow){ .o = p.o, .line = line, .h2 = p.h2, .akey = SIZE_MAX,
+                        .stop_id = SIZE_MAX };
+    if (p.attempt_key[0]) {
         w->akey = x->arena.len;
-        if (sbuf_add(&x->arena, akey, strlen(akey) + 1) < 0)
+        if (sbuf_add(&x->arena, p.attempt_key, strlen(p.attempt_key) + 1) < 0)
             return -ENOMEM;
     }
-    /* recent news only: a history import must not stop today's jobs */
-    if (outcome_stop_reason((enum outcome_code)o.code) && o.at >= x->now - STOP_MARKER_SECONDS) {
+    if (p.stops) {
         w->stop_id = x->arena.len;
-        if (sbuf_add(&x->arena, row->f[OC_DEBTOR_ID], row->flen[OC_DEBTOR_ID]) < 0 ||
+        if (sbuf_add(&x->arena, row->f[INGEST_DEBTOR_ID], row->flen[INGEST_DEBTOR_ID]) < 0 ||
             sbuf_addc(&x->arena, 0) < 0)
             return -ENOMEM;
     }
     x->nwin++;
     return 0;
 }
+
+_printf_(2, 3) static void add_err(struct sbuf *e, const char *fmt, ...)
+{
+    if (e->len)
+        sbuf_adds(e, "; ");
+    va_list ap;
+    va_start(ap, fmt);
+    sbuf_vaddf(e, fmt, ap);
+    va_end(ap);
+}
+
+
+
+
+
+/* v as 16 lower-case hex digits at p; returns the end. */
+static char *put_hex64(char *p, uint64_t v)
+{
+    for (int i = 15; i >= 0; i--)
+        *p++ = "0123456789abcdef"[(v >> (4 * i)) & 15];
+    return p;
+}
+
+
+
 
 static int wrow_cmp(const void *a, const void *b)
 {
@@ -605,7 +332,7 @@ static void reject_raw(struct octx *x, struct csv_reader *csv, long line, const 
 }
 
 /* One JSON line into row (values copied into x->scratch).  Problems to e. */
-static int json_row(struct octx *x, const char *p, size_t n, struct orow *row, struct sbuf *e)
+static int json_row(struct octx *x, const char *p, size_t n, struct ingest_row *row, struct sbuf *e)
 {
     json_error_t je;
     json_t *o = json_loadb(p, n, JSON_REJECT_DUPLICATES, &je);
@@ -619,15 +346,15 @@ static int json_row(struct octx *x, const char *p, size_t n, struct orow *row, s
         json_decref(o);
         return 0;
     }
-    size_t off[_OC_MAX], len[_OC_MAX];
-    bool have[_OC_MAX] = { false };
+    size_t off[_INGEST_MAX], len[_INGEST_MAX];
+    bool have[_INGEST_MAX] = { false };
     const char *key;
     json_t *v;
     sbuf_reset(&x->scratch);
     json_object_foreach(o, key, v) {
-        int c = ocol_find(key, strlen(key));
+        int c = ingest_field_find(key, strlen(key));
         if (c < 0) {
-            const char *near = closest_word(key, ocol_names, _OC_MAX);
+            const char *near = closest_word(key, ingest_field_names, _INGEST_MAX);
             if (near)
                 add_err(e, "unknown key '%s' (did you mean '%s'?)", key, near);
             else
@@ -644,7 +371,7 @@ static int json_row(struct octx *x, const char *p, size_t n, struct orow *row, s
         else if (json_is_real(v))
             sbuf_addf(&x->scratch, "%.2f", json_real_value(v));
         else {
-            add_err(e, "%s: expected a string or a number", ocol_names[c]);
+            add_err(e, "%s: expected a string or a number", ingest_field_names[c]);
             continue;
         }
         len[c] = x->scratch.len - off[c];
@@ -655,12 +382,12 @@ static int json_row(struct octx *x, const char *p, size_t n, struct orow *row, s
         have[c] = true;
     }
     json_decref(o);
-    for (int c = 0; c < _OC_MAX; c++)
+    for (int c = 0; c < _INGEST_MAX; c++)
         if (have[c]) {
             row->f[c] = x->scratch.buf + off[c];
             row->flen[c] = len[c];
             if (strlen(row->f[c]) != len[c])
-                add_err(e, "%s: NUL byte", ocol_names[c]);
+                add_err(e, "%s: NUL byte", ingest_field_names[c]);
         }
     return 0;
 }
@@ -695,24 +422,24 @@ static int run(struct octx *x, int fd, int format)
             r = -EINVAL;
             goto out;
         }
-        bool seen[_OC_MAX] = { false };
+        bool seen[_INGEST_MAX] = { false };
         for (size_t i = 0; i < ncols; i++) {
-            int c = ocol_find(f[i].p, f[i].len);
+            int c = ingest_field_find(f[i].p, f[i].len);
             if (c < 0) {
-                const char *near = closest_word(f[i].p, ocol_names, _OC_MAX);
+                const char *near = closest_word(f[i].p, ingest_field_names, _INGEST_MAX);
                 add_err(&e, near ? "unknown column '%s' (did you mean '%s'?)"
                                  : "unknown column '%s'%s",
                         f[i].p, near ? near : "");
                 continue;
             }
             if (seen[c])
-                add_err(&e, "column '%s' appears twice", ocol_names[c]);
+                add_err(&e, "column '%s' appears twice", ingest_field_names[c]);
             seen[c] = true;
             colmap[i] = c;
         }
-        for (int c = OC_DEBTOR_ID; c <= OC_OUTCOME; c++)
+        for (int c = INGEST_DEBTOR_ID; c <= INGEST_OUTCOME; c++)
             if (!seen[c])
-                add_err(&e, "required column '%s' is missing", ocol_names[c]);
+                add_err(&e, "required column '%s' is missing", ingest_field_names[c]);
         if (e.len) {
             log_error("%s: header: %s", x->name, e.buf);
             r = -EINVAL;
@@ -728,7 +455,7 @@ static int run(struct octx *x, int fd, int format)
         }
     }
     for (;;) {
-        struct orow row;
+        struct ingest_row row;
         long line = 0;
         int k;
         sbuf_reset(&e);
@@ -888,13 +615,11 @@ int cmd_import_outcomes(int argc, char **argv, const struct cli_ctx *ctx)
     if (store_set_cache_mib(x.s, IMPORT_CACHE_MIB) < 0 ||
         store_set_wal_autocheckpoint(x.s, IMPORT_WAL_PAGES) < 0)
         log_warning("cannot tune the store connection: %s", store_errmsg(x.s));
-    if (!(x.tzc = tz_cache_new())) {
-        r = -ENOMEM;
-        goto out;
-    }
     x.rejects = rej.f;
     x.now = (int64_t)time(NULL);
     snprintf(x.source, sizeof(x.source), "import:%s", x.name);
+    if ((r = ingest_ctx_new(cfg, x.s, x.now, x.source, &x.ingest)) < 0)
+        goto out;
     if ((r = store_import_start(x.s, x.source, x.now, &import_id)) < 0) {
         log_error("cannot write to store '%s': %s", cfg->store_path, store_errmsg(x.s));
         goto out;
@@ -918,12 +643,9 @@ int cmd_import_outcomes(int argc, char **argv, const struct cli_ctx *ctx)
 out:
     if (cli_rejects_close(&rej, r == 0, x.counts.rejected > 0) < 0)
         r = -EIO;
-    tz_cache_free(x.tzc);
+    ingest_ctx_free(x.ingest);
     free(x.win);
     sbuf_release(&x.arena);
-    for (size_t i = 0; i < x.nsegments; i++)
-        free(x.segments[i]);
-    free(x.segments);
     sbuf_release(&x.scratch);
     sbuf_release(&x.stops);
     store_free(x.s);
