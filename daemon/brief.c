@@ -23,6 +23,7 @@
 #include "brief.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -358,75 +359,86 @@ static void fmt_contact(const struct brief *b, const struct brief_outcome *o, ch
 
 /* ---- text ---- */
 
+/* sbuf_addf() unless an earlier append failed (*r < 0 then stays). */
+_printf_(3, 4) static void addf(int *r, struct sbuf *o, const char *fmt, ...)
+{
+    va_list ap;
+    if (*r < 0)
+        return;
+    va_start(ap, fmt);
+    *r = sbuf_vaddf(o, fmt, ap);
+    va_end(ap);
+}
+
 int brief_format_text(const struct brief *b, struct sbuf *out)
 {
     const struct brief_input *in = b->in;
     char m[40], d[11], line[256];
-    size_t start = out->len;
+    int r = 0;
     format_date(b->today, d);
-    sbuf_addf(out, "Agent brief: %s (%s), language %s, as of %s (%s)\n",
-              b->name ? b->name : "(no name)", valid(in->debtor_id) ? in->debtor_id : "?",
-              b->locale ? b->locale : "unknown", d, tz_name(in->tz));
+    addf(&r, out, "Agent brief: %s (%s), language %s, as of %s (%s)\n",
+         b->name ? b->name : "(no name)", valid(in->debtor_id) ? in->debtor_id : "?",
+         b->locale ? b->locale : "unknown", d, tz_name(in->tz));
     fmt_money(b, in->balance_minor, m);
-    sbuf_addf(out, "  %-14s%s", "balance", m);
+    addf(&r, out, "  %-14s%s", "balance", m);
     if (b->has_dpd) {
         format_date(in->due_date, d);
         if (b->dpd >= 0)
-            sbuf_addf(out, ", %d days past due (due %s)\n", b->dpd, d);
+            addf(&r, out, ", %d days past due (due %s)\n", b->dpd, d);
         else
-            sbuf_addf(out, ", due in %d days (%s)\n", -b->dpd, d);
+            addf(&r, out, ", due in %d days (%s)\n", -b->dpd, d);
     } else
-        sbuf_adds(out, ", no due date\n");
+        addf(&r, out, "%s", ", no due date\n");
     if (in->strategy)
-        sbuf_addf(out, "  %-14s%s / %s / %s\n", "strategy", in->strategy,
-                  in->variant ? in->variant : "-", in->tier ? in->tier : "-");
+        addf(&r, out, "  %-14s%s / %s / %s\n", "strategy", in->strategy,
+             in->variant ? in->variant : "-", in->tier ? in->tier : "-");
     else
-        sbuf_addf(out, "  %-14s%s\n", "strategy", "none matches");
-    sbuf_addf(out, "  %-14s", "last contacts");
+        addf(&r, out, "  %-14s%s\n", "strategy", "none matches");
+    addf(&r, out, "  %-14s", "last contacts");
     if (!b->ncontacts)
-        sbuf_adds(out, "none\n");
+        addf(&r, out, "%s", "none\n");
     for (size_t i = 0; i < b->ncontacts; i++) {
         fmt_contact(b, &b->contacts[i], line);
-        sbuf_addf(out, "%*s%s\n", i ? 16 : 0, "", line);
+        addf(&r, out, "%*s%s\n", i ? 16 : 0, "", line);
     }
     fmt_promises(b, line);
-    sbuf_addf(out, "  %-14s%s\n", "promises", line);
+    addf(&r, out, "  %-14s%s\n", "promises", line);
     if (b->has_payment) {
         char t[20];
         fmt_local(b, b->payment.at, t);
         if (b->payment.has_amount) {
             fmt_money(b, b->payment.amount_minor, m);
-            sbuf_addf(out, "  %-14s%s on %s\n", "last payment", m, t);
+            addf(&r, out, "  %-14s%s on %s\n", "last payment", m, t);
         } else
-            sbuf_addf(out, "  %-14s%s\n", "last payment", t);
+            addf(&r, out, "  %-14s%s\n", "last payment", t);
     } else
-        sbuf_addf(out, "  %-14s%s\n", "last payment", "none");
+        addf(&r, out, "  %-14s%s\n", "last payment", "none");
     if (b->payday) {
         char p[32];
         fmt_payday(b->payday, p);
         format_date(b->next_payday, d);
-        sbuf_addf(out, "  %-14s%s (%s), next %s\n", "payday", p,
-                  b->payday_inferred ? "from payments" : "imported", d);
+        addf(&r, out, "  %-14s%s (%s), next %s\n", "payday", p,
+             b->payday_inferred ? "from payments" : "imported", d);
     } else
-        sbuf_addf(out, "  %-14s%s\n", "payday", "unknown");
-    sbuf_addf(out, "  %-14s", "flags");
+        addf(&r, out, "  %-14s%s\n", "payday", "unknown");
+    addf(&r, out, "  %-14s", "flags");
     if (!b->nnotes)
-        sbuf_adds(out, "none\n");
+        addf(&r, out, "%s", "none\n");
     for (size_t i = 0; i < b->nnotes; i++)
-        sbuf_addf(out, "%*s%s: %s\n", i ? 16 : 0, "", b->notes[i]->name, b->notes[i]->note);
-    sbuf_addf(out, "  %-14s", "offers");
+        addf(&r, out, "%*s%s: %s\n", i ? 16 : 0, "", b->notes[i]->name, b->notes[i]->note);
+    addf(&r, out, "  %-14s", "offers");
     if (b->stopped_by)
-        sbuf_addf(out, "none: collection stopped (%s)\n", b->stopped_by->name);
+        addf(&r, out, "none: collection stopped (%s)\n", b->stopped_by->name);
     else if (!b->noffers)
-        sbuf_adds(out, "none\n");
+        addf(&r, out, "%s", "none\n");
     for (size_t i = 0; i < b->noffers; i++) {
         fmt_offer(b, &b->offers[i], line);
-        sbuf_addf(out, "%*s%s\n", i ? 16 : 0, "", line);
+        addf(&r, out, "%*s%s\n", i ? 16 : 0, "", line);
     }
     char c[BRIEF_COMPACT_MAX + 1];
     brief_format_compact(b, c);
-    sbuf_addf(out, "  %-14s%s\n", "compact", c);
-    return out->len > start ? 0 : -ENOMEM;
+    addf(&r, out, "  %-14s%s\n", "compact", c);
+    return r;
 }
 
 /* ---- JSON ---- */
@@ -755,7 +767,7 @@ size_t brief_format_compact(const struct brief *b, char *out)
         snprintf(part, sizeof(part), "DO NOT COLLECT (%s)", b->stopped_by->name);
     else if (b->noffers) {
         size_t n = (size_t)snprintf(part, sizeof(part), "offer");
-        for (size_t i = 0; i < b->noffers; i++) {
+        for (size_t i = 0; i < b->noffers && n < sizeof(part); i++) {
             const struct brief_offer *f = &b->offers[i];
             const char *sep = i ? "," : "";
             if (f->kind == BRIEF_OFFER_PLAN)
