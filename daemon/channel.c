@@ -797,6 +797,7 @@ int channel_send(struct channel *ch, const struct job *job, const struct chan_se
         .time_zone = job->time_zone,
         .locale = job->locale,
         .not_after = job->not_after,
+        .not_before = job->not_before,
         .template_name = job->template_name,
         .inputs_json = job->inputs_json ? job->inputs_json : "{}",
         .subject = info ? info->subject : NULL,

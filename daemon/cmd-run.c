@@ -236,7 +236,7 @@ int cmd_run(int argc, char **argv, const struct cli_ctx *ctx)
         goto out;
     }
     struct dispatch_enqueue_stats es = { 0 };
-    if (enqueue && (r = dispatch_enqueue_run(s, q, run_id, &es, err, sizeof(err))) < 0) {
+    if (enqueue && (r = dispatch_enqueue_run(s, q, run_id, set, &es, err, sizeof(err))) < 0) {
         log_error("%s", err);
         log_error("the run is incomplete: run it again to enqueue the rest");
         store_run_finish(s, run_id, "incomplete", sum->planned, es.jobs, (int64_t)time(NULL));

@@ -18,9 +18,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "brief.h"
 #include "config.h"
 #include "debtor.h"
 #include "job.h"
+#include "tz.h"
 #include "util.h"
 
 #define PAGE 1000
@@ -126,6 +128,8 @@ int dispatch_job_from_row(const struct store_dispatch_row *row, struct sbuf *scr
     }
     if (r >= 0 && row->tier)
         r = add_input(scratch, ",\"tier\":", row->tier);
+    if (r >= 0 && row->inputs_extra && scratch->len > 1)
+        r = sbuf_adds(scratch, row->inputs_extra);
     if (r >= 0)
         r = sbuf_addc(scratch, '}');
     if (r < 0)
@@ -237,14 +241,77 @@ int dispatch_enqueue_rows(struct queue *q, const struct dispatch_source_ops *ops
 struct store_source {
     struct store *s;
     int64_t run_id;
+    const struct strategy_set *set;
+    struct tz_cache *tzc;
+    struct sbuf brief;     /* one call's brief members, reused */
+    const struct store_dispatch_row *row; /* the attempt being briefed */
+    int (*next)(void *ctx, const struct store_dispatch_row *r);
+    void *next_ctx;
 };
+
+/* The brief of one call attempt's debtor, as of the attempt's slot, into ss->brief. */
+static int brief_of(void *ctx, const struct store_brief_row *d)
+{
+    struct store_source *ss = ctx;
+    const struct tz *z;
+    int r = tz_cache_get(ss->tzc, d->rec.time_zone ? d->rec.time_zone : "UTC", &z);
+    if (r < 0)
+        return r == -ENOMEM ? r : -ENOENT; /* a zone that cannot load: no brief */
+    struct brief_input in = {
+        .debtor_id = d->rec.external_id,
+        .name = d->rec.name,
+        .locale = d->rec.locale,
+        .currency = d->rec.currency,
+        .tz = z,
+        .balance_minor = d->rec.balance_minor,
+        .due_date = d->rec.due_date,
+        .payday = d->rec.payday,
+        .flags = d->rec.flags,
+        .tags = d->rec.tags,
+        .outcomes = d->outcomes,
+        .noutcomes = d->noutcomes,
+        .now = ss->row->scheduled_at,
+    };
+    struct tz_local l;
+    tz_to_local(z, in.now, &l);
+    int dpd = in.due_date != INT32_MIN ? l.days - in.due_date : 0;
+    brief_strategy(ss->set, &d->rec, dpd, d->strategy, d->variant, d->tier, &in);
+    struct brief b;
+    if ((r = brief_build(&in, &b)) < 0)
+        return -ENOENT;
+    sbuf_reset(&ss->brief);
+    return brief_job_inputs(&b, &ss->brief);
+}
+
+/*
+ * Between the store and the page: a call attempt gets its debtor's brief
+ * (a debtor or a zone that cannot be read leaves the job without one;
+ * the dialer plugins then brief from the plain inputs).
+ */
+static int brief_row(void *ctx, const struct store_dispatch_row *r)
+{
+    struct store_source *ss = ctx;
+    if (r->kind != CHAN_CALL || !r->debtor_id)
+        return ss->next(ss->next_ctx, r);
+    ss->row = r;
+    int64_t since = r->scheduled_at - (int64_t)BRIEF_HISTORY_DAYS * 86400;
+    int e = store_brief_get(ss->s, 0, r->debtor_id, since, brief_of, ss);
+    if (e < 0 && e != -ENOENT)
+        return e;
+    struct store_dispatch_row with = *r;
+    with.inputs_extra = e >= 0 ? ss->brief.buf : NULL;
+    return ss->next(ss->next_ctx, &with);
+}
 
 static int store_fetch(void *ud, int64_t after_id, int limit,
                        int (*row)(void *ctx, const struct store_dispatch_row *r), void *ctx,
                        char *err, size_t errlen)
 {
     struct store_source *ss = ud;
-    int n = store_run_attempts(ss->s, ss->run_id, ATTEMPT_PLANNED, after_id, limit, row, ctx);
+    ss->next = row;
+    ss->next_ctx = ctx;
+    int n = store_run_attempts(ss->s, ss->run_id, ATTEMPT_PLANNED, after_id, limit, brief_row,
+                               ss);
     if (n < 0 && n != -ENOMEM)
         snprintf(err, errlen, "cannot read planned attempts: %s", store_errmsg(ss->s));
     return n;
@@ -277,11 +344,20 @@ fail:
 }
 
 int dispatch_enqueue_run(struct store *s, struct queue *q, int64_t run_id,
-                         struct dispatch_enqueue_stats *ret, char *err, size_t errlen)
+                         const struct strategy_set *set, struct dispatch_enqueue_stats *ret,
+                         char *err, size_t errlen)
 {
     static const struct dispatch_source_ops ops = { store_fetch, store_commit_page };
-    struct store_source ss = { s, run_id };
-    return dispatch_enqueue_rows(q, &ops, &ss, ret, err, errlen);
+    struct store_source ss = { .s = s, .run_id = run_id, .set = set, .brief = SBUF_INIT };
+    if (!(ss.tzc = tz_cache_new())) {
+        snprintf(err, errlen, "out of memory");
+        *ret = (struct dispatch_enqueue_stats){ 0 };
+        return -ENOMEM;
+    }
+    int r = dispatch_enqueue_rows(q, &ops, &ss, ret, err, errlen);
+    sbuf_release(&ss.brief);
+    tz_cache_free(ss.tzc);
+    return r;
 }
 
 /* ---- drain ---- */

@@ -21,13 +21,17 @@ struct dispatch_enqueue_stats {
 /*
  * Enqueue every PLANNED attempt of a run, in pages: each page goes to
  * Redis in one batched call, then is marked QUEUED in one transaction.
+ * A call attempt's job carries the debtor's agent brief in its inputs
+ * (brief.h), with the offers of its tier in set (NULL: no offers).
  * A crash between the two re-sends the page on the next run, which the
  * queue ignores (idempotent by attempt id).  Attempts that cannot become
  * a job are settled as FAILED with the reason.  err gets a message on
  * failure.
  */
+struct strategy_set;
 int dispatch_enqueue_run(struct store *s, struct queue *q, int64_t run_id,
-                         struct dispatch_enqueue_stats *ret, char *err, size_t errlen);
+                         const struct strategy_set *set, struct dispatch_enqueue_stats *ret,
+                         char *err, size_t errlen);
 
 /*
  * The engine behind dispatch_enqueue_run(), for any source of attempt

@@ -48,6 +48,7 @@ static const struct verb verbs[] = {
     { "queue", cmd_queue, "inspect the Redis queue: stats, dead letters" },
     { "plan", cmd_plan, "plan a day without changing anything (dry run)" },
     { "explain", cmd_explain, "show how the planner decides for one debtor" },
+    { "brief", cmd_brief, "print the agent brief of one debtor" },
     { "run", cmd_run, "the daily campaign run: plan the day and enqueue its jobs" },
     { "link", cmd_link, "make or verify a signed self-service link" },
     { "help", cmd_help, "show help for cadenza or a verb" },

@@ -372,6 +372,7 @@ struct store {
     int64_t legacy_until;   /* outcomes_legacy_until, INT64_MIN: none */
     sqlite3_stmt *stmt[_STMT_MAX];
     sqlite3_stmt *dispatch_stmt[STORE_DISPATCH_STMT_MAX]; /* store-dispatch.c's */
+    sqlite3_stmt *brief_stmt[STORE_BRIEF_STMT_MAX];       /* store-brief.c's */
 };
 
 int store_fail(struct store *s, int rc)
@@ -840,6 +841,8 @@ void store_free(struct store *s)
         sqlite3_finalize(s->stmt[i]);
     for (int i = 0; i < STORE_DISPATCH_STMT_MAX; i++)
         sqlite3_finalize(s->dispatch_stmt[i]);
+    for (int i = 0; i < STORE_BRIEF_STMT_MAX; i++)
+        sqlite3_finalize(s->brief_stmt[i]);
     sqlite3_close(s->db);
     free(s->path);
     free(s);
@@ -1233,12 +1236,8 @@ static const char scan_active_outcomes_sql[] =
     " ORDER BY debtor_id";
 
 static const char *const scan_sql[_SCAN_MAX] = {
-    [SCAN_DEBTORS] =
-        "SELECT id, external_id, name, locale, time_zone, country, region, email, phone,"
-        " phone_type, chat_handle, balance_minor, currency, due_date, payday, risk_band,"
-        " segment, tags, flags, consent_email, consent_sms, consent_chat, consent_call,"
-        " do_not_contact, preferred_channel, prefers_human"
-        " FROM debtors WHERE id BETWEEN ?1 AND ?2 ORDER BY id",
+    [SCAN_DEBTORS] = "SELECT " STORE_DEBTOR_COLUMNS
+                     " FROM debtors WHERE id BETWEEN ?1 AND ?2 ORDER BY id",
     [SCAN_STATE] =
         "SELECT debtor_id, strategy, variant, tier, tier_entered_at, attempts_in_tier,"
         " attempts_since_contact, attempts_total, paused_until, hold_reason,"
@@ -1261,10 +1260,13 @@ static const char *const scan_sql[_SCAN_MAX] = {
 
 static void read_debtor(sqlite3_stmt *st, struct store_plan_row *row)
 {
-    struct debtor_rec *d = &row->rec;
+    row->id = store_read_debtor(st, &row->rec);
+}
+
+int64_t store_read_debtor(sqlite3_stmt *st, struct debtor_rec *d)
+{
     memset(d, 0, offsetof(struct debtor_rec, dnc_buf));
     d->dnc_buf[0] = 0;
-    row->id = sqlite3_column_int64(st, 0);
     d->external_id = (const char *)sqlite3_column_text(st, 1);
     d->name = col_text(st, 2);
     d->locale = col_text(st, 3);
@@ -1294,6 +1296,7 @@ static void read_debtor(sqlite3_stmt *st, struct store_plan_row *row)
                                ? -1 : (int8_t)sqlite3_column_int(st, 24);
     d->prefers_human = sqlite3_column_type(st, 25) == SQLITE_NULL
                            ? -1 : (int8_t)sqlite3_column_int(st, 25);
+    return sqlite3_column_int64(st, 0);
 }
 
 static void read_state(sqlite3_stmt *st, struct planner_state *ps)
@@ -2000,4 +2003,9 @@ sqlite3 *store_db(struct store *s)
 sqlite3_stmt **store_dispatch_stmts(struct store *s)
 {
     return s->dispatch_stmt;
+}
+
+sqlite3_stmt **store_brief_stmts(struct store *s)
+{
+    return s->brief_stmt;
 }

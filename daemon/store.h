@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "brief.h"
 #include "debtor.h"
 #include "planner.h"
 
@@ -342,6 +343,12 @@ struct store_dispatch_row {
     int64_t balance_minor;
     int32_t due_date;                /* INT32_MIN: none */
     int attempt_number;              /* the debtor's n-th attempt */
+    /*
+     * More members for the job's inputs, each written ',"key":value'
+     * (the agent brief of a call, docs/brief.md), or NULL.  Never set
+     * by the store: dispatch.c adds it on its way to the queue.
+     */
+    const char *inputs_extra;
 };
 /*
  * A page of a run's attempts in one status: ids above after_id, in id
@@ -376,5 +383,26 @@ int store_attempts_scheduled(struct store *s, int64_t from, int64_t to,
                              int (*cb)(void *ctx, const char *channel, int64_t at), void *ctx);
 /* Attempts by status, of one run (run_id 0: all). */
 int store_attempt_counts(struct store *s, int64_t run_id, int64_t ret[_ATTEMPT_STATUS_MAX]);
+
+/* ---- the agent brief (store-brief.c) ---- */
+
+/* A debtor with what its brief is made of; borrowed for the callback. */
+struct store_brief_row {
+    int64_t id;                        /* internal id */
+    struct debtor_rec rec;             /* as store_plan_row.rec (do_not_contact not parsed) */
+    const char *strategy, *variant, *tier; /* contact_state, NULL when never planned */
+    const struct brief_outcome *outcomes;  /* occurred_at >= since, newest first, at most
+                                              BRIEF_OUTCOMES_MAX */
+    size_t noutcomes;
+};
+/*
+ * Read one debtor, by internal id (id > 0) or else by external id, with
+ * its contact state and outcomes since `since`, and pass it to cb.
+ * Returns cb's value, -ENOENT when there is no such debtor, or -errno.
+ * A few indexed lookups; safe to call while another statement of the
+ * store (a store_run_attempts page) is being stepped.
+ */
+int store_brief_get(struct store *s, int64_t id, const char *external_id, int64_t since,
+                    int (*cb)(void *ctx, const struct store_brief_row *row), void *ctx);
 
 #endif

@@ -625,7 +625,43 @@ struct tier_defaults {
     const struct ynode *windows; /* strategy-level windows node, or NULL */
     struct day_ranges w[7];
     bool windows_ok;
+    struct tier_offers offers;   /* the strategy's `offers` (zero: none) */
 };
+
+/*
+ * An `offers` mapping onto o: each key given replaces o's value, the
+ * others are kept (a tier's offers refine the strategy's).
+ */
+static int parse_offers(struct loader *l, const struct ynode *n, struct tier_offers *o,
+                        const char *where)
+{
+    int r = expect(l, n, YNODE_MAP, "offers");
+    if (r < 0)
+        return r;
+    static const char *const keys[] = { "plan_max_instalments", "move_due_date", "fee_waiver",
+                                        NULL };
+    char in[160];
+    snprintf(in, sizeof(in), "offers of %s", where);
+    bool bad = check_keys(l, n, keys, in) > 0;
+    const struct ynode *x;
+    if ((x = ynode_get(n, "plan_max_instalments"))) {
+        int v;
+        if (get_int(l, x, "plan_max_instalments", 0, OFFERS_PLAN_MAX, &v) < 0)
+            bad = true;
+        else if (v == 1) {
+            err(l, x, "'plan_max_instalments' must be 0 (no plan) or 2 to %d, got 1",
+                OFFERS_PLAN_MAX);
+            bad = true;
+        } else
+            o->plan_max_instalments = v;
+    }
+    if ((x = ynode_get(n, "move_due_date")) &&
+        get_bool(l, x, "move_due_date", &o->move_due_date) < 0)
+        bad = true;
+    if ((x = ynode_get(n, "fee_waiver")) && get_bool(l, x, "fee_waiver", &o->fee_waiver) < 0)
+        bad = true;
+    return bad ? -EINVAL : 0;
+}
 
 static int parse_tier_channels(struct loader *l, const struct ynode *n, struct tier *t,
                                const char *where)
@@ -827,7 +863,8 @@ static int parse_exits(struct loader *l, const struct ynode *n, struct tier *t,
 }
 
 static const char *const tier_keys[] = { "name", "channels", "choose", "windows", "cadence",
-                                         "asks_payment", "enter_at_dpd", "exit", NULL };
+                                         "asks_payment", "enter_at_dpd", "exit", "offers",
+                                         NULL };
 
 /* Parse the keys a tier and the no-contact track share. */
 static int parse_tier_body(struct loader *l, const struct ynode *n, struct tier *t,
@@ -838,6 +875,7 @@ static int parse_tier_body(struct loader *l, const struct ynode *n, struct tier 
 
     t->min_gap_minutes = DEFAULT_MIN_GAP_HOURS * 60;
     t->entry_dpd = INT32_MIN;
+    t->offers = def->offers;
     if (!(x = need(l, n, "channels", where)) || parse_tier_channels(l, x, t, where) < 0)
         bad = true;
     if ((x = ynode_get(n, "windows"))) {
@@ -902,6 +940,8 @@ static int parse_tier(struct loader *l, const struct ynode *n, struct tier *t,
         get_int(l, x, "enter_at_dpd", STRATEGY_DPD_MIN, STRATEGY_DPD_MAX, &t->entry_dpd) < 0)
         bad = true;
     if ((x = ynode_get(n, "exit")) && parse_exits(l, x, t, names) < 0)
+        bad = true;
+    if ((x = ynode_get(n, "offers")) && parse_offers(l, x, &t->offers, where) < 0)
         bad = true;
     return bad ? -EINVAL : 0;
 }
@@ -1522,7 +1562,7 @@ static int parse_variants(struct loader *l, const struct ynode *n, struct strate
 
 static const char *const strategy_keys[] = { "name", "description", "priority", "match",
                                              "windows", "params", "outcomes", "no_contact",
-                                             "tiers", "variants", NULL };
+                                             "tiers", "variants", "offers", NULL };
 
 static int parse_strategy(struct loader *l, const struct ynode *n, struct strategy *st,
                           const struct ynode **name_node)
@@ -1565,6 +1605,8 @@ static int parse_strategy(struct loader *l, const struct ynode *n, struct strate
     struct tier_defaults def = { 0 };
     if ((def.windows = ynode_get(n, "windows")))
         def.windows_ok = parse_windows(l, def.windows, def.w) == 0;
+    if ((x = ynode_get(n, "offers")) && parse_offers(l, x, &def.offers, where) < 0)
+        bad = true;
 
     struct plan_parts base = { .tiers_ok = true, .outcomes_ok = true, .no_contact_ok = true };
     base.params = (struct strategy_params){ DEFAULT_EXPLORATION, DEFAULT_PAYDAY_LEAD_DAYS };

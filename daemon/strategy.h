@@ -62,6 +62,17 @@ struct tier_cap {
     int days;
 };
 
+/*
+ * What the agent may offer a debtor in a tier (docs/strategies.md,
+ * "offers"); the agent brief lists them.  Zero: nothing is offered.
+ */
+#define OFFERS_PLAN_MAX 60
+struct tier_offers {
+    int plan_max_instalments; /* a payment plan of 2..this many instalments; 0: none */
+    bool move_due_date;       /* move the due date to the debtor's payday */
+    bool fee_waiver;          /* waive late fees and charges */
+};
+
 /* What makes a debtor leave a tier. */
 enum tier_trigger {
     TIER_ON_ATTEMPTS,       /* n attempts in the tier without any contact */
@@ -95,6 +106,7 @@ struct tier {
     int entry_dpd;                /* start here when dpd >= entry_dpd (INT32_MIN: never) */
     struct tier_exit exits[TIER_EXITS_MAX];
     size_t nexits;
+    struct tier_offers offers;    /* the strategy's `offers`, then the tier's own */
 };
 
 /* Outcomes a strategy reacts to. */

@@ -42,7 +42,7 @@
  *     UTF-8 and NUL-terminated.
  *
  * ABI history: 1.0 the descriptor, job view and host; 1.1 host->http and
- * host->smtp.
+ * host->smtp; 1.2 cz_job.not_before (the start of the attempt's window).
  *
  * Versioning: a change that breaks a plugin built against an older header
  * bumps CZ_PLUGIN_ABI_MAJOR (the host refuses other majors).  Fields are
@@ -63,7 +63,7 @@ extern "C" {
 #endif
 
 #define CZ_PLUGIN_ABI_MAJOR 1
-#define CZ_PLUGIN_ABI_MINOR 1
+#define CZ_PLUGIN_ABI_MINOR 2
 
 /* The symbol the loader looks up in a plugin's shared object. */
 #define CZ_PLUGIN_SYMBOL "cz_channel_plugin"
@@ -122,6 +122,9 @@ struct cz_job {
     const char *self_service_url; /* the debtor's signed link, or NULL */
     int tries;                   /* failed tries before this one */
     bool redelivered;            /* a previous lease lapsed: it may have been sent already */
+    /* ---- ABI 1.2 (read only when host->abi_minor >= 2) ---- */
+    int64_t not_before;          /* start of the attempt's legal window, Unix seconds (0:
+                                    unknown); the host sends at or after it, before not_after */
 };
 
 /* ---- results ------------------------------------------------------------ */

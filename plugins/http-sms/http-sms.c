@@ -5,7 +5,14 @@
  * keeps the message id and the provider's error code, what counts as
  * success and how failures are classified), over the host's non-blocking
  * HTTP (host->http, plugin ABI 1.1).  plugins/http-sms/README.md documents
- * the keys and ships two profiles.
+ * the keys and ships the profiles.
+ *
+ * The same engine serves the call kind, for dialers with a JSON API: the
+ * lead is the job's address, its legal window ({window_start},
+ * {window_end}) and the agent brief the daily run put in the inputs
+ * ({brief}, {brief_text}, {name}); with `cancel_url` a host timer at the
+ * window's end asks the dialer to withdraw the lead (hs_expiry_*), as the
+ * vicidial plugin takes its leads out of the hopper.
  *
  * The settings are flat (the config map has scalars only):
  *   url, body, headers   templates: text with {placeholders} (hs_tpl_*)
@@ -39,6 +46,13 @@
  *     hs_send ──► WAITING (max_inflight out) ──hs_drain──► IN FLIGHT ──hs_done──► freed
  *        └──────────────────────────────────────────────────► IN FLIGHT
  *
+ * One lead's withdrawal (cancel_url set, the send accepted before its
+ * window closed):
+ *
+ *     armed ─not_after─► CANCEL ─success─► freed (withdrawn)
+ *                          │ other reply ─► freed (dialled already, or gone)
+ *                          │ no reply, 408, 429, 5xx ─► retried 10 s later, 3 tries
+ *
  * Invariants:
  *  1. Every send that returned 0 is completed exactly once; one that
  *     returned < 0 never is.
@@ -49,6 +63,10 @@
  *     a JSON body, and refused in a header when it holds CR or LF.
  *  4. The JSON reader reads only s[0..n) and recurses at most
  *     HS_JSON_DEPTH levels, whatever the reply holds.
+ *  5. {brief} reaches a JSON body only as a value the reader checked (the
+ *     inputs' "brief" member), else null; it is never spliced unchecked.
+ *  6. Every hs_expiry is on the channel's list until freed; shutdown frees
+ *     them all (the host cancels their timers and requests).
  */
 #include <errno.h>
 #include <regex.h>
@@ -56,6 +74,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cadenza-plugin.h"
 
@@ -66,6 +85,8 @@
 #define HS_RULES_MAX 64
 #define HS_CONDS_MAX 8
 #define HS_HEADERS_MAX 16
+#define HS_CANCEL_TRIES 3
+#define HS_CANCEL_RETRY_MS 10000
 
 static const struct cz_setting hs_settings[] = {
     { .key = "url", .type = CZ_SETTING_STRING, .required = true,
@@ -108,6 +129,14 @@ static const struct cz_setting hs_settings[] = {
       .max = 600000, .doc = "the whole HTTP exchange" },
     { .key = "max_inflight", .type = CZ_SETTING_INT, .default_value = "64", .min = 1,
       .max = 10000, .doc = "requests at once; more sends wait" },
+    { .key = "cancel_url", .type = CZ_SETTING_STRING,
+      .doc = "dialers: withdraw an accepted lead here when its window closes ({provider_id})" },
+    { .key = "cancel_method", .type = CZ_SETTING_ENUM, .default_value = "DELETE",
+      .choices = "DELETE|POST|PUT|GET", .doc = "HTTP method of the withdrawal" },
+    { .key = "cancel_body", .type = CZ_SETTING_STRING,
+      .doc = "body template of the withdrawal (body_format applies); none by default" },
+    { .key = "cancel_success", .type = CZ_SETTING_STRING, .default_value = "http 2xx",
+      .doc = "conditions of a withdrawn lead; other replies: dialled already, or gone" },
     { 0 }
 };
 
@@ -641,8 +670,23 @@ enum hs_var {
     HS_V_DEBTOR_ID,
     HS_V_LOCALE,
     HS_V_STATUS_URL,
+    /* from the job's inputs and window (dialers) */
+    HS_V_NAME,
+    HS_V_BRIEF,         /* JSON: the inputs' brief object as it is (invariant 5) */
+    HS_V_BRIEF_TEXT,
+    HS_V_WINDOW_START,
+    HS_V_WINDOW_END,
+    HS_V_PROVIDER_ID,   /* cancel_url and cancel_body only */
     HS_V_MAX_
 };
+/* The placeholders read from the inputs or the window, computed only when used. */
+#define HS_V_INPUT_BITS \
+    (1u << HS_V_NAME | 1u << HS_V_BRIEF | 1u << HS_V_BRIEF_TEXT | 1u << HS_V_WINDOW_START | \
+     1u << HS_V_WINDOW_END)
+/* What a withdrawal may name: it is built from the copies an hs_expiry keeps. */
+#define HS_V_CANCEL_BITS \
+    (1u << HS_V_TO | 1u << HS_V_FROM | 1u << HS_V_IDEMPOTENCY_KEY | 1u << HS_V_ATTEMPT_ID | \
+     1u << HS_V_DEBTOR_ID | 1u << HS_V_PROVIDER_ID)
 
 static const char *const hs_var_names[] = {
     [HS_V_TO] = "to",
@@ -653,6 +697,12 @@ static const char *const hs_var_names[] = {
     [HS_V_DEBTOR_ID] = "debtor_id",
     [HS_V_LOCALE] = "locale",
     [HS_V_STATUS_URL] = "status_url",
+    [HS_V_NAME] = "name",
+    [HS_V_BRIEF] = "brief",
+    [HS_V_BRIEF_TEXT] = "brief_text",
+    [HS_V_WINDOW_START] = "window_start",
+    [HS_V_WINDOW_END] = "window_end",
+    [HS_V_PROVIDER_ID] = "provider_id",
 };
 
 enum hs_enc { HS_ENC_URL, HS_ENC_JSON, HS_ENC_HEADER };
@@ -753,7 +803,9 @@ static int hs_tpl_expand(const struct hs_tpl *t, const char *const vals[HS_V_MAX
             r = v ? hs_urlencode(b, v) : 0;
             break;
         case HS_ENC_JSON:
-            r = v ? hs_json_quote(b, v) : hs_buf_str(b, "null");
+            /* the brief is a checked JSON value already (invariant 5) */
+            r = !v ? hs_buf_str(b, "null")
+                   : s->var == HS_V_BRIEF ? hs_buf_str(b, v) : hs_json_quote(b, v);
             break;
         case HS_ENC_HEADER:
             if (v && strpbrk(v, "\r\n"))
@@ -1039,6 +1091,7 @@ struct hs_header_tpl {
 };
 
 struct hs_req;
+struct hs_expiry;
 
 struct hs_chan {
     struct cz_instance *inst;
@@ -1063,6 +1116,17 @@ struct hs_chan {
     int64_t timeout_ms, max_inflight, inflight;
     struct hs_req *flight;
     struct hs_req *wait, *wait_tail;
+    /* dialers: placeholders from the inputs and the window, and the withdrawal */
+    bool needs_text;              /* a template uses {text} */
+    unsigned input_uses;          /* the HS_V_INPUT_BITS the templates use */
+    struct hs_buf sb_name, sb_brief, sb_btext; /* their values, kept between sends */
+    char win_start[32], win_end[32];
+    bool cancel;
+    const char *cancel_method;
+    bool cancel_query;            /* GET: the cancel body goes in the query */
+    struct hs_tpl cancel_url, cancel_body;
+    struct hs_rule cancel_success;
+    struct hs_expiry *expiries;   /* armed or waiting for their send's reply (invariant 6) */
 };
 
 /* One request, expanded into mem. */
@@ -1075,6 +1139,7 @@ struct hs_req {
     size_t body_len;
     struct cz_header hdr[HS_HEADERS_MAX + 2];
     size_t nhdr;
+    struct hs_expiry *x;          /* the lead's withdrawal, armed if the send is accepted */
     char mem[];
 };
 
@@ -1087,6 +1152,8 @@ static void hs_complete(struct hs_chan *h, struct cz_send *send, enum cz_send_st
 }
 
 static void hs_done(void *userdata, const struct cz_http_response *res);
+static void hs_expiry_arm(struct hs_expiry *x, const char *provider_id);
+static void hs_expiry_free(struct hs_expiry *x);
 
 static int hs_start(struct hs_chan *h, struct hs_req *q)
 {
@@ -1126,6 +1193,7 @@ static void hs_drain(struct hs_chan *h)
             char msg[96];
             snprintf(msg, sizeof(msg), "cannot start the request: %s", strerror(-r));
             hs_complete(h, q->send, CZ_SEND_RETRY, NULL, msg, 0);
+            hs_expiry_free(q->x);
             free(q);
         }
     }
@@ -1158,6 +1226,9 @@ static void hs_done(void *userdata, const struct cz_http_response *res)
     if (st == CZ_SEND_OK) {
         bool has_id = hs_extract(h->id_pointer, h->has_id_re ? &h->id_re : NULL, json_ok, body,
                                  len, id, sizeof(id)) == 0;
+        if (q->x)
+            hs_expiry_arm(q->x, has_id ? id : NULL);
+        q->x = NULL;
         hs_complete(h, q->send, st, has_id ? id : NULL, NULL, 0);
     } else {
         if (!status)
@@ -1176,6 +1247,7 @@ static void hs_done(void *userdata, const struct cz_http_response *res)
                 *c = ' ';
         hs_complete(h, q->send, st, NULL, msg, st == CZ_SEND_RETRY ? res->retry_after_ms : 0);
     }
+    hs_expiry_free(q->x);
     free(q);
     hs_drain(h);
 }
@@ -1194,10 +1266,17 @@ static void hs_free(struct hs_chan *h)
         h->wait = q->next;
         free(q);
     }
+    while (h->expiries)
+        hs_expiry_free(h->expiries);
     free(h->sb_url.p);
     free(h->sb_body.p);
     free(h->sb_hv.p);
     free(h->sb_su.p);
+    free(h->sb_name.p);
+    free(h->sb_brief.p);
+    free(h->sb_btext.p);
+    hs_tpl_release(&h->cancel_url);
+    hs_tpl_release(&h->cancel_body);
     hs_tpl_release(&h->url);
     hs_tpl_release(&h->body);
     for (size_t i = 0; i < h->nheaders; i++) {
@@ -1298,6 +1377,243 @@ static void hs_values(const struct hs_chan *h, const struct cz_job *job, const c
     vals[HS_V_DEBTOR_ID] = job->debtor_id;
     vals[HS_V_LOCALE] = job->locale;
     vals[HS_V_STATUS_URL] = status_url;
+    for (int i = HS_V_NAME; i < HS_V_MAX_; i++)
+        vals[i] = NULL; /* hs_input_values() fills those the templates use */
+}
+
+/* ---- dialers: the inputs and the window as placeholders ------------------ */
+
+/* t as "2026-12-07T09:00:00Z" into buf[32] (0: empty). */
+static void hs_utc(int64_t t, char *buf)
+{
+    struct tm tm;
+    time_t tt = (time_t)t;
+    buf[0] = 0;
+    if (t > 0 && gmtime_r(&tt, &tm))
+        strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/*
+ * A string member of the inputs into sb (decoded), or NULL when there is
+ * none.  in passed hs_json_check().
+ */
+static const char *hs_input_text(const char *in, size_t n, const char *pointer, struct hs_buf *sb)
+{
+    struct hs_jval v;
+    if (hs_json_find(in, n, pointer, &v) < 0 || v.type != HS_J_STRING)
+        return NULL;
+    sb->len = 0;
+    /* the decoded text is never longer than the quoted one: make room, then decode */
+    if (hs_buf_add(sb, v.p, v.n) < 0 || hs_jval_text(&v, sb->p, v.n + 1) < 0)
+        return NULL;
+    return sb->p;
+}
+
+/* The values of the placeholders the templates take from the inputs and the window. */
+static int hs_input_values(struct hs_chan *h, const struct cz_job *job,
+                           const char *vals[HS_V_MAX_])
+{
+    const char *in = job->inputs_json ? job->inputs_json : "{}";
+    size_t n = strlen(in);
+    bool ok = hs_json_check(in, n) == 0;
+    unsigned u = h->input_uses;
+    if (ok && u & 1u << HS_V_NAME)
+        vals[HS_V_NAME] = hs_input_text(in, n, "/name", &h->sb_name);
+    if (ok && u & 1u << HS_V_BRIEF_TEXT)
+        vals[HS_V_BRIEF_TEXT] = hs_input_text(in, n, "/brief_text", &h->sb_btext);
+    struct hs_jval v;
+    if (ok && u & 1u << HS_V_BRIEF && hs_json_find(in, n, "/brief", &v) == 0 &&
+        v.type == HS_J_OBJECT) {
+        /* a checked JSON value, copied as it is (invariant 5) */
+        h->sb_brief.len = 0;
+        int r = hs_buf_add(&h->sb_brief, v.p, v.n);
+        if (r < 0)
+            return r;
+        vals[HS_V_BRIEF] = h->sb_brief.p;
+    }
+    if (u & (1u << HS_V_WINDOW_START | 1u << HS_V_WINDOW_END)) {
+        int64_t start = h->host->abi_minor >= 2 ? job->not_before : 0;
+        if (start <= 0)
+            start = h->host->wall_ms() / 1000; /* an older host: the window starts now */
+        hs_utc(start, h->win_start);
+        hs_utc(job->not_after, h->win_end);
+        vals[HS_V_WINDOW_START] = h->win_start;
+        vals[HS_V_WINDOW_END] = h->win_end[0] ? h->win_end : NULL;
+    }
+    return 0;
+}
+
+/* ---- dialers: withdrawing a lead when its window closes ------------------- */
+
+struct hs_expiry {
+    struct hs_chan *h;
+    struct hs_expiry *prev, *next;
+    struct cz_timer *timer;       /* armed: waiting for the window's end */
+    bool in_http;                 /* the withdrawal is running */
+    int tries;
+    int64_t attempt_id, not_after;
+    char *to, *idempotency_key, *debtor_id, *provider_id; /* copies (rule 2 of the ABI) */
+};
+
+static void hs_expiry_free(struct hs_expiry *x)
+{
+    if (!x)
+        return;
+    struct hs_chan *h = x->h;
+    if (x->timer)
+        h->host->timer_cancel(x->timer);
+    if (x->prev)
+        x->prev->next = x->next;
+    else
+        h->expiries = x->next;
+    if (x->next)
+        x->next->prev = x->prev;
+    free(x->to);
+    free(x->idempotency_key);
+    free(x->debtor_id);
+    free(x->provider_id);
+    free(x);
+}
+
+/* A withdrawal for job, on the channel's list but not armed yet.  0, or -ENOMEM. */
+static int hs_expiry_new(struct hs_chan *h, const struct cz_job *job, struct hs_expiry **ret)
+{
+    struct hs_expiry *x = calloc(1, sizeof(*x));
+    if (!x)
+        return -ENOMEM;
+    x->h = h;
+    x->attempt_id = job->attempt_id;
+    x->not_after = job->not_after;
+    x->next = h->expiries;
+    if (x->next)
+        x->next->prev = x;
+    h->expiries = x;
+    if (!(x->to = strdup(job->address)) ||
+        (job->idempotency_key && !(x->idempotency_key = strdup(job->idempotency_key))) ||
+        (job->debtor_id && !(x->debtor_id = strdup(job->debtor_id)))) {
+        hs_expiry_free(x);
+        return -ENOMEM;
+    }
+    *ret = x;
+    return 0;
+}
+
+static void hs_expiry_fire(void *userdata);
+
+/* The send was accepted: wait for the window's end (without a timer, give up, logged). */
+static void hs_expiry_arm(struct hs_expiry *x, const char *provider_id)
+{
+    struct hs_chan *h = x->h;
+    int64_t ms = x->not_after * 1000 - h->host->wall_ms();
+    if ((provider_id && !(x->provider_id = strdup(provider_id))) ||
+        !(x->timer = h->host->timer_add(h->inst, ms > 0 ? ms : 0, hs_expiry_fire, x))) {
+        h->host->log(h->inst, CZ_LOG_WARNING, "attempt %lld: cannot arm its withdrawal at "
+                     "window close: out of memory", (long long)x->attempt_id);
+        hs_expiry_free(x);
+    }
+}
+
+static void hs_expiry_reply(void *userdata, const struct cz_http_response *res)
+{
+    struct hs_expiry *x = userdata;
+    struct hs_chan *h = x->h;
+    const char *lead = x->provider_id ? x->provider_id : "-";
+    int status = res->error ? 0 : res->status;
+    x->in_http = false;
+    if (!status || status == 408 || status == 429 || status >= 500) {
+        if (++x->tries < HS_CANCEL_TRIES &&
+            (x->timer = h->host->timer_add(h->inst, HS_CANCEL_RETRY_MS, hs_expiry_fire, x)))
+            return;
+        h->host->log(h->inst, CZ_LOG_WARNING,
+                     "cannot withdraw lead %s (attempt %lld) at window close: %s", lead,
+                     (long long)x->attempt_id,
+                     status ? "the dialer keeps failing" : res->error_text ? res->error_text
+                                                                           : "no reply");
+        hs_expiry_free(x);
+        return;
+    }
+    char code[HS_VALUE_MAX];
+    const char *body = res->body ? res->body : "";
+    size_t len = res->body ? res->body_len : 0;
+    bool json_ok = h->code_pointer && hs_json_check(body, len) == 0;
+    bool has_code = hs_extract(h->code_pointer, h->has_code_re ? &h->code_re : NULL, json_ok,
+                               body, len, code, sizeof(code)) == 0;
+    if (hs_rule_holds(&h->cancel_success, status, has_code ? code : NULL))
+        h->host->log(h->inst, CZ_LOG_INFO,
+                     "lead %s (attempt %lld) withdrawn undialled: its window closed", lead,
+                     (long long)x->attempt_id);
+    else
+        h->host->log(h->inst, CZ_LOG_INFO,
+                     "lead %s (attempt %lld) not withdrawn at window close (HTTP %d): dialled "
+                     "already, or gone", lead, (long long)x->attempt_id, status);
+    hs_expiry_free(x);
+}
+
+static void hs_expiry_fire(void *userdata)
+{
+    struct hs_expiry *x = userdata;
+    struct hs_chan *h = x->h;
+    struct hs_buf url = { .max = HS_REQ_MAX }, body = { .max = HS_REQ_MAX },
+                  hv = { .max = HS_REQ_MAX };
+    struct cz_header hdr[HS_HEADERS_MAX + 2];
+    size_t nhdr = 0, hoff[HS_HEADERS_MAX];
+    char id[24];
+    const char *vals[HS_V_MAX_] = { NULL };
+    x->timer = NULL;
+    snprintf(id, sizeof(id), "%lld", (long long)x->attempt_id);
+    vals[HS_V_TO] = x->to;
+    vals[HS_V_FROM] = h->from;
+    vals[HS_V_IDEMPOTENCY_KEY] = x->idempotency_key;
+    vals[HS_V_ATTEMPT_ID] = id;
+    vals[HS_V_DEBTOR_ID] = x->debtor_id;
+    vals[HS_V_PROVIDER_ID] = x->provider_id;
+    int r = hs_tpl_expand(&h->cancel_url, vals, HS_ENC_URL, &url);
+    if (r >= 0 && h->cancel_body.src)
+        r = hs_tpl_expand(&h->cancel_body, vals, h->json ? HS_ENC_JSON : HS_ENC_URL, &body);
+    for (size_t i = 0; r >= 0 && i < h->nheaders; i++) {
+        hoff[i] = hv.len;
+        if ((r = hs_tpl_expand(&h->headers[i].value, vals, HS_ENC_HEADER, &hv)) >= 0)
+            r = hs_buf_add(&hv, "", 1);
+    }
+    if (r >= 0 && h->cancel_query && body.len) {
+        if ((r = hs_buf_str(&url, strchr(url.p ? url.p : "", '?') ? "&" : "?")) >= 0)
+            r = hs_buf_add(&url, body.p, body.len);
+        body.len = 0;
+    }
+    if (r >= 0) {
+        if (body.len)
+            hdr[nhdr++] = (struct cz_header){
+                "Content-Type", h->json ? "application/json" : "application/x-www-form-urlencoded"
+            };
+        for (size_t i = 0; i < h->nheaders; i++)
+            hdr[nhdr++] = (struct cz_header){ h->headers[i].name, hv.p + hoff[i] };
+        if (h->auth_name)
+            hdr[nhdr++] = (struct cz_header){ h->auth_name, h->auth_value };
+        struct cz_http_request req = {
+            .method = h->cancel_method,
+            .url = url.p,
+            .headers = hdr,
+            .nheaders = nhdr,
+            .body = body.len ? body.p : NULL,
+            .body_len = body.len,
+            .username = h->username,
+            .password = h->password,
+            .timeout_ms = h->timeout_ms,
+        };
+        r = h->host->http(h->inst, &req, hs_expiry_reply, x);
+    }
+    free(url.p);
+    free(body.p);
+    free(hv.p);
+    if (r < 0) {
+        h->host->log(h->inst, CZ_LOG_WARNING,
+                     "cannot withdraw lead %s (attempt %lld) at window close: %s",
+                     x->provider_id ? x->provider_id : "-", (long long)x->attempt_id,
+                     strerror(-r));
+        hs_expiry_free(x);
+        return;
+    }
+    x->in_http = true;
 }
 
 /* Log one problem of the profile; init goes on to find the others. */
@@ -1312,6 +1628,69 @@ static void hs_bad(struct hs_chan *h, int *nbad, const char *fmt, ...)
     va_end(ap);
     h->host->log(h->inst, CZ_LOG_ERROR, "bad provider profile: %s", msg);
     (*nbad)++;
+}
+
+/*
+ * The withdrawal settings (cancel_*): problems are logged and counted in
+ * *nbad.  0, or -ENOMEM.
+ */
+static int hs_cancel_init(struct hs_chan *h, int *nbad)
+{
+    const char *url = hs_opt(h, "cancel_url"), *body = hs_opt(h, "cancel_body");
+    char bad[HS_KEY_MAX], err[160];
+    int r;
+    if (!url) {
+        if (body)
+            hs_bad(h, nbad, "'cancel_body' needs 'cancel_url'");
+        return 0;
+    }
+    h->cancel = true;
+    const char *m = h->host->setting_str(h->inst, "cancel_method");
+    h->cancel_method = strcmp(m, "POST") == 0  ? "POST"
+                       : strcmp(m, "PUT") == 0 ? "PUT"
+                       : strcmp(m, "GET") == 0 ? "GET" : "DELETE";
+    h->cancel_query = strcmp(h->cancel_method, "GET") == 0;
+    if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)
+        hs_bad(h, nbad, "'cancel_url' must start with http:// or https://");
+    static const char may[] = "may use only {provider_id}, {attempt_id}, {idempotency_key}, "
+                              "{debtor_id}, {to} and {from}";
+    const char *keys[] = { "cancel_url", "cancel_body" }, *srcs[] = { url, body };
+    struct hs_tpl *tpls[] = { &h->cancel_url, &h->cancel_body };
+    for (int i = 0; i < 2; i++) {
+        if (!srcs[i])
+            continue;
+        if ((r = hs_tpl_compile(srcs[i], tpls[i], bad)) == -ENOMEM)
+            return r;
+        if (r < 0)
+            hs_bad(h, nbad, "unknown placeholder '{%s}' in '%s'", bad, keys[i]);
+        else if (tpls[i]->uses & ~HS_V_CANCEL_BITS)
+            hs_bad(h, nbad, "'%s' %s", keys[i], may);
+    }
+    unsigned uses = h->cancel_url.uses | h->cancel_body.uses;
+    if (h->cancel_url.src && !(uses & (1u << HS_V_PROVIDER_ID | 1u << HS_V_ATTEMPT_ID |
+                                       1u << HS_V_IDEMPOTENCY_KEY)))
+        hs_bad(h, nbad, "'cancel_url' and 'cancel_body' name no lead: use {provider_id}, "
+                        "{attempt_id} or {idempotency_key}");
+    if (uses & 1u << HS_V_PROVIDER_ID && !h->id_pointer && !h->has_id_re &&
+        !hs_opt(h, "id_regex"))
+        hs_bad(h, nbad, "{provider_id} needs 'id_pointer' or 'id_regex'");
+    if (h->json && h->cancel_body.src && !(h->cancel_body.uses & ~HS_V_CANCEL_BITS)) {
+        const char *xs[HS_V_MAX_];
+        for (int i = 0; i < HS_V_MAX_; i++)
+            xs[i] = "x";
+        struct hs_buf b = { 0 };
+        r = hs_tpl_expand(&h->cancel_body, xs, HS_ENC_JSON, &b);
+        bool ok = r >= 0 && hs_json_check(b.p ? b.p : "", b.len) == 0;
+        free(b.p);
+        if (r < 0)
+            return r;
+        if (!ok)
+            hs_bad(h, nbad, "'cancel_body' is not JSON once its placeholders are filled");
+    }
+    if (hs_success_parse(h->host->setting_str(h->inst, "cancel_success"), &h->cancel_success, err,
+                         sizeof(err)) < 0)
+        hs_bad(h, nbad, "'cancel_success': %s", err);
+    return 0;
 }
 
 /*
@@ -1346,7 +1725,8 @@ static int hs_init(struct cz_instance *inst, const struct cz_host *host, void **
     if (h->json && h->query_body)
         hs_bad(h, &nbad, "method GET takes a form body (the URL's query), not json");
     static const char known[] = "known: to, text, from, idempotency_key, attempt_id, "
-                                "debtor_id, locale, status_url";
+                                "debtor_id, locale, status_url, name, brief, brief_text, "
+                                "window_start, window_end";
     if ((r = hs_tpl_compile(url, &h->url, bad)) == -EINVAL)
         hs_bad(h, &nbad, "unknown placeholder '{%s}' in 'url' (%s)", bad, known);
     else if (r < 0)
@@ -1360,6 +1740,7 @@ static int hs_init(struct cz_instance *inst, const struct cz_host *host, void **
         const char *xs[HS_V_MAX_];
         for (int i = 0; i < HS_V_MAX_; i++)
             xs[i] = "x";
+        xs[HS_V_BRIEF] = "{}"; /* spliced as it is: an object */
         struct hs_buf b = { 0 };
         r = hs_tpl_expand(&h->body, xs, HS_ENC_JSON, &b);
         bool ok = r >= 0 && hs_json_check(b.p ? b.p : "", b.len) == 0;
@@ -1372,8 +1753,9 @@ static int hs_init(struct cz_instance *inst, const struct cz_host *host, void **
     }
     if (h->body.src && h->url.src && !((h->body.uses | h->url.uses) & 1u << HS_V_TO))
         hs_bad(h, &nbad, "neither 'body' nor 'url' uses {to}");
-    if (h->body.src && !(h->body.uses & 1u << HS_V_TEXT))
-        hs_bad(h, &nbad, "'body' does not use {text}");
+    if (h->body.src && !(h->body.uses & (1u << HS_V_TEXT | 1u << HS_V_BRIEF |
+                                         1u << HS_V_BRIEF_TEXT)))
+        hs_bad(h, &nbad, "'body' does not use {text} (a dialer's: {brief} or {brief_text})");
     if (hs_opt(h, "headers") &&
         (r = hs_headers_parse(h, hs_opt(h, "headers"), err, sizeof(err))) < 0) {
         if (r != -EINVAL)
@@ -1458,6 +1840,15 @@ static int hs_init(struct cz_instance *inst, const struct cz_host *host, void **
         }
         *rhas[i] = true;
     }
+    unsigned uses = h->url.uses | h->body.uses;
+    for (size_t i = 0; i < h->nheaders; i++)
+        uses |= h->headers[i].value.uses;
+    if (uses & 1u << HS_V_PROVIDER_ID)
+        hs_bad(h, &nbad, "{provider_id} is known only to 'cancel_url' and 'cancel_body'");
+    h->needs_text = uses & 1u << HS_V_TEXT;
+    h->input_uses = uses & HS_V_INPUT_BITS;
+    if ((r = hs_cancel_init(h, &nbad)) < 0)
+        goto oom;
     if (nbad) {
         hs_free(h);
         return -EINVAL;
@@ -1491,7 +1882,8 @@ static int hs_build(struct hs_chan *h, const struct cz_job *job, struct hs_req *
     size_t hoff[HS_HEADERS_MAX];
     int r = 0;
 
-    if (!job->address || !*job->address || !job->text)
+    if (!job->address || !*job->address ||
+        (!job->text && (h->needs_text || job->kind == CZ_KIND_SMS)))
         return -EINVAL;
     url->len = body->len = hv->len = su->len = 0;
     snprintf(id, sizeof(id), "%lld", (long long)job->attempt_id);
@@ -1500,6 +1892,8 @@ static int hs_build(struct hs_chan *h, const struct cz_job *job, struct hs_req *
                           (r = hs_buf_str(su, h->status_tail)) < 0))
         return r;
     hs_values(h, job, id, h->status_url ? su->p : NULL, vals);
+    if (h->input_uses && (r = hs_input_values(h, job, vals)) < 0)
+        return r;
     r = hs_tpl_expand(&h->body, vals, h->json ? HS_ENC_JSON : HS_ENC_URL, body);
     if (r >= 0)
         r = hs_tpl_expand(&h->url, vals, HS_ENC_URL, url);
@@ -1564,10 +1958,17 @@ static int hs_send(void *state, const struct cz_job *job, struct cz_send *send)
         return r;
     q->h = h;
     q->send = send;
+    if (h->cancel && job->not_after > h->host->wall_ms() / 1000 &&
+        (r = hs_expiry_new(h, job, &q->x)) < 0) {
+        free(q);
+        return r;
+    }
     if (h->inflight < h->max_inflight && !h->wait) {
         r = hs_start(h, q);
-        if (r < 0)
+        if (r < 0) {
+            hs_expiry_free(q->x);
             free(q);
+        }
         return r;
     }
     if (h->wait_tail)
@@ -1580,6 +1981,14 @@ static int hs_send(void *state, const struct cz_job *job, struct cz_send *send)
 
 static void hs_shutdown(void *state)
 {
+    struct hs_chan *h = state;
+    int armed = 0;
+    for (struct hs_expiry *x = h ? h->expiries : NULL; x; x = x->next)
+        armed += x->timer != NULL || x->in_http;
+    if (armed)
+        h->host->log(h->inst, CZ_LOG_WARNING,
+                     "%d lead(s) stay with the dialer past shutdown: their withdrawal at "
+                     "window close is lost (see plugins/http-sms/README.md)", armed);
     hs_free(state);
 }
 
@@ -1587,8 +1996,8 @@ const struct cz_channel_plugin cz_channel_plugin = {
     .abi_major = CZ_PLUGIN_ABI_MAJOR,
     .abi_minor = 1,
     .name = "http-sms",
-    .description = "SMS through an HTTP provider described by a profile in the settings",
-    .kinds = CZ_KIND_BIT(CZ_KIND_SMS),
+    .description = "SMS (or dialer leads) through an HTTP API described by a profile",
+    .kinds = CZ_KIND_BIT(CZ_KIND_SMS) | CZ_KIND_BIT(CZ_KIND_CALL),
     .settings = hs_settings,
     .init = hs_init,
     .send = hs_send,

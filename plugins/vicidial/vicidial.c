@@ -3,6 +3,9 @@
  * attempt to a VICIdial dialer as a lead, through its non-agent API
  * (non_agent_api.php, HTTP GET, text replies), and takes the lead out of
  * the hopper again when the attempt's legal window closes unanswered.
+ * The agent brief the daily run puts in a call's inputs (docs/brief.md)
+ * goes into `comments` (its compact line) and, with custom_fields, whole
+ * into the list's custom fields.
  * Built into cadenza through the same descriptor an external plugin
  * exports; it includes only cadenza-plugin.h, so its buffer, URL encoder
  * and JSON reader are its own.  plugins/vicidial/README.md is the
@@ -53,6 +56,9 @@
  *  6. Every vd_call and vd_expiry is on the instance's lists until freed;
  *     shutdown frees them all (the host cancels their timers and HTTP
  *     requests without callbacks).
+ *  7. With custom_fields, each brief field's value is at most
+ *     custom_field_max bytes, never cut inside a UTF-8 sequence, and the
+ *     fields never take the add_lead URL past VD_URL_MAX.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -69,6 +75,9 @@
 #define VD_EXPIRY_RETRY_MS 10000
 #define VD_JSON_DEPTH 32
 #define VD_INPUT_MAX 512 /* longest input value read from inputs_json */
+#define VD_FIELD_MAX 4096 /* longest brief field read from inputs_json */
+#define VD_LABEL_MAX 50   /* VICIdial's custom field labels */
+#define VD_URL_MAX 8000   /* custom fields stop before an add_lead URL this long */
 
 static const struct cz_setting vd_settings[] = {
     { "url", CZ_SETTING_STRING, NULL, 0, 0, NULL, true,
@@ -100,6 +109,12 @@ static const struct cz_setting vd_settings[] = {
       "remove the lead from the hopper when the attempt's window closes" },
     { "expire_status", CZ_SETTING_STRING, NULL, 0, 0, NULL, false,
       "status set on a lead removed at window close (1-6 letters), none by default" },
+    { "custom_fields", CZ_SETTING_BOOL, "false", 0, 0, NULL, false,
+      "send the whole agent brief in custom fields (the list must define them)" },
+    { "custom_field_prefix", CZ_SETTING_STRING, "cz_", 0, 0, NULL, false,
+      "prefix of the custom field labels: cz_balance, cz_offers, ..." },
+    { "custom_field_max", CZ_SETTING_INT, "255", 16, 65535, NULL, false,
+      "longest custom field value in bytes (cut at a character boundary)" },
     { "timeout_ms", CZ_SETTING_INT, "10000", 100, 120000, NULL, false,
       "the whole HTTP exchange" },
     { "max_inflight", CZ_SETTING_INT, "64", 1, 10000, NULL, false,
@@ -511,6 +526,72 @@ static int json_get(const char *json, const char *key, char *out, size_t max)
     }
 }
 
+/*
+ * Call fn(ctx, name, value) for each member of the object under top-level
+ * key `key` whose value is a string (decoded; longer than VD_FIELD_MAX
+ * bytes or a name longer than VD_LABEL_MAX: skipped), in order.  0 (also
+ * when there is no such object), fn's value when < 0, or -EINVAL when json
+ * is not one valid object.  Does not block.
+ */
+static int json_each_string(const char *json, const char *key,
+                            int (*fn)(void *ctx, const char *name, const char *value),
+                            void *ctx)
+{
+    struct jr j = { json, json + strlen(json) };
+    int r = jr_skip(&j, 0);
+    if (r < 0)
+        return r;
+    jr_ws(&j);
+    if (j.p != j.end)
+        return -EINVAL;
+    j.p = json;
+    jr_ws(&j);
+    if (*j.p != '{')
+        return -EINVAL;
+    j.p++;
+    char name[VD_LABEL_MAX + 1], *val = malloc(VD_FIELD_MAX);
+    if (!val)
+        return -ENOMEM;
+    bool inside = false; /* walking the members of key's object */
+    for (;;) {
+        jr_ws(&j);
+        if (*j.p == '}')
+            break; /* the end of the document, or of key's object: one is walked */
+        const char *ks = j.p;
+        r = jr_string(&j, name, sizeof(name));
+        bool long_name = r == -E2BIG;
+        if (long_name) {
+            j.p = ks;
+            (void)jr_string(&j, NULL, 0);
+        }
+        jr_ws(&j);
+        j.p++; /* ':' (validated above) */
+        jr_ws(&j);
+        if (!inside && !long_name && strcmp(name, key) == 0 && *j.p == '{') {
+            inside = true;
+            j.p++;
+            continue;
+        }
+        if (inside && !long_name && *j.p == '"') {
+            const char *vs = j.p;
+            if (jr_string(&j, val, VD_FIELD_MAX) == 0) {
+                if ((r = fn(ctx, name, val)) < 0)
+                    break;
+            } else {
+                j.p = vs;
+                (void)jr_string(&j, NULL, 0);
+            }
+        } else
+            (void)jr_skip(&j, 1);
+        r = 0;
+        jr_ws(&j);
+        if (*j.p == ',')
+            j.p++;
+    }
+    free(val);
+    return r < 0 ? r : 0;
+}
+
 /* ---- the agent brief (pure) ------------------------------------------------ */
 
 /* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil). */
@@ -568,6 +649,11 @@ static int vd_brief(const char *inputs_json, const char *locale, int64_t today_d
     int r = 0;
     const char *in = inputs_json ? inputs_json : "{}";
 
+    /* the daily run's own compact brief (docs/brief.md) when the job has one */
+    if (json_get(in, "brief_text", v, sizeof(v)) > 0 && *v) {
+        r = brief_add(&b, v);
+        goto done;
+    }
     if (json_get(in, "name", v, sizeof(v)) > 0 && *v) {
         if (locale && *locale)
             snprintf(f, sizeof(f), "%s (%s)", v, locale);
@@ -604,6 +690,7 @@ static int vd_brief(const char *inputs_json, const char *locale, int64_t today_d
             snprintf(f, sizeof(f), "%s %s", extra[i][1], v);
             r = brief_add(&b, f);
         }
+done:
     if (r < 0) {
         free(b.buf);
         return r;
@@ -614,6 +701,72 @@ static int vd_brief(const char *inputs_json, const char *locale, int64_t today_d
     out[n] = 0;
     free(b.buf);
     return 0;
+}
+
+/*
+ * The whole agent brief as custom fields: each member of the inputs'
+ * brief_fields object becomes the parameter PREFIX+name (VICIdial takes a
+ * custom field by its label), its text filtered as the comments are and
+ * cut to max bytes at a character boundary; empty ones are left out, and
+ * so is any field that would take the URL past VD_URL_MAX (Apache refuses
+ * request lines longer than about 8 KB).  custom_fields=Y comes first.
+ */
+struct vd_fields {
+    struct buf *b;
+    const char *prefix;
+    size_t max;
+    int added, dropped;
+};
+
+static int vd_field_add(void *ctx, const char *name, const char *value)
+{
+    struct vd_fields *f = ctx;
+    char label[VD_LABEL_MAX + 1];
+    if ((size_t)snprintf(label, sizeof(label), "%s%s", f->prefix, name) >= sizeof(label))
+        return 0;
+    for (const char *c = label; *c; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+              *c == '_'))
+            return 0;
+    struct buf v = { 0 };
+    int r = 0;
+    for (const char *p = value; *p && r >= 0; p++) {
+        unsigned char ch = (unsigned char)*p;
+        if (ch < 0x20 || ch == '\'' || ch == '"' || ch == '&' || ch == '\\' || ch == 0x7f)
+            continue;
+        r = buf_add(&v, p, 1);
+    }
+    if (r >= 0 && v.len) {
+        v.len = utf8_cut(v.buf, v.len, f->max);
+        v.buf[v.len] = 0;
+        size_t mark = f->b->len;
+        r = url_add_param(f->b, label, v.buf);
+        if (r >= 0 && f->b->len > VD_URL_MAX) {
+            f->b->len = mark; /* this one does not fit */
+            f->b->buf[mark] = 0;
+            f->dropped++;
+        } else if (r >= 0)
+            f->added++;
+    }
+    free(v.buf);
+    return r;
+}
+
+/* Append custom_fields=Y and the brief's fields to the add_lead URL b. */
+static int vd_add_fields(struct buf *b, const char *inputs_json, const char *prefix, size_t max,
+                         int *ret_dropped)
+{
+    size_t mark = b->len;
+    struct vd_fields f = { b, prefix, max, 0, 0 };
+    int r = url_add_param(b, "custom_fields", "Y");
+    if (r >= 0)
+        r = json_each_string(inputs_json ? inputs_json : "{}", "brief_fields", vd_field_add, &f);
+    if (!f.added) { /* no brief: no custom_fields=Y either */
+        b->len = mark;
+        b->buf[mark] = 0;
+    }
+    *ret_dropped = f.dropped;
+    return r == -EINVAL ? 0 : r;
 }
 
 /*
@@ -683,6 +836,7 @@ struct vd_reply {
     char line[VD_ERR_MAX]; /* the deciding line, for errors and logs */
     int notices;          /* NOTICE: lines seen */
     bool hopper_refused;  /* NOTICE: ... NOT ADDED TO HOPPER (outside local time...) */
+    char fields_refused[VD_ERR_MAX]; /* NOTICE: add_lead CUSTOM FIELDS NOT ADDED ..., or "" */
 };
 
 /* Field i (0-based) of the '|'-separated data after " - " on line [s, e), into out[24]. */
@@ -762,6 +916,13 @@ static void vd_reply_parse(const char *body, size_t len, const char *vlc, struct
                 removed = true;
             else if (line_has(s, e, "NOT ADDED TO HOPPER"))
                 ret->hopper_refused = true;
+            else if (line_has(s, e, "CUSTOM FIELDS NOT ADDED")) {
+                size_t n = utf8_cut(s, (size_t)(e - s), sizeof(ret->fields_refused) - 1);
+                while (n && (s[n - 1] == '\r' || s[n - 1] == ' '))
+                    n--;
+                memcpy(ret->fields_refused, s, n);
+                ret->fields_refused[n] = 0;
+            }
             if (!decided) {
                 decided = s;
                 decided_end = e;
@@ -878,6 +1039,9 @@ struct vd_chan {
     bool add_to_hopper, local_time_check, expire, priority_from_input;
     int64_t priority, timeout_ms, max_inflight, inflight;
     bool auth_logged;
+    bool custom_fields, fields_logged, url_logged; /* the brief in custom fields */
+    const char *field_prefix;
+    int64_t field_max;
     struct vd_call *calls;
     struct vd_expiry *expiries;
 };
@@ -1070,6 +1234,14 @@ static void vd_on_reply(void *userdata, const struct cz_http_response *res)
     if (rp.notices && rp.cls == VD_ADDED)
         c->host->log(c->inst, CZ_LOG_DEBUG, "attempt %lld: %d notice(s) with the new lead",
                      (long long)k->attempt_id, rp.notices);
+    if (rp.fields_refused[0] && rp.cls == VD_ADDED && !c->fields_logged) {
+        /* the lead is in: only the brief's custom fields are missing */
+        c->host->log(c->inst, CZ_LOG_WARNING,
+                     "VICIdial stored the lead without the brief's custom fields (%s): define "
+                     "the %s* fields on list %s, or set custom_fields: false; logged once",
+                     rp.fields_refused, c->field_prefix, c->list_id);
+        c->fields_logged = true;
+    }
     if (rp.hopper_refused && rp.cls == VD_ADDED && c->add_to_hopper)
         /* the campaign's own loader may dial it later, within its call times */
         c->host->log(c->inst, CZ_LOG_NOTICE,
@@ -1246,6 +1418,9 @@ static int vd_init(struct cz_instance *inst, const struct cz_host *host, void **
     c->priority_from_input = strcmp(host->setting_str(inst, "hopper_priority_from"), "input") == 0;
     c->timeout_ms = host->setting_int(inst, "timeout_ms");
     c->max_inflight = host->setting_int(inst, "max_inflight");
+    c->custom_fields = host->setting_bool(inst, "custom_fields");
+    c->field_prefix = host->setting_str(inst, "custom_field_prefix");
+    c->field_max = host->setting_int(inst, "custom_field_max");
 
     const char *why = NULL;
     if (strncmp(c->url, "http://", 7) != 0 && strncmp(c->url, "https://", 8) != 0)
@@ -1261,6 +1436,10 @@ static int vd_init(struct cz_instance *inst, const struct cz_host *host, void **
     else if (c->expire_status && (strlen(c->expire_status) < 1 || strlen(c->expire_status) > 6 ||
                                   strpbrk(c->expire_status, " &'\"%")))
         why = "expire_status must be 1 to 6 characters without spaces or punctuation";
+    else if (strlen(c->field_prefix) > 20 ||
+             strspn(c->field_prefix, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                     "0123456789_") != strlen(c->field_prefix))
+        why = "custom_field_prefix must be at most 20 letters, digits or '_'";
     if (why) {
         host->log(inst, CZ_LOG_ERROR, "%s", why);
         free(c);
@@ -1332,9 +1511,19 @@ static char *vd_add_url(struct vd_chan *c, const struct cz_job *job, const char 
         r = url_add_param(&b, "last_name", last);
     if (r >= 0 && *comments)
         r = url_add_param(&b, "comments", comments);
+    int dropped = 0;
+    if (r >= 0 && c->custom_fields)
+        r = vd_add_fields(&b, job->inputs_json, c->field_prefix, (size_t)c->field_max, &dropped);
     if (r < 0) {
         free(b.buf);
         return NULL;
+    }
+    if (dropped && !c->url_logged) {
+        c->host->log(c->inst, CZ_LOG_WARNING,
+                     "attempt %lld: %d custom field(s) left out to keep the request under %d "
+                     "bytes; lower custom_field_max; logged once", (long long)job->attempt_id,
+                     dropped, VD_URL_MAX);
+        c->url_logged = true;
     }
     return b.buf;
 }

@@ -159,6 +159,67 @@ static void test_brief(void)
     CHECK_INT(strlen(out), 255);
 }
 
+/* The daily run's brief: its compact line in comments, its fields as custom fields. */
+static void test_brief_fields(void)
+{
+    char out[VD_COMMENTS_MAX + 1];
+    static const char in[] =
+        "{\"name\":\"Ana\",\"amount\":\"1.00\",\"tier\":\"late\","
+        "\"brief\":{\"debtor\":\"D1\"},"
+        "\"brief_fields\":{\"debtor\":\"D1\",\"name\":\"Ana O'Brien \\\"A\\\"\","
+        "\"dpd\":\"15\",\"flags\":\"\",\"nested\":{\"x\":\"y\"},\"n\":3,"
+        "\"script\":\"Slow down & check understanding\\nthen offer\","
+        "\"offers\":\"payment plan of up to 6 instalments (from 205.76 EUR each)\"},"
+        "\"brief_text\":\"Ana (es-ES) | owes 1234.56 EUR | DO NOT COLLECT (dispute)\"}";
+    CHECK_INT(vd_brief(in, NULL, TODAY, out), 0);
+    CHECK_STR(out, "Ana (es-ES) | owes 1234.56 EUR | DO NOT COLLECT (dispute)");
+
+    struct buf b = { 0 };
+    int dropped = -1;
+    CHECK_INT(buf_adds(&b, "http://h/api.php?function=add_lead"), 0);
+    CHECK_INT(vd_add_fields(&b, in, "cz_", 20, &dropped), 0);
+    CHECK_STR(b.buf, "http://h/api.php?function=add_lead&custom_fields=Y&cz_debtor=D1"
+                     "&cz_name=Ana+OBrien+A&cz_dpd=15&cz_script=Slow+down++check+und"
+                     "&cz_offers=payment+plan+of+up+t");
+    CHECK_INT(dropped, 0);
+    free(b.buf);
+    /* no brief_fields (or inputs that are not JSON): nothing, not even custom_fields=Y */
+    b = (struct buf){ 0 };
+    CHECK_INT(buf_adds(&b, "http://h/x?a=1"), 0);
+    CHECK_INT(vd_add_fields(&b, "{\"name\":\"x\"}", "cz_", 255, &dropped), 0);
+    CHECK_INT(vd_add_fields(&b, "not json", "cz_", 255, &dropped), 0);
+    CHECK_INT(vd_add_fields(&b, NULL, "cz_", 255, &dropped), 0);
+    CHECK_STR(b.buf, "http://h/x?a=1");
+    free(b.buf);
+    /* a value cut inside a 2-byte letter keeps the letter out; a label too long is skipped */
+    b = (struct buf){ 0 };
+    CHECK_INT(buf_adds(&b, "u?f=1"), 0);
+    CHECK_INT(vd_add_fields(&b, "{\"brief_fields\":{\"name\":\"ab\\u00e9\\u00e9\","
+                                "\"a_name_far_too_long_for_a_vicidial_custom_field_label\":\"x\"}}",
+                            "cz_", 3, &dropped), 0);
+    CHECK_STR(b.buf, "u?f=1&custom_fields=Y&cz_name=ab");
+    free(b.buf);
+    /* fields that would take the URL past VD_URL_MAX are left out, counted */
+    char *big = malloc(12000);
+    size_t n = (size_t)snprintf(big, 12000, "{\"brief_fields\":{");
+    for (int k = 0; k < 3; k++) {
+        n += (size_t)snprintf(big + n, 12000 - n, "%s\"%c\":\"", k ? "," : "", 'a' + k);
+        memset(big + n, 'x' + k, 3000);
+        n += 3000;
+        big[n++] = '"';
+    }
+    snprintf(big + n, 12000 - n, "}}");
+    b = (struct buf){ 0 };
+    CHECK_INT(buf_adds(&b, "u?f=1"), 0);
+    CHECK_INT(vd_add_fields(&b, big, "cz_", 65535, &dropped), 0);
+    CHECK(b.len <= VD_URL_MAX);
+    CHECK(strstr(b.buf, "&cz_a=xxx") && strstr(b.buf, "&cz_b=yyy"));
+    CHECK(strstr(b.buf, "&cz_c=") == NULL);
+    CHECK_INT(dropped, 1);
+    free(b.buf);
+    free(big);
+}
+
 static void test_names(void)
 {
     char f[VD_NAME_MAX + 1], l[VD_NAME_MAX + 1];
@@ -227,6 +288,9 @@ static void test_replies(void)
     CHECK_INT(r.notices, 2);
     CHECK(r.hopper_refused);
     CHECK_STR(r.line, "SUCCESS: add_lead LEAD HAS BEEN ADDED - 1|6666|999|5|-4");
+    CHECK_STR(r.fields_refused, "NOTICE: add_lead CUSTOM FIELDS NOT ADDED, NO FIELDS DEFINED - "
+                                "1|1234|101");
+    CHECK_STR(in_hopper.fields_refused, "");
     /* a SUCCESS without a lead id is not one we can use */
     check_reply("SUCCESS: add_lead LEAD HAS BEEN ADDED - 7275551111|6666|999\n", NULL,
                 VD_UNRECOGNISED, NULL);
@@ -291,5 +355,6 @@ static void test_replies(void)
 }
 
 TEST_MAIN({ "vlc", test_vlc }, { "national", test_national }, { "json", test_json },
-          { "utf8_cut", test_utf8_cut }, { "brief", test_brief }, { "names", test_names },
+          { "utf8_cut", test_utf8_cut }, { "brief", test_brief },
+          { "brief_fields", test_brief_fields }, { "names", test_names },
           { "url", test_url }, { "replies", test_replies })

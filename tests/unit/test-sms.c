@@ -874,10 +874,218 @@ static void test_http_sms_init_errors(void)
     fh_reset(hs_settings, NULL);
 }
 
+/* ---- the dialer profile (plugins/http-sms/profiles/json-dialer.yaml) ---------- */
+
+/* A host of ABI 1.2 with timers and a wall clock the test sets. */
+static struct {
+    cz_timer_fn cb[4];
+    void *ud[4];
+    int64_t ms[4];
+    int n, cancelled;
+    int64_t wall;
+} ft;
+
+static struct cz_timer *ft_add(struct cz_instance *inst, int64_t ms, cz_timer_fn cb, void *ud)
+{
+    if (ft.n == 4)
+        return NULL;
+    ft.cb[ft.n] = cb;
+    ft.ud[ft.n] = ud;
+    ft.ms[ft.n] = ms;
+    return (struct cz_timer *)(uintptr_t)(0x100 + ft.n++);
+}
+
+static void ft_cancel(struct cz_timer *t)
+{
+    ft.cancelled++;
+}
+
+static int64_t ft_wall(void)
+{
+    return ft.wall;
+}
+
+static bool fh_bool(struct cz_instance *inst, const char *key)
+{
+    const char *v = fh_str(inst, key);
+    return v && strcmp(v, "true") == 0;
+}
+
+static const struct cz_host fh_host12 = {
+    .abi_major = CZ_PLUGIN_ABI_MAJOR,
+    .abi_minor = 2,
+    .log = fh_log,
+    .logv = fh_logv,
+    .instance_name = fh_name,
+    .setting_str = fh_str,
+    .setting_int = fh_int,
+    .setting_bool = fh_bool,
+    .setting_set = fh_set,
+    .complete = fh_complete,
+    .timer_add = ft_add,
+    .timer_cancel = ft_cancel,
+    .wall_ms = ft_wall,
+    .http = fh_http,
+};
+
+static const char *const dialer_settings[] = {
+    "url", "https://dialer.example/api/v1/campaigns/collect/leads",
+    "auth", "bearer", "token", "tk-9", "body_format", "json",
+    "headers", "Idempotency-Key: {idempotency_key}",
+    "body", "{\"phone\":{to},\"reference\":{attempt_id},\"customer\":{debtor_id},"
+            "\"name\":{name},\"call_from\":{window_start},\"call_until\":{window_end},"
+            "\"agent_note\":{brief_text},\"brief\":{brief}}",
+    "success", "http 2xx", "id_pointer", "/lead/id", "code_pointer", "/error/code",
+    "error_pointer", "/error/message",
+    "rules", "code dnc = opted_out; code invalid_number = invalid_address; http 429 = retry",
+    "cancel_url", "https://dialer.example/api/v1/campaigns/collect/leads/{provider_id}",
+    "cancel_method", "DELETE", "cancel_success", "http 2xx", NULL,
+};
+
+static void test_http_dialer(void)
+{
+    void *state = NULL;
+    memset(&ft, 0, sizeof(ft));
+    ft.wall = 1796634000000; /* 2026-12-07T09:00:00Z */
+    fh_reset(hs_settings, dialer_settings);
+    CHECK_INT(hs_init(FH_INST, &fh_host12, &state), 0);
+    struct cz_job j = {
+        .attempt_id = 501, .idempotency_key = "2026-12-07:D7:1", .debtor_id = "D7",
+        .instance = "dialer", .kind = CZ_KIND_CALL, .address = "+34600111222",
+        .inputs_json = "{\"name\":\"Ana \\\"A\\\" Pe\\u00f1a\",\"amount\":\"10.00\","
+                       "\"brief\":{\"debtor\":\"D7\",\"offers\":[{\"offer\":\"fee_waiver\"}]},"
+                       "\"brief_fields\":{\"dpd\":\"15\"},\"brief_text\":\"Ana | owes 10.00 EUR\"}",
+        .not_before = 1796634000, .not_after = 1796637600,
+    };
+    CHECK_INT(hs_send(state, &j, FH_SEND(1)), 0); /* a call needs no text */
+    CHECK_INT(fh.nreq, 1);
+    CHECK_STR(fh.req[0].method, "POST");
+    CHECK_STR(fh.req[0].body,
+              "{\"phone\":\"+34600111222\",\"reference\":\"501\",\"customer\":\"D7\","
+              "\"name\":\"Ana \\\"A\\\" Peña\",\"call_from\":\"2026-12-07T09:00:00Z\","
+              "\"call_until\":\"2026-12-07T10:00:00Z\",\"agent_note\":\"Ana | owes 10.00 EUR\","
+              "\"brief\":{\"debtor\":\"D7\",\"offers\":[{\"offer\":\"fee_waiver\"}]}}");
+    CHECK_STR(fh.req[0].headers, "Content-Type: application/json\n"
+                                 "Idempotency-Key: 2026-12-07:D7:1\nAuthorization: Bearer tk-9\n");
+    fh_answer(0, 201, "{\"lead\":{\"id\":\"L-77\",\"state\":\"queued\"}}", 0);
+    CHECK_INT(fh.res[0].status, CZ_SEND_OK);
+    CHECK_STR(fh.res[0].provider_id, "L-77");
+    /* the withdrawal waits for the window's end */
+    CHECK_INT(ft.n, 1);
+    CHECK_INT(ft.ms[0], 3600000);
+
+    /* a lead without a brief: null members; the dialer says do-not-call */
+    j.attempt_id = 502;
+    j.inputs_json = "{\"amount\":\"10.00\",\"brief\":\"not an object\"}";
+    CHECK_INT(hs_send(state, &j, FH_SEND(2)), 0);
+    CHECK(strstr(fh.req[1].body, "\"name\":null,") != NULL);
+    CHECK(strstr(fh.req[1].body, "\"agent_note\":null,\"brief\":null}") != NULL);
+    fh_answer(1, 409, "{\"error\":{\"code\":\"dnc\",\"message\":\"on the do-not-call list\"}}",
+              0);
+    CHECK_INT(fh.res[1].status, CZ_SEND_OPTED_OUT);
+    CHECK_STR(fh.res[1].error, "HTTP 409 code dnc: on the do-not-call list");
+    CHECK_INT(ft.n, 1); /* nothing to withdraw */
+
+    /* the window closes: DELETE the lead; 204 withdrawn */
+    ft.cb[0](ft.ud[0]);
+    CHECK_INT(fh.nreq, 3);
+    CHECK_STR(fh.req[2].method, "DELETE");
+    CHECK_STR(fh.req[2].url, "https://dialer.example/api/v1/campaigns/collect/leads/L-77");
+    CHECK(fh.req[2].body == NULL);
+    CHECK(strstr(fh.req[2].headers, "Authorization: Bearer tk-9\n") != NULL);
+    fh_answer(2, 204, "", 0);
+    CHECK(strstr(fh.log, "lead L-77 (attempt 501) withdrawn undialled") != NULL);
+
+    /* another lead, dialled already when its window closes: 409, left alone */
+    j.attempt_id = 503;
+    CHECK_INT(hs_send(state, &j, FH_SEND(3)), 0);
+    fh_answer(3, 200, "{\"lead\":{\"id\":\"L-78\"}}", 0);
+    CHECK_INT(ft.n, 2);
+    ft.cb[1](ft.ud[1]);
+    fh_answer(4, 503, "busy", 0); /* retried 10 s later */
+    CHECK_INT(ft.n, 3);
+    CHECK_INT(ft.ms[2], 10000);
+    ft.cb[2](ft.ud[2]);
+    fh_answer(5, 409, "{\"error\":{\"code\":\"dialled\"}}", 0);
+    CHECK(strstr(fh.log, "lead L-78 (attempt 503) not withdrawn at window close (HTTP 409)") !=
+          NULL);
+
+    /* a window that closed already arms nothing; one still open at shutdown is counted */
+    j.attempt_id = 504;
+    j.not_after = 1796633000;
+    CHECK_INT(hs_send(state, &j, FH_SEND(4)), 0);
+    fh_answer(6, 201, "{\"lead\":{\"id\":\"L-79\"}}", 0);
+    CHECK_INT(ft.n, 3);
+    j.attempt_id = 505;
+    j.not_after = 1796637600;
+    CHECK_INT(hs_send(state, &j, FH_SEND(5)), 0);
+    fh_answer(7, 201, "{\"lead\":{\"id\":\"L-80\"}}", 0);
+    CHECK_INT(ft.n, 4);
+    fh.nlog = 0;
+    hs_shutdown(state);
+    CHECK_INT(fh.nlog, 1);
+    CHECK(strstr(fh.log, "1 lead(s) stay with the dialer past shutdown") != NULL);
+    fh_reset(hs_settings, NULL);
+
+    /* an older host (ABI 1.1) has no not_before: the window starts now */
+    fh_reset(hs_settings, dialer_settings);
+    CHECK_INT(hs_init(FH_INST, &fh_host12, &state), 0);
+    struct cz_host old = fh_host12;
+    old.abi_minor = 1;
+    ((struct hs_chan *)state)->host = &old;
+    ft.wall = 1796634123000;
+    j.attempt_id = 506;
+    CHECK_INT(hs_send(state, &j, FH_SEND(6)), 0);
+    CHECK(strstr(fh.req[0].body, "\"call_from\":\"2026-12-07T09:02:03Z\"") != NULL);
+    fh_fail(0, -ECONNREFUSED, "refused");
+    hs_shutdown(state);
+    fh_reset(hs_settings, NULL);
+}
+
+static void test_http_dialer_init_errors(void)
+{
+    static const struct {
+        const char *const settings[12];
+        const char *log;
+    } cases[] = {
+        { { "url", "http://x/", "body", "t={to}&n={name}", NULL },
+          "'body' does not use {text} (a dialer's: {brief} or {brief_text})" },
+        { { "url", "http://x/", "body", "t={to}&b={brief}&p={provider_id}", NULL },
+          "{provider_id} is known only to 'cancel_url' and 'cancel_body'" },
+        { { "url", "http://x/", "body", "t={to}&b={brief}", "cancel_url",
+            "http://x/{attempt_id}/{text}", NULL },
+          "'cancel_url' may use only {provider_id}" },
+        { { "url", "http://x/", "body", "t={to}&b={brief}", "cancel_url", "http://x/l", NULL },
+          "'cancel_url' and 'cancel_body' name no lead" },
+        { { "url", "http://x/", "body", "t={to}&b={brief}", "cancel_url",
+            "http://x/{provider_id}", NULL },
+          "{provider_id} needs 'id_pointer' or 'id_regex'" },
+        { { "url", "http://x/", "body", "t={to}&b={brief}", "cancel_body", "id={attempt_id}",
+            NULL },
+          "'cancel_body' needs 'cancel_url'" },
+        { { "url", "http://x/", "body_format", "json", "body", "{\"b\":{brief}}", "cancel_url",
+            "ftp://x/{attempt_id}", NULL },
+          "'cancel_url' must start with http:// or https://" },
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        void *state = NULL;
+        fh_reset(hs_settings, cases[i].settings);
+        CHECK_INT(hs_init(FH_INST, &fh_host12, &state), -EINVAL);
+        if (!strstr(fh.log, cases[i].log)) {
+            fprintf(stderr, "dialer init case %zu: log '%s', expected '%s'\n", i, fh.log,
+                    cases[i].log);
+            test_failures++;
+        }
+    }
+    fh_reset(hs_settings, NULL);
+}
+
 TEST_MAIN({ "urlencode", test_urlencode }, { "gsm7", test_gsm7 },
           { "kannel_classify", test_kannel_classify }, { "kannel_send", test_kannel_send },
           { "json_valid", test_json_valid }, { "json_hostile", test_json_hostile },
-          { "json_pointer", test_json_pointer }, { "templates", test_templates },
+          { "json_pointer", test_json_pointer }, { "http_dialer", test_http_dialer },
+          { "http_dialer_init_errors", test_http_dialer_init_errors },
+          { "templates", test_templates },
           { "rules", test_rules }, { "classify", test_classify },
           { "http_sms_form", test_http_sms_form }, { "http_sms_json", test_http_sms_json },
           { "http_sms_init_errors", test_http_sms_init_errors })

@@ -507,5 +507,71 @@ static void test_balance_currency(void)
     config_free(c);
 }
 
-TEST_MAIN({ "balance_currency", test_balance_currency }, { "shipped", t_shipped }, { "match", t_match }, { "invalid-cases", t_invalid },
+
+/* offers: the strategy's block is every tier's default; a tier's keys refine it. */
+static void test_offers(void)
+{
+    static const char yaml[] =
+        "strategies:\n"
+        "  - name: late\n"
+        "    offers: { plan_max_instalments: 6, fee_waiver: true }\n"
+        "    windows:\n"
+        "      mon-fri: \"09:00-20:00\"\n"
+        "    no_contact:\n"
+        "      after_attempts: 3\n"
+        "      channels: [ { channel: email, template: anything, value: 1 } ]\n"
+        "    tiers:\n"
+        "      - name: a\n"
+        "        channels: [ { channel: email, template: anything, value: 1 } ]\n"
+        "        exit: [ { days_in_tier: 3 } ]\n"
+        "      - name: b\n"
+        "        channels: [ { channel: dialer, template: anything, value: 1 } ]\n"
+        "        offers: { plan_max_instalments: 0, move_due_date: true }\n"
+        "    variants:\n"
+        "      - { name: champion, weight: 50 }\n"
+        "      - name: own\n"
+        "        weight: 50\n"
+        "        tiers:\n"
+        "          - name: c\n"
+        "            channels: [ { channel: dialer, template: anything, value: 1 } ]\n"
+        "  - name: none\n"
+        "    priority: 5\n"
+        "    windows:\n"
+        "      mon-fri: \"09:00-20:00\"\n"
+        "    tiers:\n"
+        "      - name: x\n"
+        "        channels: [ { channel: email, template: anything, value: 1 } ]\n";
+    setup();
+    struct config *c = load_config(src("config/cadenza.yaml"));
+    CHECK(c);
+    if (!c)
+        return;
+    char *tdir = c->template_dir;
+    c->template_dir = NULL;
+    struct diags d = DIAGS_INIT;
+    struct strategy_set *s = NULL;
+    CHECK_INT(strategy_set_load_buffer(c, "mem.yaml", yaml, strlen(yaml), &s, &d), 0);
+    diags_print(&d, stderr);
+    CHECK(s && s->n == 2);
+    if (s && s->n == 2) {
+        const struct variant *v = &s->v[0].variants[0];
+        const struct tier_offers *a = &v->tiers[0].offers, *b = &v->tiers[1].offers;
+        CHECK_INT(a->plan_max_instalments, 6);
+        CHECK(a->fee_waiver && !a->move_due_date);
+        CHECK_INT(b->plan_max_instalments, 0); /* the tier takes the plan away */
+        CHECK(b->fee_waiver && b->move_due_date);
+        CHECK_INT(v->no_contact.tier.offers.plan_max_instalments, 6);
+        const struct tier_offers *o = &s->v[0].variants[1].tiers[0].offers;
+        CHECK_INT(o->plan_max_instalments, 6); /* a variant's own ladder: the strategy's */
+        CHECK(o->fee_waiver);
+        o = &s->v[1].variants[0].tiers[0].offers;
+        CHECK(o->plan_max_instalments == 0 && !o->fee_waiver && !o->move_due_date);
+    }
+    strategy_set_free(s);
+    diags_release(&d);
+    c->template_dir = tdir;
+    config_free(c);
+}
+
+TEST_MAIN({ "offers", test_offers }, { "balance_currency", test_balance_currency }, { "shipped", t_shipped }, { "match", t_match }, { "invalid-cases", t_invalid },
           { "buffer", t_buffer }, { "enums", test_enums })
