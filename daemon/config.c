@@ -37,6 +37,7 @@
 
 #include "cadenza-config.h"
 #include "config.h"
+#include "api.h"
 #include "link.h"
 #include "template.h"
 #include "plugin.h"
@@ -251,6 +252,7 @@ void config_free(struct config *c)
     free(c->default_country);
     free(c->default_locale);
     link_conf_free(c->links);
+    api_conf_free(c->api);
     for (size_t i = 0; i < c->nchannels; i++) {
         free(c->channels[i].name);
         free(c->channels[i].plugin);
@@ -536,7 +538,7 @@ static bool region_valid(const char *s, const char *cc)
 /* ---- cadenza.yaml --------------------------------------------------- */
 
 static const char *const top_keys[] = {
-    "store", "redis", "http", "defaults", "paths", "channels", "links", NULL,
+    "store", "redis", "http", "defaults", "paths", "channels", "links", "api", NULL,
 };
 static const char *const redis_keys[] = { "url", "prefix", "timeout", NULL };
 static const char *const http_keys[] = { "listen", NULL };
@@ -796,6 +798,10 @@ static void load_main(struct loader *l, const struct ynode *root)
     /* links: parsed by link.c (secrets, key ids, TTLs); docs/links.md */
     if ((v = ynode_get(root, "links")) && v->type != YNODE_NULL &&
         link_conf_load(v, c->dir, &c->links, l->d) == -ENOMEM)
+        l->oom = 1;
+    /* api: the outcome API's keys, parsed by api.c; docs/api.md */
+    if ((v = ynode_get(root, "api")) && v->type != YNODE_NULL &&
+        api_conf_load(v, c->dir, &c->api, l->d) == -ENOMEM)
         l->oom = 1;
 }
 

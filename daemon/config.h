@@ -20,6 +20,7 @@ struct plugin_settings;
 #include "ynode.h"
 
 struct link_conf;
+struct api_conf;
 struct template_rules;
 
 /* Channel kinds: codes stored in the database, append-only. */
@@ -123,6 +124,7 @@ struct config {
     char *default_country;  /* ISO 3166-1 alpha-2, or NULL (no default) */
     char *default_locale;   /* "en", "es", "en-GB": templates fall back to it */
     struct link_conf *links; /* the `links:` section (link.h), or NULL when absent */
+    struct api_conf *api;    /* the `api:` section (api.h), or NULL: no outcome API */
 
     struct channel_conf *channels;
     size_t nchannels;

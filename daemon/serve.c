@@ -26,6 +26,7 @@
 #include "serve.h"
 
 #include <errno.h>
+#include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <inttypes.h>
@@ -35,6 +36,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "api.h"
 #include "cli.h"
 #include "config.h"
 #include "curlm.h"
@@ -43,13 +45,20 @@
 #include "http.h"
 #include "log.h"
 #include "loop.h"
+#include "ingest.h"
 #include "metrics.h"
+#include "outcome.h"
 #include "store.h"
 #include "strategy.h"
 #include "worker.h"
+#include "writer.h"
 
-/* The configuration in force and everything loaded from it. */
+/*
+ * The configuration in force and everything loaded from it.  Requests in
+ * the writer hold a reference, so a reload never frees a set under them.
+ */
 struct serve_set {
+    int refs;
     struct config *cfg;
     struct strategy_set *strategies;
     struct worker_opts wopts; /* points at cfg */
@@ -65,6 +74,8 @@ struct serve {
     struct serve_set *next;     /* a reload waiting for the old worker to finish */
     struct worker *worker;
     struct drainer *drainer;    /* results into the store, in a thread of its own */
+    struct writer *writer;      /* the outcome API's store writes, in group commits */
+    uint64_t api_requests[6];   /* by answer: 200, 400, 401, 413/422, 503, other */
     bool stopping;
     int exit_code;
     int64_t started;            /* Unix seconds */
@@ -73,7 +84,7 @@ struct serve {
 
 static void set_free(struct serve_set *s)
 {
-    if (!s)
+    if (!s || --s->refs > 0)
         return;
     strategy_set_free(s->strategies);
     config_free(s->cfg);
@@ -88,6 +99,7 @@ static struct serve_set *set_load(const struct cli_ctx *ctx)
         log_error("out of memory");
         return NULL;
     }
+    s->refs = 1;
     if (cli_load_config(ctx, &s->cfg) != EXIT_OK) {
         free(s);
         return NULL;
@@ -297,6 +309,8 @@ static int worker_metrics(const struct worker *w, struct sbuf *b)
     return r;
 }
 
+static int api_metrics(struct serve *sv, struct sbuf *b);
+
 static int drain_metrics(struct drainer *d, struct sbuf *b)
 {
     struct drainer_stats st;
@@ -375,12 +389,229 @@ static void route_metrics(struct evhttp_request *req, const char *path, void *ud
     if (r >= 0)
         r = drain_metrics(sv->drainer, &b);
     if (r >= 0)
+        r = api_metrics(sv, &b);
+    if (r >= 0)
         r = http_metrics(sv->http, &b);
     if (r < 0)
         http_reply_error(req, 500, "out of memory");
     else
         http_reply(req, 200, "text/plain; version=0.0.4; charset=utf-8", b.buf, b.len);
     sbuf_release(&b);
+}
+
+/* ---- POST /v1/outcomes (docs/api.md) ----------------------------------- */
+
+/* One API request, from the loop to the writer and back. */
+struct api_req {
+    struct serve *sv;
+    struct evhttp_request *req;   /* NULL once the client went away */
+    struct serve_set *set;        /* a reference */
+    struct api_batch batch;
+    char **dedupe;                /* "api:<event id>" per record */
+    size_t stored, duplicates;
+    struct sbuf err;              /* the records' problems */
+};
+
+static void api_req_free(struct api_req *a)
+{
+    for (size_t i = 0; a->dedupe && i < a->batch.n; i++)
+        free(a->dedupe[i]);
+    free(a->dedupe);
+    api_batch_release(&a->batch);
+    sbuf_release(&a->err);
+    set_free(a->set);
+    free(a);
+}
+
+enum { API_200, API_400, API_401, API_422, API_503, API_OTHER };
+
+static void api_reply(struct serve *sv, struct evhttp_request *req, int code, const char *body)
+{
+    int k = code == 200 ? API_200 : code == 400 ? API_400 : code == 401 ? API_401
+          : code == 413 || code == 422 ? API_422 : code == 503 ? API_503 : API_OTHER;
+    sv->api_requests[k]++;
+    http_reply(req, code, "application/json", body, strlen(body));
+}
+
+static void api_error(struct serve *sv, struct evhttp_request *req, int code, const char *msg)
+{
+    struct sbuf b = SBUF_INIT;
+    if (sbuf_adds(&b, "{\"error\":") >= 0 && sbuf_add_json_str(&b, msg, strlen(msg)) >= 0 &&
+        sbuf_adds(&b, "}\n") >= 0)
+        api_reply(sv, req, code, b.buf);
+    else
+        api_reply(sv, req, 500, "{}\n");
+    sbuf_release(&b);
+}
+
+/* The client went away before the answer: forget its request. */
+static void api_conn_closed(struct evhttp_connection *conn, void *arg)
+{
+    struct api_req *a = arg;
+    (void)conn;
+    a->req = NULL;
+}
+
+/* In the writer thread: check and store every record, or none. */
+static int api_store(struct writer_ctx *c, void *arg)
+{
+    struct api_req *a = arg;
+    struct ingest_ctx *x = NULL;
+    struct ingest_prepared *p = calloc(a->batch.n, sizeof(*p));
+    struct store_outcome *o = calloc(a->batch.n, sizeof(*o));
+    uint8_t *added = calloc(a->batch.n, 1);
+    a->dedupe = calloc(a->batch.n, sizeof(*a->dedupe));
+    struct sbuf e = SBUF_INIT;
+    int r = -ENOMEM;
+    if (!p || !o || !added || !a->dedupe ||
+        ingest_ctx_new(a->set->cfg, c->store, c->now, "api", &x) < 0)
+        goto out;
+    for (size_t i = 0; i < a->batch.n; i++) {
+        sbuf_reset(&e);
+        if ((r = ingest_prepare(x, &a->batch.v[i].row, &p[i], &e)) < 0)
+            goto out;
+        if (e.len) {
+            sbuf_addf(&a->err, "%soutcomes[%zu] (event '%s'): %s", a->err.len ? "; " : "", i,
+                      a->batch.v[i].event_id, e.buf);
+            continue;
+        }
+        if (!(a->dedupe[i] = strdupf("api:%s", a->batch.v[i].event_id))) {
+            r = -ENOMEM;
+            goto out;
+        }
+        o[i] = p[i].o;
+        o[i].attempt_key = p[i].attempt_key[0] ? p[i].attempt_key : NULL;
+        o[i].dedupe_key = a->dedupe[i];
+    }
+    if (a->err.len) {
+        r = -EINVAL; /* nothing of the request is stored */
+        goto out;
+    }
+    if ((r = store_outcomes_add(c->store, o, a->batch.n, added)) < 0)
+        goto out;
+    for (size_t i = 0; i < a->batch.n; i++) {
+        if (!added[i]) {
+            a->duplicates++;
+            continue;
+        }
+        a->stored++;
+        const struct ingest_row *row = &a->batch.v[i].row;
+        if (p[i].stops) {
+            char id[256];
+            snprintf(id, sizeof(id), "%.*s", (int)row->flen[INGEST_DEBTOR_ID],
+                     row->f[INGEST_DEBTOR_ID]);
+            if ((r = writer_stop_marker(c, id,
+                                        outcome_stop_reason((enum outcome_code)p[i].o.code),
+                                        c->now + INGEST_STOP_SECONDS)) < 0)
+                goto out;
+        }
+    }
+    r = 0;
+out:
+    ingest_ctx_free(x);
+    sbuf_release(&e);
+    free(p);
+    free(o);
+    free(added);
+    return r;
+}
+
+/* On the loop, after the group committed. */
+static void api_done(void *arg, int r)
+{
+    struct api_req *a = arg;
+    struct serve *sv = a->sv;
+    if (a->req) {
+        evhttp_connection_set_closecb(evhttp_request_get_connection(a->req), NULL, NULL);
+        if (r == 0) {
+            char body[96];
+            snprintf(body, sizeof(body), "{\"stored\":%zu,\"duplicates\":%zu}\n", a->stored,
+                     a->duplicates);
+            api_reply(sv, a->req, 200, body);
+        } else if (r == -EINVAL)
+            api_error(sv, a->req, 422, a->err.buf ? a->err.buf : "invalid outcomes");
+        else
+            api_error(sv, a->req, 503, "the store cannot take outcomes now; retry later");
+    }
+    api_req_free(a);
+}
+
+static void route_outcomes(struct evhttp_request *req, const char *path, void *ud)
+{
+    struct serve *sv = ud;
+    const struct api_conf *ac = sv->set->cfg->api;
+    (void)path;
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    size_t len = evbuffer_get_length(in);
+    const char *body = len ? (const char *)evbuffer_pullup(in, -1) : "";
+    const char *sig = evhttp_find_header(evhttp_request_get_input_headers(req),
+                                         API_SIGNATURE_HEADER);
+    const char *why = NULL;
+    if (!ac) {
+        api_error(sv, req, 404, "the outcome API is not configured (api.keys)");
+        return;
+    }
+    if (api_verify(ac, sig, body, len, (int64_t)time(NULL), &why) < 0) {
+        api_error(sv, req, 401, why ? why : "signature check failed");
+        return;
+    }
+    struct api_req *a = calloc(1, sizeof(*a));
+    if (!a) {
+        api_error(sv, req, 503, "out of memory");
+        return;
+    }
+    a->sv = sv;
+    a->req = req;
+    a->set = sv->set;
+    sv->set->refs++;
+    struct sbuf e = SBUF_INIT;
+    int r = api_parse_outcomes(ac, body, len, &a->batch, &e);
+    if (r < 0) {
+        api_error(sv, req, r == -EBADMSG ? 400 : r == -EINVAL ? 422 : 503,
+                  e.buf ? e.buf : "out of memory");
+        sbuf_release(&e);
+        api_req_free(a);
+        return;
+    }
+    sbuf_release(&e);
+    if (writer_submit(sv->writer, api_store, api_done, a) < 0) {
+        api_error(sv, req, 503, "shutting down");
+        api_req_free(a);
+        return;
+    }
+    evhttp_connection_set_closecb(evhttp_request_get_connection(req), api_conn_closed, a);
+}
+
+static int api_metrics(struct serve *sv, struct sbuf *b)
+{
+    static const char *const codes[] = { "200", "400", "401", "422", "503", "other" };
+    struct writer_stats st;
+    writer_stats_get(sv->writer, &st);
+    int r = prom_family(b, "cadenza_api_outcome_requests_total", "counter",
+                        "POST /v1/outcomes requests by answer (422 includes 413)");
+    for (size_t i = 0; i < ELEMENTSOF(codes) && r >= 0; i++) {
+        struct prom_label l = { "code", codes[i] };
+        r = prom_sample(b, "cadenza_api_outcome_requests_total", &l, 1,
+                        (double)sv->api_requests[i]);
+    }
+    if (r >= 0)
+        r = prom_family(b, "cadenza_store_commit_seconds", "histogram",
+                        "Group commits of the store writer: begin, the requests, commit");
+    if (r >= 0)
+        r = prom_histogram(b, "cadenza_store_commit_seconds", NULL, 0, st.commit.bounds,
+                           st.commit.buckets, st.commit.n, st.commit.count, st.commit.sum);
+    if (r >= 0)
+        r = prom_family(b, "cadenza_stop_markers_total", "counter",
+                        "Stop markers set for news that arrived through the API, by result");
+    if (r >= 0) {
+        struct prom_label l = { "result", "set" };
+        r = prom_sample(b, "cadenza_stop_markers_total", &l, 1, (double)st.stops_set);
+    }
+    if (r >= 0) {
+        struct prom_label l = { "result", "failed" };
+        r = prom_sample(b, "cadenza_stop_markers_total", &l, 1, (double)st.stops_failed);
+    }
+    return r;
 }
 
 /* ---- putting it together --------------------------------------------- */
@@ -425,7 +656,9 @@ int serve_run(const struct serve_opts *o)
                    &sv) < 0 ||
         http_route(sv.http, "readyz", HTTP_GET | HTTP_HEAD, "/readyz", false, route_readyz,
                    &sv) < 0 ||
-        http_route(sv.http, "metrics", HTTP_GET, "/metrics", false, route_metrics, &sv) < 0) {
+        http_route(sv.http, "metrics", HTTP_GET, "/metrics", false, route_metrics, &sv) < 0 ||
+        http_route(sv.http, "outcomes", HTTP_POST, "/v1/outcomes", false, route_outcomes,
+                   &sv) < 0) {
         log_error("out of memory");
         goto out;
     }
@@ -437,6 +670,16 @@ int serve_run(const struct serve_opts *o)
     };
     if ((r = drainer_start(&dop, &sv.drainer)) < 0) {
         log_error_errno(r, "cannot start the results drain: %m");
+        goto out;
+    }
+    struct writer_opts wro = {
+        .store_path = cfg->store_path,
+        .redis_url = sv.set->wopts.redis_url,
+        .prefix = sv.set->wopts.prefix,
+        .redis_timeout_ms = sv.set->wopts.redis_timeout_ms,
+    };
+    if ((r = writer_new(loop_base(sv.loop), &wro, &sv.writer)) < 0) {
+        log_error_errno(r, "cannot start the store writer: %m");
         goto out;
     }
     if ((r = start_worker(&sv)) < 0) {
@@ -452,6 +695,9 @@ int serve_run(const struct serve_opts *o)
     }
     ex = sv.exit_code;
 out:
+    http_free(sv.http);       /* no new request from here on */
+    sv.http = NULL;
+    writer_free(sv.writer);   /* answers (or drops) the requests in flight */
     worker_free(sv.worker);
     drainer_stop(sv.drainer); /* after the worker: its last results go in too */
     http_free(sv.http);

@@ -38,6 +38,9 @@ enum stmt_id {
     STMT_BEGIN_READ,
     STMT_COMMIT,
     STMT_ROLLBACK,
+    STMT_SAVEPOINT,
+    STMT_RELEASE,
+    STMT_ROLLBACK_TO,
     STMT_UPSERT_DEBTOR,
     STMT_IMPORT_START,
     STMT_IMPORT_FINISH,
@@ -64,6 +67,9 @@ static const char *const stmt_sql[_STMT_MAX] = {
     [STMT_BEGIN_READ] = "BEGIN DEFERRED",
     [STMT_COMMIT] = "COMMIT",
     [STMT_ROLLBACK] = "ROLLBACK",
+    [STMT_SAVEPOINT] = "SAVEPOINT part",
+    [STMT_RELEASE] = "RELEASE part",
+    [STMT_ROLLBACK_TO] = "ROLLBACK TO part",
     [STMT_UPSERT_DEBTOR] =
         "INSERT INTO debtors(external_id, name, locale, time_zone, country, region, email,"
         " phone, phone_type, chat_handle, balance_minor, currency, due_date, payday,"
@@ -459,6 +465,18 @@ int store_begin_read(struct store *s)
 int store_commit(struct store *s)
 {
     return simple(s, STMT_COMMIT);
+}
+
+int store_part_begin(struct store *s)
+{
+    return simple(s, STMT_SAVEPOINT);
+}
+
+int store_part_end(struct store *s, bool keep)
+{
+    int r = keep ? 0 : simple(s, STMT_ROLLBACK_TO);
+    int q = simple(s, STMT_RELEASE);
+    return r < 0 ? r : q;
 }
 
 int store_rollback(struct store *s)

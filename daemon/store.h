@@ -46,6 +46,14 @@ int store_begin(struct store *s);
 /* A read transaction: many lookups see one snapshot and pay for it once. */
 int store_begin_read(struct store *s);
 int store_commit(struct store *s);
+/*
+ * A part of the open transaction that can be undone alone (a savepoint):
+ * store_part_end(s, false) undoes what was written since
+ * store_part_begin(), true keeps it; either way the part is closed.
+ * Lets a group commit refuse one request and keep the others.
+ */
+int store_part_begin(struct store *s);
+int store_part_end(struct store *s, bool keep);
 int store_rollback(struct store *s);
 
 /* ---- imports ---- */

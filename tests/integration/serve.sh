@@ -24,6 +24,10 @@ http:
   listen: 127.0.0.1:$HPORT
 paths:
   strategies: $T/strategies
+api:
+  keys:
+    k1: { secret_env: CZ_API_K1 }
+    k0: { secret_env: CZ_API_K0 }
 channels:
   email:
     plugin: log
@@ -39,6 +43,13 @@ EOC
 CFG="$T/cadenza.yaml"
 config >"$CFG"
 export CADENZA_CONFIG="$CFG"
+# the outcome API's secrets: the current one and the one being rotated out
+export CZ_API_K1=0123456789abcdef0123456789abcdef-k1
+export CZ_API_K0=fedcba9876543210fedcba9876543210-k0
+cz sample --debtors 5 --seed 3 >"$T/debtors.csv"
+cz import debtors "$T/debtors.csv" >/dev/null || fail "import debtors"
+D1=$(sed -n 2p "$T/debtors.csv" | cut -d, -f1)
+D2=$(sed -n 3p "$T/debtors.csv" | cut -d, -f1)
 
 # the service manager's side: a datagram socket that records each message
 /usr/bin/python3 - "$T/notify.sock" "$T/notify.log" <<'EOP' &
@@ -118,6 +129,66 @@ if command -v promtool >/dev/null; then
 else
     fail "promtool not installed (Debian package prometheus)"
 fi
+
+# --- POST /v1/outcomes: signed, stored before the 2xx, idempotent ---
+# post BODY-FILE [KEY-ENV] [TIMESTAMP]: status to stdout, body to $T/body
+post() {
+    sig=$(/usr/bin/python3 - "$1" "${2:-CZ_API_K1}" "${3:-}" <<'EOP'
+import hashlib, hmac, os, sys, time
+body = open(sys.argv[1], "rb").read()
+t = sys.argv[3] or str(int(time.time()))
+key = os.environ[sys.argv[2]].encode()
+print("t=%s,v1=%s" % (t, hmac.new(key, t.encode() + b"." + body, hashlib.sha256).hexdigest()))
+EOP
+)
+    curl -s -o "$T/body" -w '%{http_code}' -H "Cadenza-Signature: $sig" \
+        -H 'Content-Type: application/json' --data-binary "@$1" "$(url /v1/outcomes)"
+}
+now_iso=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+cat >"$T/o1.json" <<EOJ
+{"outcomes": [
+  {"event_id": "ev-1", "debtor_id": "$D1", "channel": "email", "attempted_at": "$now_iso", "outcome": "opened"},
+  {"event_id": "ev-2", "debtor_id": "$D2", "channel": "sms", "attempted_at": "$now_iso", "outcome": "paid", "amount": "12.50"}
+]}
+EOJ
+[ "$(post "$T/o1.json")" = 200 ] && grep -q '"stored":2,"duplicates":0' "$T/body" \
+    && pass "API: two signed outcomes stored" || fail "API post: $(cat "$T/body")"
+[ "$(rcli EXISTS "cz:stop:$D2")" = 1 ] && pass "API: the payment set the debtor's stop marker" \
+    || fail "no stop marker for $D2"
+[ "$(rcli EXISTS "cz:stop:$D1")" = 0 ] && pass "API: an open sets none" || fail "stop marker for $D1"
+[ "$(post "$T/o1.json")" = 200 ] && grep -q '"stored":0,"duplicates":2' "$T/body" \
+    && pass "API: the same events again store nothing (idempotent by event id)" \
+    || fail "API replay: $(cat "$T/body")"
+[ "$(post "$T/o1.json" CZ_API_K0)" = 200 ] && pass "API: the older key still verifies (rotation)" \
+    || fail "API with k0: $(cat "$T/body")"
+n=$(sqlite3 "$T/cadenza.db" "SELECT count(*) FROM outcomes WHERE source = 'api'")
+[ "$n" -eq 2 ] && pass "API: 2 outcomes in the store" || fail "store has $n api outcomes"
+code=$(curl -s -o "$T/body" -w '%{http_code}' --data-binary "@$T/o1.json" "$(url /v1/outcomes)")
+[ "$code" = 401 ] && grep -q 'no signature' "$T/body" && pass "API: unsigned: 401" \
+    || fail "unsigned: $code $(cat "$T/body")"
+export CZ_API_WRONG=not-the-right-secret-not-the-right-secret
+[ "$(post "$T/o1.json" CZ_API_WRONG)" = 401 ] && grep -q 'no signature matches' "$T/body" \
+    && pass "API: wrong key: 401" || fail "wrong key: $(cat "$T/body")"
+[ "$(post "$T/o1.json" CZ_API_K1 $(( $(date +%s) - 600 )))" = 401 ] \
+    && grep -q 'too far from now' "$T/body" && pass "API: a 10-minute-old signature (replay): 401" \
+    || fail "old signature: $(cat "$T/body")"
+printf '{"outcomes": [' >"$T/bad.json"
+[ "$(post "$T/bad.json")" = 400 ] && grep -q 'invalid JSON at line 1' "$T/body" \
+    && pass "API: broken JSON: 400 naming the place" || fail "broken JSON: $(cat "$T/body")"
+cat >"$T/o2.json" <<EOJ
+[{"event_id": "ev-3", "debtor_id": "$D1", "channel": "email", "attempted_at": "$now_iso", "outcome": "paid"},
+ {"event_id": "ev-4", "debtor_id": "nobody", "channel": "email", "attempted_at": "$now_iso", "outcome": "pai"}]
+EOJ
+[ "$(post "$T/o2.json")" = 422 ] && grep -q "outcomes\[1\] (event 'ev-4'): debtor_id: unknown debtor 'nobody'; outcome: unknown outcome 'pai' (did you mean 'paid'?)" "$T/body" \
+    && pass "API: bad records: 422 naming record and field" || fail "bad records: $(cat "$T/body")"
+[ "$(rcli EXISTS "cz:stop:$D1")" = 0 ] && \
+    [ "$(sqlite3 "$T/cadenza.db" "SELECT count(*) FROM outcomes WHERE source = 'api'")" -eq 2 ] \
+    && pass "API: ... and nothing of that request is stored" || fail "a refused request left data"
+echo '{"event_id": "ev-5", "debtor_id": "x", "channel": "email", "atempted_at": "x", "outcome": "paid"}' >"$T/o3.json"
+[ "$(post "$T/o3.json")" = 422 ] && grep -q "unknown field 'atempted_at' (did you mean 'attempted_at'?)" "$T/body" \
+    && pass "API: unknown field: did you mean" || fail "unknown field: $(cat "$T/body")"
+/usr/bin/python3 -c 'print("{\"event_id\": \"" + "x" * 1100000 + "\"}")' >"$T/big.json"
+[ "$(post "$T/big.json")" = 413 ] && pass "API: a body over 1 MiB: 413" || fail "big body: $(cat "$T/body")"
 
 # --- readiness follows Redis ---
 stop_redis
