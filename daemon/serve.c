@@ -46,6 +46,7 @@
 #include "log.h"
 #include "loop.h"
 #include "ingest.h"
+#include "link.h"
 #include "metrics.h"
 #include "outcome.h"
 #include "store.h"
@@ -406,8 +407,12 @@ struct api_req {
     struct serve *sv;
     struct evhttp_request *req;   /* NULL once the client went away */
     struct serve_set *set;        /* a reference */
+    const char *source;           /* outcomes.source: "api", "unsubscribe" */
     struct api_batch batch;
-    char **dedupe;                /* "api:<event id>" per record */
+    struct api_record one;        /* a request of our own making (unsubscribe) */
+    char strings[2][64];          /* ... and its field values */
+    char debtor[LINK_DEBTOR_MAX + 1];
+    char **dedupe;                /* "<source>:<event id>" per record */
     size_t stored, duplicates;
     struct sbuf err;              /* the records' problems */
 };
@@ -417,6 +422,8 @@ static void api_req_free(struct api_req *a)
     for (size_t i = 0; a->dedupe && i < a->batch.n; i++)
         free(a->dedupe[i]);
     free(a->dedupe);
+    if (a->batch.v == &a->one)
+        a->batch.v = NULL; /* ours, not parsed */
     api_batch_release(&a->batch);
     sbuf_release(&a->err);
     set_free(a->set);
@@ -464,7 +471,7 @@ static int api_store(struct writer_ctx *c, void *arg)
     struct sbuf e = SBUF_INIT;
     int r = -ENOMEM;
     if (!p || !o || !added || !a->dedupe ||
-        ingest_ctx_new(a->set->cfg, c->store, c->now, "api", &x) < 0)
+        ingest_ctx_new(a->set->cfg, c->store, c->now, a->source, &x) < 0)
         goto out;
     for (size_t i = 0; i < a->batch.n; i++) {
         sbuf_reset(&e);
@@ -475,7 +482,7 @@ static int api_store(struct writer_ctx *c, void *arg)
                       a->batch.v[i].event_id, e.buf);
             continue;
         }
-        if (!(a->dedupe[i] = strdupf("api:%s", a->batch.v[i].event_id))) {
+        if (!(a->dedupe[i] = strdupf("%s:%s", a->source, a->batch.v[i].event_id))) {
             r = -ENOMEM;
             goto out;
         }
@@ -562,6 +569,7 @@ static void route_outcomes(struct evhttp_request *req, const char *path, void *u
     }
     a->sv = sv;
     a->req = req;
+    a->source = "api";
     a->set = sv->set;
     sv->set->refs++;
     struct sbuf e = SBUF_INIT;
@@ -576,6 +584,88 @@ static void route_outcomes(struct evhttp_request *req, const char *path, void *u
     sbuf_release(&e);
     if (writer_submit(sv->writer, api_store, api_done, a) < 0) {
         api_error(sv, req, 503, "shutting down");
+        api_req_free(a);
+        return;
+    }
+    evhttp_connection_set_closecb(evhttp_request_get_connection(req), api_conn_closed, a);
+}
+
+/*
+ * <base_url>/s/<token> with an unsubscribe token (the e-mail's
+ * List-Unsubscribe link): POST "List-Unsubscribe=One-Click" (RFC 8058)
+ * opts the debtor out of e-mail, once however often it is posted, and
+ * answers 200 without a redirect; GET shows a page with that button and
+ * changes nothing.  Other actions belong to the self-service page.
+ */
+static void route_link(struct evhttp_request *req, const char *path, void *ud)
+{
+    struct serve *sv = ud;
+    const struct config *cfg = sv->set->cfg;
+    const char *token = path + strlen("/s/");
+    struct link_claims cl;
+    int64_t now = (int64_t)time(NULL);
+    if (!cfg->links) {
+        http_reply_error(req, 404, "self-service links are not configured");
+        return;
+    }
+    int r = link_verify(cfg->links, token, strlen(token), now, &cl);
+    if (r < 0) {
+        /* no detail that helps a forger: expired or not, it is not valid */
+        http_reply(req, r == -EKEYEXPIRED ? 410 : 404, "text/plain; charset=utf-8",
+                   "This link is not valid or has expired.\n", 39);
+        return;
+    }
+    if (cl.action != LINK_UNSUBSCRIBE || !cl.debtor_id[0]) {
+        http_reply_error(req, 404, "the self-service page is not available yet");
+        return;
+    }
+    if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
+        static const char page[] =
+            "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\">"
+            "<meta name=\"viewport\" content=\"width=device-width\">"
+            "<title>Unsubscribe</title><main><h1>Stop these e-mails?</h1>"
+            "<form method=\"post\"><input type=\"hidden\" name=\"List-Unsubscribe\" "
+            "value=\"One-Click\"><button>Unsubscribe</button></form></main></html>\n";
+        http_reply(req, 200, "text/html; charset=utf-8", page, sizeof(page) - 1);
+        return;
+    }
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    size_t len = evbuffer_get_length(in);
+    const char *body = len ? (const char *)evbuffer_pullup(in, -1) : "";
+    if (!memmem(body, len, "List-Unsubscribe=One-Click", 26)) {
+        http_reply_error(req, 400, "expected the form field List-Unsubscribe=One-Click");
+        return;
+    }
+    struct api_req *a = calloc(1, sizeof(*a));
+    if (!a) {
+        http_reply_error(req, 503, "out of memory");
+        return;
+    }
+    a->sv = sv;
+    a->req = req;
+    a->source = "unsubscribe";
+    a->set = sv->set;
+    sv->set->refs++;
+    snprintf(a->strings[0], sizeof(a->strings[0]), "%" PRId64, cl.attempt_id);
+    struct tm tm;
+    gmtime_r(&(time_t){ (time_t)now }, &tm);
+    strftime(a->strings[1], sizeof(a->strings[1]), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    struct ingest_row *row = &a->one.row;
+    a->one.event_id = a->strings[0]; /* one opt-out per attempt's link */
+    snprintf(a->debtor, sizeof(a->debtor), "%s", cl.debtor_id); /* cl is on this stack */
+    row->f[INGEST_DEBTOR_ID] = a->debtor;
+    row->flen[INGEST_DEBTOR_ID] = strlen(a->debtor);
+    row->f[INGEST_CHANNEL] = "email";
+    row->flen[INGEST_CHANNEL] = 5;
+    row->f[INGEST_OUTCOME] = "opt_out";
+    row->flen[INGEST_OUTCOME] = 7;
+    row->f[INGEST_ATTEMPTED_AT] = a->strings[1];
+    row->flen[INGEST_ATTEMPTED_AT] = strlen(a->strings[1]);
+    a->batch.v = &a->one;
+    a->batch.n = 1;
+    a->batch.json = NULL;
+    if (writer_submit(sv->writer, api_store, api_done, a) < 0) {
+        http_reply_error(req, 503, "shutting down");
         api_req_free(a);
         return;
     }
@@ -658,6 +748,8 @@ int serve_run(const struct serve_opts *o)
                    &sv) < 0 ||
         http_route(sv.http, "metrics", HTTP_GET, "/metrics", false, route_metrics, &sv) < 0 ||
         http_route(sv.http, "outcomes", HTTP_POST, "/v1/outcomes", false, route_outcomes,
+                   &sv) < 0 ||
+        http_route(sv.http, "link", HTTP_GET | HTTP_HEAD | HTTP_POST, "/s/", true, route_link,
                    &sv) < 0) {
         log_error("out of memory");
         goto out;

@@ -24,6 +24,10 @@ http:
   listen: 127.0.0.1:$HPORT
 paths:
   strategies: $T/strategies
+links:
+  base_url: http://127.0.0.1:$HPORT
+  keys:
+    l1: { secret_env: CZ_LINK_K1 }
 api:
   keys:
     k1: { secret_env: CZ_API_K1 }
@@ -46,6 +50,7 @@ export CADENZA_CONFIG="$CFG"
 # the outcome API's secrets: the current one and the one being rotated out
 export CZ_API_K1=0123456789abcdef0123456789abcdef-k1
 export CZ_API_K0=fedcba9876543210fedcba9876543210-k0
+export CZ_LINK_K1=link-secret-0123456789abcdef0123456789
 cz sample --debtors 5 --seed 3 >"$T/debtors.csv"
 cz import debtors "$T/debtors.csv" >/dev/null || fail "import debtors"
 D1=$(sed -n 2p "$T/debtors.csv" | cut -d, -f1)
@@ -189,6 +194,27 @@ echo '{"event_id": "ev-5", "debtor_id": "x", "channel": "email", "atempted_at": 
     && pass "API: unknown field: did you mean" || fail "unknown field: $(cat "$T/body")"
 /usr/bin/python3 -c 'print("{\"event_id\": \"" + "x" * 1100000 + "\"}")' >"$T/big.json"
 [ "$(post "$T/big.json")" = 413 ] && pass "API: a body over 1 MiB: 413" || fail "big body: $(cat "$T/body")"
+
+# --- RFC 8058 one-click unsubscribe on the e-mail's signed link ---
+ulink=$(cz link make --attempt 77 --debtor "$D1" --action unsubscribe)
+[ "$(get "$ulink")" = 200 ] && grep -q '<form method="post">' "$T/body" \
+    && pass "unsubscribe link: GET shows a page with the button" || fail "GET link: $(cat "$T/body")"
+n0=$(sqlite3 "$T/cadenza.db" "SELECT count(*) FROM outcomes WHERE source = 'unsubscribe'")
+[ "$n0" -eq 0 ] && pass "... and changes nothing" || fail "a GET unsubscribed"
+code=$(curl -s -o "$T/body" -D "$T/headers" -w '%{http_code}' -d 'List-Unsubscribe=One-Click' "$ulink")
+[ "$code" = 200 ] && ! grep -qi '^Location:' "$T/headers" \
+    && pass "one-click POST: 200, no redirect" || fail "one-click POST: $code $(cat "$T/body")"
+row=$(sqlite3 "$T/cadenza.db" "SELECT o.code, o.channel_kind FROM outcomes o JOIN debtors d ON d.id = o.debtor_id WHERE o.source = 'unsubscribe' AND d.external_id = '$D1'")
+[ "$row" = "10|0" ] && pass "... stored as an e-mail opt-out of that debtor" || fail "stored: '$row'"
+curl -s -o "$T/body" -d 'List-Unsubscribe=One-Click' "$ulink" >/dev/null
+grep -q '"stored":0,"duplicates":1' "$T/body" && pass "... once, however often it is posted" \
+    || fail "second POST: $(cat "$T/body")"
+code=$(curl -s -o "$T/body" -w '%{http_code}' -d 'x=1' "$ulink")
+[ "$code" = 400 ] && pass "a POST without List-Unsubscribe=One-Click: 400" || fail "POST x=1: $code"
+bad=$(echo "$ulink" | sed 's/.$/A/'); [ "$bad" = "$ulink" ] && bad=$(echo "$ulink" | sed 's/.$/B/')
+code=$(curl -s -o "$T/body" -w '%{http_code}' -d 'List-Unsubscribe=One-Click' "$bad")
+[ "$code" = 404 ] && grep -q 'not valid or has expired' "$T/body" \
+    && pass "a tampered link: 404, no detail" || fail "tampered: $code $(cat "$T/body")"
 
 # --- readiness follows Redis ---
 stop_redis
