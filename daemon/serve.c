@@ -47,6 +47,9 @@
 #include "loop.h"
 #include "ingest.h"
 #include "link.h"
+#include "plugin.h"
+#include <openssl/crypto.h>
+#include <event2/keyvalq_struct.h>
 #include "metrics.h"
 #include "outcome.h"
 #include "store.h"
@@ -411,7 +414,10 @@ struct api_req {
     struct api_batch batch;
     struct api_record one;        /* a request of our own making (unsubscribe) */
     char strings[2][64];          /* ... and its field values */
-    char debtor[LINK_DEBTOR_MAX + 1];
+    int64_t dlr_attempt;          /* a delivery report: the attempt it is about */
+    const char *dlr_outcome;      /* ... and the outcome it says */
+    char channel[65];
+    char debtor[161];             /* the debtor's external id (a link's, an attempt's) */
     char **dedupe;                /* "<source>:<event id>" per record */
     size_t stored, duplicates;
     struct sbuf err;              /* the records' problems */
@@ -488,6 +494,8 @@ static int api_store(struct writer_ctx *c, void *arg)
         }
         o[i] = p[i].o;
         o[i].attempt_key = p[i].attempt_key[0] ? p[i].attempt_key : NULL;
+        if (a->dlr_attempt > 0)
+            o[i].attempt_id = a->dlr_attempt; /* looked up by dlr_store() */
         o[i].dedupe_key = a->dedupe[i];
     }
     if (a->err.len) {
@@ -672,6 +680,117 @@ static void route_link(struct evhttp_request *req, const char *path, void *ud)
     evhttp_connection_set_closecb(evhttp_request_get_connection(req), api_conn_closed, a);
 }
 
+/* In the writer thread: the attempt's debtor and channel, then the outcome. */
+static int dlr_store(struct writer_ctx *c, void *arg)
+{
+    struct api_req *a = arg;
+    struct store_attempt_ref ref;
+    int r = store_attempt_get(c->store, a->dlr_attempt, &ref);
+    if (r == -ENOENT) {
+        sbuf_addf(&a->err, "no attempt %" PRId64, a->dlr_attempt);
+        return -EINVAL;
+    }
+    if (r < 0)
+        return r;
+    snprintf(a->debtor, sizeof(a->debtor), "%s", ref.debtor_external_id);
+    snprintf(a->channel, sizeof(a->channel), "%s", ref.channel);
+    struct ingest_row *row = &a->one.row;
+    row->f[INGEST_DEBTOR_ID] = a->debtor;
+    row->flen[INGEST_DEBTOR_ID] = strlen(a->debtor);
+    row->f[INGEST_CHANNEL] = a->channel;
+    row->flen[INGEST_CHANNEL] = strlen(a->channel);
+    return api_store(c, arg);
+}
+
+/* Does token match a configured kannel channel's dlr_token (constant time)? */
+static bool dlr_token_ok(const struct config *cfg, const char *token)
+{
+    bool ok = false;
+    for (size_t i = 0; token && i < cfg->nchannels; i++) {
+        const struct channel_conf *cc = &cfg->channels[i];
+        const struct plugin_value *v = streq(cc->plugin, "kannel") && cc->values
+                                           ? plugin_settings_get(cc->values, "dlr_token")
+                                           : NULL;
+        if (!v || !v->text || strlen(v->text) != strlen(token))
+            continue;
+        if (CRYPTO_memcmp(v->text, token, strlen(token)) == 0)
+            ok = true;
+    }
+    return ok;
+}
+
+/*
+ * GET /webhooks/kannel?attempt=ID&type=N&token=T: a Kannel delivery
+ * report (the kannel plugin's dlr-url).  type 1 (delivered) stores
+ * `delivered`, 16 (rejected by the SMSC) `bounced`, 2 (not delivered)
+ * `failed`; 4 and 8 (buffered, accepted by the SMSC) store nothing.  One
+ * outcome per attempt and type, however often Kannel retries.
+ */
+static void route_kannel(struct evhttp_request *req, const char *path, void *ud)
+{
+    struct serve *sv = ud;
+    (void)path;
+    struct evkeyvalq q;
+    const char *qs = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
+    if (!qs || evhttp_parse_query_str(qs, &q) < 0) {
+        http_reply_error(req, 400, "expected attempt, type and token in the query");
+        return;
+    }
+    const char *att = evhttp_find_header(&q, "attempt"), *type = evhttp_find_header(&q, "type");
+    const char *token = evhttp_find_header(&q, "token");
+    char *end = NULL;
+    long long id = att ? strtoll(att, &end, 10) : 0;
+    long t = type ? strtol(type, NULL, 10) : -1;
+    if (!dlr_token_ok(sv->set->cfg, token)) {
+        evhttp_clear_headers(&q);
+        http_reply_error(req, 401, "unknown token");
+        return;
+    }
+    if (id <= 0 || !end || *end || t < 0) {
+        evhttp_clear_headers(&q);
+        http_reply_error(req, 400, "attempt must be a positive id and type a number");
+        return;
+    }
+    evhttp_clear_headers(&q);
+    const char *outcome = t == 1 ? "delivered" : t == 16 ? "bounced" : t == 2 ? "failed" : NULL;
+    if (!outcome) {
+        http_reply(req, 200, "text/plain", "ok\n", 3); /* buffered or accepted: no news */
+        return;
+    }
+    struct api_req *a = calloc(1, sizeof(*a));
+    if (!a) {
+        http_reply_error(req, 503, "out of memory");
+        return;
+    }
+    a->sv = sv;
+    a->req = req;
+    a->source = "dlr";
+    a->set = sv->set;
+    sv->set->refs++;
+    a->dlr_attempt = id;
+    snprintf(a->strings[0], sizeof(a->strings[0]), "%lld:%ld", id, t);
+    struct tm tm;
+    gmtime_r(&(time_t){ time(NULL) }, &tm);
+    strftime(a->strings[1], sizeof(a->strings[1]), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    struct ingest_row *row = &a->one.row;
+    a->one.event_id = a->strings[0];
+    row->f[INGEST_OUTCOME] = outcome;
+    row->flen[INGEST_OUTCOME] = strlen(outcome);
+    row->f[INGEST_ATTEMPTED_AT] = a->strings[1];
+    row->flen[INGEST_ATTEMPTED_AT] = strlen(a->strings[1]);
+    /* the attempt key groups its outcomes: "a:<id>" like an import's attempt_id */
+    row->f[INGEST_ATTEMPT_ID] = a->strings[0];
+    row->flen[INGEST_ATTEMPT_ID] = strcspn(a->strings[0], ":");
+    a->batch.v = &a->one;
+    a->batch.n = 1;
+    if (writer_submit(sv->writer, dlr_store, api_done, a) < 0) {
+        http_reply_error(req, 503, "shutting down");
+        api_req_free(a);
+        return;
+    }
+    evhttp_connection_set_closecb(evhttp_request_get_connection(req), api_conn_closed, a);
+}
+
 static int api_metrics(struct serve *sv, struct sbuf *b)
 {
     static const char *const codes[] = { "200", "400", "401", "422", "503", "other" };
@@ -750,6 +869,8 @@ int serve_run(const struct serve_opts *o)
         http_route(sv.http, "outcomes", HTTP_POST, "/v1/outcomes", false, route_outcomes,
                    &sv) < 0 ||
         http_route(sv.http, "link", HTTP_GET | HTTP_HEAD | HTTP_POST, "/s/", true, route_link,
+                   &sv) < 0 ||
+        http_route(sv.http, "kannel", HTTP_GET, "/webhooks/kannel", false, route_kannel,
                    &sv) < 0) {
         log_error("out of memory");
         goto out;

@@ -49,6 +49,7 @@ enum stmt_id {
     STMT_ATTEMPT_ADD,
     STMT_DEBTOR_FIND,
     STMT_ATTEMPT_FIND,
+    STMT_ATTEMPT_GET,
     STMT_OUTCOME_ADD,
     STMT_OUTCOME_PRIOR,
     STMT_DEBTOR_STAT_ADD,
@@ -124,6 +125,9 @@ static const char *const stmt_sql[_STMT_MAX] = {
         "SELECT id, time_zone, coalesce(segment, ''), currency FROM debtors"
         " WHERE external_id = ?1",
     [STMT_ATTEMPT_FIND] = "SELECT id, debtor_id FROM attempts WHERE idempotency_key = ?1",
+    [STMT_ATTEMPT_GET] =
+        "SELECT a.debtor_id, d.external_id, a.channel, a.channel_kind FROM attempts a"
+        " JOIN debtors d ON d.id = a.debtor_id WHERE a.id = ?1",
     [STMT_OUTCOME_ADD] =
         "INSERT OR IGNORE INTO outcomes(debtor_id, attempt_id, channel_kind, code,"
         " occurred_at, amount_minor, promise_date, source, dedupe_key, created_at,"
@@ -1694,6 +1698,29 @@ int store_attempt_find(struct store *s, const char *key, int64_t *ret_id,
     if (rc == SQLITE_ROW) {
         *ret_id = sqlite3_column_int64(st, 0);
         *ret_debtor_id = sqlite3_column_int64(st, 1);
+        r = 0;
+    } else
+        r = rc == SQLITE_DONE ? -ENOENT : store_fail(s, rc);
+    sqlite3_reset(st);
+    return r;
+}
+
+int store_attempt_get(struct store *s, int64_t id, struct store_attempt_ref *ret)
+{
+    sqlite3_stmt *st = NULL;
+    int r = stmt_get(s, STMT_ATTEMPT_GET, &st);
+    if (r < 0)
+        return r;
+    sqlite3_bind_int64(st, 1, id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        const char *ext = (const char *)sqlite3_column_text(st, 1);
+        const char *ch = (const char *)sqlite3_column_text(st, 2);
+        ret->id = id;
+        ret->debtor_id = sqlite3_column_int64(st, 0);
+        snprintf(ret->debtor_external_id, sizeof(ret->debtor_external_id), "%s", ext ? ext : "");
+        snprintf(ret->channel, sizeof(ret->channel), "%s", ch ? ch : "");
+        ret->kind = sqlite3_column_int(st, 3);
         r = 0;
     } else
         r = rc == SQLITE_DONE ? -ENOENT : store_fail(s, rc);

@@ -246,6 +246,14 @@ struct store_debtor_ref {
 };
 /* Find a debtor by external id; -ENOENT when unknown. */
 int store_debtor_find(struct store *s, const char *external_id, struct store_debtor_ref *ret);
+/* An attempt by id: its debtor and channel.  -ENOENT when unknown. */
+struct store_attempt_ref {
+    int64_t id, debtor_id;
+    char debtor_external_id[161];
+    char channel[65];
+    int kind;                /* enum chan_kind */
+};
+int store_attempt_get(struct store *s, int64_t id, struct store_attempt_ref *ret);
 /* Find an attempt by idempotency key; -ENOENT when unknown. */
 int store_attempt_find(struct store *s, const char *key, int64_t *ret_id,
                        int64_t *ret_debtor_id);

@@ -41,6 +41,12 @@ channels:
     plugin: log
     kind: sms
     settings: { path: $T/sends.log }
+  sms-k:
+    plugin: kannel
+    kind: sms
+    settings: { url: "http://127.0.0.1:9/cgi-bin/sendsms", username: cadenza,
+                dlr_url: "http://127.0.0.1:$HPORT/webhooks/kannel",
+                dlr_token: { env: CZ_DLR_TOKEN } }
 ${1:-}
 EOC
 }
@@ -51,6 +57,7 @@ export CADENZA_CONFIG="$CFG"
 export CZ_API_K1=0123456789abcdef0123456789abcdef-k1
 export CZ_API_K0=fedcba9876543210fedcba9876543210-k0
 export CZ_LINK_K1=link-secret-0123456789abcdef0123456789
+export CZ_DLR_TOKEN=dlr-7f3c9a1e2b
 cz sample --debtors 5 --seed 3 >"$T/debtors.csv"
 cz import debtors "$T/debtors.csv" >/dev/null || fail "import debtors"
 D1=$(sed -n 2p "$T/debtors.csv" | cut -d, -f1)
@@ -216,6 +223,24 @@ code=$(curl -s -o "$T/body" -w '%{http_code}' -d 'List-Unsubscribe=One-Click' "$
 [ "$code" = 404 ] && grep -q 'not valid or has expired' "$T/body" \
     && pass "a tampered link: 404, no detail" || fail "tampered: $code $(cat "$T/body")"
 
+# --- Kannel delivery reports on the kannel channel's dlr-url ---
+# an attempt of D2's on the kannel channel (as `run` records them)
+aid=$(sqlite3 "$T/cadenza.db" "INSERT INTO attempts(debtor_id, idempotency_key, strategy, variant, tier, channel, channel_kind, scheduled_at, created_at) SELECT id, 'ik-dlr', 'early', 'a', 'digital', 'sms-k', 1, 0, 0 FROM debtors WHERE external_id = '$D2'; SELECT last_insert_rowid();")
+dlr() { curl -s -o "$T/body" -w '%{http_code}' "$(url "/webhooks/kannel?attempt=$1&type=$2&token=$3")"; }
+[ "$(dlr "$aid" 8 "$CZ_DLR_TOKEN")" = 200 ] && pass "DLR 8 (accepted by the SMSC): 200" \
+    || fail "DLR 8: $(cat "$T/body")"
+[ "$(dlr "$aid" 1 "$CZ_DLR_TOKEN")" = 200 ] && grep -q '"stored":1' "$T/body" \
+    && pass "DLR 1 (delivered): stored" || fail "DLR 1: $(cat "$T/body")"
+[ "$(dlr "$aid" 1 "$CZ_DLR_TOKEN")" = 200 ] && grep -q '"duplicates":1' "$T/body" \
+    && pass "... once, when Kannel repeats it" || fail "DLR 1 again: $(cat "$T/body")"
+row=$(sqlite3 "$T/cadenza.db" "SELECT code, channel_kind, attempt_id FROM outcomes WHERE source = 'dlr'")
+[ "$row" = "0|1|$aid" ] && pass "... as delivered, on sms, for the attempt" || fail "stored: '$row'"
+[ "$(dlr "$aid" 1 wrong-token)" = 401 ] && pass "DLR with a wrong token: 401" || fail "wrong token"
+[ "$(dlr 999999 1 "$CZ_DLR_TOKEN")" = 422 ] && grep -q 'no attempt 999999' "$T/body" \
+    && pass "DLR for an unknown attempt: 422" || fail "unknown attempt: $(cat "$T/body")"
+[ "$(dlr abc 1 "$CZ_DLR_TOKEN")" = 400 ] && pass "DLR with a malformed attempt: 400" \
+    || fail "malformed attempt: $(cat "$T/body")"
+
 # --- readiness follows Redis ---
 stop_redis
 wait_for 10 sh -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' $(url /readyz))\" = 503 ]" \
@@ -244,7 +269,7 @@ config "  sms2:
     kind: sms
     settings: { path: $T/sends2.log }" >"$CFG"
 kill -HUP $SPID
-wait_for 30 grep -q "reloaded: 3 channel(s)" "$T/serve.err" && pass "a valid reload is applied" \
+wait_for 30 grep -q "reloaded: 4 channel(s)" "$T/serve.err" && pass "a valid reload is applied" \
     || fail "reload not applied: $(tail -5 "$T/serve.err")"
 make_jobs 4 200 sms2 >"$T/c.jsonl"
 cz queue enqueue "$T/c.jsonl" >/dev/null
