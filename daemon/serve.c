@@ -49,6 +49,10 @@
 #include "link.h"
 #include "plugin.h"
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <jansson.h>
+#include <sys/queue.h>
 #include <event2/keyvalq_struct.h>
 #include "metrics.h"
 #include "outcome.h"
@@ -702,6 +706,9 @@ static int dlr_store(struct writer_ctx *c, void *arg)
     return api_store(c, arg);
 }
 
+static void dlr_submit(struct serve *sv, struct evhttp_request *req, const char *source,
+                       long long id, const char *event, const char *outcome);
+
 /* Does token match a configured kannel channel's dlr_token (constant time)? */
 static bool dlr_token_ok(const struct config *cfg, const char *token)
 {
@@ -757,6 +764,15 @@ static void route_kannel(struct evhttp_request *req, const char *path, void *ud)
         http_reply(req, 200, "text/plain", "ok\n", 3); /* buffered or accepted: no news */
         return;
     }
+    char event[24];
+    snprintf(event, sizeof(event), "%ld", t);
+    dlr_submit(sv, req, "dlr", id, event, outcome);
+}
+
+/* Queue a delivery report's outcome for an attempt (the debtor is looked up by dlr_store()). */
+static void dlr_submit(struct serve *sv, struct evhttp_request *req, const char *source,
+                       long long id, const char *event, const char *outcome)
+{
     struct api_req *a = calloc(1, sizeof(*a));
     if (!a) {
         http_reply_error(req, 503, "out of memory");
@@ -764,11 +780,11 @@ static void route_kannel(struct evhttp_request *req, const char *path, void *ud)
     }
     a->sv = sv;
     a->req = req;
-    a->source = "dlr";
+    a->source = source;
     a->set = sv->set;
     sv->set->refs++;
     a->dlr_attempt = id;
-    snprintf(a->strings[0], sizeof(a->strings[0]), "%lld:%ld", id, t);
+    snprintf(a->strings[0], sizeof(a->strings[0]), "%lld:%s", id, event);
     struct tm tm;
     gmtime_r(&(time_t){ time(NULL) }, &tm);
     strftime(a->strings[1], sizeof(a->strings[1]), "%Y-%m-%dT%H:%M:%SZ", &tm);
@@ -789,6 +805,186 @@ static void route_kannel(struct evhttp_request *req, const char *path, void *ud)
         return;
     }
     evhttp_connection_set_closecb(evhttp_request_get_connection(req), api_conn_closed, a);
+}
+
+/* The http-sms channel whose status_token is token (constant time), or NULL. */
+static const struct channel_conf *status_channel(const struct config *cfg, const char *token)
+{
+    const struct channel_conf *hit = NULL;
+    for (size_t i = 0; token && i < cfg->nchannels; i++) {
+        const struct channel_conf *cc = &cfg->channels[i];
+        const struct plugin_value *v = streq(cc->plugin, "http-sms") && cc->values
+                                           ? plugin_settings_get(cc->values, "status_token")
+                                           : NULL;
+        if (v && v->text && strlen(v->text) == strlen(token) &&
+            CRYPTO_memcmp(v->text, token, strlen(token)) == 0)
+            hit = cc;
+    }
+    return hit;
+}
+
+static const char *setting(const struct channel_conf *cc, const char *key)
+{
+    const struct plugin_value *v = cc->values ? plugin_settings_get(cc->values, key) : NULL;
+    return v && v->present ? v->text : NULL;
+}
+
+struct kv {
+    const char *k, *v;
+};
+static int kv_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct kv *)a)->k, ((const struct kv *)b)->k);
+}
+
+/*
+ * The X-Twilio-Signature scheme: base64(HMAC-SHA1(the channel's password,
+ * the URL the provider called + every form parameter's name and value,
+ * sorted by name)).  The URL is the one the plugin gave the provider:
+ * status_url with attempt and token appended.
+ */
+static bool form_signature_ok(const struct channel_conf *cc, const char *att, const char *token,
+                              struct evkeyvalq *form, const char *sig)
+{
+    const char *secret = setting(cc, "password"), *su = setting(cc, "status_url");
+    if (!secret || !su || !sig)
+        return false;
+    struct sbuf m = SBUF_INIT;
+    struct kv v[128];
+    size_t n = 0;
+    struct evkeyval *e;
+    TAILQ_FOREACH(e, form, next) {
+        if (n == ELEMENTSOF(v))
+            break;
+        v[n++] = (struct kv){ e->key, e->value };
+    }
+    qsort(v, n, sizeof(v[0]), kv_cmp);
+    int r = sbuf_addf(&m, "%s%cattempt=%s&token=%s", su, strchr(su, '?') ? '&' : '?', att, token);
+    for (size_t i = 0; i < n && r >= 0; i++)
+        r = sbuf_addf(&m, "%s%s", v[i].k, v[i].v);
+    unsigned char mac[20];
+    unsigned int mlen = 0;
+    char want[32];
+    bool ok = false;
+    if (r >= 0 && HMAC(EVP_sha1(), secret, (int)strlen(secret), (const unsigned char *)m.buf,
+                       m.len, mac, &mlen) && mlen == 20) {
+        EVP_EncodeBlock((unsigned char *)want, mac, 20); /* 28 characters */
+        ok = strlen(sig) == 28 && CRYPTO_memcmp(want, sig, 28) == 0;
+    }
+    sbuf_release(&m);
+    return ok;
+}
+
+/* A status callback's outcome: NULL for news that is not an outcome (queued, sent). */
+static const char *status_outcome(const char *status, long code)
+{
+    static const struct {
+        const char *status;
+        const char *outcome;
+    } map[] = {
+        { "delivered", "delivered" }, { "undelivered", "failed" }, { "failed", "failed" },
+        { "rejected", "failed" },     { "expired", "failed" },
+    };
+    const char *o = NULL;
+    for (size_t i = 0; status && i < ELEMENTSOF(map); i++)
+        if (streq(status, map[i].status))
+            o = map[i].outcome;
+    if (o && streq(o, "failed")) {
+        /* the number cannot take messages: the address is bad, not the moment */
+        if (code == 30003 || code == 30005 || code == 30006 || code == 21211 || code == 3)
+            o = "bounced";
+        else if (code == 21610) /* the recipient replied STOP */
+            o = "opt_out";
+    }
+    return o;
+}
+
+/*
+ * POST /webhooks/sms-status?attempt=ID&token=T: the http-sms channel's
+ * status callback ({status_url}).  A form body (MessageStatus, ErrorCode)
+ * must carry a valid X-Twilio-Signature; a JSON body ({"status", "err-code"})
+ * is checked by the token alone.  Outcomes: delivered; failed, or bounced
+ * for a number that cannot take messages, or opt_out for a recipient who
+ * unsubscribed; nothing for queued, sent, accepted.
+ */
+static void route_sms_status(struct evhttp_request *req, const char *path, void *ud)
+{
+    struct serve *sv = ud;
+    (void)path;
+    struct evkeyvalq q, form;
+    TAILQ_INIT(&form);
+    const char *qs = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
+    if (!qs || evhttp_parse_query_str(qs, &q) < 0) {
+        http_reply_error(req, 400, "expected attempt and token in the query");
+        return;
+    }
+    const char *att = evhttp_find_header(&q, "attempt");
+    const struct channel_conf *cc = status_channel(sv->set->cfg, evhttp_find_header(&q, "token"));
+    char *end = NULL;
+    long long id = att ? strtoll(att, &end, 10) : 0;
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    size_t len = evbuffer_get_length(in);
+    char *body = malloc(len + 1);
+    const char *ctype = evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Type");
+    const char *status = NULL, *outcome = NULL;
+    long code = 0;
+    json_t *j = NULL;
+    if (!cc) {
+        http_reply_error(req, 401, "unknown token");
+        goto out;
+    }
+    if (id <= 0 || !end || *end) {
+        http_reply_error(req, 400, "attempt must be a positive id");
+        goto out;
+    }
+    if (!body) {
+        http_reply_error(req, 503, "out of memory");
+        goto out;
+    }
+    evbuffer_copyout(in, body, len);
+    body[len] = 0;
+    if (ctype && strncmp(ctype, "application/json", 16) == 0) {
+        json_error_t je;
+        j = json_loadb(body, len, 0, &je);
+        json_t *s = json_object_get(j, "status"), *ec = json_object_get(j, "err-code");
+        if (!json_is_string(s)) {
+            http_reply_error(req, 400, "expected a JSON object with a string 'status'");
+            goto out;
+        }
+        status = json_string_value(s);
+        code = json_is_string(ec) ? strtol(json_string_value(ec), NULL, 10)
+               : json_is_integer(ec) ? (long)json_integer_value(ec) : 0;
+    } else {
+        if (evhttp_parse_query_str(body, &form) < 0) {
+            http_reply_error(req, 400, "expected a form-encoded body");
+            goto out;
+        }
+        if (!form_signature_ok(cc, att, evhttp_find_header(&q, "token"), &form,
+                               evhttp_find_header(evhttp_request_get_input_headers(req),
+                                                  "X-Twilio-Signature"))) {
+            http_reply_error(req, 401, "X-Twilio-Signature does not match");
+            goto out;
+        }
+        status = evhttp_find_header(&form, "MessageStatus");
+        const char *ec = evhttp_find_header(&form, "ErrorCode");
+        code = ec ? strtol(ec, NULL, 10) : 0;
+        if (!status) {
+            http_reply_error(req, 400, "MessageStatus is missing");
+            goto out;
+        }
+    }
+    if (!(outcome = status_outcome(status, code))) {
+        http_reply(req, 200, "text/plain", "ok\n", 3);
+        goto out;
+    }
+    char event[96];
+    snprintf(event, sizeof(event), "%.60s:%ld", status, code);
+    dlr_submit(sv, req, "status", id, event, outcome);
+out:
+    json_decref(j);
+    free(body);
+    evhttp_clear_headers(&form);
+    evhttp_clear_headers(&q);
 }
 
 static int api_metrics(struct serve *sv, struct sbuf *b)
@@ -871,7 +1067,9 @@ int serve_run(const struct serve_opts *o)
         http_route(sv.http, "link", HTTP_GET | HTTP_HEAD | HTTP_POST, "/s/", true, route_link,
                    &sv) < 0 ||
         http_route(sv.http, "kannel", HTTP_GET, "/webhooks/kannel", false, route_kannel,
-                   &sv) < 0) {
+                   &sv) < 0 ||
+        http_route(sv.http, "sms-status", HTTP_POST, "/webhooks/sms-status", false,
+                   route_sms_status, &sv) < 0) {
         log_error("out of memory");
         goto out;
     }

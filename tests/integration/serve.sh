@@ -47,6 +47,13 @@ channels:
     settings: { url: "http://127.0.0.1:9/cgi-bin/sendsms", username: cadenza,
                 dlr_url: "http://127.0.0.1:$HPORT/webhooks/kannel",
                 dlr_token: { env: CZ_DLR_TOKEN } }
+  sms-h:
+    plugin: http-sms
+    kind: sms
+    settings: { url: "http://127.0.0.1:9/Messages.json", auth: basic, username: AC1,
+                password: { env: CZ_SMS_AUTH }, body: "To={to}&Body={text}",
+                status_url: "https://cadenza.example.com/webhooks/sms-status",
+                status_token: { env: CZ_STATUS_TOKEN } }
 ${1:-}
 EOC
 }
@@ -58,6 +65,8 @@ export CZ_API_K1=0123456789abcdef0123456789abcdef-k1
 export CZ_API_K0=fedcba9876543210fedcba9876543210-k0
 export CZ_LINK_K1=link-secret-0123456789abcdef0123456789
 export CZ_DLR_TOKEN=dlr-7f3c9a1e2b
+export CZ_SMS_AUTH=twilio-style-auth-token
+export CZ_STATUS_TOKEN=st-42
 cz sample --debtors 5 --seed 3 >"$T/debtors.csv"
 cz import debtors "$T/debtors.csv" >/dev/null || fail "import debtors"
 D1=$(sed -n 2p "$T/debtors.csv" | cut -d, -f1)
@@ -241,6 +250,41 @@ row=$(sqlite3 "$T/cadenza.db" "SELECT code, channel_kind, attempt_id FROM outcom
 [ "$(dlr abc 1 "$CZ_DLR_TOKEN")" = 400 ] && pass "DLR with a malformed attempt: 400" \
     || fail "malformed attempt: $(cat "$T/body")"
 
+# --- SMS status callbacks on the http-sms channel's status_url ---
+aid2=$(sqlite3 "$T/cadenza.db" "INSERT INTO attempts(debtor_id, idempotency_key, strategy, variant, tier, channel, channel_kind, scheduled_at, created_at) SELECT id, 'ik-st', 'early', 'a', 'digital', 'sms-h', 1, 0, 0 FROM debtors WHERE external_id = '$D1'; SELECT last_insert_rowid();")
+# status FORM [SIGNATURE-OVERRIDE]: a form callback signed the provider's way
+status() {
+    sig=${2:-$(/usr/bin/python3 - "$aid2" "$1" <<'EOP'
+import base64, hashlib, hmac, os, sys, urllib.parse
+url = "https://cadenza.example.com/webhooks/sms-status?attempt=%s&token=st-42" % sys.argv[1]
+params = urllib.parse.parse_qsl(sys.argv[2])
+msg = url + "".join(k + v for k, v in sorted(params))
+print(base64.b64encode(hmac.new(os.environ["CZ_SMS_AUTH"].encode(), msg.encode(), hashlib.sha1).digest()).decode())
+EOP
+)}
+    curl -s -o "$T/body" -w '%{http_code}' -H "X-Twilio-Signature: $sig" --data "$1" \
+        "$(url "/webhooks/sms-status?attempt=$aid2&token=st-42")"
+}
+[ "$(status 'MessageSid=SM1&MessageStatus=sent&To=%2B34600')" = 200 ] \
+    && pass "status 'sent': 200, nothing stored" || fail "status sent: $(cat "$T/body")"
+[ "$(status 'MessageSid=SM1&MessageStatus=delivered&To=%2B34600')" = 200 ] \
+    && grep -q '"stored":1' "$T/body" && pass "signed status 'delivered': stored" \
+    || fail "status delivered: $(cat "$T/body")"
+[ "$(status 'MessageSid=SM1&MessageStatus=undelivered&ErrorCode=30005')" = 200 ] \
+    && pass "signed status 'undelivered' 30005: stored" || fail "undelivered: $(cat "$T/body")"
+[ "$(status 'MessageSid=SM1&MessageStatus=delivered' 'AAAAAAAAAAAAAAAAAAAAAAAAAAA=')" = 401 ] \
+    && pass "a wrong X-Twilio-Signature: 401" || fail "wrong signature: $(cat "$T/body")"
+code=$(curl -s -o "$T/body" -w '%{http_code}' -H 'Content-Type: application/json' \
+    --data '{"messageId":"m1","status":"failed","err-code":"6"}' \
+    "$(url "/webhooks/sms-status?attempt=$aid2&token=st-42")")
+[ "$code" = 200 ] && pass "a JSON delivery receipt: stored" || fail "JSON receipt: $code $(cat "$T/body")"
+code=$(curl -s -o "$T/body" -w '%{http_code}' -H 'Content-Type: application/json' \
+    --data '{"status":"delivered"}' "$(url "/webhooks/sms-status?attempt=$aid2&token=nope")")
+[ "$code" = 401 ] && pass "a receipt with an unknown token: 401" || fail "unknown token: $code"
+rows=$(sqlite3 "$T/cadenza.db" "SELECT group_concat(code, ',') FROM (SELECT code FROM outcomes WHERE source = 'status' AND attempt_id = $aid2 ORDER BY id)")
+[ "$rows" = "0,1,14" ] && pass "... delivered, bounced (unknown destination), failed" \
+    || fail "status outcomes: '$rows'"
+
 # --- readiness follows Redis ---
 stop_redis
 wait_for 10 sh -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' $(url /readyz))\" = 503 ]" \
@@ -269,7 +313,7 @@ config "  sms2:
     kind: sms
     settings: { path: $T/sends2.log }" >"$CFG"
 kill -HUP $SPID
-wait_for 30 grep -q "reloaded: 4 channel(s)" "$T/serve.err" && pass "a valid reload is applied" \
+wait_for 30 grep -q "reloaded: 5 channel(s)" "$T/serve.err" && pass "a valid reload is applied" \
     || fail "reload not applied: $(tail -5 "$T/serve.err")"
 make_jobs 4 200 sms2 >"$T/c.jsonl"
 cz queue enqueue "$T/c.jsonl" >/dev/null
