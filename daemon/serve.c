@@ -987,6 +987,77 @@ out:
     evhttp_clear_headers(&q);
 }
 
+/* The outcome a VICIdial status maps to in a "STATUS=outcome,..." map; NULL: none. */
+static const char *dispo_outcome(const char *map, const char *dispo)
+{
+    size_t n = strlen(dispo);
+    for (const char *p = map; p && *p;) {
+        const char *end = p + strcspn(p, ","), *eq = memchr(p, '=', (size_t)(end - p));
+        if (eq && (size_t)(eq - p) == n && strncmp(p, dispo, n) == 0) {
+            for (int c = 0; c < _OUTCOME_MAX; c++) {
+                const char *name = outcome_code_to_string((enum outcome_code)c);
+                if (strlen(name) == (size_t)(end - eq - 1) && strncmp(eq + 1, name, strlen(name)) == 0)
+                    return name;
+            }
+            return NULL;
+        }
+        p = *end ? end + 1 : end;
+    }
+    return NULL;
+}
+
+/*
+ * GET /webhooks/vicidial?token=T&vendor_lead_code=CZ...&dispo=S: VICIdial's
+ * Dispo Call URL (and No Agent Call URL) for leads the vicidial plugin
+ * added.  The token is a vicidial channel's dispo_token; the lead's
+ * vendor_lead_code names the attempt ("CZ" and its id in base 36); the
+ * status maps to an outcome through the channel's dispo_map.  Once per
+ * attempt and status.
+ */
+static void route_vicidial(struct evhttp_request *req, const char *path, void *ud)
+{
+    struct serve *sv = ud;
+    const struct config *cfg = sv->set->cfg;
+    (void)path;
+    struct evkeyvalq q;
+    const char *qs = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
+    if (!qs || evhttp_parse_query_str(qs, &q) < 0) {
+        http_reply_error(req, 400, "expected token, vendor_lead_code and dispo in the query");
+        return;
+    }
+    const char *token = evhttp_find_header(&q, "token");
+    const char *vlc = evhttp_find_header(&q, "vendor_lead_code");
+    const char *dispo = evhttp_find_header(&q, "dispo");
+    const struct channel_conf *cc = NULL;
+    for (size_t i = 0; token && i < cfg->nchannels; i++) {
+        const struct channel_conf *c = &cfg->channels[i];
+        const char *t = streq(c->plugin, "vicidial") ? setting(c, "dispo_token") : NULL;
+        if (t && strlen(t) == strlen(token) && CRYPTO_memcmp(t, token, strlen(t)) == 0)
+            cc = c;
+    }
+    long long id = 0;
+    bool ok = vlc && strncmp(vlc, "CZ", 2) == 0 && vlc[2] && strlen(vlc) <= 15;
+    for (const char *p = ok ? vlc + 2 : ""; *p && ok; p++) {
+        int d = *p >= '0' && *p <= '9' ? *p - '0' : *p >= 'A' && *p <= 'Z' ? *p - 'A' + 10 : -1;
+        ok = d >= 0 && id <= (INT64_MAX - d) / 36;
+        id = id * 36 + d;
+    }
+    if (!cc)
+        http_reply_error(req, 401, "unknown token");
+    else if (!ok || id <= 0)
+        http_reply_error(req, 400, "vendor_lead_code is not one of cadenza's (CZ and base 36)");
+    else if (isempty(dispo))
+        http_reply_error(req, 400, "dispo is missing");
+    else {
+        const char *outcome = dispo_outcome(setting(cc, "dispo_map"), dispo);
+        if (!outcome)
+            http_reply(req, 200, "text/plain", "ok\n", 3); /* a status the map leaves out */
+        else
+            dlr_submit(sv, req, "dispo", id, dispo, outcome);
+    }
+    evhttp_clear_headers(&q);
+}
+
 static int api_metrics(struct serve *sv, struct sbuf *b)
 {
     static const char *const codes[] = { "200", "400", "401", "422", "503", "other" };
@@ -1069,7 +1140,9 @@ int serve_run(const struct serve_opts *o)
         http_route(sv.http, "kannel", HTTP_GET, "/webhooks/kannel", false, route_kannel,
                    &sv) < 0 ||
         http_route(sv.http, "sms-status", HTTP_POST, "/webhooks/sms-status", false,
-                   route_sms_status, &sv) < 0) {
+                   route_sms_status, &sv) < 0 ||
+        http_route(sv.http, "vicidial", HTTP_GET, "/webhooks/vicidial", false, route_vicidial,
+                   &sv) < 0) {
         log_error("out of memory");
         goto out;
     }

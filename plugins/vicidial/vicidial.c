@@ -119,6 +119,17 @@ static const struct cz_setting vd_settings[] = {
       "the whole HTTP exchange" },
     { "max_inflight", CZ_SETTING_INT, "64", 1, 10000, NULL, false,
       "requests at once; more sends are retried after a second" },
+    /* read by cadenza serve's /webhooks/vicidial, not by the plugin */
+    { "dispo_token", CZ_SETTING_SECRET, NULL, 0, 0, NULL, false,
+      "token the campaign's Dispo Call URL carries (cadenza serve checks it)" },
+    { "dispo_map", CZ_SETTING_STRING,
+      "SALE=paid,PTP=promise_to_pay,PP=promise_to_pay,PAID=paid,DNC=opt_out,DNCL=opt_out,"
+      "DC=wrong_number,ADC=wrong_number,WN=wrong_number,NI=refused,DEC=refused,"
+      "DISP=dispute,CALLBK=right_party,XFER=right_party,A=no_answer,AA=no_answer,"
+      "AM=no_answer,AL=no_answer,B=no_answer,AB=no_answer,N=no_answer,NA=no_answer,"
+      "DROP=no_answer,TP=third_party",
+      0, 0, NULL, false,
+      "VICIdial status = outcome code, comma-separated; unmapped statuses store nothing" },
     { 0 },
 };
 

@@ -54,6 +54,12 @@ channels:
                 password: { env: CZ_SMS_AUTH }, body: "To={to}&Body={text}",
                 status_url: "https://cadenza.example.com/webhooks/sms-status",
                 status_token: { env: CZ_STATUS_TOKEN } }
+  call:
+    plugin: vicidial
+    kind: call
+    settings: { url: "http://127.0.0.1:9/vicidial/non_agent_api.php", user: api,
+                pass: { env: CZ_VD_PASS }, list_id: "101", phone_code: "34",
+                dispo_token: { env: CZ_DISPO_TOKEN } }
 ${1:-}
 EOC
 }
@@ -67,6 +73,8 @@ export CZ_LINK_K1=link-secret-0123456789abcdef0123456789
 export CZ_DLR_TOKEN=dlr-7f3c9a1e2b
 export CZ_SMS_AUTH=twilio-style-auth-token
 export CZ_STATUS_TOKEN=st-42
+export CZ_VD_PASS=vd-pass
+export CZ_DISPO_TOKEN=dispo-9b1
 cz sample --debtors 5 --seed 3 >"$T/debtors.csv"
 cz import debtors "$T/debtors.csv" >/dev/null || fail "import debtors"
 D1=$(sed -n 2p "$T/debtors.csv" | cut -d, -f1)
@@ -285,6 +293,28 @@ rows=$(sqlite3 "$T/cadenza.db" "SELECT group_concat(code, ',') FROM (SELECT code
 [ "$rows" = "0,1,14" ] && pass "... delivered, bounced (unknown destination), failed" \
     || fail "status outcomes: '$rows'"
 
+# --- VICIdial dispositions on the campaign's Dispo Call URL ---
+aid3=$(sqlite3 "$T/cadenza.db" "INSERT INTO attempts(debtor_id, idempotency_key, strategy, variant, tier, channel, channel_kind, scheduled_at, created_at) SELECT id, 'ik-vd', 'late', 'a', 'call', 'call', 3, 0, 0 FROM debtors WHERE external_id = '$D1'; SELECT last_insert_rowid();")
+vlc=$(/usr/bin/python3 -c 'import sys
+n, s = int(sys.argv[1]), ""
+while n: n, d = divmod(n, 36); s = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"[d] + s
+print("CZ" + s)' "$aid3")
+dispo() { curl -s -o "$T/body" -w '%{http_code}' "$(url "/webhooks/vicidial?token=$1&vendor_lead_code=$2&dispo=$3&talk_time=95&lead_id=77")"; }
+[ "$(dispo "$CZ_DISPO_TOKEN" "$vlc" NA)" = 200 ] && grep -q '"stored":1' "$T/body" \
+    && pass "dispo NA: stored (no_answer)" || fail "dispo NA: $(cat "$T/body")"
+rcli DEL "cz:stop:$D1" >/dev/null
+[ "$(dispo "$CZ_DISPO_TOKEN" "$vlc" SALE)" = 200 ] && grep -q '"stored":1' "$T/body" \
+    && pass "dispo SALE: stored (paid)" || fail "dispo SALE: $(cat "$T/body")"
+[ "$(rcli EXISTS "cz:stop:$D1")" = 1 ] && pass "... and the debtor's queued jobs stop" \
+    || fail "no stop marker after SALE"
+[ "$(dispo "$CZ_DISPO_TOKEN" "$vlc" ZZZ)" = 200 ] && ! grep -q stored "$T/body" \
+    && pass "an unmapped status stores nothing" || fail "dispo ZZZ: $(cat "$T/body")"
+[ "$(dispo wrong "$vlc" SALE)" = 401 ] && pass "dispo with a wrong token: 401" || fail "dispo token"
+[ "$(dispo "$CZ_DISPO_TOKEN" 12345 SALE)" = 400 ] && grep -q "not one of cadenza's" "$T/body" \
+    && pass "a lead that is not ours: 400" || fail "foreign lead: $(cat "$T/body")"
+rows=$(sqlite3 "$T/cadenza.db" "SELECT group_concat(code, ',') FROM (SELECT code FROM outcomes WHERE source = 'dispo' AND attempt_id = $aid3 ORDER BY id)")
+[ "$rows" = "5,9" ] && pass "... no_answer then paid, on the call attempt" || fail "dispo outcomes: '$rows'"
+
 # --- readiness follows Redis ---
 stop_redis
 wait_for 10 sh -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' $(url /readyz))\" = 503 ]" \
@@ -313,7 +343,7 @@ config "  sms2:
     kind: sms
     settings: { path: $T/sends2.log }" >"$CFG"
 kill -HUP $SPID
-wait_for 30 grep -q "reloaded: 5 channel(s)" "$T/serve.err" && pass "a valid reload is applied" \
+wait_for 30 grep -q "reloaded: 6 channel(s)" "$T/serve.err" && pass "a valid reload is applied" \
     || fail "reload not applied: $(tail -5 "$T/serve.err")"
 make_jobs 4 200 sms2 >"$T/c.jsonl"
 cz queue enqueue "$T/c.jsonl" >/dev/null
