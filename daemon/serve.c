@@ -257,57 +257,46 @@ static void route_readyz(struct evhttp_request *req, const char *path, void *ud)
     http_reply(req, ready ? 200 : 503, "application/json", body, (size_t)n);
 }
 
+/* The worker's per-channel figures, one row each: name, type, help. */
+static const struct {
+    const char *name, *type, *help;
+} worker_families[] = {
+    { "cadenza_sent_total", "counter", "Jobs a channel's provider accepted" },
+    { "cadenza_failed_total", "counter",
+      "Jobs that failed for good (incl. invalid address, opt-out)" },
+    { "cadenza_retried_total", "counter", "Transient failures scheduled for a retry" },
+    { "cadenza_dead_total", "counter", "Jobs given up (dead letters)" },
+    { "cadenza_cancelled_total", "counter", "Jobs cancelled before sending (stopped, expired)" },
+    { "cadenza_fallback_total", "counter", "Jobs sent through the channel's fallback" },
+    { "cadenza_breaker_opened_total", "counter", "Times the channel's circuit breaker opened" },
+    { "cadenza_jobs_in_flight", "gauge", "Jobs leased by the worker and not settled yet" },
+    { "cadenza_breaker_open", "gauge", "1 while the channel's jobs go through its fallback" },
+};
+
+static double worker_figure(const struct worker_channel_stats *st, size_t k)
+{
+    const double v[] = { (double)st->sent,         (double)st->failed,
+                         (double)st->retried,      (double)st->dead,
+                         (double)st->cancelled,    (double)st->via_fallback,
+                         (double)st->breaker_opened, st->inflight,
+                         st->breaker_open };
+    _Static_assert(ELEMENTSOF(v) == ELEMENTSOF(worker_families), "one figure per family");
+    return v[k];
+}
+
 static int worker_metrics(const struct worker *w, struct sbuf *b)
 {
-    static const struct {
-        const char *name, *help;
-        size_t off;
-    } counters[] = {
-        { "cadenza_sent_total", "Jobs a channel's provider accepted",
-          offsetof(struct worker_channel_stats, sent) },
-        { "cadenza_failed_total", "Jobs that failed for good (incl. invalid address, opt-out)",
-          offsetof(struct worker_channel_stats, failed) },
-        { "cadenza_retried_total", "Transient failures scheduled for a retry",
-          offsetof(struct worker_channel_stats, retried) },
-        { "cadenza_dead_total", "Jobs given up (dead letters)",
-          offsetof(struct worker_channel_stats, dead) },
-        { "cadenza_cancelled_total", "Jobs cancelled before sending (stopped, expired)",
-          offsetof(struct worker_channel_stats, cancelled) },
-        { "cadenza_fallback_total", "Jobs sent through the channel's fallback",
-          offsetof(struct worker_channel_stats, via_fallback) },
-        { "cadenza_breaker_opened_total", "Times the channel's circuit breaker opened",
-          offsetof(struct worker_channel_stats, breaker_opened) },
-    };
     size_t n = w ? worker_channel_count(w) : 0;
     int r = 0;
-    for (size_t k = 0; k < ELEMENTSOF(counters) && r >= 0; k++) {
-        r = prom_family(b, counters[k].name, "counter", counters[k].help);
+    for (size_t k = 0; k < ELEMENTSOF(worker_families) && r >= 0; k++) {
+        r = prom_family(b, worker_families[k].name, worker_families[k].type,
+                        worker_families[k].help);
         for (size_t i = 0; i < n && r >= 0; i++) {
             struct worker_channel_stats st;
             worker_channel_stats(w, i, &st);
             struct prom_label l[] = { { "channel", st.name }, { "kind", st.kind } };
-            uint64_t v;
-            memcpy(&v, (const char *)&st + counters[k].off, sizeof(v));
-            r = prom_sample(b, counters[k].name, l, 2, (double)v);
+            r = prom_sample(b, worker_families[k].name, l, 2, worker_figure(&st, k));
         }
-    }
-    if (r >= 0)
-        r = prom_family(b, "cadenza_jobs_in_flight", "gauge",
-                        "Jobs leased by the worker and not settled yet");
-    for (size_t i = 0; i < n && r >= 0; i++) {
-        struct worker_channel_stats st;
-        worker_channel_stats(w, i, &st);
-        struct prom_label l[] = { { "channel", st.name }, { "kind", st.kind } };
-        r = prom_sample(b, "cadenza_jobs_in_flight", l, 2, st.inflight);
-    }
-    if (r >= 0)
-        r = prom_family(b, "cadenza_breaker_open", "gauge",
-                        "1 while the channel's jobs go through its fallback");
-    for (size_t i = 0; i < n && r >= 0; i++) {
-        struct worker_channel_stats st;
-        worker_channel_stats(w, i, &st);
-        struct prom_label l[] = { { "channel", st.name }, { "kind", st.kind } };
-        r = prom_sample(b, "cadenza_breaker_open", l, 2, st.breaker_open);
     }
     if (r >= 0)
         r = prom_family(b, "cadenza_redis_connected", "gauge",
