@@ -367,6 +367,22 @@ rc=$?
 grep -q '^STOPPING=1$' "$T/notify.log" && pass "STOPPING=1 sent" || fail "no STOPPING=1"
 [ "$(rcli ZCARD cz:lease:email)" -eq 0 ] && [ "$(rcli ZCARD cz:lease:sms2)" -eq 0 ] \
     && pass "no lease left" || fail "leases left after SIGTERM"
+# --- after a SIGKILL, the next start drains what was left ---
+czbg serve 2>"$T/serve2.err" &
+SPID=$!
+wait_for 60 curl -sf "$(url /readyz)" || fail "second start: $(tail -3 "$T/serve2.err")"
+kill -KILL $SPID; wait $SPID 2>/dev/null
+now_ms=$(($(date +%s) * 1000))
+for i in 1 2 3; do
+    rcli XADD cz:results '*' id "$i" st sent info "p$i" ch email tries 0 at "$now_ms" >/dev/null
+done
+czbg serve 2>"$T/serve3.err" &
+SPID=$!
+drained3() { [ "$(rcli XLEN cz:results)" -eq 0 ]; }
+wait_for 60 drained3 && pass "after a SIGKILL, the next start drains the results left in Redis" \
+    || fail "results left after restart: $(rcli XLEN cz:results)"
+kill -TERM $SPID; wait $SPID
+[ $? -eq 0 ] && pass "... and stops cleanly" || fail "third run exit: $(tail -3 "$T/serve3.err")"
 kill $NPID 2>/dev/null
 
 finish
