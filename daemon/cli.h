@@ -68,6 +68,14 @@ struct campaign_opts;
 int cli_plan_options(const char *date, const char *now, const char *seed,
                      struct campaign_opts *o);
 
+struct campaign_stats;
+/*
+ * After `plan` or `run`: when nothing was planned because every slot of
+ * the day had passed, say so in one line on stderr (planning a day that
+ * is over is almost always a wrong --date, not an empty portfolio).
+ */
+void cli_note_day_passed(const struct campaign_opts *o, const struct campaign_stats *st);
+
 /* Verbs: each parses its own options from argv (argv[0] is the verb). */
 int cmd_validate(int argc, char **argv, const struct cli_ctx *ctx);
 int cmd_import(int argc, char **argv, const struct cli_ctx *ctx);

@@ -643,6 +643,7 @@ int cmd_plan(int argc, char **argv, const struct cli_ctx *ctx)
     }
     if (po.fmt == FMT_TABLE)
         print_totals(&po, &st, c.o.date);
+    cli_note_day_passed(&c.o, &st);
     if (fflush(stdout) != 0) {
         log_error_errno(-errno, "cannot write output: %m");
         ret = EXIT_RUNTIME;

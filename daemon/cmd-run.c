@@ -261,6 +261,7 @@ int cmd_run(int argc, char **argv, const struct cli_ctx *ctx)
         goto out;
     }
     print_summary(sum, date_s, rerun, &cs, enqueue ? &ds : NULL, &es, enqueue);
+    cli_note_day_passed(&o, &cs);
     free(sum);
     ret = EXIT_OK;
 out:

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdio_ext.h>
@@ -139,6 +140,20 @@ int cli_load_config(const struct cli_ctx *ctx, struct config **ret)
     }
     *ret = c;
     return EXIT_OK;
+}
+
+void cli_note_day_passed(const struct campaign_opts *o, const struct campaign_stats *st)
+{
+    if (st->planned > 0 || st->by_reason[PLAN_PAST] == 0)
+        return;
+    char day[11], now[32];
+    format_date(o->date, day);
+    struct tm tm;
+    gmtime_r(&(time_t){ (time_t)o->now }, &tm);
+    strftime(now, sizeof(now), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    log_warning("nothing planned: every slot of %s has already passed (now is %s, %" PRId64
+                " debtors had only past slots); plan a later --date, or give --now to replay "
+                "the day", day, now, st->by_reason[PLAN_PAST]);
 }
 
 int cli_parse_long(const char *opt, const char *s, long min, long max, long *ret)

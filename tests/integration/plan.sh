@@ -185,4 +185,12 @@ expect_grep "amounts.csv:5: error: amount: .1.2345. is not .*at most 3 decimals 
     "1200 1234 1230 300" ] &&
     pass "amounts in minor units of each currency" ||
     fail "amounts: $(sql "SELECT group_concat(amount_minor, ' ') FROM outcomes WHERE code = 9")"
+
+# ---- a day whose slots have all passed says so ----
+expect_exit 0 "plan a day that is over" -- cz plan --date "$DATE" --now 2026-12-02T12:00:00Z
+expect_grep "nothing planned: every slot of $DATE has already passed (now is 2026-12-02T12:00:00Z" \
+    "$T/err" "a day that is over is named in one line"
+expect_exit 0 "plan the same day before its slots" -- cz plan --date "$DATE" --now "$NOW"
+grep -q "already passed" "$T/err" && fail "the note appeared for a day with slots left" ||
+    pass "no note while slots are left"
 finish
