@@ -155,21 +155,24 @@ static bool hs_unreserved(unsigned char c)
 static int hs_urlencode(struct hs_buf *b, const char *s)
 {
     static const char hex[] = "0123456789ABCDEF";
-    for (const unsigned char *p = (const unsigned char *)s; *p;) {
-        const unsigned char *q = p;
-        while (*q && hs_unreserved(*q))
-            q++;
-        int r = hs_buf_add(b, (const char *)p, (size_t)(q - p));
-        if (r < 0)
-            return r;
-        if (!*q)
-            break;
-        char e[3] = { '%', hex[*q >> 4], hex[*q & 15] };
-        if ((r = hs_buf_add(b, e, 3)) < 0)
-            return r;
-        p = q + 1;
+    char out[256]; /* encoded in chunks: one append per chunk, not per escape */
+    size_t k = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (k > sizeof(out) - 3) {
+            int r = hs_buf_add(b, out, k);
+            if (r < 0)
+                return r;
+            k = 0;
+        }
+        if (hs_unreserved(*p)) {
+            out[k++] = (char)*p;
+        } else {
+            out[k++] = '%';
+            out[k++] = hex[*p >> 4];
+            out[k++] = hex[*p & 15];
+        }
     }
-    return 0;
+    return k ? hs_buf_add(b, out, k) : 0;
 }
 
 /* Append s as a JSON string literal, quotes included (control characters as \u00XX). */
