@@ -126,7 +126,9 @@ echo "redis-server $(redis-server --version | sed 's/.* v=\([^ ]*\).*/\1/'), $(w
 k=0
 while [ "$k" -lt "$runs" ]; do
     rcli FLUSHALL >/dev/null
-    rm -f "$T/req.lua"
+    # emptied here: the new sink's own redirection may come after the wait below
+    rm -f "$T/req.lua" "$T/sink.out"
+    : >"$T/sink.out"
     "$sink" --auth "$user:$pass" --lua "$T/req.lua" >"$T/sink.out" 2>"$T/sink.err" &
     spid=$!
     i=0
@@ -167,9 +169,17 @@ while [ "$k" -lt "$runs" ]; do
     r1=$(redis_cpu); s1=$(cpu "$spid")
     wait $wpid || { echo "the worker failed:" >&2; tail -n 20 "$T/worker.err" >&2; exit 1; }
     [ -z "$ppid" ] || wait "$ppid" || true
+    kill -0 "$spid" 2>/dev/null || {
+        st=0; wait "$spid" || st=$?
+        echo "the sink died during the worker's run (status $st):" >&2; cat "$T/sink.err" >&2
+        exit 1
+    }
     settled=$(rcli XLEN cz:results)
     sent=$(sed -n 's/.*\[channel:sms\] sent \([0-9]*\),.*/\1/p' "$T/worker.err")
-    [ "${sent:-0}" -gt 0 ] || { echo "the worker sent nothing:" >&2; tail -n 20 "$T/worker.err" >&2; exit 1; }
+    [ "${sent:-0}" -gt 0 ] || {
+        echo "the worker sent nothing:" >&2; tail -n 20 "$T/worker.err" >&2
+        "$cz" queue dead list 2>&1 | head -n 5 >&2; cat "$T/sink.err" >&2; exit 1
+    }
     [ "$settled" -eq "$jobs" ] || { echo "only $settled of $jobs jobs settled" >&2; exit 1; }
     got=$(sink_counts | awk '{ print $4 }')
     [ "$got" -ge "$sent" ] ||
