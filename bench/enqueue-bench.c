@@ -3,9 +3,10 @@
  * engine (dispatch_enqueue_rows(): pages of 1000 attempt rows turned into
  * jobs by dispatch_job_from_row(), streamed to Redis one page ahead)
  * fed attempt rows like those store_run_attempts() returns.  Used by
- * bench/enqueue.sh and bench/queue-cpu.sh.
+ * bench/enqueue.sh, bench/queue-cpu.sh, bench/dispatch.sh and bench/sms.sh.
  *
  *   enqueue-bench --redis URL [--jobs N] [--prefix P] [--first ID]
+ *                 [--channel NAME --kind email|sms --template NAME]
  *   enqueue-bench --payload      print one job's payload (for the
  *                                per-job comparison) and exit
  *
@@ -13,7 +14,10 @@
  * wall time of dispatch_enqueue_rows(), the engine of `cadenza run`'s
  * enqueue phase, fed made-up attempt rows: job building, serialisation
  * and Redis included, SQLite (reading the rows, marking them queued)
- * not.
+ * not.  By default the jobs are e-mails to the channel `email` with the
+ * template `reminder-soft`; --kind sms gives SMS jobs (E.164 Spanish
+ * mobile numbers) for bench/sms.sh.  Dates are relative to now (due in
+ * ten days, legal from a minute ago for eight hours), so they never age.
  *
  * Invariants:
  *  1. Every job is valid (job_validate()) and unique by attempt id, so
@@ -47,6 +51,8 @@ static double now_s(void)
  */
 struct source {
     int64_t first, last, now;
+    const char *channel, *template_name;
+    int kind;
     struct row_buf {
         char key[48], debtor[24], address[48], name[32];
     } rb;
@@ -57,15 +63,18 @@ static void make_row(struct source *src, int64_t id, struct store_dispatch_row *
     struct row_buf *rb = &src->rb;
     snprintf(rb->key, sizeof(rb->key), "run-20261130-%" PRId64, id);
     snprintf(rb->debtor, sizeof(rb->debtor), "D%08" PRId64, id / 3);
-    snprintf(rb->address, sizeof(rb->address), "debtor%" PRId64 "@example.com", id / 3);
+    if (src->kind == CHAN_SMS)
+        snprintf(rb->address, sizeof(rb->address), "+346%08" PRId64, id / 3 % 100000000);
+    else
+        snprintf(rb->address, sizeof(rb->address), "debtor%" PRId64 "@example.com", id / 3);
     snprintf(rb->name, sizeof(rb->name), "Debtor %" PRId64, id / 3);
     *row = (struct store_dispatch_row){
         .attempt_id = id,
         .idempotency_key = rb->key,
         .debtor_id = rb->debtor,
-        .channel = "email",
-        .template_name = "early-email", /* a shipped template: the worker renders it */
-        .kind = CHAN_EMAIL,
+        .channel = src->channel,
+        .template_name = src->template_name,
+        .kind = src->kind,
         .scheduled_at = src->now - 60,
         .not_after = src->now + 8 * 3600,
         .strategy = "standard",
@@ -76,7 +85,7 @@ static void make_row(struct source *src, int64_t id, struct store_dispatch_row *
         .locale = "es-ES",
         .currency = "EUR",
         .balance_minor = (100 + id % 5000) * 100 + id % 100,
-        .due_date = days_from_civil(2026, 11, 15),
+        .due_date = (int32_t)(src->now / 86400 + 10),
         .attempt_number = 1 + (int)(id % 4),
     };
 }
@@ -111,9 +120,13 @@ int main(int argc, char **argv)
         { "prefix", required_argument, NULL, 'P' },
         { "first", required_argument, NULL, 'f' },
         { "payload", no_argument, NULL, 'y' },
+        { "channel", required_argument, NULL, 'c' },
+        { "kind", required_argument, NULL, 'k' },
+        { "template", required_argument, NULL, 't' },
         {},
     };
-    const char *url = NULL, *prefix = NULL;
+    const char *url = NULL, *prefix = NULL, *channel = "email", *tpl = "early-email"; /* a shipped template: workers render it */
+    int kind = CHAN_EMAIL;
     long n = 1000000, first = 1;
     bool payload = false;
     int c;
@@ -124,12 +137,22 @@ int main(int argc, char **argv)
         case 'P': prefix = optarg; break;
         case 'f': first = strtol(optarg, NULL, 10); break;
         case 'y': payload = true; break;
+        case 'c': channel = optarg; break;
+        case 't': tpl = optarg; break;
+        case 'k':
+            kind = chan_kind_from_string(optarg);
+            if (kind != CHAN_EMAIL && kind != CHAN_SMS) {
+                fprintf(stderr, "enqueue-bench: --kind is email or sms\n");
+                return 2;
+            }
+            break;
         default:
             fprintf(stderr, "usage: enqueue-bench --redis URL [--jobs N] [--first ID]\n");
             return 2;
         }
     }
-    struct source src = { .first = first, .last = first + n - 1, .now = (int64_t)time(NULL) };
+    struct source src = { .first = first, .last = first + n - 1, .now = (int64_t)time(NULL),
+                          .channel = channel, .template_name = tpl, .kind = kind };
     if (payload) {
         struct store_dispatch_row row;
         struct job j;

@@ -22,6 +22,11 @@
  *     addresses and phone numbers masked.
  *  3. A timer fires at most once, never after timer_cancel or after the
  *     instance is freed.
+ *  4. A finished request's record and curl easy handle are kept for the
+ *     instance's next request (at most HREQ_SPARE_MAX of them), reset with
+ *     curl_easy_reset(): nothing of one request's options, headers or
+ *     body reaches the next, while the handle's buffers and the record's
+ *     buffers are reused instead of allocated again.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -55,6 +60,8 @@ struct channel {
     struct event_base *base;
     struct curlm *curlm;   /* NULL: no HTTP or SMTP (host->http answers -ENOTSUP) */
     struct hreq *requests; /* HTTP and SMTP requests running */
+    struct hreq *spare;    /* finished ones kept for reuse (invariant 4) */
+    unsigned nspare;
     void *state;
     bool started;          /* init succeeded: shutdown is owed */
     uint64_t pending;      /* sends not yet completed */
@@ -333,6 +340,8 @@ static int64_t host_wall_ms(void)
 #define HTTP_BODY_MAX (1u << 20) /* a provider's answer beyond this is cut */
 #define HTTP_HEADERS_MAX 64
 #define SMTP_REPLY_MAX 320       /* the server's words kept for an error */
+#define HTTP_HEADER_BYTES (64u << 10) /* response header names and values kept, at most */
+#define HREQ_SPARE_MAX 256            /* finished requests kept per instance (invariant 4) */
 
 struct hreq {
     struct channel *ch;
@@ -342,10 +351,13 @@ struct hreq {
     cz_smtp_fn smtp_done;
     void *userdata;
     struct curl_slist *list;  /* request headers, or SMTP recipients */
-    char *out;                /* request body / message (a copy) */
-    size_t out_len, out_off;
+    struct sbuf list_src;     /* HTTP: the header lines list was made of, NUL-separated */
+    struct sbuf out;          /* request body / message (a copy) */
+    size_t out_off;
     struct sbuf in;           /* response body */
-    struct cz_header hdr[HTTP_HEADERS_MAX];
+    struct sbuf hmem;         /* response header names and values, NUL-terminated */
+    size_t hoff[HTTP_HEADERS_MAX][2]; /* where each name and value starts in hmem */
+    struct cz_header hdr[HTTP_HEADERS_MAX]; /* pointers into hmem, set when done */
     size_t nhdr;
     char errbuf[CURL_ERROR_SIZE];
     /* SMTP: the reply being read (its lines' text joined), and the last refusal */
@@ -356,26 +368,55 @@ struct hreq {
     struct hreq *prev, *next;
 };
 
-static void hreq_free(struct hreq *r)
+static void hreq_unlink(struct hreq *r)
 {
-    if (!r)
-        return;
     if (r->prev)
         r->prev->next = r->next;
     else if (r->ch && r->ch->requests == r)
         r->ch->requests = r->next;
     if (r->next)
         r->next->prev = r->prev;
+    r->prev = r->next = NULL;
+}
+
+static void hreq_free(struct hreq *r)
+{
+    if (!r)
+        return;
+    hreq_unlink(r);
     if (r->easy)
         curl_easy_cleanup(r->easy);
     curl_slist_free_all(r->list);
-    free(r->out);
+    sbuf_release(&r->list_src);
+    sbuf_release(&r->out);
     sbuf_release(&r->in);
-    for (size_t i = 0; i < r->nhdr; i++) {
-        free((char *)r->hdr[i].name);
-        free((char *)r->hdr[i].value);
-    }
+    sbuf_release(&r->hmem);
     free(r);
+}
+
+/*
+ * A finished request: keep it for the next one (invariant 4), else free
+ * it.  The easy handle must have left the multi handle.  Buffers that grew
+ * past what a usual request needs are not kept.
+ */
+static void hreq_recycle(struct hreq *r)
+{
+    struct channel *ch = r->ch;
+    hreq_unlink(r);
+    if (!ch || ch->nspare >= HREQ_SPARE_MAX || r->in.cap > 65536 || r->out.cap > 65536 ||
+        r->hmem.cap > 65536) {
+        hreq_free(r);
+        return;
+    }
+    curl_easy_reset(r->easy);
+    if (r->smtp) {
+        /* recipients are never reused as request headers */
+        curl_slist_free_all(r->list);
+        r->list = NULL;
+    }
+    r->next = ch->spare;
+    ch->spare = r;
+    ch->nspare++;
 }
 
 static size_t on_body(char *p, size_t size, size_t n, void *ud)
@@ -432,11 +473,8 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
     size_t len = size * n;
     if (len >= 5 && strncmp(p, "HTTP/", 5) == 0) {
         /* a new response (after a 100 Continue or a redirect): forget the last one's */
-        for (size_t i = 0; i < r->nhdr; i++) {
-            free((char *)r->hdr[i].name);
-            free((char *)r->hdr[i].value);
-        }
         r->nhdr = 0;
+        sbuf_reset(&r->hmem);
         return len;
     }
     const char *colon = memchr(p, ':', len);
@@ -447,14 +485,15 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
         v++;
     while (e > v && (e[-1] == '\r' || e[-1] == '\n' || e[-1] == ' '))
         e--;
-    char *name = strndup(p, (size_t)(colon - p)), *value = strndup(v, (size_t)(e - v));
-    if (!name || !value) {
-        free(name);
-        free(value);
-        return 0;
-    }
-    r->hdr[r->nhdr].name = name;
-    r->hdr[r->nhdr].value = value;
+    size_t nl = (size_t)(colon - p), vl = (size_t)(e - v);
+    if (r->hmem.len + nl + vl + 2 > HTTP_HEADER_BYTES)
+        return len; /* beyond what any provider sends: not kept */
+    size_t off = r->hmem.len;
+    if (sbuf_add(&r->hmem, p, nl) < 0 || sbuf_add(&r->hmem, "", 1) < 0 ||
+        sbuf_add(&r->hmem, v, vl) < 0 || sbuf_add(&r->hmem, "", 1) < 0)
+        return 0; /* out of memory: fail the transfer */
+    r->hoff[r->nhdr][0] = off;
+    r->hoff[r->nhdr][1] = off + nl + 1;
     r->nhdr++;
     return len;
 }
@@ -462,9 +501,9 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
 static size_t on_read(char *buf, size_t size, size_t n, void *ud)
 {
     struct hreq *r = ud;
-    size_t want = size * n, left = r->out_len - r->out_off;
+    size_t want = size * n, left = r->out.len - r->out_off;
     size_t k = want < left ? want : left;
-    memcpy(buf, r->out + r->out_off, k);
+    memcpy(buf, r->out.buf + r->out_off, k);
     r->out_off += k;
     return k;
 }
@@ -540,6 +579,10 @@ static void on_done(void *ud, CURL *easy, CURLcode res)
         r->smtp_done(r->userdata, &sr);
     } else {
         sbuf_cstr(&r->in);
+        for (size_t i = 0; i < r->nhdr; i++) {
+            r->hdr[i].name = r->hmem.buf + r->hoff[i][0];
+            r->hdr[i].value = r->hmem.buf + r->hoff[i][1];
+        }
         struct cz_http_response hr = {
             .status = res == CURLE_OK ? (int)code : 0,
             .error = curl_errno(res),
@@ -552,20 +595,41 @@ static void on_done(void *ud, CURL *easy, CURLcode res)
         hr.retry_after_ms = retry_after_ms(r);
         r->http_done(r->userdata, &hr);
     }
-    hreq_free(r); /* the easy handle left the multi handle (curlm invariant 1) */
+    hreq_recycle(r); /* the easy handle left the multi handle (curlm invariant 1) */
 }
 
+/* A request record with a clean easy handle: a spare one (invariant 4) or a new one. */
 static struct hreq *hreq_new(struct channel *ch, int64_t timeout_ms, int64_t connect_ms)
 {
-    struct hreq *r = calloc(1, sizeof(*r));
-    if (!r)
-        return NULL;
-    r->ch = ch;
-    r->in.max = HTTP_BODY_MAX + 1;
-    if (!(r->easy = curl_easy_init())) {
-        free(r);
-        return NULL;
+    struct hreq *r = ch->spare;
+    if (r) {
+        ch->spare = r->next;
+        ch->nspare--;
+        r->next = NULL;
+        r->smtp = false;
+        r->http_done = NULL;
+        r->smtp_done = NULL;
+        r->userdata = NULL;
+        r->out_off = 0;
+        r->nhdr = 0;
+        sbuf_reset(&r->out);
+        sbuf_reset(&r->in);
+        sbuf_reset(&r->hmem);
+    } else {
+        r = calloc(1, sizeof(*r));
+        if (!r)
+            return NULL;
+        r->ch = ch;
+        r->in.max = HTTP_BODY_MAX + 1;
+        if (!(r->easy = curl_easy_init())) {
+            free(r);
+            return NULL;
+        }
     }
+    r->errbuf[0] = 0;
+    r->reply_len = 0;
+    r->reply_code = r->refusal_code = 0;
+    r->reply[0] = r->refusal[0] = 0;
     curl_easy_setopt(r->easy, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(r->easy, CURLOPT_ERRORBUFFER, r->errbuf);
     curl_easy_setopt(r->easy, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
@@ -582,7 +646,7 @@ static int hreq_start(struct hreq *r)
     ch->requests = r;
     int k = curlm_add(ch->curlm, r->easy, on_done, r);
     if (k < 0)
-        hreq_free(r);
+        hreq_recycle(r);
     return k;
 }
 
@@ -592,6 +656,57 @@ static bool token_ok(const char *s)
         if (!isalnum((unsigned char)*s) && !strchr("!#$%&'*+-.^_`|~", *s))
             return false;
     return s != NULL;
+}
+
+/*
+ * The request headers as a curl list.  A spare record keeps the list it
+ * sent last time with the lines it was made of: the same lines (a
+ * provider's fixed headers) reuse it.  0, -EINVAL, -ENOMEM.
+ */
+static int hreq_headers(struct hreq *r, const struct cz_http_request *req)
+{
+    struct sbuf *src = &r->list_src;
+    size_t old = src->len;
+    /* the new lines go after the old ones, then are compared with them */
+    for (size_t i = 0; i < req->nheaders; i++) {
+        const struct cz_header *h = &req->headers[i];
+        if (!h->name || !h->value || !token_ok(h->name) || strpbrk(h->value, "\r\n")) {
+            src->len = old;
+            return -EINVAL;
+        }
+        if (sbuf_adds(src, h->name) < 0 || sbuf_add(src, ": ", 2) < 0 ||
+            sbuf_adds(src, h->value) < 0 || sbuf_add(src, "", 1) < 0) {
+            src->len = old;
+            return -ENOMEM;
+        }
+    }
+    size_t n = src->len - old;
+    if (r->list && n == old && (n == 0 || memcmp(src->buf, src->buf + old, n) == 0)) {
+        src->len = old;
+        return 0;
+    }
+    curl_slist_free_all(r->list);
+    r->list = NULL;
+    if (n)
+        memmove(src->buf, src->buf + old, n);
+    src->len = n;
+    for (size_t off = 0; off < n; off += strlen(src->buf + off) + 1) {
+        struct curl_slist *l = curl_slist_append(r->list, src->buf + off);
+        if (!l)
+            goto oom;
+        r->list = l;
+    }
+    /* no "Expect: 100-continue" round trip on POST bodies */
+    struct curl_slist *l = curl_slist_append(r->list, "Expect:");
+    if (!l)
+        goto oom;
+    r->list = l;
+    return 0;
+oom:
+    curl_slist_free_all(r->list);
+    r->list = NULL;
+    sbuf_reset(src);
+    return -ENOMEM;
 }
 
 static int host_http(struct cz_instance *inst, const struct cz_http_request *req, cz_http_fn done,
@@ -612,6 +727,13 @@ static int host_http(struct cz_instance *inst, const struct cz_http_request *req
         return -ENOMEM;
     r->http_done = done;
     r->userdata = userdata;
+    int k = hreq_headers(r, req);
+    if (k == 0 && req->body && sbuf_add(&r->out, req->body, req->body_len) < 0)
+        k = -ENOMEM;
+    if (k < 0) {
+        hreq_recycle(r);
+        return k;
+    }
     CURL *e = r->easy;
     curl_easy_setopt(e, CURLOPT_URL, req->url);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -619,31 +741,11 @@ static int host_http(struct cz_instance *inst, const struct cz_http_request *req
     curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
-    for (size_t i = 0; i < req->nheaders; i++) {
-        const struct cz_header *h = &req->headers[i];
-        if (!h->name || !h->value || !token_ok(h->name) || strpbrk(h->value, "\r\n")) {
-            hreq_free(r);
-            return -EINVAL;
-        }
-        _cleanup_free_ char *line = strdupf("%s: %s", h->name, h->value);
-        struct curl_slist *l = line ? curl_slist_append(r->list, line) : NULL;
-        if (!l) {
-            hreq_free(r);
-            return -ENOMEM;
-        }
-        r->list = l;
-    }
-    /* no "Expect: 100-continue" round trip on POST bodies */
-    struct curl_slist *l = curl_slist_append(r->list, "Expect:");
-    if (!l) {
-        hreq_free(r);
-        return -ENOMEM;
-    }
-    r->list = l;
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->list);
     if (req->body) {
+        /* the copy in r->out lives as long as the transfer */
         curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
-        curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, req->body);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->out.buf ? r->out.buf : "");
     }
     if (strcmp(method, "GET") == 0 && !req->body)
         curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
@@ -672,17 +774,18 @@ static int host_smtp(struct cz_instance *inst, const struct cz_smtp_request *req
     r->smtp = true;
     r->smtp_done = done;
     r->userdata = userdata;
-    r->out = malloc(req->message_len ? req->message_len : 1);
-    if (!r->out) {
-        hreq_free(r);
+    /* a spare record's header list is not a recipient list */
+    curl_slist_free_all(r->list);
+    r->list = NULL;
+    sbuf_reset(&r->list_src);
+    if (sbuf_add(&r->out, req->message, req->message_len) < 0) {
+        hreq_recycle(r);
         return -ENOMEM;
     }
-    memcpy(r->out, req->message, req->message_len);
-    r->out_len = req->message_len;
     for (size_t i = 0; i < req->nrcpt; i++) {
         struct curl_slist *l = req->rcpt[i] ? curl_slist_append(r->list, req->rcpt[i]) : NULL;
         if (!l) {
-            hreq_free(r);
+            hreq_recycle(r);
             return req->rcpt[i] ? -ENOMEM : -EINVAL;
         }
         r->list = l;
@@ -693,7 +796,7 @@ static int host_smtp(struct cz_instance *inst, const struct cz_smtp_request *req
     curl_easy_setopt(e, CURLOPT_MAIL_FROM, req->mail_from);
     curl_easy_setopt(e, CURLOPT_MAIL_RCPT, r->list);
     curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
-    curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, (curl_off_t)r->out_len);
+    curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, (curl_off_t)r->out.len);
     curl_easy_setopt(e, CURLOPT_READFUNCTION, on_read);
     curl_easy_setopt(e, CURLOPT_READDATA, r);
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_smtp_line);
@@ -731,6 +834,18 @@ static const struct cz_host host = {
 
 /* ---- instances ---- */
 
+static void spare_free(struct channel *ch)
+{
+    while (ch->spare) {
+        struct hreq *r = ch->spare;
+        ch->spare = r->next;
+        r->next = NULL;
+        r->ch = NULL; /* not in ch->requests */
+        hreq_free(r);
+    }
+    ch->nspare = 0;
+}
+
 int channel_new(const struct channel_conf *conf, struct event_base *base, struct curlm *curlm,
                 struct channel **ret)
 {
@@ -752,6 +867,7 @@ int channel_new(const struct channel_conf *conf, struct event_base *base, struct
             curlm_cancel(ch->curlm, ch->requests->easy);
             hreq_free(ch->requests);
         }
+        spare_free(ch);
         free(ch);
         return r == -ENOMEM ? r : -EINVAL;
     }
@@ -773,6 +889,7 @@ void channel_free(struct channel *ch)
         curlm_cancel(ch->curlm, ch->requests->easy);
         hreq_free(ch->requests);
     }
+    spare_free(ch);
     free(ch);
 }
 

@@ -1078,6 +1078,99 @@ int job_from_json(const char *buf, size_t len, struct job *ret, char *err, size_
     return job_parse(buf, len, JOB_PARSE_INPUTS_OBJECT, ret, err, errlen);
 }
 
+/* The object's members, each checked like rd_object() does; wanted strings recorded. */
+static int rd_inputs(struct reader *r, const char *const *names, size_t n, struct jstr *vals,
+                     bool *found)
+{
+    int e;
+    rd_ws(r);
+    if (r->p >= r->end || *r->p != '{')
+        return rd_fail(r, "'{' expected");
+    r->p++;
+    rd_ws(r);
+    if (r->p < r->end && *r->p == '}') {
+        r->p++;
+        goto end;
+    }
+    for (;;) {
+        struct jstr k;
+        if (r->p >= r->end || *r->p != '"')
+            return rd_fail(r, "string or '}' expected");
+        if ((e = rd_string(r, &k)) < 0 || (e = rd_key(r, 0, &k)) < 0)
+            return e;
+        /* which wanted name this key is (a key with escapes is decoded first) */
+        char small[64];
+        const char *kp = k.p;
+        size_t kn = k.n;
+        if (k.esc) {
+            if (k.n < sizeof(small)) {
+                kn = decode_str(&k, small);
+                kp = small;
+            } else
+                kn = 0, kp = NULL;
+        }
+        size_t want = n;
+        for (size_t i = 0; kp && i < n; i++)
+            if (strlen(names[i]) == kn && memcmp(names[i], kp, kn) == 0) {
+                want = i;
+                break;
+            }
+        rd_ws(r);
+        if (r->p >= r->end || *r->p != ':')
+            return rd_fail(r, "':' expected");
+        r->p++;
+        rd_ws(r);
+        if (want < n && r->p < r->end && *r->p == '"') {
+            if ((e = rd_string(r, &vals[want])) < 0)
+                return e;
+            found[want] = true;
+        } else if ((e = rd_value(r, 1)) < 0)
+            return e;
+        rd_ws(r);
+        if (r->p < r->end && *r->p == ',') {
+            r->p++;
+            rd_ws(r);
+            continue;
+        }
+        if (r->p < r->end && *r->p == '}') {
+            r->p++;
+            if ((e = rd_keys_close(r, 0)) < 0)
+                return e;
+            break;
+        }
+        return rd_fail(r, "',' or '}' expected");
+    }
+end:
+    rd_ws(r);
+    return r->p == r->end ? 0 : rd_fail(r, "end of input expected");
+}
+
+int job_inputs_strings(const char *inputs_json, size_t len, const char *const *names, size_t n,
+                       const char **ret, char *buf)
+{
+    struct jstr vals[32];
+    bool found[32] = { false };
+    struct reader r = { .buf = inputs_json, .p = inputs_json, .end = inputs_json + len };
+    if (n > ELEMENTSOF(vals))
+        return -EINVAL;
+    r.keys = r.keys0;
+    r.capkeys = ELEMENTSOF(r.keys0);
+    int e = rd_inputs(&r, names, n, vals, found);
+    if (r.keys != r.keys0)
+        free(r.keys);
+    if (e < 0)
+        return e == -ENOMEM ? e : -EINVAL;
+    char *o = buf;
+    for (size_t i = 0; i < n; i++) {
+        ret[i] = NULL;
+        if (found[i]) {
+            ret[i] = o;
+            o += decode_str(&vals[i], o) + 1;
+        }
+    }
+    return 0;
+}
+
 enum job_timing job_check_time(const struct job *j, int64_t now, int64_t *ret_next)
 {
     if (now >= j->not_after)

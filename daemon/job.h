@@ -106,6 +106,19 @@ int job_parse(const char *buf, size_t len, unsigned flags, struct job *ret, char
 int job_from_json(const char *buf, size_t len, struct job *ret, char *err, size_t errlen);
 
 /*
+ * The string members of a job's inputs text (inputs_json[0..len)) without
+ * a JSON library: ret[i] is the decoded value of the member names[i], or
+ * NULL when it is absent or not a string.  The whole text is checked with
+ * job_parse()'s rules (RFC 8259, no "\u0000", integers within int64,
+ * nesting at most JOB_DEPTH_MAX, no duplicate keys).  The values are
+ * decoded into buf, which must hold len + 1 bytes (decoding never
+ * grows a string); ret points into it.  -EINVAL when the text is not
+ * such a JSON object, -ENOMEM.
+ */
+int job_inputs_strings(const char *inputs_json, size_t len, const char *const *names, size_t n,
+                       const char **ret, char *buf);
+
+/*
  * The re-check a worker makes just before sending, at time now:
  *   JOB_SEND_NOW        inside a window and not after not_after
  *   JOB_WAIT            too early: *ret_next is the next legal start

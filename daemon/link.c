@@ -28,6 +28,11 @@
  *     must be minimal, so no two strings carry the same claims.
  *  4. A key is never removed or replaced while the set lives; rotation is
  *     a new key id made current, the old id kept until its links expire.
+ *  5. Each key's HMAC state (the SHA-256 states after the key's inner and
+ *     outer pad blocks, RFC 2104) is prepared once, when the key is added,
+ *     and only ever read afterwards: a signature costs the message's blocks
+ *     and the outer block, not a fetch of the algorithms and two pad
+ *     blocks, and threads may sign with one key set at once.
  */
 #include "link.h"
 
@@ -35,7 +40,6 @@
 #include <fcntl.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -154,15 +158,87 @@ int link_b64_decode(const char *src, size_t n, void *dst, size_t dstlen, size_t 
 
 /* ---- HMAC ----------------------------------------------------------- */
 
+#define HMAC_BLOCK 64 /* SHA-256's block size */
+
+/* A key's prepared HMAC-SHA256 state (invariant 5). */
+struct hmac_key {
+    EVP_MD_CTX *inner, *outer; /* after hashing key ^ ipad, key ^ opad */
+};
+
+static void hmac_key_free(struct hmac_key *hk)
+{
+    if (!hk)
+        return;
+    EVP_MD_CTX_free(hk->inner);
+    EVP_MD_CTX_free(hk->outer);
+    free(hk);
+}
+
+/* Prepare the HMAC state for key[0..keylen).  NULL on failure (OOM or libcrypto). */
+static struct hmac_key *hmac_key_new(const void *key, size_t keylen)
+{
+    unsigned char k[HMAC_BLOCK] = { 0 }, pad[HMAC_BLOCK];
+    unsigned int klen = 0;
+    /* digest contexts are initialised (the algorithm looked up) here only;
+     * hmac_run() copies them */
+    const EVP_MD *sha256_md = EVP_sha256();
+    struct hmac_key *hk = calloc(1, sizeof(*hk));
+    if (!hk)
+        return NULL;
+    bool ok = true;
+    /* a key longer than a block is hashed first (RFC 2104, section 2) */
+    if (keylen > HMAC_BLOCK)
+        ok = EVP_Digest(key, keylen, k, &klen, sha256_md, NULL) == 1;
+    else
+        memcpy(k, key, keylen);
+    hk->inner = EVP_MD_CTX_new();
+    hk->outer = EVP_MD_CTX_new();
+    ok = ok && hk->inner && hk->outer;
+    for (int i = 0; ok && i < HMAC_BLOCK; i++)
+        pad[i] = k[i] ^ 0x36;
+    ok = ok && EVP_DigestInit_ex(hk->inner, sha256_md, NULL) == 1 &&
+         EVP_DigestUpdate(hk->inner, pad, HMAC_BLOCK) == 1;
+    for (int i = 0; ok && i < HMAC_BLOCK; i++)
+        pad[i] = k[i] ^ 0x5c;
+    ok = ok && EVP_DigestInit_ex(hk->outer, sha256_md, NULL) == 1 &&
+         EVP_DigestUpdate(hk->outer, pad, HMAC_BLOCK) == 1;
+    OPENSSL_cleanse(k, sizeof(k));
+    OPENSSL_cleanse(pad, sizeof(pad));
+    if (!ok) {
+        hmac_key_free(hk);
+        return NULL;
+    }
+    return hk;
+}
+
+/* HMAC of msg[0..n) with a prepared key; reads hk only.  0 or -EIO / -ENOMEM. */
+static int hmac_run(const struct hmac_key *hk, const void *msg, size_t n, unsigned char out[32])
+{
+    unsigned char ih[SIG_LEN];
+    unsigned int len = 0, olen = 0;
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    if (!c)
+        return -ENOMEM;
+    bool ok = EVP_MD_CTX_copy_ex(c, hk->inner) == 1 && EVP_DigestUpdate(c, msg, n) == 1 &&
+              EVP_DigestFinal_ex(c, ih, &len) == 1 && len == SIG_LEN &&
+              EVP_MD_CTX_copy_ex(c, hk->outer) == 1 && EVP_DigestUpdate(c, ih, SIG_LEN) == 1 &&
+              EVP_DigestFinal_ex(c, out, &olen) == 1 && olen == SIG_LEN;
+    EVP_MD_CTX_free(c);
+    OPENSSL_cleanse(ih, sizeof(ih));
+    return ok ? 0 : -EIO;
+}
+
 int link_hmac_sha256(const void *key, size_t keylen, const void *msg, size_t n,
                      unsigned char out[32])
 {
-    unsigned int len = 0;
     if (keylen > INT32_MAX)
         return -EINVAL;
-    if (!HMAC(EVP_sha256(), key, (int)keylen, msg, n, out, &len) || len != SIG_LEN)
+    struct hmac_key *hk = hmac_key_new(key, keylen);
+    if (!hk)
         return -EIO;
-    return 0;
+    int r = hmac_run(hk, msg, n, out);
+    hmac_key_free(hk);
+    return r;
 }
 
 /* ---- the key set ---------------------------------------------------- */
@@ -194,6 +270,7 @@ void link_conf_free(struct link_conf *c)
         return;
     for (size_t i = 0; i < c->nkeys; i++) {
         free(c->keys[i].id);
+        hmac_key_free(c->keys[i].hmac);
         if (c->keys[i].secret) {
             OPENSSL_cleanse(c->keys[i].secret, c->keys[i].secret_len);
             free(c->keys[i].secret);
@@ -223,10 +300,13 @@ int link_conf_add_key(struct link_conf *c, const char *id, const void *secret, s
     if (!nv)
         return -ENOMEM;
     c->keys = nv;
-    struct link_key k = { .id = strdup(id), .secret = malloc(len), .secret_len = len };
-    if (!k.id || !k.secret || (!c->current_key && !(c->current_key = strdup(id)))) {
+    struct link_key k = { .id = strdup(id), .secret = malloc(len), .secret_len = len,
+                          .hmac = hmac_key_new(secret, len) };
+    if (!k.id || !k.secret || !k.hmac ||
+        (!c->current_key && !(c->current_key = strdup(id)))) {
         free(k.id);
         free(k.secret);
+        hmac_key_free(k.hmac);
         return -ENOMEM;
     }
     memcpy(k.secret, secret, len);
@@ -564,7 +644,7 @@ int link_make(const struct link_conf *c, const char *key_id, int64_t attempt_id,
 
     tn = (size_t)snprintf(tok, sizeof(tok), "v1.%s.", k->id);
     tn += link_b64_encode(payload, pn, tok + tn);
-    int r = link_hmac_sha256(k->secret, k->secret_len, tok, tn, sig);
+    int r = hmac_run(k->hmac, tok, tn, sig);
     if (r < 0)
         return r;
     tok[tn++] = '.';
@@ -632,7 +712,7 @@ int link_verify(const struct link_conf *c, const char *token, size_t len, int64_
     const struct link_key *k = link_conf_key(c, cl.key_id);
     if (!k)
         return -ENOKEY;
-    int r = link_hmac_sha256(k->secret, k->secret_len, token, (size_t)(d3 - token), want);
+    int r = hmac_run(k->hmac, token, (size_t)(d3 - token), want);
     if (r < 0)
         return r;
     /* invariant 2 */

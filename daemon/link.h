@@ -59,6 +59,7 @@ struct link_key {
     unsigned char *secret;
     size_t secret_len;
     int line, col; /* where it was configured (0 for keys added by code) */
+    void *hmac;    /* the HMAC state prepared for the secret (link.c); read-only after add */
 };
 
 /* The `links:` section: base URL, keys by id, the signing key, TTLs. */

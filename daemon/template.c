@@ -1072,6 +1072,16 @@ static const char *json_str(json_t *o, const char *k)
     return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
+/* The inputs a job's message is made from (the members of job->inputs_json). */
+enum { IN_LOCALE, IN_NAME, IN_CURRENCY, IN_AMOUNT, IN_DUE_DATE, IN_CREDITOR, IN_AGENT_PHONE,
+       IN_AGENT_NAME, IN_BUSINESS_NAME, _IN_MAX };
+static const char *const input_names[_IN_MAX] = {
+    [IN_LOCALE] = "locale", [IN_NAME] = "name", [IN_CURRENCY] = "currency",
+    [IN_AMOUNT] = "amount", [IN_DUE_DATE] = "due_date", [IN_CREDITOR] = "creditor",
+    [IN_AGENT_PHONE] = "agent_phone", [IN_AGENT_NAME] = "agent_name",
+    [IN_BUSINESS_NAME] = "business_name",
+};
+
 int template_render_job(const struct template_set *s, const struct job *job,
                         const struct template_ctx *ctx, struct template_parts *ret,
                         const struct template **ret_tpl)
@@ -1085,37 +1095,43 @@ int template_render_job(const struct template_set *s, const struct job *job,
     struct template_vars vars = { { NULL } };
     struct sbuf links[ELEMENTSOF(link_vars)] = { SBUF_INIT, SBUF_INIT, SBUF_INIT, SBUF_INIT };
     char amount[64], due[32], dpd[16];
-    json_t *in = NULL;
+    const char *in[_IN_MAX] = { NULL };
+    char small[2048], *mem = NULL; /* the decoded inputs */
     int r = 0;
 
     if (!job->template_name)
         return -ENOENT;
     if (job->inputs_json) {
-        json_error_t err;
-        in = json_loadb(job->inputs_json, job->inputs_json_len, 0, &err);
-        if (!json_is_object(in)) {
-            json_decref(in);
-            return -EINVAL;
+        /* no JSON library per send: job.c's reader checks and picks the members */
+        size_t len = job->inputs_json_len;
+        if (len >= sizeof(small) && !(mem = malloc(len + 1)))
+            return -ENOMEM;
+        r = job_inputs_strings(job->inputs_json, len, input_names, _IN_MAX, in,
+                               mem ? mem : small);
+        if (r < 0) {
+            free(mem);
+            return r;
         }
     } else if (job->inputs) {
-        in = json_incref(job->inputs);
+        for (int i = 0; i < _IN_MAX; i++)
+            in[i] = json_str(job->inputs, input_names[i]);
     }
     /* jobs queued before the locale had its own member carry it in the inputs */
-    const char *locale = job->locale ? job->locale : json_str(in, "locale");
+    const char *locale = job->locale ? job->locale : in[IN_LOCALE];
     const struct template *t = template_set_find(s, job->template_name, locale, NULL);
     if (!t) {
-        json_decref(in);
+        free(mem);
         return -ENOENT;
     }
     if (!locale)
         locale = s->default_locale;
 
-    vars.v[TPL_NAME] = json_str(in, "name");
-    const char *cur = json_str(in, "currency");
+    vars.v[TPL_NAME] = in[IN_NAME];
+    const char *cur = in[IN_CURRENCY];
     if (!cur)
         cur = ctx->default_currency;
     vars.v[TPL_CURRENCY] = cur;
-    const char *am = json_str(in, "amount");
+    const char *am = in[IN_AMOUNT];
     int64_t minor;
     if (am) {
         int exp = currency_exponent(cur);
@@ -1126,7 +1142,7 @@ int template_render_job(const struct template_set *s, const struct job *job,
         }
         vars.v[TPL_AMOUNT] = amount;
     }
-    const char *dd = json_str(in, "due_date");
+    const char *dd = in[IN_DUE_DATE];
     int32_t due_day;
     if (dd) {
         if (parse_date(dd, strlen(dd), &due_day) < 0 ||
@@ -1146,13 +1162,10 @@ int template_render_job(const struct template_set *s, const struct job *job,
         snprintf(dpd, sizeof(dpd), "%d", (int)(today - due_day));
         vars.v[TPL_DAYS_PAST_DUE] = dpd;
     }
-    vars.v[TPL_CREDITOR] = json_str(in, "creditor") ? json_str(in, "creditor") : ctx->creditor;
-    vars.v[TPL_AGENT_PHONE] =
-        json_str(in, "agent_phone") ? json_str(in, "agent_phone") : ctx->agent_phone;
-    vars.v[TPL_AGENT_NAME] =
-        json_str(in, "agent_name") ? json_str(in, "agent_name") : ctx->agent_name;
-    vars.v[TPL_BUSINESS_NAME] =
-        json_str(in, "business_name") ? json_str(in, "business_name") : ctx->business_name;
+    vars.v[TPL_CREDITOR] = in[IN_CREDITOR] ? in[IN_CREDITOR] : ctx->creditor;
+    vars.v[TPL_AGENT_PHONE] = in[IN_AGENT_PHONE] ? in[IN_AGENT_PHONE] : ctx->agent_phone;
+    vars.v[TPL_AGENT_NAME] = in[IN_AGENT_NAME] ? in[IN_AGENT_NAME] : ctx->agent_name;
+    vars.v[TPL_BUSINESS_NAME] = in[IN_BUSINESS_NAME] ? in[IN_BUSINESS_NAME] : ctx->business_name;
 
     /* one signed link per link variable the template uses (keeps jobs small) */
     for (size_t i = 0; i < ELEMENTSOF(link_vars); i++) {
@@ -1170,7 +1183,7 @@ int template_render_job(const struct template_set *s, const struct job *job,
 out:
     for (size_t i = 0; i < ELEMENTSOF(link_vars); i++)
         sbuf_release(&links[i]);
-    json_decref(in);
+    free(mem);
     return r;
 }
 

@@ -184,21 +184,24 @@ static bool hs_unreserved(unsigned char c)
 static int hs_urlencode(struct hs_buf *b, const char *s)
 {
     static const char hex[] = "0123456789ABCDEF";
-    for (const unsigned char *p = (const unsigned char *)s; *p;) {
-        const unsigned char *q = p;
-        while (*q && hs_unreserved(*q))
-            q++;
-        int r = hs_buf_add(b, (const char *)p, (size_t)(q - p));
-        if (r < 0)
-            return r;
-        if (!*q)
-            break;
-        char e[3] = { '%', hex[*q >> 4], hex[*q & 15] };
-        if ((r = hs_buf_add(b, e, 3)) < 0)
-            return r;
-        p = q + 1;
+    char out[256]; /* encoded in chunks: one append per chunk, not per escape */
+    size_t k = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (k > sizeof(out) - 3) {
+            int r = hs_buf_add(b, out, k);
+            if (r < 0)
+                return r;
+            k = 0;
+        }
+        if (hs_unreserved(*p)) {
+            out[k++] = (char)*p;
+        } else {
+            out[k++] = '%';
+            out[k++] = hex[*p >> 4];
+            out[k++] = hex[*p & 15];
+        }
     }
-    return 0;
+    return k ? hs_buf_add(b, out, k) : 0;
 }
 
 /* Append s as a JSON string literal, quotes included (control characters as \u00XX). */
@@ -288,6 +291,18 @@ static int hs_jstring(struct hs_jp *j, char *out, size_t outsz, size_t *ret_len)
         return -EINVAL;
     p++;
     for (;;) {
+        /* a run of plain ASCII (what replies are made of) in one go */
+        const unsigned char *q = p;
+        while (q < end && *q >= 0x20 && *q < 0x80 && *q != '"' && *q != '\\')
+            q++;
+        if (q > p && out && fits) {
+            size_t k = (size_t)(q - p);
+            if (o + k >= outsz)
+                fits = false;
+            else
+                memcpy(out + o, p, k), o += k;
+        }
+        p = q;
         if (p >= end)
             return -EINVAL;
         unsigned cp;
@@ -573,10 +588,25 @@ static int hs_json_find(const char *s, size_t n, const char *pointer, struct hs_
     int r;
     if (*pointer && *pointer != '/')
         return -EINVAL;
+    /* the document is one checked value with whitespace around: its span
+     * is known without walking it */
     struct hs_jp j = { s, s + n };
-    struct hs_jval v;
-    if ((r = hs_jvalue(&j, 0, &v)) < 0)
-        return r;
+    hs_jws(&j);
+    while (j.end > j.p && (j.end[-1] == ' ' || j.end[-1] == '\t' || j.end[-1] == '\n' ||
+                           j.end[-1] == '\r'))
+        j.end--;
+    if (j.p >= j.end)
+        return -EINVAL;
+    struct hs_jval v = { .type = *j.p == '{'   ? HS_J_OBJECT
+                                 : *j.p == '[' ? HS_J_ARRAY
+                                 : *j.p == '"' ? HS_J_STRING
+                                               : HS_J_NUMBER, /* scalars: the type only
+                                                                 matters for containers */
+                         .p = j.p, .n = (size_t)(j.end - j.p) };
+    if (v.type == HS_J_NUMBER && (*j.p == 't' || *j.p == 'f'))
+        v.type = HS_J_BOOL;
+    else if (v.type == HS_J_NUMBER && *j.p == 'n')
+        v.type = HS_J_NULL;
     while (*pointer) {
         pointer++;
         if ((r = hs_jtoken(&pointer, tok)) < 0)

@@ -512,7 +512,78 @@ static void test_json_str(void)
     }
 }
 
+/*
+ * job_inputs_strings(): the string members of an inputs text, as a JSON
+ * library reads them (escaped keys and values decoded, other types NULL),
+ * and the text refused when it is not one valid object.
+ */
+static void test_inputs_strings(void)
+{
+    static const char *const names[] = { "name", "amount", "locale", "missing", "n" };
+    static const char ok[] =
+        " { \"name\" : \"Ana \\\"Q\\\" L\\u00f3pez \\ud83d\\ude00\", \"n\":12,"
+        "\"nested\":{\"name\":\"not me\",\"a\":[1,2.5,true,null]},"
+        "\"\\u0061mount\":\"125.50\",\"locale\":\"es-ES\"} ";
+    const char *v[ELEMENTSOF(names)];
+    char buf[sizeof(ok)];
+    CHECK_INT(job_inputs_strings(ok, LEN(ok), names, ELEMENTSOF(names), v, buf), 0);
+    CHECK_STR(v[0], "Ana \"Q\" L\xc3\xb3pez \xf0\x9f\x98\x80");
+    CHECK_STR(v[1], "125.50"); /* an escaped key is the same key */
+    CHECK_STR(v[2], "es-ES");
+    CHECK(v[3] == NULL);
+    CHECK(v[4] == NULL); /* a number is not a string */
+    CHECK_INT(job_inputs_strings("{}", 2, names, ELEMENTSOF(names), v, buf), 0);
+    CHECK(v[0] == NULL && v[2] == NULL);
+
+    static const char *const bad[] = {
+        "", "[]", "\"x\"", "{", "{\"name\":\"a\"", "{\"name\":\"a\"} x", "{\"name\":\"a\",}",
+        "{\"name\":\"a\",\"name\":\"b\"}", "{\"x\":{\"k\":1,\"k\":2}}",
+        "{\"name\":\"\\u0000\"}", "{\"name\":\"\xff\"}", "{\"name\":\"a\nb\"}",
+        "{\"n\":99999999999999999999}", "{\"n\":01}", "{name:1}",
+    };
+    for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+        char b[64];
+        CHECK_INT(job_inputs_strings(bad[i], strlen(bad[i]), names, ELEMENTSOF(names), v, b),
+                  -EINVAL);
+    }
+
+    /* against jansson: the same members, decoded the same, on mutated texts */
+    static const char base[] = "{\"name\":\"D\\u00e9bora\",\"amount\":\"1.5\","
+                               "\"locale\":\"es\",\"x\":[{\"y\":\"z\"}],\"n\":-3}";
+    uint64_t seed = 7;
+    int compared = 0;
+    for (int round = 0; round < 5000; round++) {
+        char t[sizeof(base)];
+        memcpy(t, base, sizeof(base));
+        for (int k = 0; k < 1 + round % 3; k++) {
+            seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+            size_t at = (size_t)(seed >> 33) % LEN(base);
+            t[at] = "\"{}[]:,\\ 0a-u"[(seed >> 20) % 15];
+        }
+        json_error_t je;
+        json_t *o = json_loadb(t, LEN(base), JSON_REJECT_DUPLICATES, &je);
+        char b[sizeof(base)];
+        int r = job_inputs_strings(t, LEN(base), names, ELEMENTSOF(names), v, b);
+        if (!json_is_object(o)) {
+            CHECK_INT(r, -EINVAL);
+        } else {
+            CHECK_INT(r, 0);
+            for (size_t i = 0; r == 0 && i < ELEMENTSOF(names); i++) {
+                json_t *m = json_object_get(o, names[i]);
+                if (json_is_string(m))
+                    CHECK(v[i] && strcmp(v[i], json_string_value(m)) == 0);
+                else
+                    CHECK(v[i] == NULL);
+            }
+            compared++;
+        }
+        json_decref(o);
+    }
+    CHECK(compared > 100);
+}
+
 TEST_MAIN(
+    { "inputs_strings", test_inputs_strings },
     { "roundtrip", test_roundtrip },
     { "json_str", test_json_str },
     { "any_shape", test_any_shape },

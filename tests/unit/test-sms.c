@@ -224,6 +224,22 @@ static void test_urlencode(void)
     CHECK_INT(hs_urlencode(&h, "a b+c\n"), 0);
     CHECK_STR(h.p, "a%20b%2Bc%0A");
     free(h.p);
+    /* longer than the encoder's chunk, escapes across its edges, and the cap */
+    char in[400], want[1200];
+    size_t k = 0;
+    for (int i = 0; i < 399; i++) {
+        in[i] = i % 3 ? 'x' : ' ';
+        k += (size_t)snprintf(want + k, sizeof(want) - k, "%s", i % 3 ? "x" : "%20");
+    }
+    in[399] = 0;
+    struct hs_buf l = { 0 };
+    CHECK_INT(hs_urlencode(&l, in), 0);
+    CHECK_STR(l.p, want);
+    CHECK_INT(l.len, k);
+    free(l.p);
+    struct hs_buf m = { .max = 300 };
+    CHECK_INT(hs_urlencode(&m, in), -E2BIG);
+    free(m.p);
 }
 
 static void test_gsm7(void)
