@@ -39,7 +39,7 @@ results_stream() {
 # czbg ARGS... &: like cz, but $! is the cadenza process itself
 czbg() { exec ${CADENZA_WRAP:-} "$CADENZA" "$@"; }
 
-# write_config FILE [sms rate limit] [log settings for email]: two log channels
+# write_config FILE [sms rate limit] [log settings for email] [... for sms]: two log channels
 write_config() {
     cat >"$1" <<EOC
 redis:
@@ -54,7 +54,7 @@ channels:
     plugin: log
     kind: sms
     rate_limit: ${2:-0}
-    settings: { path: $T/sends.log }
+    settings: { path: $T/sends.log ${4:-} }
 EOC
 }
 

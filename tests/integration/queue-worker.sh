@@ -62,7 +62,9 @@ rcli XRANGE cz:results - + | grep -c "stopped: paid" >"$T/c"
 
 # --- lease expiry after SIGKILL ------------------------------------------------
 reset
-write_config "$CFG" 40
+# each send answers after 300 ms, so the worker holds its leases long
+# enough to be caught holding them however slow the build
+write_config "$CFG" 40 "" ", send_delay_ms: 300"
 make_jobs 200 3000 sms >"$T/k.jsonl"
 cz queue enqueue "$T/k.jsonl" >/dev/null
 czbg worker --visibility-timeout 1 --batch 20 2>/dev/null &
