@@ -534,9 +534,10 @@ static int levels_of(const struct model *m, struct model *mw, const struct model
     int n = 0;
     if (!cov || !m->lv)
         return 0;
-    const char *one[4] = { cov->country, cov->time_zone, NULL, cov->risk_band };
-    static const int types[4] = { MODEL_LEVEL_COUNTRY, MODEL_LEVEL_TZ, MODEL_LEVEL_REGION,
-                                  MODEL_LEVEL_RISK };
+    const char *one[6] = { cov->country, cov->time_zone, NULL, cov->risk_band, cov->age_band,
+                           cov->employment_type };
+    static const int types[6] = { MODEL_LEVEL_COUNTRY, MODEL_LEVEL_TZ, MODEL_LEVEL_REGION,
+                                  MODEL_LEVEL_RISK, MODEL_LEVEL_AGE, MODEL_LEVEL_EMPLOYMENT };
     char region[LV_NAME_MAX];
     if (cov->region && cov->region[0]) {
         int k = snprintf(region, sizeof(region), "%s/%s", cov->country ? cov->country : "",
@@ -544,7 +545,7 @@ static int levels_of(const struct model *m, struct model *mw, const struct model
         if (k > 0 && (size_t)k < sizeof(region))
             one[2] = region;
     }
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < 6; i++) {
         if (!one[i] || !one[i][0])
             continue;
         int32_t id = lv_find(m, mw, types[i], one[i], strlen(one[i]));
@@ -581,6 +582,7 @@ void model_levels_find(const struct model *m, const struct model_covariates *cov
 static const char *const lv_type_name[_MODEL_LEVEL_TYPE_MAX] = {
     [MODEL_LEVEL_COUNTRY] = "country", [MODEL_LEVEL_TZ] = "time zone",
     [MODEL_LEVEL_REGION] = "region",   [MODEL_LEVEL_RISK] = "risk band",
+    [MODEL_LEVEL_AGE] = "age band",    [MODEL_LEVEL_EMPLOYMENT] = "employment type",
     [MODEL_LEVEL_TAG] = "tag",
 };
 

@@ -747,6 +747,8 @@ void planner_model_covariates(const struct debtor_rec *rec, struct model_covaria
         .region = rec->region,
         .risk_band = rec->risk_band,
         .tags = rec->tags,
+        .age_band = rec->age_band,
+        .employment_type = rec->employment_type,
     };
 }
 

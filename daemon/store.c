@@ -69,9 +69,9 @@ static const char *const stmt_sql[_STMT_MAX] = {
         " phone, phone_type, chat_handle, balance_minor, currency, due_date, payday,"
         " risk_band, segment, tags, flags, consent_email, consent_sms, consent_chat,"
         " consent_call, do_not_contact, preferred_channel, prefers_human, row_hash,"
-        " created_at, updated_at)"
+        " created_at, updated_at, age_band, employment_type)"
         " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,"
-        " ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?27)"
+        " ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?27, ?28, ?29)"
         " ON CONFLICT(external_id) DO UPDATE SET name = excluded.name,"
         " locale = excluded.locale, time_zone = excluded.time_zone,"
         " country = excluded.country, region = excluded.region, email = excluded.email,"
@@ -85,6 +85,7 @@ static const char *const stmt_sql[_STMT_MAX] = {
         " do_not_contact = excluded.do_not_contact,"
         " preferred_channel = excluded.preferred_channel,"
         " prefers_human = excluded.prefers_human, row_hash = excluded.row_hash,"
+        " age_band = excluded.age_band, employment_type = excluded.employment_type,"
         " updated_at = excluded.updated_at"
         " WHERE debtors.row_hash IS NOT excluded.row_hash",
     [STMT_IMPORT_START] =
@@ -356,6 +357,9 @@ static const char *const migrations[] = {
     CELL_BYTE(18) " FROM (SELECT c.debtor_id AS debtor_id,"
     " hex(substr(c.cells, x.i * 10 + 1, 10)) AS h FROM debtor_cells c"
     " JOIN cell_index x ON x.i < length(c.cells) / 10);",
+    /* 7 -> 8: two more observable columns for the model's levels (issue 14) */
+    "ALTER TABLE debtors ADD COLUMN age_band TEXT;"
+    "ALTER TABLE debtors ADD COLUMN employment_type TEXT;",
 };
 
 /* Schema version after which a migration needs C code as well (0: none). */
@@ -956,6 +960,8 @@ int store_debtor_upsert(struct store *s, const struct debtor_rec *d, int64_t now
         sqlite3_bind_int(st, 25, d->prefers_human);
     sqlite3_bind_int64(st, 26, (int64_t)d->row_hash);
     sqlite3_bind_int64(st, 27, now);
+    bind_text(st, 28, d->age_band);
+    bind_text(st, 29, d->employment_type);
     int rc = sqlite3_step(st);
     r = rc == SQLITE_DONE ? 0 : store_fail(s, rc);
     sqlite3_reset(st);
@@ -1237,7 +1243,7 @@ static const char *const scan_sql[_SCAN_MAX] = {
         "SELECT id, external_id, name, locale, time_zone, country, region, email, phone,"
         " phone_type, chat_handle, balance_minor, currency, due_date, payday, risk_band,"
         " segment, tags, flags, consent_email, consent_sms, consent_chat, consent_call,"
-        " do_not_contact, preferred_channel, prefers_human"
+        " do_not_contact, preferred_channel, prefers_human, age_band, employment_type"
         " FROM debtors WHERE id BETWEEN ?1 AND ?2 ORDER BY id",
     [SCAN_STATE] =
         "SELECT debtor_id, strategy, variant, tier, tier_entered_at, attempts_in_tier,"
@@ -1294,6 +1300,8 @@ static void read_debtor(sqlite3_stmt *st, struct store_plan_row *row)
                                ? -1 : (int8_t)sqlite3_column_int(st, 24);
     d->prefers_human = sqlite3_column_type(st, 25) == SQLITE_NULL
                            ? -1 : (int8_t)sqlite3_column_int(st, 25);
+    d->age_band = col_text(st, 26);
+    d->employment_type = col_text(st, 27);
 }
 
 static void read_state(sqlite3_stmt *st, struct planner_state *ps)

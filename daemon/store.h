@@ -18,7 +18,7 @@
 struct store;
 
 /* Schema version this build migrates to (PRAGMA user_version). */
-#define STORE_SCHEMA_VERSION 7
+#define STORE_SCHEMA_VERSION 8
 
 enum store_open_flags {
     STORE_READONLY = 1 << 0, /* never create or migrate */
