@@ -80,6 +80,7 @@ int cmd_explain(int argc, char **argv, const struct cli_ctx *ctx);
 int cmd_run(int argc, char **argv, const struct cli_ctx *ctx);
 int cmd_plugins(int argc, char **argv, const struct cli_ctx *ctx);
 int cmd_link(int argc, char **argv, const struct cli_ctx *ctx);
+int cmd_report(int argc, char **argv, const struct cli_ctx *ctx);
 /* `import outcomes` (cmd-import-outcomes.c), dispatched by cmd_import. */
 int cmd_import_outcomes(int argc, char **argv, const struct cli_ctx *ctx);
 

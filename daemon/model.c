@@ -554,10 +554,10 @@ static int levels_of(const struct model *m, struct model *mw, const struct model
     }
     const char *t = cov->tags;
     for (int k = 0; t && *t && k < MODEL_TAGS_MAX;) {
-        while (*t == ',' || *t == ' ')
+        while (*t == ';' || *t == ',' || *t == ' ')
             t++;
         const char *e = t;
-        while (*e && *e != ',')
+        while (*e && *e != ';' && *e != ',')
             e++;
         size_t len = (size_t)(e - t);
         while (len && t[len - 1] == ' ')
@@ -671,9 +671,16 @@ static int levels_fit(struct model *m)
                     for (int j = 0; j < x->nlev; j++)
                         if (m->lv[x->lev[j]].type != T)
                             e *= F[(size_t)x->lev[j] * per + o];
-                    for (int j = 0; j < x->nlev; j++)
-                        if (m->lv[x->lev[j]].type == T)
-                            E[(size_t)x->lev[j] * per + o] += e;
+                    /* a debtor's other values of the column (its other tags) count too */
+                    for (int j = 0; j < x->nlev; j++) {
+                        if (m->lv[x->lev[j]].type != T)
+                            continue;
+                        double ej = e;
+                        for (int l = 0; l < x->nlev; l++)
+                            if (l != j && m->lv[x->lev[l]].type == T)
+                                ej *= F[(size_t)x->lev[l] * per + o];
+                        E[(size_t)x->lev[j] * per + o] += ej;
+                    }
                 }
             }
             double num = 0, den = 0;

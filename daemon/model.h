@@ -86,7 +86,7 @@ enum model_level_type {
 };
 #define MODEL_TAGS_MAX 4
 #define MODEL_LEVELS_MAX (MODEL_LEVEL_TAG + MODEL_TAGS_MAX)
-/* Borrowed strings, NULL or "" when absent; tags comma-separated. */
+/* Borrowed strings, NULL or "" when absent; tags ';'-separated as imported (or ','). */
 struct model_covariates {
     const char *country, *time_zone, *region, *risk_band, *tags;
     const char *age_band, *employment_type;

@@ -36,6 +36,7 @@
 #include <string.h>
 
 #include "planner.h"
+#include "propensity.h"
 #include "util.h"
 
 /* ---- tables ---- */
@@ -720,6 +721,14 @@ static void sort_cands(struct planner_cand *c, size_t n)
     }
 }
 
+static double pow10i(int e)
+{
+    double x = 1;
+    while (e-- > 0)
+        x *= 10;
+    return x;
+}
+
 static double dflt(double v, double d)
 {
     return v > 0 ? v : d;
@@ -774,6 +783,7 @@ int planner_plan(const struct planner_ctx *ctx, const struct planner_debtor *d,
     ret->next = *st;
     ret->tier_index = -1;
     ret->dpd = plan_day - d->rec->due_date;
+    ret->p_pay = -1;
     if (trace) {
         trace->strategy_why[0] = trace->variant_why[0] = trace->tier_why[0] = 0;
         trace->n = trace->dropped = 0;
@@ -804,6 +814,17 @@ int planner_plan(const struct planner_ctx *ctx, const struct planner_debtor *d,
     ret->strategy = s;
     ret->variant = v;
     describe_strategy(&w, s, key);
+    if (ctx->prop) {
+        /* payment propensity: who is called first when capacity binds */
+        struct propensity_features pf;
+        struct propensity_pred pp;
+        propensity_features_at(d->rec, h->outcomes, h->noutcomes, now, plan_day, &pf);
+        propensity_predict(ctx->prop, &pf, &pp);
+        ret->p_pay = pp.p;
+        int ex = currency_exponent(d->rec->currency);
+        double bal = (double)d->rec->balance_minor / pow10i(ex < 0 ? 2 : ex);
+        ret->weight = pp.p * (bal > 1 ? bal : 1);
+    }
 
     /* 2. place in the ladder */
     int cur = INT_MIN;
@@ -1215,6 +1236,13 @@ static struct heap_item heap_pop(struct heap_item *h, size_t *n)
     return top;
 }
 
+/* A candidate's key across debtors: its score times the debtor's weight. */
+static float slate_key(const struct planner_slate *sl, size_t pos)
+{
+    float s = sl->cand[pos].score;
+    return sl->weight > 0 ? s * sl->weight : s;
+}
+
 static int64_t floor_div(int64_t a, int64_t b)
 {
     return a >= 0 ? a / b : -((-a + b - 1) / b);
@@ -1273,7 +1301,7 @@ int64_t planner_assign_with(const struct config *cfg, const struct planner_slate
             assigned++;
             continue;
         }
-        heap_push(heap, &hn, (struct heap_item){ slates[i].cand[0].score, (uint32_t)i, 0 });
+        heap_push(heap, &hn, (struct heap_item){ slate_key(&slates[i], 0), (uint32_t)i, 0 });
     }
     while (hn) {
         struct heap_item it = heap_pop(heap, &hn);
@@ -1309,7 +1337,7 @@ int64_t planner_assign_with(const struct config *cfg, const struct planner_slate
             }
             if (used[(size_t)nx->channel * span + (size_t)(floor_div(nx->at, 3600) - hmin)] >= cap)
                 continue;
-            it.score = nx->score;
+            it.score = slate_key(sl, it.pos);
             heap_push(heap, &hn, it);
             break;
         }

@@ -98,6 +98,7 @@ enum {
     STATUS_BY_CHANNEL, /* reachable channels: a debtor counts once per channel */
     STATUS_BY_FLAG,
     STATUS_BY_ATTEMPT, /* attempts of the last run, by status */
+    STATUS_BY_PROPENSITY, /* debtors by payment propensity band (latest persisted run) */
     _STATUS_GROUP_MAX,
 };
 
@@ -116,6 +117,10 @@ struct store_status {
     char *run_status;
     int64_t run_started, run_finished, run_planned;
     int64_t file_size; /* main file + WAL, bytes */
+    /* payment propensity at the latest persisted run (contact_state.p_pay) */
+    int64_t pay_debtors;     /* debtors with one */
+    double pay_expected;     /* sum of p: debtors expected to pay within 30 days */
+    double pay_amount_minor; /* sum of p x balance (minor units, currencies mixed) */
     int schema_version;
 };
 
@@ -134,6 +139,7 @@ void store_status_release(struct store_status *st);
  */
 struct store_plan_row {
     int64_t id;                       /* internal id */
+    int64_t created_at;               /* when the debtor was first imported (UTC) */
     struct debtor_rec rec;
     bool has_state;                   /* a contact_state row exists */
     struct planner_state state;       /* zeroed when !has_state */
@@ -154,6 +160,8 @@ struct store_plan_opts {
     const char *external_id;          /* only this debtor (overrides the range), or NULL */
     const char *const *channels;      /* channel instance names: attempt.channel -> index */
     size_t nchannels;
+    bool no_attempts;                 /* read no attempts (nattempts 0) */
+    bool payments_only;               /* outcomes: only paid and promise_to_pay */
     bool skip_idle_outcomes;          /* only outcomes the planner acts on (a reaction, or
                                          a reach on their kind): not delivered, no_answer,
                                          third_party, failed...; explain keeps them all */
@@ -190,6 +198,9 @@ int store_segment_stats(struct store *s,
  */
 int store_state_put(struct store *s, int64_t debtor_id, const struct planner_state *st,
                     int64_t last_attempt_at, int64_t now);
+/* The same, with the debtor's payment propensity (contact_state.p_pay; < 0: kept). */
+int store_state_put_pay(struct store *s, int64_t debtor_id, const struct planner_state *st,
+                        int64_t last_attempt_at, int64_t now, double p_pay);
 
 /* Append one state_transitions row (from/to NULL: none; to NULL is stored as ""). */
 int store_transition_add(struct store *s, int64_t debtor_id, const char *strategy,
@@ -205,6 +216,7 @@ struct store_attempt_new {
     int64_t scheduled_at;
     int64_t not_after;       /* latest legal send time (UTC); 0: unknown */
     int64_t created_at;
+    double p_pay;            /* the debtor's payment propensity (<= 0: none) */
 };
 /*
  * Insert a planned attempt unless its idempotency key exists.  *ret_id is

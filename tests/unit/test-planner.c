@@ -973,6 +973,20 @@ static void test_assign(void)
     CHECK_INT(ch[3], -1);
     CHECK_INT(ch[4], -1);
     CHECK_INT(planner_assign(cfg, sl, 0, ch), 0);
+
+    /*
+     * Dialer seats go by expected recovered amount: score x the debtor's
+     * weight (propensity x balance).  Debtors 3 and 4 had the lowest
+     * contact scores but are likelier to pay larger balances.
+     */
+    for (int i = 0; i < 5; i++)
+        sl[i].weight = i >= 3 ? 500 * 0.4f : 200 * 0.1f;
+    CHECK_INT(planner_assign(cfg, sl, 5, ch), 3);
+    CHECK_INT(ch[3], 0);
+    CHECK_INT(ch[4], 0);
+    CHECK_INT(ch[0], 0); /* the best of the rest */
+    CHECK_INT(ch[1], -1);
+    CHECK_INT(ch[2], -1);
 }
 
 /* ---- property test ---- */
