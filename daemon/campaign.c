@@ -810,6 +810,7 @@ static int persist_one(struct store *s, const struct campaign_opts *o, const str
             .not_after = dec->cand->until,
             .created_at = o->now,
             .p_pay = it->p_pay,
+            .p_choice = dec->cand->p_choice,
         };
         if ((r = store_attempt_add(s, &a, &dec->attempt_id)) < 0)
             return r;
@@ -919,7 +920,7 @@ int campaign_plan_day(struct store *s, const struct config *cfg, const struct st
         w->o = o;
         w->sg = &sg;
         w->pctx = (struct planner_ctx){ .cfg = cfg, .set = set, .model = m, .prop = prop,
-                                        .seed = o->seed };
+                                        .seed = o->seed, .redraws = o->redraws };
         w->utc = utc;
         w->channels = channels;
         w->str = (struct sbuf)SBUF_INIT;

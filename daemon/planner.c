@@ -705,6 +705,72 @@ static int cmp_cand_score(const void *a, const void *b)
     return x->tchan - y->tchan;
 }
 
+/*
+ * The probability with which the policy chose each candidate, for
+ * off-policy evaluation (docs/planner.md, "Logged choice probabilities"):
+ * ctx->redraws more draws of everything random in the choice — the
+ * debtor's position u (its view of the population posterior), its factors
+ * and the segment means of the shortlisted slots — each with a generator
+ * of its own, the shortlist kept; the candidates outside it score their
+ * expected value, so only the best of them can win.  Writes each
+ * candidate's win count into p_choice (the caller adds the draw made and
+ * divides).  md->pop is restored.  Never allocates.
+ */
+static void choice_redraws(const struct planner_ctx *ctx, const struct planner_debtor *d,
+                           int32_t plan_day, struct model_debtor *md,
+                           struct planner_cand *cand, size_t nc, size_t sl, const float *nns,
+                           double expl)
+{
+    size_t rest = SIZE_MAX; /* the best candidate outside the shortlist */
+    for (size_t i = sl; i < nc; i++)
+        if (rest == SIZE_MAX || cmp_cand_score(&cand[i], &cand[rest]) < 0)
+            rest = i;
+    for (size_t i = 0; i < nc; i++)
+        cand[i].p_choice = 0;
+    if (!sl) { /* greedy: the best expected value always wins */
+        if (rest != SIZE_MAX)
+            cand[rest].p_choice = (float)ctx->redraws;
+        return;
+    }
+    double pop0 = md ? md->pop : 1;
+    for (int k = 0; k < ctx->redraws; k++) {
+        struct model_rng rng;
+        model_rng_seed(&rng, model_seed(ctx->seed ^ (UINT64_C(0x9e3779b97f4a7c15) *
+                                                     (uint64_t)(k + 1)),
+                                        d->id, plan_day));
+        struct model_draw dr;
+        if (md) {
+            md->pop = model_explore_pop(model_rng_uniform(&rng), expl);
+            model_draw_init(&dr, md, &rng, 0.1 / expl);
+        }
+        size_t best = rest;
+        float best_s = rest != SIZE_MAX ? cand[rest].score : 0;
+        for (size_t i = 0; i < sl && i < PLANNER_CAND_MAX; i++) {
+            const struct planner_cand *c = &cand[i];
+            double p;
+            if (md) {
+                p = model_draw_p(&dr, c->kind, c->how);
+            } else {
+                double kk = nns[i] * (0.1 / expl);
+                if (kk < 0.5)
+                    kk = 0.5;
+                p = model_rng_beta(&rng, c->p_reach * kk, (1 - c->p_reach) * kk);
+            }
+            float sc = (float)(p * c->value - ctx->cfg->channels[c->channel].cost);
+            if (best == SIZE_MAX || sc > best_s ||
+                (sc == best_s && (c->at < cand[best].at ||
+                                  (c->at == cand[best].at && c->tchan < cand[best].tchan)))) {
+                best = i;
+                best_s = sc;
+            }
+        }
+        if (best != SIZE_MAX)
+            cand[best].p_choice += 1;
+    }
+    if (md)
+        md->pop = pop0;
+}
+
 /* Sort by cmp_cand_score (a total order): insertion sort, n is small. */
 static void sort_cands(struct planner_cand *c, size_t n)
 {
@@ -1142,6 +1208,7 @@ int planner_plan(const struct planner_ctx *ctx, const struct planner_debtor *d,
         c->p_sample = (float)est.mean;
         c->value = (float)val;
         c->ev = (float)(est.mean * val - cost);
+        c->p_choice = -1;
         /* optimistic key for the shortlist: mean + 2 sd */
         double sd = sqrt(est.mean * (1 - est.mean) / (est.n + 1));
         c->score = expl > 0 ? (float)((est.mean + 2 * sd) * val - cost) : c->ev;
@@ -1157,10 +1224,13 @@ int planner_plan(const struct planner_ctx *ctx, const struct planner_debtor *d,
     struct model_draw dr;
     if (ctx->model && expl > 0)
         model_draw_init(&dr, &md, &rng, 0.1 / expl);
+    float nns[PLANNER_CAND_MAX];
     for (size_t i = 0; i < nc; i++) {
         struct planner_cand *c = &cand[i];
         double nn = c->p_sample;
         double cost = ctx->cfg->channels[c->channel].cost;
+        if (i < PLANNER_CAND_MAX)
+            nns[i] = (float)nn;
         c->p_sample = c->p_reach;
         if (expl > 0 && i < sl) {
             if (ctx->model) {
@@ -1176,7 +1246,13 @@ int planner_plan(const struct planner_ctx *ctx, const struct planner_debtor *d,
             c->score = c->ev;
         }
     }
+    if (ctx->redraws > 0)
+        choice_redraws(ctx, d, plan_day, ctx->model ? &md : NULL, cand, nc,
+                       expl > 0 ? sl : 0, nns, expl);
     sort_cands(cand, nc); /* nearly sorted already: insertion sort is O(n) here */
+    if (ctx->redraws > 0)
+        for (size_t i = 0; i < nc; i++) /* the draw made counts as one more */
+            cand[i].p_choice = (cand[i].p_choice + (i == 0)) / (float)(ctx->redraws + 1);
     ret->ncand = nc < PLANNER_CAND_MAX ? nc : PLANNER_CAND_MAX;
     memcpy(ret->cand, cand, ret->ncand * sizeof(cand[0]));
     for (size_t i = 0; i < nc; i++)

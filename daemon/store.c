@@ -115,8 +115,9 @@ static const char *const stmt_sql[_STMT_MAX] = {
         " VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
     [STMT_ATTEMPT_ADD] =
         "INSERT OR IGNORE INTO attempts(debtor_id, run_id, idempotency_key, strategy, variant,"
-        " tier, channel, channel_kind, template, scheduled_at, created_at, not_after, p_pay)"
-        " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+        " tier, channel, channel_kind, template, scheduled_at, created_at, not_after, p_pay,"
+        " p_choice)"
+        " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
     [STMT_DEBTOR_FIND] =
         "SELECT id, time_zone, coalesce(segment, ''), currency FROM debtors"
         " WHERE external_id = ?1",
@@ -360,11 +361,13 @@ static const char *const migrations[] = {
     " hex(substr(c.cells, x.i * 10 + 1, 10)) AS h FROM debtor_cells c"
     " JOIN cell_index x ON x.i < length(c.cells) / 10);",
     /* 7 -> 8: two more observable columns for the model's levels (issue 14);
-     * the payment propensity at decision time on each attempt and the
-     * latest one on the contact state (for status) */
+     * the payment propensity at decision time and the probability with
+     * which the planner chose it on each attempt (off-policy evaluation),
+     * the latest propensity on the contact state (for status) */
     "ALTER TABLE debtors ADD COLUMN age_band TEXT;"
     "ALTER TABLE debtors ADD COLUMN employment_type TEXT;"
     "ALTER TABLE attempts ADD COLUMN p_pay REAL;"
+    "ALTER TABLE attempts ADD COLUMN p_choice REAL;"
     "ALTER TABLE contact_state ADD COLUMN p_pay REAL;",
 };
 
@@ -1651,6 +1654,8 @@ int store_attempt_add(struct store *s, const struct store_attempt_new *a, int64_
         sqlite3_bind_int64(st, 12, a->not_after);
     if (a->p_pay > 0)
         sqlite3_bind_double(st, 13, a->p_pay);
+    if (a->p_choice >= 0)
+        sqlite3_bind_double(st, 14, a->p_choice);
     if ((r = step_done(s, st)) < 0)
         return r;
     *ret_id = sqlite3_changes(s->db) > 0 ? sqlite3_last_insert_rowid(s->db) : 0;

@@ -217,6 +217,7 @@ struct store_attempt_new {
     int64_t not_after;       /* latest legal send time (UTC); 0: unknown */
     int64_t created_at;
     double p_pay;            /* the debtor's payment propensity (<= 0: none) */
+    double p_choice;         /* P(the policy chose this contact) (< 0: not estimated) */
 };
 /*
  * Insert a planned attempt unless its idempotency key exists.  *ret_id is

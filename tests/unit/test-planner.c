@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1569,6 +1570,92 @@ static void test_explore_population(void)
     strategy_set_free(g);
 }
 
+/*
+ * The logged choice probability (ctx.redraws) estimates how often the
+ * policy picks a slot: for one debtor, against the share of 2,000 seeds
+ * that pick it; for 2,000 debtors, its mean against the share that did.
+ */
+static void test_choice_probability(void)
+{
+    setup();
+    struct strategy_set *s = load_set(
+        "strategies:\n"
+        "  - name: x\n"
+        "    match: { countries: [DE] }\n"
+        "    windows: { daily: \"15:00-16:00\" }\n"
+        "    params: { exploration: 0.1 }\n"
+        "    tiers: [ { name: a, choose: model, channels: [ "
+        "{ channel: email, template: early-email, value: 10 }, "
+        "{ channel: sms, template: early-sms, value: 10 } ] } ]\n");
+    CHECK(s);
+    if (!s)
+        return;
+    struct model *m = NULL;
+    CHECK_INT(model_new(NULL, 1, &m), 0);
+    for (int h = 0; h < MODEL_HOURS; h++) {
+        CHECK_INT(model_set_prior(m, CHAN_EMAIL, h, 0.28, 10), 0);
+        CHECK_INT(model_segment_add(m, 0, CHAN_SMS, h, 300000, 90000), 0);
+    }
+    model_finish(m);
+    int32_t day = D(2026, 6, 10);
+    struct tdebtor t;
+    tdebtor_init(&t, "e", "DE", "Europe/Berlin", day);
+    t.d.segment = 0;
+    t.d.id = 7;
+    struct planner_ctx c = { .cfg = cfg, .set = s, .model = m };
+    struct planner_result r;
+    int email = 0, n = 2000;
+    for (int i = 0; i < n; i++) {
+        c.seed = 1000 + (uint64_t)i;
+        CHECK_INT(planner_plan(&c, &t.d, NULL, NULL, NOW(day), day, &r, NULL), 0);
+        email += r.cand[0].channel == chan("email");
+        CHECK(r.cand[0].p_choice == -1); /* not estimated without redraws */
+    }
+    double freq = (double)email / n;
+    c.seed = 1;
+    c.redraws = 400;
+    CHECK_INT(planner_plan(&c, &t.d, NULL, NULL, NOW(day), day, &r, NULL), 0);
+    CHECK_INT(r.ncand, 2);
+    double pe = r.cand[0].channel == chan("email") ? r.cand[0].p_choice : r.cand[1].p_choice;
+    if (fabs(pe - freq) > 0.05)
+        fprintf(stderr, "p_choice %.3f, frequency %.3f\n", pe, freq);
+    CHECK(freq > 0.05 && freq < 0.95);
+    CHECK(fabs(pe - freq) <= 0.05);
+    CHECK(fabs(r.cand[0].p_choice + r.cand[1].p_choice - 1) < 1e-5);
+    /* across debtors: the mean logged probability of email ~ the share choosing it */
+    c.redraws = 16;
+    double sum = 0;
+    email = 0;
+    for (int i = 0; i < n; i++) {
+        t.d.id = 100 + i;
+        CHECK_INT(planner_plan(&c, &t.d, NULL, NULL, NOW(day), day, &r, NULL), 0);
+        bool e = r.cand[0].channel == chan("email");
+        email += e;
+        sum += e ? r.cand[0].p_choice : r.cand[1].p_choice;
+        CHECK(r.cand[0].p_choice >= 1.0f / 17 - 1e-6); /* the draw made counts */
+    }
+    CHECK(fabs(sum / n - (double)email / n) < 0.03);
+    /* greedy: the best expected value has probability 1 */
+    struct strategy_set *g = load_set(
+        "strategies:\n"
+        "  - name: x\n"
+        "    match: { countries: [DE] }\n"
+        "    windows: { daily: \"15:00-16:00\" }\n"
+        "    params: { exploration: 0 }\n"
+        "    tiers: [ { name: a, choose: model, channels: [ "
+        "{ channel: email, template: early-email, value: 10 }, "
+        "{ channel: sms, template: early-sms, value: 10 } ] } ]\n");
+    CHECK(g);
+    if (g) {
+        c.set = g;
+        CHECK_INT(planner_plan(&c, &t.d, NULL, NULL, NOW(day), day, &r, NULL), 0);
+        CHECK(r.cand[0].p_choice == 1 && r.cand[1].p_choice == 0);
+        strategy_set_free(g);
+    }
+    model_free(m);
+    strategy_set_free(s);
+}
+
 static void test_explain_trace(void)
 {
     setup();
@@ -1632,4 +1719,5 @@ TEST_MAIN({ "basic", test_basic }, { "day_rules", test_day_rules },
           { "dst", test_dst }, { "assign", test_assign }, { "property", test_property },
           { "seed", test_seed }, { "model_drives_choice", test_model_drives_choice },
           { "explore_population", test_explore_population },
+          { "choice_probability", test_choice_probability },
           { "explain_trace", test_explain_trace }, { "cleanup", test_cleanup })
