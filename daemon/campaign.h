@@ -36,10 +36,10 @@ struct campaign_opts {
     const char *external_id; /* plan only this debtor (NULL: every debtor) */
     bool all;                /* call back also for debtors without a contact today */
     int threads;             /* planning threads (0: 2) */
-    int redraws;             /* re-draws estimating each decision's choice probability (0: none;
-                                `run` uses CAMPAIGN_REDRAWS) */
+    int redraws;             /* at most this many re-draws estimate each decision's choice
+                                probability (0: none; `run` uses CAMPAIGN_REDRAWS) */
 };
-#define CAMPAIGN_REDRAWS 16
+#define CAMPAIGN_REDRAWS 1000
 
 /* One debtor's result for the day, borrowed for the duration of the callback. */
 struct campaign_decision {

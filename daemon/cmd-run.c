@@ -43,9 +43,9 @@ static void run_usage(FILE *f)
             "                       or the start of the date if that is later)\n"
             "      --no-enqueue     plan and record the attempts, leave them unqueued\n"
             "                       (an external dialer, a simulation)\n"
-            "      --redraws K      re-draws estimating the probability with which each\n"
-            "                       contact was chosen, stored for off-policy evaluation\n"
-            "                       (default 16; 0: none)\n"
+            "      --redraws K      at most K re-draws estimate the probability with which\n"
+            "                       each contact was chosen, stored for off-policy\n"
+            "                       evaluation (default 1000; 0: none)\n"
             "  -h, --help           this help\n"
             "\n"
             "Exit status: 0 every planned job is in Redis (or recorded, --no-enqueue),\n"
@@ -164,7 +164,7 @@ int cmd_run(int argc, char **argv, const struct cli_ctx *ctx)
             enqueue = false;
             break;
         case 'K':
-            if (cli_parse_long("--redraws", optarg, 0, 1000, &redraws) != EXIT_OK)
+            if (cli_parse_long("--redraws", optarg, 0, 100000, &redraws) != EXIT_OK)
                 return EXIT_USAGE;
             break;
         case 'h':

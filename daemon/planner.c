@@ -706,37 +706,38 @@ static int cmp_cand_score(const void *a, const void *b)
 }
 
 /*
- * The probability with which the policy chose each candidate, for
+ * The probability with which the policy chose its first candidate, for
  * off-policy evaluation (docs/planner.md, "Logged choice probabilities"):
- * ctx->redraws more draws of everything random in the choice — the
- * debtor's position u (its view of the population posterior), its factors
- * and the segment means of the shortlisted slots — each with a generator
- * of its own, the shortlist kept; the candidates outside it score their
- * expected value, so only the best of them can win.  Writes each
- * candidate's win count into p_choice (the caller adds the draw made and
- * divides).  md->pop is restored.  Never allocates.
+ * more draws of everything random in the choice — the debtor's position u
+ * (its view of the population posterior), its factors and the segment
+ * means of the shortlisted slots — each with a generator of its own, the
+ * shortlist kept (the candidates outside it score their expected value,
+ * so only the best of them can win), until the chosen candidate wins
+ * again, at most ctx->redraws times.  The number of draws N is geometric
+ * with mean 1 / P(chosen), so N is an unbiased importance weight and
+ * p_choice = 1 / N (capped: N = redraws + 1 when it never won).  Returns
+ * N.  md->pop is restored.  Never allocates.
  */
-static void choice_redraws(const struct planner_ctx *ctx, const struct planner_debtor *d,
-                           int32_t plan_day, struct model_debtor *md,
-                           struct planner_cand *cand, size_t nc, size_t sl, const float *nns,
-                           double expl)
+static int choice_redraws(const struct planner_ctx *ctx, const struct planner_debtor *d,
+                          int32_t plan_day, struct model_debtor *md,
+                          const struct planner_cand *cand, size_t nc, size_t sl,
+                          const float *nns, double expl)
 {
-    size_t rest = SIZE_MAX; /* the best candidate outside the shortlist */
+    size_t rest = SIZE_MAX, chosen = 0; /* the best outside the shortlist; the winner */
     for (size_t i = sl; i < nc; i++)
         if (rest == SIZE_MAX || cmp_cand_score(&cand[i], &cand[rest]) < 0)
             rest = i;
-    for (size_t i = 0; i < nc; i++)
-        cand[i].p_choice = 0;
-    if (!sl) { /* greedy: the best expected value always wins */
-        if (rest != SIZE_MAX)
-            cand[rest].p_choice = (float)ctx->redraws;
-        return;
-    }
+    for (size_t i = 1; i < nc; i++)
+        if (cmp_cand_score(&cand[i], &cand[chosen]) < 0)
+            chosen = i;
+    if (!sl)
+        return 1; /* greedy: the best expected value always wins */
     double pop0 = md ? md->pop : 1;
-    for (int k = 0; k < ctx->redraws; k++) {
+    int k;
+    for (k = 1; k <= ctx->redraws; k++) {
         struct model_rng rng;
         model_rng_seed(&rng, model_seed(ctx->seed ^ (UINT64_C(0x9e3779b97f4a7c15) *
-                                                     (uint64_t)(k + 1)),
+                                                     (uint64_t)k),
                                         d->id, plan_day));
         struct model_draw dr;
         if (md) {
@@ -764,11 +765,12 @@ static void choice_redraws(const struct planner_ctx *ctx, const struct planner_d
                 best_s = sc;
             }
         }
-        if (best != SIZE_MAX)
-            cand[best].p_choice += 1;
+        if (best == chosen)
+            break;
     }
     if (md)
         md->pop = pop0;
+    return k;
 }
 
 /* Sort by cmp_cand_score (a total order): insertion sort, n is small. */
@@ -1246,13 +1248,12 @@ int planner_plan(const struct planner_ctx *ctx, const struct planner_debtor *d,
             c->score = c->ev;
         }
     }
-    if (ctx->redraws > 0)
-        choice_redraws(ctx, d, plan_day, ctx->model ? &md : NULL, cand, nc,
-                       expl > 0 ? sl : 0, nns, expl);
+    int draws = ctx->redraws > 0 ? choice_redraws(ctx, d, plan_day, ctx->model ? &md : NULL,
+                                                  cand, nc, expl > 0 ? sl : 0, nns, expl)
+                                 : 0;
     sort_cands(cand, nc); /* nearly sorted already: insertion sort is O(n) here */
-    if (ctx->redraws > 0)
-        for (size_t i = 0; i < nc; i++) /* the draw made counts as one more */
-            cand[i].p_choice = (cand[i].p_choice + (i == 0)) / (float)(ctx->redraws + 1);
+    if (draws)
+        cand[0].p_choice = 1.0f / (float)draws;
     ret->ncand = nc < PLANNER_CAND_MAX ? nc : PLANNER_CAND_MAX;
     memcpy(ret->cand, cand, ret->ncand * sizeof(cand[0]));
     for (size_t i = 0; i < nc; i++)

@@ -137,7 +137,7 @@ struct planner_ctx {
     uint64_t seed;           /* run seed: same seed, same inputs -> same plan */
     int max_per_day;         /* contacts per debtor per local day (0: 1) */
     int shortlist;           /* candidates sampled exactly (0: 4) */
-    int redraws;             /* re-draws estimating each kept candidate's p_choice (0: none) */
+    int redraws;             /* at most this many re-draws estimate cand[0].p_choice (0: none) */
     double payday_boost;     /* value multiplier on payday days (0: 1.3) */
     double prefers_human_bot;   /* value multiplier of bots for prefers_human (0: 0.5) */
     double prefers_human_call;  /* ... of calls (0: 1.2) */
@@ -200,8 +200,8 @@ struct planner_cand {
     float value;             /* value after payday/preference multipliers */
     float ev;                /* expected value p_reach*value - cost */
     float score;             /* what candidates are ranked by (sampled EV) */
-    float p_choice;          /* P(the policy ranks it first), by ctx->redraws re-draws of
-                                the sampling (-1: not estimated) */
+    float p_choice;          /* cand[0]: P(the policy ranks it first) as 1 / the re-draws
+                                until it won again (ctx->redraws; -1: not estimated) */
 };
 
 enum planner_effect_kind {
