@@ -2067,3 +2067,83 @@ sqlite3_stmt **store_dispatch_stmts(struct store *s)
 {
     return s->dispatch_stmt;
 }
+
+/* ---- off-policy evaluation ---- */
+
+int store_stat_outcomes_since(struct store *s, int64_t since,
+                              int (*cb)(void *ctx, const struct store_stat_outcome *o),
+                              void *ctx)
+{
+    /* a reach adds to the statistics once per attempt: the first of its attempt key */
+    static const char sql[] =
+        "SELECT o.debtor_id, coalesce(d.segment, ''), d.time_zone, o.channel_kind,"
+        " o.occurred_at, o.counted, o.reach AND (o.attempt_key IS NULL OR NOT EXISTS("
+        "  SELECT 1 FROM outcomes p WHERE p.debtor_id = o.debtor_id"
+        "  AND p.attempt_key = o.attempt_key AND p.reach = 1 AND p.id < o.id))"
+        " FROM outcomes o JOIN debtors d ON d.id = o.debtor_id"
+        " WHERE o.occurred_at >= ?1 AND (o.counted = 1 OR o.reach = 1)"
+        " AND o.channel_kind IS NOT NULL ORDER BY o.debtor_id";
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return store_fail(s, rc);
+    sqlite3_bind_int64(st, 1, since);
+    int r = 0;
+    while (r >= 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct store_stat_outcome o = {
+            .debtor_id = sqlite3_column_int64(st, 0),
+            .segment = (const char *)sqlite3_column_text(st, 1),
+            .time_zone = (const char *)sqlite3_column_text(st, 2),
+            .kind = sqlite3_column_int(st, 3),
+            .at = sqlite3_column_int64(st, 4),
+            .attempt = sqlite3_column_int(st, 5) != 0,
+            .reach = sqlite3_column_int(st, 6) != 0,
+        };
+        r = cb(ctx, &o);
+    }
+    if (r >= 0 && rc != SQLITE_ROW && rc != SQLITE_DONE)
+        r = store_fail(s, rc);
+    sqlite3_finalize(st);
+    return r < 0 ? r : 0;
+}
+
+int store_logged_decisions(struct store *s, int64_t from, int64_t to,
+                           int (*cb)(void *ctx, const struct store_logged_decision *d),
+                           void *ctx)
+{
+    static const char sql[] =
+        "SELECT a.id, a.debtor_id, a.idempotency_key, a.channel_kind, a.scheduled_at,"
+        " a.created_at, coalesce(a.p_choice, -1),"
+        " EXISTS(SELECT 1 FROM outcomes o WHERE o.debtor_id = a.debtor_id"
+        "  AND o.attempt_id = a.id AND o.counted = 1),"
+        " EXISTS(SELECT 1 FROM outcomes o WHERE o.debtor_id = a.debtor_id"
+        "  AND o.attempt_id = a.id AND o.reach = 1)"
+        " FROM attempts a WHERE a.created_at >= ?1 AND a.created_at < ?2"
+        " ORDER BY a.debtor_id, a.id";
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return store_fail(s, rc);
+    sqlite3_bind_int64(st, 1, from);
+    sqlite3_bind_int64(st, 2, to);
+    int r = 0;
+    while (r >= 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct store_logged_decision d = {
+            .attempt_id = sqlite3_column_int64(st, 0),
+            .debtor_id = sqlite3_column_int64(st, 1),
+            .key = (const char *)sqlite3_column_text(st, 2),
+            .kind = sqlite3_column_int(st, 3),
+            .scheduled_at = sqlite3_column_int64(st, 4),
+            .created_at = sqlite3_column_int64(st, 5),
+            .p_choice = sqlite3_column_double(st, 6),
+            .observed = sqlite3_column_int(st, 7) != 0,
+            .reached = sqlite3_column_int(st, 8) != 0,
+        };
+        r = cb(ctx, &d);
+    }
+    if (r >= 0 && rc != SQLITE_ROW && rc != SQLITE_DONE)
+        r = store_fail(s, rc);
+    sqlite3_finalize(st);
+    return r < 0 ? r : 0;
+}
+

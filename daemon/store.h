@@ -190,6 +190,45 @@ int store_segment_stats(struct store *s,
                                   int64_t attempts, int64_t reaches),
                         void *ctx);
 
+/* ---- off-policy evaluation (cadenza report --evaluate) ---- */
+
+/* An outcome that entered the slot statistics; borrowed for the callback. */
+struct store_stat_outcome {
+    int64_t debtor_id;
+    const char *segment;     /* "" none */
+    const char *time_zone;
+    int kind;                /* enum chan_kind */
+    int64_t at;              /* occurred_at */
+    bool attempt;            /* it added an attempt (outcomes.counted) */
+    bool reach;              /* it added a reach (the first reach of its attempt) */
+};
+/*
+ * Every outcome at or after `since` that added to the slot statistics, in
+ * debtor id order: what to take away from the statistics to see them as
+ * they stood at `since`.  cb < 0 stops (returned).
+ */
+int store_stat_outcomes_since(struct store *s, int64_t since,
+                              int (*cb)(void *ctx, const struct store_stat_outcome *o),
+                              void *ctx);
+
+/* A decision as logged: an attempt with what came of it; borrowed for the callback. */
+struct store_logged_decision {
+    int64_t attempt_id, debtor_id;
+    const char *key;         /* idempotency key, "YYYY-MM-DD:<debtor>:<n>" */
+    int kind;                /* enum chan_kind */
+    int64_t scheduled_at, created_at;
+    double p_choice;         /* the logged choice probability, < 0: none */
+    bool observed;           /* an outcome that counts as an attempt came back */
+    bool reached;            /* one of its outcomes was a reach */
+};
+/*
+ * The attempts created in [from, to), in debtor id order, with whether an
+ * outcome came back and whether it was a reach.  cb < 0 stops (returned).
+ */
+int store_logged_decisions(struct store *s, int64_t from, int64_t to,
+                           int (*cb)(void *ctx, const struct store_logged_decision *d),
+                           void *ctx);
+
 /* ---- planning: writing results ---- */
 
 /*
