@@ -920,7 +920,8 @@ int campaign_plan_day(struct store *s, const struct config *cfg, const struct st
         w->o = o;
         w->sg = &sg;
         w->pctx = (struct planner_ctx){ .cfg = cfg, .set = set, .model = m, .prop = prop,
-                                        .seed = o->seed, .redraws = o->redraws };
+                                        .prop_all = o->persist, .seed = o->seed,
+                                        .redraws = o->redraws };
         w->utc = utc;
         w->channels = channels;
         w->str = (struct sbuf)SBUF_INIT;

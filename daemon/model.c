@@ -961,6 +961,15 @@ static double dbase(const struct model_debtor *md, int k, int how)
     return md->nlev ? clampd(b, MODEL_P_MIN, MODEL_P_MAX) : b;
 }
 
+/* Cells whose base model_debtor_prepare_levels() keeps (the rest recompute it). */
+#define PREP_CELLS 64
+
+static inline double cell_base(const struct model_debtor *md, const double *cb,
+                               const struct model_cell *cells, size_t i)
+{
+    return i < PREP_CELLS ? cb[i] : dbase(md, cells[i].kind, cells[i].how);
+}
+
 double model_debtor_level_factor(const struct model_debtor *md, int j, enum chan_kind k,
                                  int how)
 {
@@ -995,6 +1004,8 @@ void model_debtor_prepare_levels(const struct model *m, int segment,
             }
     double hs = e.hour, ws = e.weekend;
     double rk[_CHAN_KIND_MAX] = { 0 }, rh[24] = { 0 }, rw = 0, total = 0;
+    /* each cell's base (segment x levels) once, not in every pass of the fit */
+    double cb[PREP_CELLS];
     for (int k = 0; k < _CHAN_KIND_MAX; k++) {
         ret->factor[k] = 1;
         ret->fa[k] = ret->fb[k] = e.channel[k];
@@ -1014,6 +1025,8 @@ void model_debtor_prepare_levels(const struct model *m, int segment,
         if (c->how >= 5 * 24)
             rw += c->reaches;
         total += c->attempts;
+        if (i < PREP_CELLS)
+            cb[i] = dbase(ret, c->kind, c->how);
     }
     if (total == 0)
         return; /* invariant 2 */
@@ -1025,7 +1038,7 @@ void model_debtor_prepare_levels(const struct model *m, int segment,
             const struct model_cell *c = &cells[i];
             if (c->kind >= _CHAN_KIND_MAX || c->how >= MODEL_HOURS || !c->attempts)
                 continue;
-            double x = dbase(ret, c->kind, c->how) * ret->hour[c->how % 24];
+            double x = cell_base(ret, cb, cells, i) * ret->hour[c->how % 24];
             if (c->how >= 5 * 24)
                 x *= ret->weekend;
             xk[c->kind] += c->attempts * x;
@@ -1041,7 +1054,7 @@ void model_debtor_prepare_levels(const struct model *m, int segment,
             const struct model_cell *c = &cells[i];
             if (c->kind >= _CHAN_KIND_MAX || c->how >= MODEL_HOURS || !c->attempts)
                 continue;
-            double x = c->attempts * dbase(ret, c->kind, c->how) * ret->factor[c->kind];
+            double x = c->attempts * cell_base(ret, cb, cells, i) * ret->factor[c->kind];
             if (c->how >= 5 * 24) {
                 xw += x * ret->hour[c->how % 24];
                 x *= ret->weekend;

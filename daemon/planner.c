@@ -797,6 +797,21 @@ static double pow10i(int e)
     return x;
 }
 
+/* The payment propensity and the capacity weight (docs/planner.md, "Payment propensity"). */
+static void predict_pay(const struct planner_ctx *ctx, const struct planner_debtor *d,
+                        const struct planner_history *h, int64_t now, int32_t plan_day,
+                        struct planner_result *ret)
+{
+    struct propensity_features pf;
+    struct propensity_pred pp;
+    propensity_features_at(d->rec, h->outcomes, h->noutcomes, now, plan_day, &pf);
+    propensity_predict(ctx->prop, &pf, &pp);
+    ret->p_pay = pp.p;
+    int ex = currency_exponent(d->rec->currency);
+    double bal = (double)d->rec->balance_minor / pow10i(ex < 0 ? 2 : ex);
+    ret->weight = pp.p * (bal > 1 ? bal : 1);
+}
+
 static double dflt(double v, double d)
 {
     return v > 0 ? v : d;
@@ -882,17 +897,8 @@ int planner_plan(const struct planner_ctx *ctx, const struct planner_debtor *d,
     ret->strategy = s;
     ret->variant = v;
     describe_strategy(&w, s, key);
-    if (ctx->prop) {
-        /* payment propensity: who is called first when capacity binds */
-        struct propensity_features pf;
-        struct propensity_pred pp;
-        propensity_features_at(d->rec, h->outcomes, h->noutcomes, now, plan_day, &pf);
-        propensity_predict(ctx->prop, &pf, &pp);
-        ret->p_pay = pp.p;
-        int ex = currency_exponent(d->rec->currency);
-        double bal = (double)d->rec->balance_minor / pow10i(ex < 0 ? 2 : ex);
-        ret->weight = pp.p * (bal > 1 ? bal : 1);
-    }
+    if (ctx->prop && ctx->prop_all)
+        predict_pay(ctx, d, h, now, plan_day, ret);
 
     /* 2. place in the ladder */
     int cur = INT_MIN;
@@ -1166,6 +1172,9 @@ int planner_plan(const struct planner_ctx *ctx, const struct planner_debtor *d,
         ret->status = why_none != PLAN_OK ? why_none : PLAN_WINDOW_CLOSED;
         return 0;
     }
+
+    if (ctx->prop && !ctx->prop_all)
+        predict_pay(ctx, d, h, now, plan_day, ret);
 
     /* 8. estimates and values */
     struct model_debtor md;
