@@ -1173,9 +1173,6 @@ int planner_plan(const struct planner_ctx *ctx, const struct planner_debtor *d,
         return 0;
     }
 
-    if (ctx->prop && !ctx->prop_all)
-        predict_pay(ctx, d, h, now, plan_day, ret);
-
     /* 8. estimates and values */
     struct model_debtor md;
     struct model_rng rng;
@@ -1265,6 +1262,9 @@ int planner_plan(const struct planner_ctx *ctx, const struct planner_debtor *d,
         cand[0].p_choice = 1.0f / (float)draws;
     ret->ncand = nc < PLANNER_CAND_MAX ? nc : PLANNER_CAND_MAX;
     memcpy(ret->cand, cand, ret->ncand * sizeof(cand[0]));
+    /* a dry run needs the propensity where it orders: a first choice with capacity */
+    if (ctx->prop && !ctx->prop_all && ctx->cfg->channels[cand[0].channel].hourly_capacity > 0)
+        predict_pay(ctx, d, h, now, plan_day, ret);
     for (size_t i = 0; i < nc; i++)
         trace_add(&w, &cand[i], i < ret->ncand ? PLAN_OK : PLAN_RANK, true);
     ret->status = PLAN_OK;

@@ -135,7 +135,8 @@ struct planner_ctx {
     const struct model *model;
     const struct propensity *prop; /* payment propensity (propensity.h), NULL: none */
     bool prop_all;           /* predict it for every debtor a strategy matches (a persisted
-                                run stores it), not only for those with a candidate */
+                                run stores it), not only where it orders debtors: a first
+                                candidate on a channel with hourly capacity */
     uint64_t seed;           /* run seed: same seed, same inputs -> same plan */
     int max_per_day;         /* contacts per debtor per local day (0: 1) */
     int shortlist;           /* candidates sampled exactly (0: 4) */
