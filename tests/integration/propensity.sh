@@ -81,6 +81,16 @@ d = json.load(open(sys.argv[1]))
 assert d["payment_propensity"]["debtors"] > 100, d["payment_propensity"]
 assert sum(d["by_payment_propensity"].values()) == d["payment_propensity"]["debtors"]
 PY
+# every attempt of the run logged the probability the planner chose it with
+[ "$(sqlite3 "$CADENZA_STORE" "SELECT count(*) FROM attempts WHERE p_choice IS NULL OR p_choice <= 0 OR p_choice > 1")" -eq 0 ] &&
+    pass "choice probabilities logged" || fail "attempts.p_choice"
+# report --evaluate: usage errors, and decisions without outcomes are not evaluated
+expect_exit 2 "evaluate without dates" -- cz report --evaluate "$SRCDIR/strategies"
+expect_exit 2 "evaluate with dates reversed" -- cz report --evaluate "$SRCDIR/strategies" \
+    --from "$D" --to "$AT"
+expect_exit 1 "evaluate without outcomes" -- cz report --evaluate "$SRCDIR/strategies" \
+    --from "$today" --to "$D"
+expect_grep "has a logged choice probability and an outcome" "$T/err" "says why"
 id=$(sqlite3 "$CADENZA_STORE" "SELECT external_id FROM debtors d JOIN attempts a ON a.debtor_id = d.id WHERE risk_band = 'A' LIMIT 1")
 expect_exit 0 "explain" -- cz explain "$id" --date "$D" --now "${D}T00:00:00Z"
 expect_grep "^payment propensity: 0\.[0-9]* within 30 days (portfolio .*risk band 'A' x" "$T/out" \
