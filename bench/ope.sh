@@ -18,7 +18,11 @@
 #   OPE_SEEDS=500 OPE_CONTEXTS=20000 (part 1), PART=1|2 (only one part)
 #
 # Uses build-release/ (BUILD=dir for another).  Exit 1 when a coverage is
-# below 90 %.
+# below 90 %: in part 1 of either estimator (its candidates that share the
+# logger's support), in part 2 of the doubly robust one (the planner's
+# shortlist leaves slots a candidate may take that the logger never could:
+# the self-normalised estimate assumes they fare like the rest, its
+# coverage is printed; docs/simulation.md).
 set -eu
 cd "$(dirname "$0")/.."
 build=${BUILD:-build-release}
@@ -94,7 +98,7 @@ awk '{
             printf "%-9s %5d %8.4f %8.4f %8.1f%% %8.1f%% %+9.5f %+9.5f %9.5f %8.1f%%\n", c, n[c],
                 t[c] / n[c], l[c] / n[c], 100 * cs[c] / n[c], 100 * cd[c] / n[c], bs[c] / n[c],
                 bd[c] / n[c], wd[c] / n[c], 100 * ess[c] / used[c]
-            if (cs[c] < 0.9 * n[c] || cd[c] < 0.9 * n[c]) bad = 1
+            if (cd[c] < 0.9 * n[c]) bad = 1
         }
         exit bad
     }' "$T/rows" || fail=1

@@ -228,6 +228,11 @@ static void print_evaluate_text(const struct evaluate_result *x, const char *fil
            e->dm);
     printf("\nEffective sample size %.0f of %zu (%.1f %%); weights: mean %.3f, max %.1f\n",
            e->ess, e->n, e->n ? 100 * e->ess / (double)e->n : 0, e->w_mean, e->w_max);
+    if (e->w_mean < 0.95)
+        printf("The mean weight estimates the share of the candidate's choices the logged "
+               "policy could have made\n(%.0f %%): the self-normalised estimate assumes the "
+               "rest fare like these, the doubly robust one\npredicts them with the model; "
+               "prefer the doubly robust one\n", 100 * e->w_mean);
     if (e->ess < 0.01 * (double)e->n)
         printf("warning: the candidate rarely does what the logged policy did: the "
                "estimates rest on few decisions\n");
