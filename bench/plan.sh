@@ -4,20 +4,25 @@
 #
 #   bench/plan.sh [RUNS] [SIZE...]      (defaults: 5 runs; 100000 1000000)
 #
-# For each size N: `cadenza sample` N debtors, `cadenza import debtors`,
-# 10 outcome rows per debtor from bench/gen-outcomes (CSV), `cadenza import
-# outcomes` (timed once: rows/s), then RUNS timed runs of
+# For each size N: `cadenza sample` N debtors, `cadenza import debtors`
+# (backdated 90 days: the portfolio is as old as its history), 10 outcome
+# rows per debtor from bench/gen-outcomes (CSV, payments among them: the
+# payment propensity is trained and used), `cadenza import outcomes`
+# (timed once: rows/s), then RUNS timed runs of
 #   cadenza plan --date D --now D T00:00:00Z --format jsonl > /dev/null
 # and the median debtors/s and the peak RSS over the runs.  D is the first
 # Monday at least two days after today (the history ends yesterday), so a
 # run plans a real day whenever it is made; a run that plans no contact at
 # all fails.  Uses a release build in build-release/ (made if
 # missing; BUILD=dir picks another).  OLD=path: also time that cadenza
-# binary on the same stores, its runs interleaved with the new one's, and
-# print the ratio of the medians (new speed / old speed).  The machine may
-# be shared: medians, not best runs.  KEEP=1 keeps the stores in $TMPDIR
-# (cz-plan-N.db) and reuses them on the next run (with the day they were
-# made for: delete them to move on).
+# binary on a store it made itself from the same portfolio and outcomes
+# (its own `sample`, `import debtors` and `import outcomes`: a store of a
+# newer schema is refused by an older binary), its runs interleaved with
+# the new one's, and print the ratio of the medians (new speed / old
+# speed).  The machine may be shared: medians, not best runs.  KEEP=1
+# keeps the stores in $TMPDIR (cz-plan-N.db, cz-plan-N-old.db) and reuses
+# them on the next run (with the day they were made for: delete them to
+# move on).
 set -eu
 cd "$(dirname "$0")/.."
 runs=${1:-5}
@@ -56,11 +61,16 @@ median() {
 
 for n in "$@"; do
     db=$T/cz-$n.db
-    [ "${KEEP:-0}" = 1 ] && db=$tmp/cz-plan-$n.db
-    if [ ! -f "$db" ]; then
+    odb=$T/cz-$n-old.db
+    [ "${KEEP:-0}" = 1 ] && db=$tmp/cz-plan-$n.db && odb=$tmp/cz-plan-$n-old.db
+    if [ ! -f "$db" ] || { [ -n "$old" ] && [ ! -f "$odb" ]; }; then
+        rm -f "$db" "$db-wal" "$db-shm" "$odb" "$odb-wal" "$odb-shm"
         echo "size $n: generating debtors and $((n * 10)) outcome rows"
         "$cz" sample --debtors "$n" --seed 1 --invalid-rate 0 --as-of "$asof" >"$T/d.csv"
         "$cz" --store "$db" import debtors --quiet "$T/d.csv" >/dev/null
+        # the portfolio is as old as its 60 days of history: the payment
+        # propensity trains on the debtors imported 30 days before the plan
+        sqlite3 "$db" "UPDATE debtors SET created_at = created_at - 90 * 86400"
         s0=$(date +%s.%N)
         "$gen" --per-debtor 10 --days 60 --date "$asof" --seed 1 <"$T/d.csv" >"$T/o.csv"
         s1=$(date +%s.%N)
@@ -68,13 +78,22 @@ for n in "$@"; do
         rows=$((n * 10))
         /usr/bin/time -f "%e %M" -o "$T/itime" "$cz" --store "$db" import outcomes \
             "$T/o.csv" >/dev/null 2>"$T/err" || { cat "$T/err" >&2; exit 1; }
-        rm -f "$T/o.csv"
         read -r it im <"$T/itime"
         awk -v n="$rows" -v s0="$s0" -v s1="$s1" -v t="$it" -v m="$im" 'BEGIN {
             g = s1 - s0
             printf "  generate %d outcome rows: %.2f s\n", n, g
             printf "  import outcomes: %.1f s, %.0f rows/s, peak RSS %.1f MB\n", t, n / t, m / 1024
         }'
+        if [ -n "$old" ]; then
+            # the old binary's own store: its sample of the same seed (the
+            # columns it knows), the same outcome rows
+            "$old" sample --debtors "$n" --seed 1 --invalid-rate 0 --as-of "$asof" >"$T/d.csv"
+            "$old" --store "$odb" import debtors --quiet "$T/d.csv" >/dev/null
+            "$old" --store "$odb" import outcomes "$T/o.csv" >/dev/null 2>"$T/err" ||
+                { cat "$T/err" >&2; exit 1; }
+            rm -f "$T/d.csv"
+        fi
+        rm -f "$T/o.csv"
     fi
     : >"$T/runs"
     : >"$T/oruns"
@@ -84,7 +103,7 @@ for n in "$@"; do
             --now "$now" --format jsonl >"$T/plan.jsonl" 2>"$T/err" || { cat "$T/err" >&2; exit 1; }
         cat "$T/time" >>"$T/runs"
         if [ -n "$old" ]; then
-            /usr/bin/time -f "%e %M" -o "$T/time" "$old" --store "$db" plan --date "$date" \
+            /usr/bin/time -f "%e %M" -o "$T/time" "$old" --store "$odb" plan --date "$date" \
                 --now "$now" --format jsonl >"$T/oplan.jsonl" 2>"$T/err" ||
                 { cat "$T/err" >&2; exit 1; }
             cat "$T/time" >>"$T/oruns"
@@ -97,7 +116,7 @@ for n in "$@"; do
         echo "bench/plan.sh: size $n: the plan of $date holds no contact: nothing measured" >&2
         exit 1
     fi
-    [ "${KEEP:-0}" = 1 ] || rm -f "$db" "$db-wal" "$db-shm"
+    [ "${KEEP:-0}" = 1 ] || rm -f "$db" "$db-wal" "$db-shm" "$odb" "$odb-wal" "$odb-shm"
     t=$(cut -d' ' -f1 "$T/runs" | median)
     m=$(cut -d' ' -f2 "$T/runs" | sort -n | tail -n 1)
     awk -v n="$n" -v t="$t" -v m="$m" -v runs="$runs" -v p="$planned" \

@@ -43,6 +43,7 @@
 #include <time.h>
 
 #include "model.h"
+#include "propensity.h"
 #include "tz.h"
 
 #define KEEP_MAX 4
@@ -343,8 +344,10 @@ static void segments_release(struct segments *sg)
 #define EB_SLICES 8
 
 struct eb_ctx {
-    struct model *m;
+    struct model *m;              /* NULL: the propensity only */
     const struct segments *sg;
+    struct propensity *prop;
+    int64_t t0, now;              /* propensity: features at t0, payments in [t0, now) */
 };
 
 static int seg_find(const struct segments *sg, const char *name);
@@ -352,43 +355,76 @@ static int seg_find(const struct segments *sg, const char *name);
 static int eb_row(void *ctx, const struct store_plan_row *row)
 {
     struct eb_ctx *e = ctx;
-    int seg = seg_find(e->sg, row->rec.segment);
+    int r;
+    if (e->prop && row->created_at <= e->t0) {
+        struct propensity_features f;
+        int64_t day = e->t0 >= 0 ? e->t0 / 86400 : -((-e->t0 + 86399) / 86400);
+        propensity_features_at(&row->rec, row->outcomes, row->noutcomes, e->t0, (int32_t)day,
+                               &f);
+        bool paid = propensity_paid_between(row->outcomes, row->noutcomes, e->t0, e->now);
+        if ((r = propensity_add(e->prop, &f, paid)) < 0)
+            return r;
+    }
+    int seg = e->m ? seg_find(e->sg, row->rec.segment) : -1;
     if (seg < 0 || !row->ncells)
         return 0;
     struct model_covariates cov;
     planner_model_covariates(&row->rec, &cov);
-    int r = model_eb_add_levels(e->m, seg, &cov, row->cells, row->ncells);
+    r = model_eb_add_levels(e->m, seg, &cov, row->cells, row->ncells);
     return r == -ENOMEM ? r : 0;
 }
 
-static int eb_sample(struct store *s, const struct segments *sg, struct model *m)
+/*
+ * The pre-pass over the sample: the model's empirical-Bayes sample and
+ * levels (m non-NULL), and the payment propensity's training examples:
+ * each sampled debtor's features PROPENSITY_DAYS days before now, paid or
+ * not since (payments and promises only, no attempts read).
+ */
+static int eb_sample(struct store *s, const struct segments *sg, struct model *m,
+                     struct propensity *prop, int64_t now)
 {
     int64_t maxid = 0;
     int r = store_debtor_max_id(s, &maxid);
-    if (r < 0 || maxid <= 0)
+    if (r < 0)
         return r;
-    struct eb_ctx e = { m, sg };
-    struct store_plan_opts so = { .since = INT64_MAX, .skip_idle_outcomes = true };
+    int64_t t0 = now - (int64_t)PROPENSITY_DAYS * 86400;
+    struct eb_ctx e = { m, sg, prop, t0, now };
+    struct store_plan_opts so = {
+        .since = t0 - (int64_t)PROPENSITY_HISTORY_DAYS * 86400,
+        .no_attempts = true,
+        .payments_only = true,
+    };
     int slices = maxid > EB_SAMPLE ? EB_SLICES : 1;
-    for (int i = 0; i < slices; i++) {
+    for (int i = 0; maxid > 0 && i < slices; i++) {
         so.id_min = slices == 1 ? 1 : maxid / slices * i + 1;
         so.id_max = slices == 1 ? maxid : so.id_min + EB_SAMPLE / slices - 1;
         int64_t n = store_plan_scan(s, &so, eb_row, &e);
         if (n < 0)
             return (int)n;
     }
-    model_eb_finish(m);
-    return 0;
+    if (m)
+        model_eb_finish(m);
+    return propensity_finish(prop);
 }
 
-static int build_model(struct store *s, struct segments *sg, struct model **ret)
+/*
+ * The run's model and payment propensity (*ret_prop NULL when no sampled
+ * debtor paid in the training window: nothing to order by).
+ */
+static int build_model(struct store *s, struct segments *sg, int64_t now, struct model **ret,
+                       struct propensity **ret_prop)
 {
     struct model *m = NULL;
+    struct propensity *prop = NULL;
     int r = store_segment_stats(s, seg_cb, sg);
     if (r < 0)
         return r;
-    if ((r = model_new(NULL, sg->n, &m)) < 0)
+    if ((r = propensity_new(&prop)) < 0)
         return r;
+    if ((r = model_new(NULL, sg->n, &m)) < 0) {
+        propensity_free(prop);
+        return r;
+    }
     for (size_t i = 0; i < sg->nv; i++) {
         const struct segstat *x = &sg->v[i];
         if (x->kind < 0 || x->kind >= _CHAN_KIND_MAX || x->how < 0 || x->how >= MODEL_HOURS ||
@@ -398,15 +434,24 @@ static int build_model(struct store *s, struct segments *sg, struct model **ret)
         if ((r = model_segment_add(m, (int)x->name, (enum chan_kind)x->kind, x->how,
                                    (uint64_t)x->attempts, (uint64_t)re)) < 0) {
             model_free(m);
+            propensity_free(prop);
             return r;
         }
     }
     model_finish(m);
-    if ((r = eb_sample(s, sg, m)) < 0) {
+    if ((r = eb_sample(s, sg, m, prop, now)) < 0) {
         model_free(m);
+        propensity_free(prop);
         return r;
     }
+    int64_t ex, paid;
+    propensity_counts(prop, &ex, &paid);
+    if (!paid) {
+        propensity_free(prop);
+        prop = NULL;
+    }
     *ret = m;
+    *ret_prop = prop;
     return 0;
 }
 
@@ -445,6 +490,8 @@ struct item {
     uint8_t status;
     uint8_t ncand;
     uint8_t today;                /* attempts already on the plan day */
+    float weight;                 /* capacity order (planner_result.weight) */
+    float p_pay;                  /* payment propensity, -1: none */
 };
 
 struct worker {
@@ -553,6 +600,8 @@ static int keep_result(struct worker *w, const struct store_plan_row *row,
     it->tier = res->status == PLAN_STOPPED ? NULL : res->tier;
     it->dpd = res->dpd;
     it->status = (uint8_t)res->status;
+    it->weight = (float)res->weight;
+    it->p_pay = (float)res->p_pay;
     it->cand = (uint32_t)w->ncands;
     for (size_t i = 0; i < row->nattempts; i++) {
         struct tz_local l;
@@ -760,6 +809,8 @@ static int persist_one(struct store *s, const struct campaign_opts *o, const str
             .scheduled_at = dec->cand->at,
             .not_after = dec->cand->until,
             .created_at = o->now,
+            .p_pay = it->p_pay,
+            .p_choice = dec->cand->p_choice,
         };
         if ((r = store_attempt_add(s, &a, &dec->attempt_id)) < 0)
             return r;
@@ -774,7 +825,7 @@ static int persist_one(struct store *s, const struct campaign_opts *o, const str
             st->attempts_existing++;
     }
     if (p->write) {
-        if ((r = store_state_put(s, it->id, &ns, last, o->now)) < 0)
+        if ((r = store_state_put_pay(s, it->id, &ns, last, o->now, it->p_pay)) < 0)
             return r;
         st->states_written++;
     }
@@ -833,6 +884,7 @@ int campaign_plan_day(struct store *s, const struct config *cfg, const struct st
 {
     struct segments sg = { .names = SBUF_INIT };
     struct model *m = NULL;
+    struct propensity *prop = NULL;
     struct tz *utc = NULL;
     struct worker wk[8];
     const char **channels = NULL;
@@ -845,7 +897,7 @@ int campaign_plan_day(struct store *s, const struct config *cfg, const struct st
 
     memset(wk, 0, sizeof(wk));
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    if ((r = build_model(s, &sg, &m)) < 0)
+    if ((r = build_model(s, &sg, o->now, &m, &prop)) < 0)
         goto out;
     if ((r = tz_load("UTC", &utc)) < 0)
         goto out;
@@ -867,7 +919,9 @@ int campaign_plan_day(struct store *s, const struct config *cfg, const struct st
         w->set = set;
         w->o = o;
         w->sg = &sg;
-        w->pctx = (struct planner_ctx){ .cfg = cfg, .set = set, .model = m, .seed = o->seed };
+        w->pctx = (struct planner_ctx){ .cfg = cfg, .set = set, .model = m, .prop = prop,
+                                        .prop_all = o->persist, .seed = o->seed,
+                                        .redraws = o->redraws };
         w->utc = utc;
         w->channels = channels;
         w->str = (struct sbuf)SBUF_INIT;
@@ -937,7 +991,8 @@ int campaign_plan_day(struct store *s, const struct config *cfg, const struct st
         for (int i = 0; i < nw; i++)
             for (size_t j = 0; j < wk[i].nitems; j++, k++)
                 slates[k] = (struct planner_slate){ wk[i].cands + wk[i].items[j].cand,
-                                                    wk[i].items[j].ncand };
+                                                    wk[i].items[j].ncand,
+                                                    wk[i].items[j].weight };
         struct taken_list tl = { .cfg = cfg };
         int64_t day0 = (int64_t)o->date * 86400;
         if ((r = store_attempts_scheduled(s, day0 - CAMPAIGN_EARLIEST_OFFSET,
@@ -1028,6 +1083,7 @@ out:
     free(channels);
     tz_free(utc);
     model_free(m);
+    propensity_free(prop);
     segments_release(&sg);
     return r;
 }
@@ -1082,6 +1138,30 @@ static void explain_decider(const struct model_debtor *md, const struct planner_
         snprintf(buf, len, "the debtor's own history (x%.2f)", da / db);
 }
 
+/* The payment propensity and the levels behind it, for explain. */
+static void explain_propensity(const struct propensity *prop, const struct debtor_rec *rec,
+                               const struct store_plan_row *row, const struct campaign_opts *o,
+                               struct sbuf *b)
+{
+    if (!prop) {
+        sbuf_adds(b, "payment propensity: none (no payment in the training window)\n");
+        return;
+    }
+    struct propensity_features f;
+    struct propensity_pred pr;
+    propensity_features_at(rec, row->outcomes, row->noutcomes, o->now, o->date, &f);
+    propensity_predict(prop, &f, &pr);
+    sbuf_addf(b, "payment propensity: %.3f within %d days (portfolio %.3f", pr.p,
+              PROPENSITY_DAYS, pr.base);
+    for (int j = 0; j < pr.nlev; j++) {
+        char lab[96];
+        propensity_level_label(prop, pr.lev_id[j], lab, sizeof(lab));
+        sbuf_addf(b, ", %s x%.2f", lab, pr.factor[j]);
+    }
+    sbuf_adds(b, "); orders debtors by propensity x balance x contact value when capacity "
+                 "binds\n");
+}
+
 static int explain_row(void *ctx, const struct store_plan_row *row)
 {
     struct worker *w = ctx;
@@ -1130,6 +1210,7 @@ static int explain_row(void *ctx, const struct store_plan_row *row)
         }
         sbuf_adds(b, "\n");
     }
+    explain_propensity(w->pctx.prop, &rec, row, w->o, b);
     if (row->has_state)
         sbuf_addf(b, "stored state: strategy '%s', variant '%s', tier '%s'%s%s\n",
                   row->state.strategy ? row->state.strategy : "",
@@ -1222,6 +1303,7 @@ int campaign_explain(struct store *s, const struct config *cfg, const struct str
 {
     struct segments sg = { .names = SBUF_INIT };
     struct model *m = NULL;
+    struct propensity *prop = NULL;
     struct tz *utc = NULL;
     struct worker w = { .cfg = cfg, .set = set, .o = o, .sg = &sg, .store = s, .out = out };
     const char **channels = NULL;
@@ -1229,12 +1311,13 @@ int campaign_explain(struct store *s, const struct config *cfg, const struct str
 
     if (!o->external_id)
         return -EINVAL;
-    if ((r = build_model(s, &sg, &m)) < 0)
+    if ((r = build_model(s, &sg, o->now, &m, &prop)) < 0)
         goto out;
     if ((r = tz_load("UTC", &utc)) < 0)
         goto out;
     w.utc = utc;
-    w.pctx = (struct planner_ctx){ .cfg = cfg, .set = set, .model = m, .seed = o->seed };
+    w.pctx = (struct planner_ctx){ .cfg = cfg, .set = set, .model = m, .prop = prop,
+                                   .seed = o->seed };
     if (!(w.tzc = tz_cache_new()) || !(w.trace = malloc(sizeof(*w.trace))) ||
         !(channels = calloc(cfg->nchannels + 1, sizeof(*channels)))) {
         r = -ENOMEM;
@@ -1257,6 +1340,106 @@ out:
     tz_cache_free(w.tzc);
     tz_free(utc);
     model_free(m);
+    propensity_free(prop);
     segments_release(&sg);
+    return r;
+}
+
+/* ---- calibration of the payment propensity ---- */
+
+struct calib_ctx {
+    const struct propensity *prop;
+    int64_t at;
+    int32_t day;
+    struct calib_pt {
+        float p;
+        uint8_t y;
+    } *v;
+    size_t n, cap;
+};
+
+static int calib_row(void *ctx, const struct store_plan_row *row)
+{
+    struct calib_ctx *c = ctx;
+    if (row->created_at > c->at)
+        return 0;
+    if (grow_arr((void **)&c->v, &c->cap, c->n + 1, sizeof(*c->v)) < 0)
+        return -ENOMEM;
+    struct propensity_features f;
+    struct propensity_pred pr;
+    propensity_features_at(&row->rec, row->outcomes, row->noutcomes, c->at, c->day, &f);
+    propensity_predict(c->prop, &f, &pr);
+    bool paid = propensity_paid_between(row->outcomes, row->noutcomes, c->at,
+                                        c->at + (int64_t)PROPENSITY_DAYS * 86400);
+    c->v[c->n++] = (struct calib_pt){ (float)pr.p, paid };
+    return 0;
+}
+
+static int calib_cmp(const void *a, const void *b)
+{
+    float x = ((const struct calib_pt *)a)->p, y = ((const struct calib_pt *)b)->p;
+    return x < y ? -1 : x > y;
+}
+
+int campaign_calibration(struct store *s, int32_t date, struct campaign_calibration *ret)
+{
+    struct propensity *prop = NULL;
+    struct calib_ctx c = { .at = (int64_t)date * 86400, .day = date };
+    struct campaign_calibration cr = { .date = date };
+    int r = propensity_new(&prop);
+    if (r < 0)
+        return r;
+    if ((r = eb_sample(s, NULL, NULL, prop, c.at)) < 0)
+        goto out;
+    propensity_counts(prop, &cr.train_examples, &cr.train_paid);
+    c.prop = prop;
+    struct store_plan_opts so = {
+        .since = c.at - (int64_t)PROPENSITY_HISTORY_DAYS * 86400,
+        .no_attempts = true,
+        .payments_only = true,
+    };
+    int64_t n = store_plan_scan(s, &so, calib_row, &c);
+    if (n < 0) {
+        r = (int)n;
+        goto out;
+    }
+    qsort(c.v, c.n, sizeof(*c.v), calib_cmp);
+    double base = propensity_base(prop);
+    cr.debtors = (int64_t)c.n;
+    for (size_t i = 0; i < c.n; i++) {
+        double p = c.v[i].p, y = c.v[i].y;
+        struct campaign_calib_bin *b = &cr.bin[i * CAMPAIGN_CALIB_BINS / c.n];
+        if (!b->n || p < b->pmin)
+            b->pmin = p;
+        if (!b->n || p > b->pmax)
+            b->pmax = p;
+        b->n++;
+        b->paid += c.v[i].y;
+        b->predicted += p;
+        cr.paid += c.v[i].y;
+        cr.predicted += p;
+        cr.brier += (p - y) * (p - y);
+        cr.brier_base += (base - y) * (base - y);
+        cr.log_loss -= y ? log(p) : log(1 - p);
+    }
+    for (int k = 0; k < CAMPAIGN_CALIB_BINS; k++) {
+        struct campaign_calib_bin *b = &cr.bin[k];
+        if (!b->n)
+            continue;
+        b->predicted /= (double)b->n;
+        cr.ece += (double)b->n * fabs(b->predicted - (double)b->paid / (double)b->n);
+    }
+    if (c.n) {
+        cr.predicted /= (double)c.n;
+        cr.brier /= (double)c.n;
+        cr.brier_base /= (double)c.n;
+        cr.log_loss /= (double)c.n;
+        cr.ece /= (double)c.n;
+    }
+    *ret = cr;
+    r = 0;
+out:
+    free(c.v);
+    propensity_free(prop);
     return r;
 }

@@ -36,7 +36,10 @@ struct campaign_opts {
     const char *external_id; /* plan only this debtor (NULL: every debtor) */
     bool all;                /* call back also for debtors without a contact today */
     int threads;             /* planning threads (0: 2) */
+    int redraws;             /* at most this many re-draws estimate each decision's choice
+                                probability (0: none; `run` uses CAMPAIGN_REDRAWS) */
 };
+#define CAMPAIGN_REDRAWS 1000
 
 /* One debtor's result for the day, borrowed for the duration of the callback. */
 struct campaign_decision {
@@ -97,6 +100,33 @@ int campaign_plan_day(struct store *s, const struct config *cfg, const struct st
  */
 int campaign_explain(struct store *s, const struct config *cfg, const struct strategy_set *set,
                      const struct campaign_opts *o, struct sbuf *out);
+
+/*
+ * `cadenza report calibration`: the payment propensity as the planner
+ * would have fitted it at the start (00:00 UTC) of `date` (training
+ * examples from the sample, PROPENSITY_DAYS days before), predicted for
+ * every debtor imported by then and compared with whether the debtor paid
+ * in the PROPENSITY_DAYS days from `date`: per decile of the prediction,
+ * the debtors, the mean prediction and the observed rate.  Read only.
+ * Returns 0 or -errno (store message in store_errmsg(s)).
+ */
+#define CAMPAIGN_CALIB_BINS 10
+struct campaign_calib_bin {
+    int64_t n, paid;
+    double predicted;        /* mean prediction */
+    double pmin, pmax;       /* range of predictions */
+};
+struct campaign_calibration {
+    int32_t date;
+    int64_t train_examples, train_paid;
+    int64_t debtors, paid;   /* evaluated */
+    double predicted;        /* mean prediction */
+    double brier, log_loss;  /* mean squared error, mean negative log likelihood */
+    double brier_base;       /* the same with every debtor at the training rate */
+    double ece;              /* sum over deciles of share x |predicted - observed| */
+    struct campaign_calib_bin bin[CAMPAIGN_CALIB_BINS];
+};
+int campaign_calibration(struct store *s, int32_t date, struct campaign_calibration *ret);
 
 /* Channel kinds a person is reached on (an opt-out suppresses them all). */
 #define CAMPAIGN_PERSON_KINDS \

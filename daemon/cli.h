@@ -90,6 +90,7 @@ int cmd_run(int argc, char **argv, const struct cli_ctx *ctx);
 int cmd_plugins(int argc, char **argv, const struct cli_ctx *ctx);
 int cmd_link(int argc, char **argv, const struct cli_ctx *ctx);
 int cmd_brief(int argc, char **argv, const struct cli_ctx *ctx);
+int cmd_report(int argc, char **argv, const struct cli_ctx *ctx);
 /* `import outcomes` (cmd-import-outcomes.c), dispatched by cmd_import. */
 int cmd_import_outcomes(int argc, char **argv, const struct cli_ctx *ctx);
 

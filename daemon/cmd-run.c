@@ -43,6 +43,9 @@ static void run_usage(FILE *f)
             "                       or the start of the date if that is later)\n"
             "      --no-enqueue     plan and record the attempts, leave them unqueued\n"
             "                       (an external dialer, a simulation)\n"
+            "      --redraws K      at most K re-draws estimate the probability with which\n"
+            "                       each contact was chosen, stored for off-policy\n"
+            "                       evaluation (default 1000; 0: none)\n"
             "  -h, --help           this help\n"
             "\n"
             "Exit status: 0 every planned job is in Redis (or recorded, --no-enqueue),\n"
@@ -138,11 +141,13 @@ int cmd_run(int argc, char **argv, const struct cli_ctx *ctx)
         { "seed", required_argument, NULL, 'S' },
         { "now", required_argument, NULL, 'n' },
         { "no-enqueue", no_argument, NULL, 'E' },
+        { "redraws", required_argument, NULL, 'K' },
         { "help", no_argument, NULL, 'h' },
         {},
     };
     const char *date_s = NULL, *seed_s = NULL, *now_s = NULL;
     bool enqueue = true;
+    long redraws = CAMPAIGN_REDRAWS;
     int c;
     while ((c = getopt_long(argc, argv, "d:S:n:h", opts, NULL)) != -1) {
         switch (c) {
@@ -158,6 +163,10 @@ int cmd_run(int argc, char **argv, const struct cli_ctx *ctx)
         case 'E':
             enqueue = false;
             break;
+        case 'K':
+            if (cli_parse_long("--redraws", optarg, 0, 100000, &redraws) != EXIT_OK)
+                return EXIT_USAGE;
+            break;
         case 'h':
             run_usage(stdout);
             return EXIT_OK;
@@ -169,7 +178,7 @@ int cmd_run(int argc, char **argv, const struct cli_ctx *ctx)
         log_error("unexpected argument '%s'", argv[optind]);
         return EXIT_USAGE;
     }
-    struct campaign_opts o = { .persist = true };
+    struct campaign_opts o = { .persist = true, .redraws = (int)redraws };
     int ex = cli_plan_options(date_s, now_s, seed_s, &o);
     if (ex != EXIT_OK)
         return ex;

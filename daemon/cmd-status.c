@@ -20,8 +20,8 @@ static void status_usage(FILE *f)
     fprintf(f, "usage: cadenza status [--format text|json] [--date YYYY-MM-DD]\n"
                "\n"
                "Summarise the store: debtors by country, days-past-due bucket, strategy,\n"
-               "tier, reachable channel and flag; the last import and the last campaign run;\n"
-               "the store's path and size.\n"
+               "tier, reachable channel, flag and payment propensity (as of the last run);\n"
+               "the last import and the last campaign run; the store's path and size.\n"
                "\n"
                "Options:\n"
                "  -f, --format FMT   text (default) or json\n"
@@ -59,6 +59,7 @@ static const char *const group_titles[_STATUS_GROUP_MAX] = {
     [STATUS_BY_CHANNEL] = "Reachable by channel",
     [STATUS_BY_FLAG] = "Flags",
     [STATUS_BY_ATTEMPT] = "Last run's attempts",
+    [STATUS_BY_PROPENSITY] = "Payment propensity (within 30 days, at the last run)",
 };
 
 /* Debtors in countries no jurisdiction profile covers: never contacted. */
@@ -107,6 +108,11 @@ static void print_text(const struct store_status *st, const struct config *cfg,
                (long long)st->run_planned);
     } else
         printf("Last run:    none\n");
+    if (st->pay_debtors)
+        printf("Payment propensity: %lld debtors, %.0f expected to pay within 30 days "
+               "(mean %.3f), expected amount %.2f (major units, currencies summed)\n",
+               (long long)st->pay_debtors, st->pay_expected,
+               st->pay_expected / (double)st->pay_debtors, st->pay_amount_minor / 100);
 
     for (int g = 0; g < _STATUS_GROUP_MAX; g++) {
         const struct store_group *grp = &st->groups[g];
@@ -147,6 +153,11 @@ static int print_json(const struct store_status *st, const struct config *cfg,
     json_object_set_new(o, "outcomes", json_integer(st->outcomes));
     json_object_set_new(o, "suppressions", json_integer(st->suppressions));
     json_object_set_new(o, "without_profile", json_integer(unprofiled(st, cfg, NULL)));
+    json_t *pp = json_object();
+    json_object_set_new(pp, "debtors", json_integer(st->pay_debtors));
+    json_object_set_new(pp, "expected_payers", json_real(st->pay_expected));
+    json_object_set_new(pp, "expected_amount_minor", json_real(st->pay_amount_minor));
+    json_object_set_new(o, "payment_propensity", pp);
     for (int g = 0; g < _STATUS_GROUP_MAX; g++) {
         json_t *m = json_object();
         for (size_t i = 0; i < st->groups[g].n; i++)

@@ -60,6 +60,8 @@ const char *const debtor_col_names[_DCOL_MAX] = {
     [DCOL_DO_NOT_CONTACT] = "do_not_contact",
     [DCOL_PREFERRED_CHANNEL] = "preferred_channel",
     [DCOL_PREFERS_HUMAN] = "prefers_human",
+    [DCOL_AGE_BAND] = "age_band",
+    [DCOL_EMPLOYMENT_TYPE] = "employment_type",
 };
 
 static bool is_blank(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
@@ -862,6 +864,8 @@ int debtor_validate(const struct raw_row *row, const struct debtor_defaults *def
 
     check_text(&v, row, DCOL_SEGMENT, 100, &rec->segment);
     check_text(&v, row, DCOL_TAGS, 1000, &rec->tags);
+    check_text(&v, row, DCOL_AGE_BAND, 32, &rec->age_band);
+    check_text(&v, row, DCOL_EMPLOYMENT_TYPE, 50, &rec->employment_type);
 
     if (get(row, DCOL_FLAGS, &s, &n)) {
         const char *end = s + n;

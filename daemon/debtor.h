@@ -40,6 +40,8 @@ enum debtor_col {
     DCOL_DO_NOT_CONTACT, /* "Mon-Fri 09:00-17:00; Sat 00:00-12:00" (times not to be contacted) */
     DCOL_PREFERRED_CHANNEL, /* email | sms | chat | call or empty */
     DCOL_PREFERS_HUMAN,  /* yes | no | empty */
+    DCOL_AGE_BAND,       /* text up to 32 bytes ("18-24", "65+"): a model level */
+    DCOL_EMPLOYMENT_TYPE, /* text up to 50 bytes ("employed", "self-employed"): a model level */
     _DCOL_MAX,
     _DCOL_INVALID = -1,  /* makes the enum signed: "from_name(...) < 0" works */
 };
@@ -88,6 +90,7 @@ struct debtor_rec {
     const char *external_id, *name, *locale, *time_zone, *country, *region;
     const char *email, *chat_handle, *currency, *risk_band, *segment, *tags;
     const char *do_not_contact;   /* normalised text as stored */
+    const char *age_band, *employment_type; /* free text (model covariates) */
     char phone[20];               /* E.164, "" when none */
     uint8_t phone_type;           /* enum phone_type */
     int64_t balance_minor;

@@ -51,6 +51,7 @@ static const struct verb verbs[] = {
     { "explain", cmd_explain, "show how the planner decides for one debtor" },
     { "brief", cmd_brief, "print the agent brief of one debtor" },
     { "run", cmd_run, "the daily campaign run: plan the day and enqueue its jobs" },
+    { "report", cmd_report, "check what the planner learned: calibration, off-policy estimates" },
     { "link", cmd_link, "make or verify a signed self-service link" },
     { "help", cmd_help, "show help for cadenza or a verb" },
     { "version", cmd_version, "print the version" },

@@ -534,9 +534,10 @@ static int levels_of(const struct model *m, struct model *mw, const struct model
     int n = 0;
     if (!cov || !m->lv)
         return 0;
-    const char *one[4] = { cov->country, cov->time_zone, NULL, cov->risk_band };
-    static const int types[4] = { MODEL_LEVEL_COUNTRY, MODEL_LEVEL_TZ, MODEL_LEVEL_REGION,
-                                  MODEL_LEVEL_RISK };
+    const char *one[6] = { cov->country, cov->time_zone, NULL, cov->risk_band, cov->age_band,
+                           cov->employment_type };
+    static const int types[6] = { MODEL_LEVEL_COUNTRY, MODEL_LEVEL_TZ, MODEL_LEVEL_REGION,
+                                  MODEL_LEVEL_RISK, MODEL_LEVEL_AGE, MODEL_LEVEL_EMPLOYMENT };
     char region[LV_NAME_MAX];
     if (cov->region && cov->region[0]) {
         int k = snprintf(region, sizeof(region), "%s/%s", cov->country ? cov->country : "",
@@ -544,7 +545,7 @@ static int levels_of(const struct model *m, struct model *mw, const struct model
         if (k > 0 && (size_t)k < sizeof(region))
             one[2] = region;
     }
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < 6; i++) {
         if (!one[i] || !one[i][0])
             continue;
         int32_t id = lv_find(m, mw, types[i], one[i], strlen(one[i]));
@@ -553,10 +554,10 @@ static int levels_of(const struct model *m, struct model *mw, const struct model
     }
     const char *t = cov->tags;
     for (int k = 0; t && *t && k < MODEL_TAGS_MAX;) {
-        while (*t == ',' || *t == ' ')
+        while (*t == ';' || *t == ',' || *t == ' ')
             t++;
         const char *e = t;
-        while (*e && *e != ',')
+        while (*e && *e != ';' && *e != ',')
             e++;
         size_t len = (size_t)(e - t);
         while (len && t[len - 1] == ' ')
@@ -581,6 +582,7 @@ void model_levels_find(const struct model *m, const struct model_covariates *cov
 static const char *const lv_type_name[_MODEL_LEVEL_TYPE_MAX] = {
     [MODEL_LEVEL_COUNTRY] = "country", [MODEL_LEVEL_TZ] = "time zone",
     [MODEL_LEVEL_REGION] = "region",   [MODEL_LEVEL_RISK] = "risk band",
+    [MODEL_LEVEL_AGE] = "age band",    [MODEL_LEVEL_EMPLOYMENT] = "employment type",
     [MODEL_LEVEL_TAG] = "tag",
 };
 
@@ -669,9 +671,16 @@ static int levels_fit(struct model *m)
                     for (int j = 0; j < x->nlev; j++)
                         if (m->lv[x->lev[j]].type != T)
                             e *= F[(size_t)x->lev[j] * per + o];
-                    for (int j = 0; j < x->nlev; j++)
-                        if (m->lv[x->lev[j]].type == T)
-                            E[(size_t)x->lev[j] * per + o] += e;
+                    /* a debtor's other values of the column (its other tags) count too */
+                    for (int j = 0; j < x->nlev; j++) {
+                        if (m->lv[x->lev[j]].type != T)
+                            continue;
+                        double ej = e;
+                        for (int l = 0; l < x->nlev; l++)
+                            if (l != j && m->lv[x->lev[l]].type == T)
+                                ej *= F[(size_t)x->lev[l] * per + o];
+                        E[(size_t)x->lev[j] * per + o] += ej;
+                    }
                 }
             }
             double num = 0, den = 0;
@@ -952,6 +961,15 @@ static double dbase(const struct model_debtor *md, int k, int how)
     return md->nlev ? clampd(b, MODEL_P_MIN, MODEL_P_MAX) : b;
 }
 
+/* Cells whose base model_debtor_prepare_levels() keeps (the rest recompute it). */
+#define PREP_CELLS 64
+
+static inline double cell_base(const struct model_debtor *md, const double *cb,
+                               const struct model_cell *cells, size_t i)
+{
+    return i < PREP_CELLS ? cb[i] : dbase(md, cells[i].kind, cells[i].how);
+}
+
 double model_debtor_level_factor(const struct model_debtor *md, int j, enum chan_kind k,
                                  int how)
 {
@@ -986,6 +1004,8 @@ void model_debtor_prepare_levels(const struct model *m, int segment,
             }
     double hs = e.hour, ws = e.weekend;
     double rk[_CHAN_KIND_MAX] = { 0 }, rh[24] = { 0 }, rw = 0, total = 0;
+    /* each cell's base (segment x levels) once, not in every pass of the fit */
+    double cb[PREP_CELLS];
     for (int k = 0; k < _CHAN_KIND_MAX; k++) {
         ret->factor[k] = 1;
         ret->fa[k] = ret->fb[k] = e.channel[k];
@@ -1005,6 +1025,8 @@ void model_debtor_prepare_levels(const struct model *m, int segment,
         if (c->how >= 5 * 24)
             rw += c->reaches;
         total += c->attempts;
+        if (i < PREP_CELLS)
+            cb[i] = dbase(ret, c->kind, c->how);
     }
     if (total == 0)
         return; /* invariant 2 */
@@ -1016,7 +1038,7 @@ void model_debtor_prepare_levels(const struct model *m, int segment,
             const struct model_cell *c = &cells[i];
             if (c->kind >= _CHAN_KIND_MAX || c->how >= MODEL_HOURS || !c->attempts)
                 continue;
-            double x = dbase(ret, c->kind, c->how) * ret->hour[c->how % 24];
+            double x = cell_base(ret, cb, cells, i) * ret->hour[c->how % 24];
             if (c->how >= 5 * 24)
                 x *= ret->weekend;
             xk[c->kind] += c->attempts * x;
@@ -1032,7 +1054,7 @@ void model_debtor_prepare_levels(const struct model *m, int segment,
             const struct model_cell *c = &cells[i];
             if (c->kind >= _CHAN_KIND_MAX || c->how >= MODEL_HOURS || !c->attempts)
                 continue;
-            double x = c->attempts * dbase(ret, c->kind, c->how) * ret->factor[c->kind];
+            double x = c->attempts * cell_base(ret, cb, cells, i) * ret->factor[c->kind];
             if (c->how >= 5 * 24) {
                 xw += x * ret->hour[c->how % 24];
                 x *= ret->weekend;

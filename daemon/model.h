@@ -79,14 +79,17 @@ enum model_level_type {
     MODEL_LEVEL_TZ,     /* the time zone: the zone group of a debtor */
     MODEL_LEVEL_REGION, /* country/region */
     MODEL_LEVEL_RISK,   /* risk band */
+    MODEL_LEVEL_AGE,    /* age band (import column age_band) */
+    MODEL_LEVEL_EMPLOYMENT, /* employment type (import column employment_type) */
     MODEL_LEVEL_TAG,    /* each of the first MODEL_TAGS_MAX tags */
     _MODEL_LEVEL_TYPE_MAX,
 };
 #define MODEL_TAGS_MAX 4
 #define MODEL_LEVELS_MAX (MODEL_LEVEL_TAG + MODEL_TAGS_MAX)
-/* Borrowed strings, NULL or "" when absent; tags comma-separated. */
+/* Borrowed strings, NULL or "" when absent; tags ';'-separated as imported (or ','). */
 struct model_covariates {
     const char *country, *time_zone, *region, *risk_band, *tags;
+    const char *age_band, *employment_type;
 };
 /* A debtor's level values (model indexes), found once per debtor. */
 struct model_levels {

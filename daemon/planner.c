@@ -36,6 +36,7 @@
 #include <string.h>
 
 #include "planner.h"
+#include "propensity.h"
 #include "util.h"
 
 /* ---- tables ---- */
@@ -639,6 +640,74 @@ static int cmp_cand_score(const void *a, const void *b)
     return x->tchan - y->tchan;
 }
 
+/*
+ * The probability with which the policy chose its first candidate, for
+ * off-policy evaluation (docs/planner.md, "Logged choice probabilities"):
+ * more draws of everything random in the choice — the debtor's position u
+ * (its view of the population posterior), its factors and the segment
+ * means of the shortlisted slots — each with a generator of its own, the
+ * shortlist kept (the candidates outside it score their expected value,
+ * so only the best of them can win), until the chosen candidate wins
+ * again, at most ctx->redraws times.  The number of draws N is geometric
+ * with mean 1 / P(chosen), so N is an unbiased importance weight and
+ * p_choice = 1 / N (capped: N = redraws + 1 when it never won).  Returns
+ * N.  md->pop is restored.  Never allocates.
+ */
+static int choice_redraws(const struct planner_ctx *ctx, const struct planner_debtor *d,
+                          int32_t plan_day, struct model_debtor *md,
+                          const struct planner_cand *cand, size_t nc, size_t sl,
+                          const float *nns, double expl)
+{
+    size_t rest = SIZE_MAX, chosen = 0; /* the best outside the shortlist; the winner */
+    for (size_t i = sl; i < nc; i++)
+        if (rest == SIZE_MAX || cmp_cand_score(&cand[i], &cand[rest]) < 0)
+            rest = i;
+    for (size_t i = 1; i < nc; i++)
+        if (cmp_cand_score(&cand[i], &cand[chosen]) < 0)
+            chosen = i;
+    if (!sl)
+        return 1; /* greedy: the best expected value always wins */
+    double pop0 = md ? md->pop : 1;
+    int k;
+    for (k = 1; k <= ctx->redraws; k++) {
+        struct model_rng rng;
+        model_rng_seed(&rng, model_seed(ctx->seed ^ (UINT64_C(0x9e3779b97f4a7c15) *
+                                                     (uint64_t)k),
+                                        d->id, plan_day));
+        struct model_draw dr;
+        if (md) {
+            md->pop = model_explore_pop(model_rng_uniform(&rng), expl);
+            model_draw_init(&dr, md, &rng, 0.1 / expl);
+        }
+        size_t best = rest;
+        float best_s = rest != SIZE_MAX ? cand[rest].score : 0;
+        for (size_t i = 0; i < sl && i < PLANNER_CAND_MAX; i++) {
+            const struct planner_cand *c = &cand[i];
+            double p;
+            if (md) {
+                p = model_draw_p(&dr, c->kind, c->how);
+            } else {
+                double kk = nns[i] * (0.1 / expl);
+                if (kk < 0.5)
+                    kk = 0.5;
+                p = model_rng_beta(&rng, c->p_reach * kk, (1 - c->p_reach) * kk);
+            }
+            float sc = (float)(p * c->value - ctx->cfg->channels[c->channel].cost);
+            if (best == SIZE_MAX || sc > best_s ||
+                (sc == best_s && (c->at < cand[best].at ||
+                                  (c->at == cand[best].at && c->tchan < cand[best].tchan)))) {
+                best = i;
+                best_s = sc;
+            }
+        }
+        if (best == chosen)
+            break;
+    }
+    if (md)
+        md->pop = pop0;
+    return k;
+}
+
 /* Sort by cmp_cand_score (a total order): insertion sort, n is small. */
 static void sort_cands(struct planner_cand *c, size_t n)
 {
@@ -653,6 +722,29 @@ static void sort_cands(struct planner_cand *c, size_t n)
         }
         c[j] = x;
     }
+}
+
+static double pow10i(int e)
+{
+    double x = 1;
+    while (e-- > 0)
+        x *= 10;
+    return x;
+}
+
+/* The payment propensity and the capacity weight (docs/planner.md, "Payment propensity"). */
+static void predict_pay(const struct planner_ctx *ctx, const struct planner_debtor *d,
+                        const struct planner_history *h, int64_t now, int32_t plan_day,
+                        struct planner_result *ret)
+{
+    struct propensity_features pf;
+    struct propensity_pred pp;
+    propensity_features_at(d->rec, h->outcomes, h->noutcomes, now, plan_day, &pf);
+    propensity_predict(ctx->prop, &pf, &pp);
+    ret->p_pay = pp.p;
+    int ex = currency_exponent(d->rec->currency);
+    double bal = (double)d->rec->balance_minor / pow10i(ex < 0 ? 2 : ex);
+    ret->weight = pp.p * (bal > 1 ? bal : 1);
 }
 
 static double dflt(double v, double d)
@@ -682,6 +774,8 @@ void planner_model_covariates(const struct debtor_rec *rec, struct model_covaria
         .region = rec->region,
         .risk_band = rec->risk_band,
         .tags = rec->tags,
+        .age_band = rec->age_band,
+        .employment_type = rec->employment_type,
     };
 }
 
@@ -707,6 +801,7 @@ int planner_plan(const struct planner_ctx *ctx, const struct planner_debtor *d,
     ret->next = *st;
     ret->tier_index = -1;
     ret->dpd = plan_day - d->rec->due_date;
+    ret->p_pay = -1;
     if (trace) {
         trace->strategy_why[0] = trace->variant_why[0] = trace->tier_why[0] = 0;
         trace->n = trace->dropped = 0;
@@ -737,6 +832,8 @@ int planner_plan(const struct planner_ctx *ctx, const struct planner_debtor *d,
     ret->strategy = s;
     ret->variant = v;
     describe_strategy(&w, s, key);
+    if (ctx->prop && ctx->prop_all)
+        predict_pay(ctx, d, h, now, plan_day, ret);
 
     /* 2. place in the ladder */
     int cur = INT_MIN;
@@ -1054,6 +1151,7 @@ int planner_plan(const struct planner_ctx *ctx, const struct planner_debtor *d,
         c->p_sample = (float)est.mean;
         c->value = (float)val;
         c->ev = (float)(est.mean * val - cost);
+        c->p_choice = -1;
         /* optimistic key for the shortlist: mean + 2 sd */
         double sd = sqrt(est.mean * (1 - est.mean) / (est.n + 1));
         c->score = expl > 0 ? (float)((est.mean + 2 * sd) * val - cost) : c->ev;
@@ -1069,10 +1167,13 @@ int planner_plan(const struct planner_ctx *ctx, const struct planner_debtor *d,
     struct model_draw dr;
     if (ctx->model && expl > 0)
         model_draw_init(&dr, &md, &rng, 0.1 / expl);
+    float nns[PLANNER_CAND_MAX];
     for (size_t i = 0; i < nc; i++) {
         struct planner_cand *c = &cand[i];
         double nn = c->p_sample;
         double cost = ctx->cfg->channels[c->channel].cost;
+        if (i < PLANNER_CAND_MAX)
+            nns[i] = (float)nn;
         c->p_sample = c->p_reach;
         if (expl > 0 && i < sl) {
             if (ctx->model) {
@@ -1088,9 +1189,17 @@ int planner_plan(const struct planner_ctx *ctx, const struct planner_debtor *d,
             c->score = c->ev;
         }
     }
+    int draws = ctx->redraws > 0 ? choice_redraws(ctx, d, plan_day, ctx->model ? &md : NULL,
+                                                  cand, nc, expl > 0 ? sl : 0, nns, expl)
+                                 : 0;
     sort_cands(cand, nc); /* nearly sorted already: insertion sort is O(n) here */
+    if (draws)
+        cand[0].p_choice = 1.0f / (float)draws;
     ret->ncand = nc < PLANNER_CAND_MAX ? nc : PLANNER_CAND_MAX;
     memcpy(ret->cand, cand, ret->ncand * sizeof(cand[0]));
+    /* a dry run needs the propensity where it orders: a first choice with capacity */
+    if (ctx->prop && !ctx->prop_all && ctx->cfg->channels[cand[0].channel].hourly_capacity > 0)
+        predict_pay(ctx, d, h, now, plan_day, ret);
     for (size_t i = 0; i < nc; i++)
         trace_add(&w, &cand[i], i < ret->ncand ? PLAN_OK : PLAN_RANK, true);
     ret->status = PLAN_OK;
@@ -1146,6 +1255,13 @@ static struct heap_item heap_pop(struct heap_item *h, size_t *n)
     if (*n)
         h[i] = x;
     return top;
+}
+
+/* A candidate's key across debtors: its score times the debtor's weight. */
+static float slate_key(const struct planner_slate *sl, size_t pos)
+{
+    float s = sl->cand[pos].score;
+    return sl->weight > 0 ? s * sl->weight : s;
 }
 
 static int64_t floor_div(int64_t a, int64_t b)
@@ -1206,7 +1322,7 @@ int64_t planner_assign_with(const struct config *cfg, const struct planner_slate
             assigned++;
             continue;
         }
-        heap_push(heap, &hn, (struct heap_item){ slates[i].cand[0].score, (uint32_t)i, 0 });
+        heap_push(heap, &hn, (struct heap_item){ slate_key(&slates[i], 0), (uint32_t)i, 0 });
     }
     while (hn) {
         struct heap_item it = heap_pop(heap, &hn);
@@ -1242,7 +1358,7 @@ int64_t planner_assign_with(const struct config *cfg, const struct planner_slate
             }
             if (used[(size_t)nx->channel * span + (size_t)(floor_div(nx->at, 3600) - hmin)] >= cap)
                 continue;
-            it.score = nx->score;
+            it.score = slate_key(sl, it.pos);
             heap_push(heap, &hn, it);
             break;
         }

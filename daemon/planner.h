@@ -96,14 +96,21 @@ struct planner_history {
     size_t noutcomes;
 };
 
+struct propensity;
+
 /* Shared, read-only for the whole run. */
 struct planner_ctx {
     const struct config *cfg;
     const struct strategy_set *set;
     const struct model *model;
+    const struct propensity *prop; /* payment propensity (propensity.h), NULL: none */
+    bool prop_all;           /* predict it for every debtor a strategy matches (a persisted
+                                run stores it), not only where it orders debtors: a first
+                                candidate on a channel with hourly capacity */
     uint64_t seed;           /* run seed: same seed, same inputs -> same plan */
     int max_per_day;         /* contacts per debtor per local day (0: 1) */
     int shortlist;           /* candidates sampled exactly (0: 4) */
+    int redraws;             /* at most this many re-draws estimate cand[0].p_choice (0: none) */
     double payday_boost;     /* value multiplier on payday days (0: 1.3) */
     double prefers_human_bot;   /* value multiplier of bots for prefers_human (0: 0.5) */
     double prefers_human_call;  /* ... of calls (0: 1.2) */
@@ -166,6 +173,8 @@ struct planner_cand {
     float value;             /* value after payday/preference multipliers */
     float ev;                /* expected value p_reach*value - cost */
     float score;             /* what candidates are ranked by (sampled EV) */
+    float p_choice;          /* cand[0]: P(the policy ranks it first) as 1 / the re-draws
+                                until it won again (ctx->redraws; -1: not estimated) */
 };
 
 enum planner_effect_kind {
@@ -194,6 +203,8 @@ struct planner_result {
     const struct tier *tier;          /* NULL when stopped/none */
     int tier_index;                   /* -1 no-contact track */
     int dpd;
+    double p_pay;                     /* P(pays within 30 days) (ctx->prop; -1: none) */
+    double weight;                    /* capacity order: p_pay x balance (0: none, = 1) */
     struct planner_state next;        /* state to store (names borrow from the set) */
     struct planner_transition trans[PLANNER_TRANS_MAX];
     size_t ntrans;
@@ -237,13 +248,15 @@ int planner_plan(const struct planner_ctx *ctx, const struct planner_debtor *d,
 struct planner_slate {
     const struct planner_cand *cand;
     size_t ncand;
+    float weight; /* the debtor's planner_result.weight: keys are score x weight (0: 1) */
 };
 
 /*
  * Assign at most config->channels[c].hourly_capacity contacts per channel
  * per UTC hour (0 = unlimited): debtors are served in order of their
- * current candidate's score; a debtor whose candidate is full moves to
- * its next best one.  ret_choice[i] is the chosen index into
+ * current candidate's score times the slate's weight (the expected
+ * recovered amount per contact when the payment propensity is known); a
+ * debtor whose candidate is full moves to its next best one.  ret_choice[i] is the chosen index into
  * slates[i].cand, or -1 (every candidate full, or none).  Deterministic
  * (ties: lower slate index first).  Returns the number assigned, or
  * -ENOMEM.  Allocates O(n) temporary memory.

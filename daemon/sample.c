@@ -854,6 +854,25 @@ int sample_row(const struct sample_opts *opts, uint64_t i, struct sbuf *b)
         else if (x < 250)
             puts_(&o, "no");
     }
+    putc_(&o, ',');
+
+    /*
+     * age band and employment type for ~80%, from a stream of their own
+     * (the columns came later: every earlier column keeps its values)
+     */
+    {
+        struct rng ar = { mix64((opts->seed ^ UINT64_C(0x61676562616e6431)) * 31 + i) };
+        static const char *const ages[] = { "18-24", "25-34", "35-44", "45-54", "55-64", "65+" };
+        static const uint16_t age_w[] = { 120, 260, 230, 180, 130, 80 };
+        static const char *const jobs[] = { "employed", "self-employed", "unemployed", "retired",
+                                            "student" };
+        static const uint16_t job_w[] = { 560, 150, 110, 130, 50 };
+        if (rng_pm(&ar, 800))
+            puts_(&o, ages[rng_weighted(&ar, age_w, ELEMENTSOF(age_w))]);
+        putc_(&o, ',');
+        if (rng_pm(&ar, 800))
+            puts_(&o, jobs[rng_weighted(&ar, job_w, ELEMENTSOF(job_w))]);
+    }
     putc_(&o, '\n');
 
     b->len = (size_t)(o.p - b->buf);

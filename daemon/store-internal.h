@@ -33,7 +33,7 @@ sqlite3_stmt **store_brief_stmts(struct store *s);
     "id, external_id, name, locale, time_zone, country, region, email, phone," \
     " phone_type, chat_handle, balance_minor, currency, due_date, payday, risk_band," \
     " segment, tags, flags, consent_email, consent_sms, consent_chat, consent_call," \
-    " do_not_contact, preferred_channel, prefers_human"
+    " do_not_contact, preferred_channel, prefers_human, age_band, employment_type"
 int64_t store_read_debtor(sqlite3_stmt *st, struct debtor_rec *d);
 
 #endif

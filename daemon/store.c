@@ -76,9 +76,9 @@ static const char *const stmt_sql[_STMT_MAX] = {
         " phone, phone_type, chat_handle, balance_minor, currency, due_date, payday,"
         " risk_band, segment, tags, flags, consent_email, consent_sms, consent_chat,"
         " consent_call, do_not_contact, preferred_channel, prefers_human, row_hash,"
-        " created_at, updated_at)"
+        " created_at, updated_at, age_band, employment_type)"
         " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,"
-        " ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?27)"
+        " ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?27, ?28, ?29)"
         " ON CONFLICT(external_id) DO UPDATE SET name = excluded.name,"
         " locale = excluded.locale, time_zone = excluded.time_zone,"
         " country = excluded.country, region = excluded.region, email = excluded.email,"
@@ -92,6 +92,7 @@ static const char *const stmt_sql[_STMT_MAX] = {
         " do_not_contact = excluded.do_not_contact,"
         " preferred_channel = excluded.preferred_channel,"
         " prefers_human = excluded.prefers_human, row_hash = excluded.row_hash,"
+        " age_band = excluded.age_band, employment_type = excluded.employment_type,"
         " updated_at = excluded.updated_at"
         " WHERE debtors.row_hash IS NOT excluded.row_hash",
     [STMT_IMPORT_START] =
@@ -102,8 +103,9 @@ static const char *const stmt_sql[_STMT_MAX] = {
     [STMT_STATE_PUT] =
         "INSERT INTO contact_state(debtor_id, strategy, variant, tier, tier_entered_at,"
         " attempts_in_tier, attempts_since_contact, attempts_total, last_attempt_at,"
-        " paused_until, hold_reason, no_contact_track, stopped, applied_until, updated_at)"
-        " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
+        " paused_until, hold_reason, no_contact_track, stopped, applied_until, updated_at,"
+        " p_pay)"
+        " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"
         " ON CONFLICT(debtor_id) DO UPDATE SET strategy = excluded.strategy,"
         " variant = excluded.variant, tier = excluded.tier,"
         " tier_entered_at = excluded.tier_entered_at,"
@@ -113,14 +115,16 @@ static const char *const stmt_sql[_STMT_MAX] = {
         " last_attempt_at = coalesce(excluded.last_attempt_at, last_attempt_at),"
         " paused_until = excluded.paused_until, hold_reason = excluded.hold_reason,"
         " no_contact_track = excluded.no_contact_track, stopped = excluded.stopped,"
-        " applied_until = excluded.applied_until, updated_at = excluded.updated_at",
+        " applied_until = excluded.applied_until, updated_at = excluded.updated_at,"
+        " p_pay = coalesce(excluded.p_pay, p_pay)",
     [STMT_TRANSITION_ADD] =
         "INSERT INTO state_transitions(debtor_id, at, strategy, from_tier, to_tier, reason)"
         " VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
     [STMT_ATTEMPT_ADD] =
         "INSERT OR IGNORE INTO attempts(debtor_id, run_id, idempotency_key, strategy, variant,"
-        " tier, channel, channel_kind, template, scheduled_at, created_at, not_after)"
-        " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+        " tier, channel, channel_kind, template, scheduled_at, created_at, not_after, p_pay,"
+        " p_choice)"
+        " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
     [STMT_DEBTOR_FIND] =
         "SELECT id, time_zone, coalesce(segment, ''), currency FROM debtors"
         " WHERE external_id = ?1",
@@ -366,6 +370,15 @@ static const char *const migrations[] = {
     CELL_BYTE(18) " FROM (SELECT c.debtor_id AS debtor_id,"
     " hex(substr(c.cells, x.i * 10 + 1, 10)) AS h FROM debtor_cells c"
     " JOIN cell_index x ON x.i < length(c.cells) / 10);",
+    /* 7 -> 8: two more observable columns for the model's levels (issue 14);
+     * the payment propensity at decision time and the probability with
+     * which the planner chose it on each attempt (off-policy evaluation),
+     * the latest propensity on the contact state (for status) */
+    "ALTER TABLE debtors ADD COLUMN age_band TEXT;"
+    "ALTER TABLE debtors ADD COLUMN employment_type TEXT;"
+    "ALTER TABLE attempts ADD COLUMN p_pay REAL;"
+    "ALTER TABLE attempts ADD COLUMN p_choice REAL;"
+    "ALTER TABLE contact_state ADD COLUMN p_pay REAL;",
 };
 
 /* Schema version after which a migration needs C code as well (0: none). */
@@ -981,6 +994,8 @@ int store_debtor_upsert(struct store *s, const struct debtor_rec *d, int64_t now
         sqlite3_bind_int(st, 25, d->prefers_human);
     sqlite3_bind_int64(st, 26, (int64_t)d->row_hash);
     sqlite3_bind_int64(st, 27, now);
+    bind_text(st, 28, d->age_band);
+    bind_text(st, 29, d->employment_type);
     int rc = sqlite3_step(st);
     r = rc == SQLITE_DONE ? 0 : store_fail(s, rc);
     sqlite3_reset(st);
@@ -996,7 +1011,7 @@ static const char *const group_names[_STATUS_GROUP_MAX] = {
     [STATUS_BY_COUNTRY] = "country",   [STATUS_BY_DPD] = "dpd",
     [STATUS_BY_STRATEGY] = "strategy", [STATUS_BY_TIER] = "tier",
     [STATUS_BY_CHANNEL] = "channel",   [STATUS_BY_FLAG] = "flag",
-    [STATUS_BY_ATTEMPT] = "attempt_status",
+    [STATUS_BY_ATTEMPT] = "attempt_status", [STATUS_BY_PROPENSITY] = "payment_propensity",
 };
 
 /* ?1 is today (days since epoch).  Each query yields (label, count). */
@@ -1047,6 +1062,13 @@ static const char *const group_sql[_STATUS_GROUP_MAX] = {
         " WHEN 3 THEN 'failed' WHEN 4 THEN 'cancelled' WHEN 5 THEN 'invalid_address'"
         " WHEN 6 THEN 'dead' ELSE 'unknown' END, count(*) FROM attempts"
         " WHERE run_id = (SELECT max(id) FROM runs) GROUP BY status ORDER BY status",
+    [STATUS_BY_PROPENSITY] =
+        "SELECT b, n FROM (SELECT CASE WHEN p_pay < 0.05 THEN 'under 5%'"
+        "  WHEN p_pay < 0.1 THEN '5-10%' WHEN p_pay < 0.2 THEN '10-20%'"
+        "  WHEN p_pay < 0.4 THEN '20-40%' ELSE '40% or more' END AS b,"
+        "  CASE WHEN p_pay < 0.05 THEN 0 WHEN p_pay < 0.1 THEN 1 WHEN p_pay < 0.2 THEN 2"
+        "  WHEN p_pay < 0.4 THEN 3 ELSE 4 END AS o, count(*) AS n"
+        "  FROM contact_state WHERE p_pay IS NOT NULL GROUP BY b, o) ORDER BY o",
 };
 
 static int query_group(struct store *s, const char *sql, int32_t today, struct store_group *g)
@@ -1121,6 +1143,25 @@ int store_status_get(struct store *s, int32_t today, struct store_status *ret)
         goto fail;
     if ((r = user_version(s, &st.schema_version)) < 0)
         goto fail;
+    rc = sqlite3_prepare_v2(s->db, "SELECT count(*), total(c.p_pay),"
+                            " total(c.p_pay * d.balance_minor) FROM contact_state c"
+                            " JOIN debtors d ON d.id = c.debtor_id WHERE c.p_pay IS NOT NULL",
+                            -1, &q, NULL);
+    if (rc != SQLITE_OK) {
+        r = store_fail(s, rc);
+        goto fail;
+    }
+    if ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        st.pay_debtors = sqlite3_column_int64(q, 0);
+        st.pay_expected = sqlite3_column_double(q, 1);
+        st.pay_amount_minor = sqlite3_column_double(q, 2);
+    }
+    sqlite3_finalize(q);
+    q = NULL;
+    if (rc != SQLITE_ROW) {
+        r = store_fail(s, rc);
+        goto fail;
+    }
 
     rc = sqlite3_prepare_v2(s->db,
                             "SELECT source, status, started_at, coalesce(finished_at, 0),"
@@ -1251,6 +1292,12 @@ static const char *col_text(sqlite3_stmt *st, int i)
 
 enum { SCAN_DEBTORS, SCAN_STATE, SCAN_ATTEMPTS, SCAN_OUTCOMES, SCAN_CELLS, SCAN_SUPPR, _SCAN_MAX };
 
+/* Payments and promises only (the payment propensity), through outcomes_active too. */
+static const char scan_pay_outcomes_sql[] =
+    "SELECT debtor_id, occurred_at, channel_kind, code, promise_date FROM outcomes"
+    " WHERE debtor_id BETWEEN ?1 AND ?2 AND occurred_at >= ?3 AND " OUTCOME_ACTIVE
+    " AND code BETWEEN 8 AND 9 ORDER BY debtor_id";
+
 /* The outcome scan without idle outcomes: through the partial index outcomes_active. */
 static const char scan_active_outcomes_sql[] =
     "SELECT debtor_id, occurred_at, channel_kind, code, promise_date FROM outcomes"
@@ -1258,7 +1305,7 @@ static const char scan_active_outcomes_sql[] =
     " ORDER BY debtor_id";
 
 static const char *const scan_sql[_SCAN_MAX] = {
-    [SCAN_DEBTORS] = "SELECT " STORE_DEBTOR_COLUMNS
+    [SCAN_DEBTORS] = "SELECT " STORE_DEBTOR_COLUMNS ", created_at"
                      " FROM debtors WHERE id BETWEEN ?1 AND ?2 ORDER BY id",
     [SCAN_STATE] =
         "SELECT debtor_id, strategy, variant, tier, tier_entered_at, attempts_in_tier,"
@@ -1283,6 +1330,7 @@ static const char *const scan_sql[_SCAN_MAX] = {
 static void read_debtor(sqlite3_stmt *st, struct store_plan_row *row)
 {
     row->id = store_read_debtor(st, &row->rec);
+    row->created_at = sqlite3_column_int64(st, 28); /* after STORE_DEBTOR_COLUMNS */
 }
 
 int64_t store_read_debtor(sqlite3_stmt *st, struct debtor_rec *d)
@@ -1318,6 +1366,8 @@ int64_t store_read_debtor(sqlite3_stmt *st, struct debtor_rec *d)
                                ? -1 : (int8_t)sqlite3_column_int(st, 24);
     d->prefers_human = sqlite3_column_type(st, 25) == SQLITE_NULL
                            ? -1 : (int8_t)sqlite3_column_int(st, 25);
+    d->age_band = col_text(st, 26);
+    d->employment_type = col_text(st, 27);
     return sqlite3_column_int64(st, 0);
 }
 
@@ -1385,6 +1435,10 @@ int64_t store_plan_scan(struct store *s, const struct store_plan_opts *o,
         const char *sql = scan_sql[i];
         if (i == SCAN_OUTCOMES && o->skip_idle_outcomes)
             sql = scan_active_outcomes_sql;
+        if (i == SCAN_OUTCOMES && o->payments_only)
+            sql = scan_pay_outcomes_sql;
+        if (i == SCAN_ATTEMPTS && o->no_attempts)
+            extra = INT64_MAX;
         if ((r = cursor_open(s, &c[i], sql, lo, hi, extra)) < 0)
             goto out;
     }
@@ -1554,6 +1608,12 @@ static void bind_name(sqlite3_stmt *st, int i, const char *v)
 int store_state_put(struct store *s, int64_t debtor_id, const struct planner_state *ps,
                     int64_t last_attempt_at, int64_t now)
 {
+    return store_state_put_pay(s, debtor_id, ps, last_attempt_at, now, -1);
+}
+
+int store_state_put_pay(struct store *s, int64_t debtor_id, const struct planner_state *ps,
+                        int64_t last_attempt_at, int64_t now, double p_pay)
+{
     sqlite3_stmt *st = NULL;
     int r = stmt_get(s, STMT_STATE_PUT, &st);
     if (r < 0)
@@ -1575,6 +1635,8 @@ int store_state_put(struct store *s, int64_t debtor_id, const struct planner_sta
     sqlite3_bind_int(st, 13, ps->stopped);
     sqlite3_bind_int64(st, 14, ps->applied_until);
     sqlite3_bind_int64(st, 15, now);
+    if (p_pay >= 0)
+        sqlite3_bind_double(st, 16, p_pay);
     return step_done(s, st);
 }
 
@@ -1615,6 +1677,10 @@ int store_attempt_add(struct store *s, const struct store_attempt_new *a, int64_
     sqlite3_bind_int64(st, 11, a->created_at);
     if (a->not_after)
         sqlite3_bind_int64(st, 12, a->not_after);
+    if (a->p_pay > 0)
+        sqlite3_bind_double(st, 13, a->p_pay);
+    if (a->p_choice >= 0)
+        sqlite3_bind_double(st, 14, a->p_choice);
     if ((r = step_done(s, st)) < 0)
         return r;
     *ret_id = sqlite3_changes(s->db) > 0 ? sqlite3_last_insert_rowid(s->db) : 0;
@@ -2054,3 +2120,83 @@ sqlite3_stmt **store_brief_stmts(struct store *s)
 {
     return s->brief_stmt;
 }
+
+/* ---- off-policy evaluation ---- */
+
+int store_stat_outcomes_since(struct store *s, int64_t since,
+                              int (*cb)(void *ctx, const struct store_stat_outcome *o),
+                              void *ctx)
+{
+    /* a reach adds to the statistics once per attempt: the first of its attempt key */
+    static const char sql[] =
+        "SELECT o.debtor_id, coalesce(d.segment, ''), d.time_zone, o.channel_kind,"
+        " o.occurred_at, o.counted, o.reach AND (o.attempt_key IS NULL OR NOT EXISTS("
+        "  SELECT 1 FROM outcomes p WHERE p.debtor_id = o.debtor_id"
+        "  AND p.attempt_key = o.attempt_key AND p.reach = 1 AND p.id < o.id))"
+        " FROM outcomes o JOIN debtors d ON d.id = o.debtor_id"
+        " WHERE o.occurred_at >= ?1 AND (o.counted = 1 OR o.reach = 1)"
+        " AND o.channel_kind IS NOT NULL ORDER BY o.debtor_id";
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return store_fail(s, rc);
+    sqlite3_bind_int64(st, 1, since);
+    int r = 0;
+    while (r >= 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct store_stat_outcome o = {
+            .debtor_id = sqlite3_column_int64(st, 0),
+            .segment = (const char *)sqlite3_column_text(st, 1),
+            .time_zone = (const char *)sqlite3_column_text(st, 2),
+            .kind = sqlite3_column_int(st, 3),
+            .at = sqlite3_column_int64(st, 4),
+            .attempt = sqlite3_column_int(st, 5) != 0,
+            .reach = sqlite3_column_int(st, 6) != 0,
+        };
+        r = cb(ctx, &o);
+    }
+    if (r >= 0 && rc != SQLITE_ROW && rc != SQLITE_DONE)
+        r = store_fail(s, rc);
+    sqlite3_finalize(st);
+    return r < 0 ? r : 0;
+}
+
+int store_logged_decisions(struct store *s, int64_t from, int64_t to,
+                           int (*cb)(void *ctx, const struct store_logged_decision *d),
+                           void *ctx)
+{
+    static const char sql[] =
+        "SELECT a.id, a.debtor_id, a.idempotency_key, a.channel_kind, a.scheduled_at,"
+        " a.created_at, coalesce(a.p_choice, -1),"
+        " EXISTS(SELECT 1 FROM outcomes o WHERE o.debtor_id = a.debtor_id"
+        "  AND o.attempt_id = a.id AND o.counted = 1),"
+        " EXISTS(SELECT 1 FROM outcomes o WHERE o.debtor_id = a.debtor_id"
+        "  AND o.attempt_id = a.id AND o.reach = 1)"
+        " FROM attempts a WHERE a.created_at >= ?1 AND a.created_at < ?2"
+        " ORDER BY a.debtor_id, a.id";
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return store_fail(s, rc);
+    sqlite3_bind_int64(st, 1, from);
+    sqlite3_bind_int64(st, 2, to);
+    int r = 0;
+    while (r >= 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct store_logged_decision d = {
+            .attempt_id = sqlite3_column_int64(st, 0),
+            .debtor_id = sqlite3_column_int64(st, 1),
+            .key = (const char *)sqlite3_column_text(st, 2),
+            .kind = sqlite3_column_int(st, 3),
+            .scheduled_at = sqlite3_column_int64(st, 4),
+            .created_at = sqlite3_column_int64(st, 5),
+            .p_choice = sqlite3_column_double(st, 6),
+            .observed = sqlite3_column_int(st, 7) != 0,
+            .reached = sqlite3_column_int(st, 8) != 0,
+        };
+        r = cb(ctx, &d);
+    }
+    if (r >= 0 && rc != SQLITE_ROW && rc != SQLITE_DONE)
+        r = store_fail(s, rc);
+    sqlite3_finalize(st);
+    return r < 0 ? r : 0;
+}
+

@@ -19,7 +19,7 @@
 struct store;
 
 /* Schema version this build migrates to (PRAGMA user_version). */
-#define STORE_SCHEMA_VERSION 7
+#define STORE_SCHEMA_VERSION 8
 
 enum store_open_flags {
     STORE_READONLY = 1 << 0, /* never create or migrate */
@@ -107,6 +107,7 @@ enum {
     STATUS_BY_CHANNEL, /* reachable channels: a debtor counts once per channel */
     STATUS_BY_FLAG,
     STATUS_BY_ATTEMPT, /* attempts of the last run, by status */
+    STATUS_BY_PROPENSITY, /* debtors by payment propensity band (latest persisted run) */
     _STATUS_GROUP_MAX,
 };
 
@@ -125,6 +126,10 @@ struct store_status {
     char *run_status;
     int64_t run_started, run_finished, run_planned;
     int64_t file_size; /* main file + WAL, bytes */
+    /* payment propensity at the latest persisted run (contact_state.p_pay) */
+    int64_t pay_debtors;     /* debtors with one */
+    double pay_expected;     /* sum of p: debtors expected to pay within 30 days */
+    double pay_amount_minor; /* sum of p x balance (minor units, currencies mixed) */
     int schema_version;
 };
 
@@ -143,6 +148,7 @@ void store_status_release(struct store_status *st);
  */
 struct store_plan_row {
     int64_t id;                       /* internal id */
+    int64_t created_at;               /* when the debtor was first imported (UTC) */
     struct debtor_rec rec;
     bool has_state;                   /* a contact_state row exists */
     struct planner_state state;       /* zeroed when !has_state */
@@ -163,6 +169,8 @@ struct store_plan_opts {
     const char *external_id;          /* only this debtor (overrides the range), or NULL */
     const char *const *channels;      /* channel instance names: attempt.channel -> index */
     size_t nchannels;
+    bool no_attempts;                 /* read no attempts (nattempts 0) */
+    bool payments_only;               /* outcomes: only paid and promise_to_pay */
     bool skip_idle_outcomes;          /* only outcomes the planner acts on (a reaction, or
                                          a reach on their kind): not delivered, no_answer,
                                          third_party, failed...; explain keeps them all */
@@ -191,6 +199,45 @@ int store_segment_stats(struct store *s,
                                   int64_t attempts, int64_t reaches),
                         void *ctx);
 
+/* ---- off-policy evaluation (cadenza report --evaluate) ---- */
+
+/* An outcome that entered the slot statistics; borrowed for the callback. */
+struct store_stat_outcome {
+    int64_t debtor_id;
+    const char *segment;     /* "" none */
+    const char *time_zone;
+    int kind;                /* enum chan_kind */
+    int64_t at;              /* occurred_at */
+    bool attempt;            /* it added an attempt (outcomes.counted) */
+    bool reach;              /* it added a reach (the first reach of its attempt) */
+};
+/*
+ * Every outcome at or after `since` that added to the slot statistics, in
+ * debtor id order: what to take away from the statistics to see them as
+ * they stood at `since`.  cb < 0 stops (returned).
+ */
+int store_stat_outcomes_since(struct store *s, int64_t since,
+                              int (*cb)(void *ctx, const struct store_stat_outcome *o),
+                              void *ctx);
+
+/* A decision as logged: an attempt with what came of it; borrowed for the callback. */
+struct store_logged_decision {
+    int64_t attempt_id, debtor_id;
+    const char *key;         /* idempotency key, "YYYY-MM-DD:<debtor>:<n>" */
+    int kind;                /* enum chan_kind */
+    int64_t scheduled_at, created_at;
+    double p_choice;         /* the logged choice probability, < 0: none */
+    bool observed;           /* an outcome that counts as an attempt came back */
+    bool reached;            /* one of its outcomes was a reach */
+};
+/*
+ * The attempts created in [from, to), in debtor id order, with whether an
+ * outcome came back and whether it was a reach.  cb < 0 stops (returned).
+ */
+int store_logged_decisions(struct store *s, int64_t from, int64_t to,
+                           int (*cb)(void *ctx, const struct store_logged_decision *d),
+                           void *ctx);
+
 /* ---- planning: writing results ---- */
 
 /*
@@ -199,6 +246,9 @@ int store_segment_stats(struct store *s,
  */
 int store_state_put(struct store *s, int64_t debtor_id, const struct planner_state *st,
                     int64_t last_attempt_at, int64_t now);
+/* The same, with the debtor's payment propensity (contact_state.p_pay; < 0: kept). */
+int store_state_put_pay(struct store *s, int64_t debtor_id, const struct planner_state *st,
+                        int64_t last_attempt_at, int64_t now, double p_pay);
 
 /* Append one state_transitions row (from/to NULL: none; to NULL is stored as ""). */
 int store_transition_add(struct store *s, int64_t debtor_id, const char *strategy,
@@ -214,6 +264,8 @@ struct store_attempt_new {
     int64_t scheduled_at;
     int64_t not_after;       /* latest legal send time (UTC); 0: unknown */
     int64_t created_at;
+    double p_pay;            /* the debtor's payment propensity (<= 0: none) */
+    double p_choice;         /* P(the policy chose this contact) (< 0: not estimated) */
 };
 /*
  * Insert a planned attempt unless its idempotency key exists.  *ret_id is

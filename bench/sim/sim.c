@@ -1267,7 +1267,65 @@ static void usage(FILE *f)
             "                     comparison policies obey: give the config's values\n"
             "  --bayes MODE       the bayes policy: mean (posterior mean, default),\n"
             "                     thompson (one posterior draw) or off (saves its time)\n"
-            "  --keep-going       do not stop at the first rule violation\n");
+            "  --keep-going       do not stop at the first rule violation\n"
+            "  --ope-truth FILE   only print the expected reaches of a candidate's choices\n"
+            "                     (cadenza report --evaluate --decisions FILE) in this\n"
+            "                     population (--het, --seed, --debtors as the run's)\n");
+}
+
+static int het_setup(const char *name)
+{
+    g_scale = -1;
+    for (size_t i = 0; i < sizeof(hets) / sizeof(hets[0]); i++)
+        if (!strcmp(name, hets[i].name)) {
+            g_scale = hets[i].scale;
+            g_world = hets[i].world;
+        }
+    if (g_scale < 0) {
+        char *end;
+        g_scale = strtod(name, &end);
+        if (*end || g_scale < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/*
+ * --ope-truth FILE: the expected reaches of a candidate's choices on
+ * logged decisions (`cadenza report --evaluate --decisions FILE`: debtor,
+ * plan date, channel kind, local hour of the week, share), from this
+ * population's true probabilities.  Prints "sum <expected reaches>" and
+ * the lines used; the caller divides by the decisions evaluated.
+ */
+static int ope_truth_main(const struct opts *o, const char *path)
+{
+    if (het_setup(o->het_name) < 0 || o->n == 0)
+        return 2;
+    struct debtor *pop = calloc(o->n, sizeof(*pop));
+    FILE *f = fopen(path, "r");
+    if (!pop || !f) {
+        fprintf(stderr, "sim: cannot read '%s'\n", path);
+        return 3;
+    }
+    population_make(pop, o->n, o->seed);
+    char id[64], date[16];
+    int kind, how;
+    double share, sum = 0;
+    long lines = 0, skipped = 0;
+    while (fscanf(f, "%63s %15s %d %d %lf", id, date, &kind, &how, &share) == 5) {
+        size_t i = (size_t)strtoul(id + 1, NULL, 10);
+        int ch = kind == 0 ? 0 : kind == 1 ? 1 : kind == 3 ? 2 : -1;
+        if (id[0] != 'S' || i >= o->n || ch < 0 || how < 0 || how >= 168) {
+            skipped++;
+            continue;
+        }
+        sum += share * p_true(&pop[i], ch, how % 24, how / 24 >= 5);
+        lines++;
+    }
+    fclose(f);
+    free(pop);
+    printf("sum %.6f lines %ld skipped %ld\n", sum, lines, skipped);
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -1281,8 +1339,10 @@ int main(int argc, char **argv)
         { "cap-email", required_argument, NULL, 1 }, { "cap-sms", required_argument, NULL, 2 },
         { "cap-call", required_argument, NULL, 3 },  { "keep-going", no_argument, NULL, 'k' },
         { "bayes", required_argument, NULL, 'B' },
+        { "ope-truth", required_argument, NULL, 'O' },
         { "help", no_argument, NULL, 'h' },          {},
     };
+    const char *ope_truth = NULL;
     struct opts o = { .n = 20000, .days = 30, .window = 10, .seed = 1, .het_name = "moderate",
                       .fixed_ch = 0, .fixed_hour = 10 };
     parse_date("2026-09-07", &o.start);
@@ -1335,10 +1395,13 @@ int main(int argc, char **argv)
                 return 2;
             }
             break;
+        case 'O': ope_truth = optarg; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
     }
+    if (ope_truth)
+        return ope_truth_main(&o, ope_truth);
     if (!o.cadenza || !o.config || !o.work || o.n == 0 || o.n > 9999999 || o.days < 1 ||
         o.days > MAX_DAYS || o.window < 1) {
         usage(stderr);

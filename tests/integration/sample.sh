@@ -39,7 +39,8 @@ import csv, datetime, sys
 path, n, other = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 want = ("id,name,locale,time_zone,country,region,email,phone,chat_handle,balance,currency,"
         "due_date,payday,risk_band,segment,tags,flags,consent_email,consent_sms,consent_chat,"
-        "consent_call,do_not_contact,preferred_channel,prefers_human").split(",")
+        "consent_call,do_not_contact,preferred_channel,prefers_human,age_band,"
+        "employment_type").split(",")
 bad = []
 with open(path, newline="", encoding="utf-8") as f:
     rows = list(csv.reader(f, strict=True))

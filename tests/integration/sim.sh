@@ -48,5 +48,26 @@ for s in none both; do
     else
         fail "$s: direction: $(cat "$T/dir")"
     fi
+    # off-policy evaluation on the logged decisions of days 4-6: the greedy
+    # challenger's truth, from the population's hidden probabilities, inside
+    # both 95 % intervals (bench/ope.sh runs many seeds)
+    sed "s/^    priority: 100$/&\n    params: { exploration: 0 }/" \
+        "$SRCDIR/bench/sim/strategies/sim.yaml" >"$w/greedy.yaml"
+    expect_exit 0 "$s: report --evaluate" -- "$CADENZA" --config "$w/cadenza.yaml" \
+        --store "$w/store.db" report --evaluate "$w/greedy.yaml" --from 2026-09-10 \
+        --to 2026-09-12 --decisions "$w/greedy.tsv" --format json
+    cp "$T/out" "$w/greedy.json"
+    sum=$("$SIM" --het "$s" --seed 1 --debtors 500 --ope-truth "$w/greedy.tsv" | awk '{ print $2 }')
+    /usr/bin/python3 - "$w/greedy.json" "$sum" <<'PY' >"$T/ope" 2>&1 &&
+import json, sys
+d = json.load(open(sys.argv[1]))
+truth = float(sys.argv[2]) / d["used"]
+assert d["used"] == 1500 and d["no_probability"] == 0, d
+assert d["snips"]["lo"] <= truth <= d["snips"]["hi"], (truth, d["snips"])
+assert d["dr"]["lo"] <= truth <= d["dr"]["hi"], (truth, d["dr"])
+assert 0 < d["ess"] <= d["used"], d["ess"]
+PY
+        pass "$s: the off-policy intervals cover the challenger's truth" ||
+        fail "$s: off-policy evaluation: $(cat "$T/ope")"
 done
 finish

@@ -74,6 +74,9 @@ static void test_minimal(void)
     CHECK_INT(rec.prefers_human, -1);
     CHECK_INT(rec.consent[CHAN_SMS], CONSENT_UNKNOWN);
     CHECK(rec.do_not_contact == NULL);
+    CHECK(rec.age_band == NULL && rec.employment_type == NULL);
+    BAD("age_band: '123456789012345678901234567890123' is longer than 32 bytes", BASE,
+        "age_band=123456789012345678901234567890123");
 }
 
 static void test_full(void)
@@ -85,8 +88,11 @@ static void test_full(void)
        "due_date=2024-02-29", "payday=last", "risk_band=c", "segment=retail",
        "tags=vip; 2024", "flags=Hardship; vulnerable", "consent_email=yes", "consent_sms=N",
        "consent_chat=true", "consent_call=0", "do_not_contact=Mon-Fri 09:00-17:00; Sat 00:00-12:00",
-       "preferred_channel=SMS", "prefers_human=yes");
+       "preferred_channel=SMS", "prefers_human=yes", "age_band=35-44",
+       "employment_type=self-employed");
     CHECK_STR(rec.external_id, "D-000123");
+    CHECK_STR(rec.age_band, "35-44");
+    CHECK_STR(rec.employment_type, "self-employed");
     CHECK_STR(rec.country, "ES");
     CHECK_STR(rec.currency, "EUR");
     CHECK_STR(rec.phone, "+34612345678");

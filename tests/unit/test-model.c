@@ -566,6 +566,10 @@ static void test_levels(void)
     model_debtor_prepare_levels(m, 0, &lv, NULL, 0, &md);
     model_estimate(&md, CHAN_EMAIL, 10, &e);
     CHECK(e.mean < 0.3); /* two reaches in two attempts: far from 1.0, near the segment */
+    /* tags as imported, ';'-separated: each its own level */
+    struct model_covariates semi = { .country = "US", .tags = "new;web" };
+    model_levels_find(m, &semi, &lv);
+    CHECK_INT(lv.n, 3);
     /* unknown values find nothing */
     struct model_covariates none = { .country = "FR", .region = "IDF" };
     model_levels_find(m, &none, &lv);
