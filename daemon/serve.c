@@ -544,6 +544,54 @@ static void api_done(void *arg, int r)
     api_req_free(a);
 }
 
+/* A request for the store writer, holding a reference to the set in force. */
+static struct api_req *api_req_new(struct serve *sv, struct evhttp_request *req,
+                                   const char *source)
+{
+    struct api_req *a = calloc(1, sizeof(*a));
+    if (!a) {
+        api_error(sv, req, 503, "out of memory");
+        return NULL;
+    }
+    a->sv = sv;
+    a->req = req;
+    a->source = source;
+    a->set = sv->set;
+    sv->set->refs++;
+    return a;
+}
+
+/*
+ * Make a's only record: event id strings[0], outcome, attempted now (the
+ * caller fills the other fields).
+ */
+static struct ingest_row *api_req_one(struct api_req *a, const char *outcome)
+{
+    struct tm tm;
+    gmtime_r(&(time_t){ time(NULL) }, &tm);
+    strftime(a->strings[1], sizeof(a->strings[1]), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    struct ingest_row *row = &a->one.row;
+    a->one.event_id = a->strings[0];
+    row->f[INGEST_OUTCOME] = outcome;
+    row->flen[INGEST_OUTCOME] = strlen(outcome);
+    row->f[INGEST_ATTEMPTED_AT] = a->strings[1];
+    row->flen[INGEST_ATTEMPTED_AT] = strlen(a->strings[1]);
+    a->batch.v = &a->one;
+    a->batch.n = 1;
+    return row;
+}
+
+/* Hand a to the store writer; api_done() answers once its group committed. */
+static void api_req_submit(struct api_req *a, writer_fn fn)
+{
+    if (writer_submit(a->sv->writer, fn, api_done, a) < 0) {
+        api_error(a->sv, a->req, 503, "shutting down");
+        api_req_free(a);
+        return;
+    }
+    evhttp_connection_set_closecb(evhttp_request_get_connection(a->req), api_conn_closed, a);
+}
+
 static void route_outcomes(struct evhttp_request *req, const char *path, void *ud)
 {
     struct serve *sv = ud;
@@ -563,16 +611,9 @@ static void route_outcomes(struct evhttp_request *req, const char *path, void *u
         api_error(sv, req, 401, why ? why : "signature check failed");
         return;
     }
-    struct api_req *a = calloc(1, sizeof(*a));
-    if (!a) {
-        api_error(sv, req, 503, "out of memory");
+    struct api_req *a = api_req_new(sv, req, "api");
+    if (!a)
         return;
-    }
-    a->sv = sv;
-    a->req = req;
-    a->source = "api";
-    a->set = sv->set;
-    sv->set->refs++;
     struct sbuf e = SBUF_INIT;
     int r = api_parse_outcomes(ac, body, len, &a->batch, &e);
     if (r < 0) {
@@ -583,12 +624,7 @@ static void route_outcomes(struct evhttp_request *req, const char *path, void *u
         return;
     }
     sbuf_release(&e);
-    if (writer_submit(sv->writer, api_store, api_done, a) < 0) {
-        api_error(sv, req, 503, "shutting down");
-        api_req_free(a);
-        return;
-    }
-    evhttp_connection_set_closecb(evhttp_request_get_connection(req), api_conn_closed, a);
+    api_req_submit(a, api_store);
 }
 
 /*
@@ -637,40 +673,18 @@ static void route_link(struct evhttp_request *req, const char *path, void *ud)
         http_reply_error(req, 400, "expected the form field List-Unsubscribe=One-Click");
         return;
     }
-    struct api_req *a = calloc(1, sizeof(*a));
-    if (!a) {
-        http_reply_error(req, 503, "out of memory");
+    struct api_req *a = api_req_new(sv, req, "unsubscribe");
+    if (!a)
         return;
-    }
-    a->sv = sv;
-    a->req = req;
-    a->source = "unsubscribe";
-    a->set = sv->set;
-    sv->set->refs++;
+    /* one opt-out per attempt's link */
     snprintf(a->strings[0], sizeof(a->strings[0]), "%" PRId64, cl.attempt_id);
-    struct tm tm;
-    gmtime_r(&(time_t){ (time_t)now }, &tm);
-    strftime(a->strings[1], sizeof(a->strings[1]), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    struct ingest_row *row = &a->one.row;
-    a->one.event_id = a->strings[0]; /* one opt-out per attempt's link */
+    struct ingest_row *row = api_req_one(a, "opt_out");
     snprintf(a->debtor, sizeof(a->debtor), "%s", cl.debtor_id); /* cl is on this stack */
     row->f[INGEST_DEBTOR_ID] = a->debtor;
     row->flen[INGEST_DEBTOR_ID] = strlen(a->debtor);
     row->f[INGEST_CHANNEL] = "email";
     row->flen[INGEST_CHANNEL] = 5;
-    row->f[INGEST_OUTCOME] = "opt_out";
-    row->flen[INGEST_OUTCOME] = 7;
-    row->f[INGEST_ATTEMPTED_AT] = a->strings[1];
-    row->flen[INGEST_ATTEMPTED_AT] = strlen(a->strings[1]);
-    a->batch.v = &a->one;
-    a->batch.n = 1;
-    a->batch.json = NULL;
-    if (writer_submit(sv->writer, api_store, api_done, a) < 0) {
-        http_reply_error(req, 503, "shutting down");
-        api_req_free(a);
-        return;
-    }
-    evhttp_connection_set_closecb(evhttp_request_get_connection(req), api_conn_closed, a);
+    api_req_submit(a, api_store);
 }
 
 /* In the writer thread: the attempt's debtor and channel, then the outcome. */
@@ -698,21 +712,29 @@ static int dlr_store(struct writer_ctx *c, void *arg)
 static void dlr_submit(struct serve *sv, struct evhttp_request *req, const char *source,
                        long long id, const char *event, const char *outcome);
 
-/* Does token match a configured kannel channel's dlr_token (constant time)? */
-static bool dlr_token_ok(const struct config *cfg, const char *token)
+
+static const char *setting(const struct channel_conf *cc, const char *key)
 {
-    bool ok = false;
+    const struct plugin_value *v = cc->values ? plugin_settings_get(cc->values, key) : NULL;
+    return v && v->present ? v->text : NULL;
+}
+
+/*
+ * The channel of plugin whose secret setting key equals token (compared
+ * in constant time), or NULL: how a provider's callback proves it knows
+ * the channel's shared token.
+ */
+static const struct channel_conf *channel_by_token(const struct config *cfg, const char *plugin,
+                                                   const char *key, const char *token)
+{
+    const struct channel_conf *hit = NULL;
     for (size_t i = 0; token && i < cfg->nchannels; i++) {
         const struct channel_conf *cc = &cfg->channels[i];
-        const struct plugin_value *v = streq(cc->plugin, "kannel") && cc->values
-                                           ? plugin_settings_get(cc->values, "dlr_token")
-                                           : NULL;
-        if (!v || !v->text || strlen(v->text) != strlen(token))
-            continue;
-        if (CRYPTO_memcmp(v->text, token, strlen(token)) == 0)
-            ok = true;
+        const char *t = streq(cc->plugin, plugin) ? setting(cc, key) : NULL;
+        if (t && strlen(t) == strlen(token) && CRYPTO_memcmp(t, token, strlen(t)) == 0)
+            hit = cc;
     }
-    return ok;
+    return hit;
 }
 
 /*
@@ -737,7 +759,7 @@ static void route_kannel(struct evhttp_request *req, const char *path, void *ud)
     char *end = NULL;
     long long id = att ? strtoll(att, &end, 10) : 0;
     long t = type ? strtol(type, NULL, 10) : -1;
-    if (!dlr_token_ok(sv->set->cfg, token)) {
+    if (!channel_by_token(sv->set->cfg, "kannel", "dlr_token", token)) {
         evhttp_clear_headers(&q);
         http_reply_error(req, 401, "unknown token");
         return;
@@ -762,61 +784,19 @@ static void route_kannel(struct evhttp_request *req, const char *path, void *ud)
 static void dlr_submit(struct serve *sv, struct evhttp_request *req, const char *source,
                        long long id, const char *event, const char *outcome)
 {
-    struct api_req *a = calloc(1, sizeof(*a));
-    if (!a) {
-        http_reply_error(req, 503, "out of memory");
+    struct api_req *a = api_req_new(sv, req, source);
+    if (!a)
         return;
-    }
-    a->sv = sv;
-    a->req = req;
-    a->source = source;
-    a->set = sv->set;
-    sv->set->refs++;
     a->dlr_attempt = id;
     snprintf(a->strings[0], sizeof(a->strings[0]), "%lld:%s", id, event);
-    struct tm tm;
-    gmtime_r(&(time_t){ time(NULL) }, &tm);
-    strftime(a->strings[1], sizeof(a->strings[1]), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    struct ingest_row *row = &a->one.row;
-    a->one.event_id = a->strings[0];
-    row->f[INGEST_OUTCOME] = outcome;
-    row->flen[INGEST_OUTCOME] = strlen(outcome);
-    row->f[INGEST_ATTEMPTED_AT] = a->strings[1];
-    row->flen[INGEST_ATTEMPTED_AT] = strlen(a->strings[1]);
+    struct ingest_row *row = api_req_one(a, outcome);
     /* the attempt key groups its outcomes: "a:<id>" like an import's attempt_id */
     row->f[INGEST_ATTEMPT_ID] = a->strings[0];
     row->flen[INGEST_ATTEMPT_ID] = strcspn(a->strings[0], ":");
-    a->batch.v = &a->one;
-    a->batch.n = 1;
-    if (writer_submit(sv->writer, dlr_store, api_done, a) < 0) {
-        http_reply_error(req, 503, "shutting down");
-        api_req_free(a);
-        return;
-    }
-    evhttp_connection_set_closecb(evhttp_request_get_connection(req), api_conn_closed, a);
+    api_req_submit(a, dlr_store);
 }
 
-/* The http-sms channel whose status_token is token (constant time), or NULL. */
-static const struct channel_conf *status_channel(const struct config *cfg, const char *token)
-{
-    const struct channel_conf *hit = NULL;
-    for (size_t i = 0; token && i < cfg->nchannels; i++) {
-        const struct channel_conf *cc = &cfg->channels[i];
-        const struct plugin_value *v = streq(cc->plugin, "http-sms") && cc->values
-                                           ? plugin_settings_get(cc->values, "status_token")
-                                           : NULL;
-        if (v && v->text && strlen(v->text) == strlen(token) &&
-            CRYPTO_memcmp(v->text, token, strlen(token)) == 0)
-            hit = cc;
-    }
-    return hit;
-}
 
-static const char *setting(const struct channel_conf *cc, const char *key)
-{
-    const struct plugin_value *v = cc->values ? plugin_settings_get(cc->values, key) : NULL;
-    return v && v->present ? v->text : NULL;
-}
 
 struct kv {
     const char *k, *v;
@@ -908,7 +888,8 @@ static void route_sms_status(struct evhttp_request *req, const char *path, void 
         return;
     }
     const char *att = evhttp_find_header(&q, "attempt");
-    const struct channel_conf *cc = status_channel(sv->set->cfg, evhttp_find_header(&q, "token"));
+    const struct channel_conf *cc = channel_by_token(sv->set->cfg, "http-sms", "status_token",
+                                                     evhttp_find_header(&q, "token"));
     char *end = NULL;
     long long id = att ? strtoll(att, &end, 10) : 0;
     struct evbuffer *in = evhttp_request_get_input_buffer(req);
@@ -1017,13 +998,7 @@ static void route_vicidial(struct evhttp_request *req, const char *path, void *u
     const char *token = evhttp_find_header(&q, "token");
     const char *vlc = evhttp_find_header(&q, "vendor_lead_code");
     const char *dispo = evhttp_find_header(&q, "dispo");
-    const struct channel_conf *cc = NULL;
-    for (size_t i = 0; token && i < cfg->nchannels; i++) {
-        const struct channel_conf *c = &cfg->channels[i];
-        const char *t = streq(c->plugin, "vicidial") ? setting(c, "dispo_token") : NULL;
-        if (t && strlen(t) == strlen(token) && CRYPTO_memcmp(t, token, strlen(t)) == 0)
-            cc = c;
-    }
+    const struct channel_conf *cc = channel_by_token(cfg, "vicidial", "dispo_token", token);
     long long id = 0;
     bool ok = vlc && strncmp(vlc, "CZ", 2) == 0 && vlc[2] && strlen(vlc) <= 15;
     for (const char *p = ok ? vlc + 2 : ""; *p && ok; p++) {
@@ -1053,7 +1028,7 @@ static int api_metrics(struct serve *sv, struct sbuf *b)
     struct writer_stats st;
     writer_stats_get(sv->writer, &st);
     int r = prom_family(b, "cadenza_api_outcome_requests_total", "counter",
-                        "POST /v1/outcomes requests by answer (422 includes 413)");
+                        "Outcome requests by answer: the API, and callbacks once stored (422 includes 413)");
     for (size_t i = 0; i < ELEMENTSOF(codes) && r >= 0; i++) {
         struct prom_label l = { "code", codes[i] };
         r = prom_sample(b, "cadenza_api_outcome_requests_total", &l, 1,
