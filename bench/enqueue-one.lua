@@ -1,6 +1,6 @@
 -- Reference for bench/enqueue.sh: the enqueue script written the
 -- straightforward way, one job per call (EXISTS, HSETNX, ZADD, SADD);
--- same keys and arguments as daemon/lua/enqueue.lua.  Not used by cadenza.
+-- same keys and arguments as daemon/queue/lua/enqueue.lua.  Not used by cadenza.
 local jobs, chans = KEYS[1], KEYS[2]
 local sp, dp = ARGV[1], ARGV[2]
 local added = 0

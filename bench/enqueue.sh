@@ -45,7 +45,7 @@ rcli() { redis-cli -p "$port" "$@"; }
 median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 payload=$("$bench" --payload)
-sha=$(rcli SCRIPT LOAD "$(cat daemon/lua/enqueue.lua)")
+sha=$(rcli SCRIPT LOAD "$(cat daemon/queue/lua/enqueue.lua)")
 sha1=$(rcli SCRIPT LOAD "$(cat bench/enqueue-one.lua)")
 due=$(($(date +%s) * 1000))
 echo "redis-server $(redis-server --version | sed 's/.* v=\([^ ]*\).*/\1/') on port $port;" \
@@ -64,7 +64,7 @@ while [ "$k" -lt "$runs" ]; do
             "$payload" | tr '\r' '\n' | grep 'requests per second' | tail -n 1 |
             sed 's/.*: \([0-9.]*\) requests per second.*/\1/'
     }
-    rb=$(rbm daemon/lua/enqueue.lua "$sha")
+    rb=$(rbm daemon/queue/lua/enqueue.lua "$sha")
     added=$(rcli HLEN cz:jobs)
     rb1=$(rbm bench/enqueue-one.lua "$sha1")
     echo "$rb" >>"$T/rb"

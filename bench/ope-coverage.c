@@ -1,6 +1,6 @@
 /*
  * ope-coverage.c - does the 95 % interval of the off-policy estimators
- * (daemon/ope.c) cover the truth?  Simulated decision logs whose truth is
+ * (daemon/plan/ope.c) cover the truth?  Simulated decision logs whose truth is
  * known (bench/ope-sim.h), many seeds; prints per estimator the share of
  * seeds whose interval covers the truth, the mean bias, the mean interval
  * width and the mean effective sample size.

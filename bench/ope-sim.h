@@ -1,6 +1,6 @@
 /*
  * ope-sim.h - simulated decision logs whose truth is known, for the
- * off-policy estimators (daemon/ope.c): used by bench/ope-coverage.c (the
+ * off-policy estimators (daemon/plan/ope.c): used by bench/ope-coverage.c (the
  * long form, many seeds) and tests/unit/test-ope.c (a short form).
  *
  * One seed: `contexts` debtor-days, each with `actions` allowed slots.

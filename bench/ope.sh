@@ -2,7 +2,7 @@
 # Off-policy evaluation: do the 95 % intervals of `cadenza report
 # --evaluate` cover the truth?  Two parts:
 #
-# 1. bench/ope-coverage: the estimators (daemon/ope.c) on simulated logs
+# 1. bench/ope-coverage: the estimators (daemon/plan/ope.c) on simulated logs
 #    of a Thompson-sampling logger whose choice probabilities are
 #    estimated the planner's way, many seeds (bench/ope-sim.h).
 # 2. End to end: per seed, bench/cadenza-sim drives `cadenza run` for

@@ -1,5 +1,5 @@
 /*
- * test-brief.c - the agent brief (daemon/brief.c) from plain data: the
+ * test-brief.c - the agent brief (daemon/plan/brief.c) from plain data: the
  * last contacts, promises kept, broken and open, payday (imported,
  * inferred, next), flags and tags to script notes through the table,
  * offers (and none when collection is stopped), the compact line's

@@ -323,31 +323,31 @@ static void test_payday(void)
     o[0] = paid_at(2026, 10, 16);
     o[1] = paid_at(2026, 11, 15);
     o[2] = (struct planner_outcome){ .at = o[0].at + 3600, .code = OUTCOME_OPENED };
-    CHECK_INT(campaign_infer_payday(o, 3, z, now), 15);
+    CHECK_INT(planner_infer_payday(o, 3, z, now), 15);
     /* one payment, or two in one month, or days far apart: none */
-    CHECK_INT(campaign_infer_payday(o, 1, z, now), 0);
+    CHECK_INT(planner_infer_payday(o, 1, z, now), 0);
     o[1] = paid_at(2026, 10, 28);
-    CHECK_INT(campaign_infer_payday(o, 2, z, now), 0);
+    CHECK_INT(planner_infer_payday(o, 2, z, now), 0);
     o[1] = paid_at(2026, 11, 25);
-    CHECK_INT(campaign_infer_payday(o, 2, z, now), 0);
+    CHECK_INT(planner_infer_payday(o, 2, z, now), 0);
     /* the latest matching pair wins; a payment after now is ignored */
     o[0] = paid_at(2026, 9, 3);
     o[1] = paid_at(2026, 10, 1);
     o[2] = paid_at(2026, 10, 20);
     o[3] = paid_at(2026, 11, 22);
-    CHECK_INT(campaign_infer_payday(o, 4, z, now), 20);
+    CHECK_INT(planner_infer_payday(o, 4, z, now), 20);
     o[4] = paid_at(2026, 12, 2);
     o[5] = paid_at(2026, 12, 3);
-    CHECK_INT(campaign_infer_payday(o, 6, z, now), 20);
+    CHECK_INT(planner_infer_payday(o, 6, z, now), 20);
     /* month ends (30 Sep, 31 Oct) -> the last day */
     o[0] = paid_at(2026, 9, 30);
     o[1] = paid_at(2026, 10, 31);
-    CHECK_INT(campaign_infer_payday(o, 2, z, now), -1);
+    CHECK_INT(planner_infer_payday(o, 2, z, now), -1);
     /* local days: 03:00Z on 19 Nov is the 18th in New York, 3 days from the 15th */
     o[0] = paid_at(2026, 10, 15);
     o[1] = (struct planner_outcome){ .at = (int64_t)days_from_civil(2026, 11, 19) * 86400 +
                                            3 * 3600, .code = OUTCOME_PAID };
-    CHECK_INT(campaign_infer_payday(o, 2, z, now), 15);
+    CHECK_INT(planner_infer_payday(o, 2, z, now), 15);
     tz_free(z);
 }
 

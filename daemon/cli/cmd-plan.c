@@ -185,7 +185,7 @@ static void values(const struct campaign_decision *d, char bufs[][64], const cha
     if (c) {
         campaign_format_utc(c->at, bufs[7], 64);
         campaign_format_utc(c->until, bufs[8], 64);
-        campaign_format_local(d->tz, c->at, bufs[9], 64);
+        tz_format_local(d->tz, c->at, bufs[9], 64);
         snprintf(bufs[12], 48, "%.4f", c->p_reach);
         snprintf(bufs[13], 48, "%.4f", c->ev);
         snprintf(bufs[14], 48, "%.4f", c->score);

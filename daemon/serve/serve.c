@@ -37,7 +37,6 @@
 #include <unistd.h>
 
 #include "api.h"
-#include "cli.h"
 #include "config.h"
 #include "curlm.h"
 #include "diag.h"
@@ -100,7 +99,7 @@ static void set_free(struct serve_set *s)
 }
 
 /* Load and check everything the configuration names.  NULL on any error (printed). */
-static struct serve_set *set_load(const struct cli_ctx *ctx)
+static struct serve_set *set_load(const struct serve_opts *o)
 {
     struct serve_set *s = calloc(1, sizeof(*s));
     if (!s) {
@@ -108,7 +107,7 @@ static struct serve_set *set_load(const struct cli_ctx *ctx)
         return NULL;
     }
     s->refs = 1;
-    if (cli_load_config(ctx, &s->cfg) != EXIT_OK) {
+    if (o->load_config(o->load_arg, &s->cfg) != EXIT_OK) {
         free(s);
         return NULL;
     }
@@ -217,7 +216,7 @@ static void on_reload(void *ud)
     }
     loop_notify(sv->loop, "RELOADING=1");
     log_notice("SIGHUP: reloading the configuration, strategies and templates");
-    struct serve_set *n = set_load(sv->o->ctx);
+    struct serve_set *n = set_load(sv->o);
     if (!n) {
         sv->reloads_failed++;
         log_error("reload failed (see above): the running configuration stays");
@@ -1063,7 +1062,7 @@ int serve_run(const struct serve_opts *o)
     struct serve sv = { .o = o, .exit_code = EXIT_OK, .started = (int64_t)time(NULL) };
     int ex = EXIT_RUNTIME, r;
 
-    if (!(sv.set = set_load(o->ctx)))
+    if (!(sv.set = set_load(o)))
         return EXIT_DATA;
     const struct config *cfg = sv.set->cfg;
     const char *listen = o->listen ? o->listen : cfg->http_listen;

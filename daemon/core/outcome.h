@@ -9,6 +9,7 @@
 #define CADENZA_OUTCOME_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "config.h"
@@ -56,5 +57,30 @@ bool outcome_is_reach(enum chan_kind k, enum outcome_code c);
 int outcome_reaction(enum outcome_code c);
 /* The reason its stop marker gives ("paid"), or NULL when it stops nothing. */
 const char *outcome_stop_reason(enum outcome_code c);
+
+/*
+ * The named fields of an outcome record, as `import outcomes` and the
+ * outcome API read them; ingest.h turns a record into a stored outcome.
+ */
+enum ingest_field {
+    INGEST_DEBTOR_ID,
+    INGEST_CHANNEL,
+    INGEST_ATTEMPTED_AT,
+    INGEST_OUTCOME,
+    INGEST_AMOUNT,
+    INGEST_PROMISE_DATE,
+    INGEST_ATTEMPT_ID,
+    INGEST_IDEMPOTENCY_KEY,
+    _INGEST_MAX,
+};
+extern const char *const ingest_field_names[_INGEST_MAX];
+/* The field a (column) name stands for, case-insensitive, blanks trimmed; -1: none. */
+int ingest_field_find(const char *s, size_t n);
+
+/* A record: each field's text (not NUL-terminated; NULL or empty: absent). */
+struct ingest_row {
+    const char *f[_INGEST_MAX];
+    size_t flen[_INGEST_MAX];
+};
 
 #endif

@@ -1051,3 +1051,15 @@ size_t tz_country_zones(const char *country, const char **ret, size_t max)
         }
     return n;
 }
+
+void tz_format_local(const struct tz *z, int64_t t, char *buf, size_t len)
+{
+    struct tz_local l;
+    tz_to_local(z, t, &l);
+    char d[11];
+    format_date(l.days, d);
+    int off = l.offset < 0 ? -l.offset : l.offset;
+    snprintf(buf, len, "%sT%02d:%02d:%02d%c%02d:%02d", d, l.sec_of_day / 3600,
+             l.sec_of_day / 60 % 60, l.sec_of_day % 60, l.offset < 0 ? '-' : '+', off / 3600,
+             off / 60 % 60);
+}

@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ingest.h"
+#include "outcome.h"
 #include "util.h"
 
 struct diags;

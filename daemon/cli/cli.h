@@ -1,6 +1,6 @@
 /*
- * cli.h - what every `cadenza <verb>` implementation gets, and the exit
- * codes that leave the process (append-only, documented in README.md).
+ * cli.h - what every `cadenza <verb>` implementation gets (the exit codes
+ * that leave the process are in util.h).
  */
 #ifndef CADENZA_CLI_H
 #define CADENZA_CLI_H
@@ -8,12 +8,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-enum {
-    EXIT_OK = 0,      /* success */
-    EXIT_DATA = 1,    /* validation or data errors in the user's input */
-    EXIT_USAGE = 2,   /* bad command line */
-    EXIT_RUNTIME = 3, /* runtime failure: I/O, store, out of memory */
-};
+#include "util.h"
 
 /* Global options, parsed by main.c before the verb. */
 struct cli_ctx {

@@ -3,6 +3,9 @@
  */
 #include "outcome.h"
 
+#include <string.h>
+#include <strings.h>
+
 #include "strategy.h"
 #include "util.h"
 
@@ -64,4 +67,23 @@ const char *outcome_stop_reason(enum outcome_code c)
 {
     const struct outcome_info *i = outcome_info(c);
     return i ? i->stop : NULL;
+}
+
+const char *const ingest_field_names[_INGEST_MAX] = {
+    [INGEST_DEBTOR_ID] = "debtor_id",       [INGEST_CHANNEL] = "channel",
+    [INGEST_ATTEMPTED_AT] = "attempted_at", [INGEST_OUTCOME] = "outcome",
+    [INGEST_AMOUNT] = "amount",             [INGEST_PROMISE_DATE] = "promise_date",
+    [INGEST_ATTEMPT_ID] = "attempt_id",     [INGEST_IDEMPOTENCY_KEY] = "idempotency_key",
+};
+
+int ingest_field_find(const char *s, size_t n)
+{
+    while (n && (*s == ' ' || *s == '\t'))
+        s++, n--;
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+        n--;
+    for (int i = 0; i < _INGEST_MAX; i++)
+        if (strlen(ingest_field_names[i]) == n && strncasecmp(ingest_field_names[i], s, n) == 0)
+            return i;
+    return -1;
 }

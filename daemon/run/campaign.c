@@ -123,18 +123,6 @@ void campaign_format_utc(int64_t t, char *buf, size_t len)
              (int)(sod % 60));
 }
 
-void campaign_format_local(const struct tz *z, int64_t t, char *buf, size_t len)
-{
-    struct tz_local l;
-    tz_to_local(z, t, &l);
-    char d[11];
-    format_date(l.days, d);
-    int off = l.offset < 0 ? -l.offset : l.offset;
-    snprintf(buf, len, "%sT%02d:%02d:%02d%c%02d:%02d", d, l.sec_of_day / 3600,
-             l.sec_of_day / 60 % 60, l.sec_of_day % 60, l.offset < 0 ? '-' : '+', off / 3600,
-             off / 60 % 60);
-}
-
 /* ---- do-not-contact text (the normalised form debtor.c stores) ---- */
 
 static const char *const wd_names[7] = { "Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun" };
@@ -225,44 +213,6 @@ const char *campaign_kind_address(const struct debtor_rec *d, int kind)
     return a && *a ? a : NULL;
 }
 
-int campaign_infer_payday(const struct planner_outcome *o, size_t n, const struct tz *z,
-                          int64_t now)
-{
-    struct pay {
-        int64_t at;
-        int month, dom;
-        bool last;
-    } p[CAMPAIGN_PAYDAY_MAX];
-    size_t np = 0;
-    for (size_t i = 0; i < n && np < CAMPAIGN_PAYDAY_MAX; i++) {
-        if (o[i].code != OUTCOME_PAID || o[i].at > now)
-            continue;
-        struct tz_local l;
-        tz_to_local(z, o[i].at, &l);
-        int y;
-        unsigned m, d;
-        civil_from_days(l.days, &y, &m, &d);
-        p[np++] = (struct pay){ o[i].at, y * 12 + (int)m, (int)d,
-                                (int)d == days_in_month(y, m) };
-    }
-    int best = 0;
-    int64_t best_at = INT64_MIN;
-    for (size_t i = 0; i < np; i++)
-        for (size_t j = i + 1; j < np; j++) {
-            if (p[i].month == p[j].month)
-                continue;
-            int diff = p[i].dom - p[j].dom;
-            bool ends = p[i].last && p[j].last;
-            if (!ends && (diff > CAMPAIGN_PAYDAY_SPREAD || diff < -CAMPAIGN_PAYDAY_SPREAD))
-                continue;
-            int64_t at = p[i].at > p[j].at ? p[i].at : p[j].at;
-            if (at <= best_at)
-                continue;
-            best_at = at;
-            best = ends ? -1 : p[i].dom < p[j].dom ? p[i].dom : p[j].dom;
-        }
-    return best;
-}
 
 /* ---- the run's model ---- */
 
@@ -580,7 +530,7 @@ static int prepare(struct worker *w, const struct store_plan_row *row, struct de
     h->outcomes = row->outcomes;
     h->noutcomes = row->noutcomes;
     if (!rec->payday)
-        d->payday_inferred = (int8_t)campaign_infer_payday(row->outcomes, row->noutcomes, z,
+        d->payday_inferred = (int8_t)planner_infer_payday(row->outcomes, row->noutcomes, z,
                                                            w->o->now);
     return 0;
 }

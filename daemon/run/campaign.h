@@ -136,19 +136,6 @@ int campaign_calibration(struct store *s, int32_t date, struct campaign_calibrat
 const char *campaign_kind_address(const struct debtor_rec *d, int kind);
 
 /*
- * Payday inferred from payment history (docs/planner.md, "payday"): two
- * `paid` outcomes at or before now, in different months, whose local
- * days of month (zone z) are at most CAMPAIGN_PAYDAY_SPREAD apart -> the
- * earlier day of month of the most recent such pair; both on their
- * month's last day -> -1 (last day).  0: none.  At most
- * CAMPAIGN_PAYDAY_MAX payments are looked at.
- */
-#define CAMPAIGN_PAYDAY_SPREAD 3
-#define CAMPAIGN_PAYDAY_MAX 16
-int campaign_infer_payday(const struct planner_outcome *o, size_t n, const struct tz *z,
-                          int64_t now);
-
-/*
  * Parse a stored (normalised) do-not-contact text, "Mon-Fri 09:00-17:00;
  * Sat 00:00-12:00", into rec->dnc.  Returns 0 or -EINVAL.
  */
@@ -160,9 +147,8 @@ int campaign_parse_dnc(const char *s, struct debtor_rec *rec);
  * which are dropped).  Returns 0 or -EINVAL.
  */
 int campaign_parse_time(const char *s, size_t n, int64_t *ret);
-/* Format t as "2026-03-10T09:30:00Z" (buf >= 21) or with zone z's offset (buf >= 26). */
+/* Format t as "2026-03-10T09:30:00Z" (buf >= 21); tz_format_local() gives the local form. */
 void campaign_format_utc(int64_t t, char *buf, size_t len);
-void campaign_format_local(const struct tz *z, int64_t t, char *buf, size_t len);
 
 /* Local hour of the week (0 = Monday 00:00) of instant t in zone z. */
 int campaign_hour_of_week(const struct tz *z, int64_t t);

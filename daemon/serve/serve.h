@@ -7,10 +7,12 @@
 #ifndef CADENZA_SERVE_H
 #define CADENZA_SERVE_H
 
-struct cli_ctx;
+struct config;
 
 struct serve_opts {
-    const struct cli_ctx *ctx; /* how to (re)load the configuration */
+    /* how to (re)load the configuration: an EXIT_* code, errors printed */
+    int (*load_config)(const void *arg, struct config **ret);
+    const void *load_arg;
     const char *listen;        /* overrides http.listen, or NULL */
 };
 

@@ -133,4 +133,7 @@ int tz_cache_get(struct tz_cache *c, const char *name, const struct tz **ret);
  */
 size_t tz_country_zones(const char *country, const char **ret, size_t max);
 
+/* Format t in zone z as "2026-03-10T09:30:00+01:00" (buf >= 26). */
+void tz_format_local(const struct tz *z, int64_t t, char *buf, size_t len);
+
 #endif

@@ -274,4 +274,17 @@ int64_t planner_assign_with(const struct config *cfg, const struct planner_slate
                             size_t n, const struct planner_taken *taken, size_t ntaken,
                             int32_t *ret_choice);
 
+/*
+ * Payday inferred from payment history (docs/planner.md, "payday"): two
+ * `paid` outcomes at or before now, in different months, whose local
+ * days of month (zone z) are at most PLANNER_PAYDAY_SPREAD apart -> the
+ * earlier day of month of the most recent such pair; both on their
+ * month's last day -> -1 (last day).  0: none.  At most
+ * PLANNER_PAYDAY_MAX payments are looked at.
+ */
+#define PLANNER_PAYDAY_SPREAD 3
+#define PLANNER_PAYDAY_MAX 16
+int planner_infer_payday(const struct planner_outcome *o, size_t n, const struct tz *z,
+                         int64_t now);
+
 #endif

@@ -25,6 +25,11 @@ static void serve_usage(FILE *f)
             "  -h, --help               this help\n");
 }
 
+static int load_config(const void *ctx, struct config **ret)
+{
+    return cli_load_config(ctx, ret);
+}
+
 int cmd_serve(int argc, char **argv, const struct cli_ctx *ctx)
 {
     static const struct option opts[] = {
@@ -32,7 +37,7 @@ int cmd_serve(int argc, char **argv, const struct cli_ctx *ctx)
         { "help", no_argument, NULL, 'h' },
         {},
     };
-    struct serve_opts o = { .ctx = ctx };
+    struct serve_opts o = { .load_config = load_config, .load_arg = ctx };
     int c;
     while ((c = getopt_long(argc, argv, "l:h", opts, NULL)) != -1) {
         switch (c) {

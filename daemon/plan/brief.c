@@ -29,7 +29,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include "campaign.h"
 #include "config.h"
 #include "debtor.h"
 #include "planner.h"
@@ -158,7 +157,7 @@ int brief_build(const struct brief_input *in, struct brief *ret)
         b.dpd = b.today - in->due_date;
     }
     int grace = in->promise_grace_days > 0 ? in->promise_grace_days : 0;
-    struct planner_outcome paid[CAMPAIGN_PAYDAY_MAX];
+    struct planner_outcome paid[PLANNER_PAYDAY_MAX];
     size_t npaid = 0;
     for (size_t i = 0; i < in->noutcomes; i++) {
         const struct brief_outcome *o = &in->outcomes[i];
@@ -170,7 +169,7 @@ int brief_build(const struct brief_input *in, struct brief *ret)
             if (!b.has_payment || o->at > b.payment.at)
                 b.payment = *o;
             b.has_payment = true;
-            if (npaid < CAMPAIGN_PAYDAY_MAX)
+            if (npaid < PLANNER_PAYDAY_MAX)
                 paid[npaid++] = (struct planner_outcome){ .at = o->at, .code = OUTCOME_PAID };
         }
     }
@@ -202,7 +201,7 @@ int brief_build(const struct brief_input *in, struct brief *ret)
     }
     b.payday = in->payday;
     if (!b.payday && npaid) {
-        b.payday = campaign_infer_payday(paid, npaid, in->tz, in->now);
+        b.payday = planner_infer_payday(paid, npaid, in->tz, in->now);
         b.payday_inferred = b.payday != 0;
     }
     if (b.payday)
@@ -462,7 +461,7 @@ static int jday(struct sbuf *o, const char *key, int32_t days)
 static int jtime(const struct brief *b, struct sbuf *o, const char *key, int64_t t)
 {
     char buf[32];
-    campaign_format_local(b->in->tz, t, buf, sizeof(buf));
+    tz_format_local(b->in->tz, t, buf, sizeof(buf));
     return jstr(o, key, buf);
 }
 

@@ -14,6 +14,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The exit codes that leave the process (append-only, documented in README.md). */
+enum {
+    EXIT_OK = 0,      /* success */
+    EXIT_DATA = 1,    /* validation or data errors in the user's input */
+    EXIT_USAGE = 2,   /* bad command line */
+    EXIT_RUNTIME = 3, /* runtime failure: I/O, store, out of memory */
+};
+
 #define _cleanup_(f) __attribute__((cleanup(f)))
 #define _printf_(a, b) __attribute__((format(printf, a, b)))
 #define _unused_ __attribute__((unused))

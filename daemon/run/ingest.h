@@ -15,29 +15,10 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "outcome.h"
 #include "store.h"
 #include "util.h"
 
-enum ingest_field {
-    INGEST_DEBTOR_ID,
-    INGEST_CHANNEL,
-    INGEST_ATTEMPTED_AT,
-    INGEST_OUTCOME,
-    INGEST_AMOUNT,
-    INGEST_PROMISE_DATE,
-    INGEST_ATTEMPT_ID,
-    INGEST_IDEMPOTENCY_KEY,
-    _INGEST_MAX,
-};
-extern const char *const ingest_field_names[_INGEST_MAX];
-/* The field a (column) name stands for, case-insensitive, blanks trimmed; -1: none. */
-int ingest_field_find(const char *s, size_t n);
-
-/* A record: each field's text (not NUL-terminated; NULL or empty: absent). */
-struct ingest_row {
-    const char *f[_INGEST_MAX];
-    size_t flen[_INGEST_MAX];
-};
 
 /* News older than this stops no queued job (it cannot have been planned around). */
 #define INGEST_STOP_SECONDS (72 * 3600)

@@ -6,7 +6,7 @@ import sys
 
 out = sys.argv[1]
 with open(out, 'w') as f:
-    f.write('/* generated from the Lua scripts in daemon/lua at build time: do not edit */\n')
+    f.write('/* generated from the Lua scripts in daemon/queue/lua at build time: do not edit */\n')
     for path in sys.argv[2:]:
         name = os.path.splitext(os.path.basename(path))[0].replace('-', '_')
         with open(path) as src:

@@ -82,25 +82,6 @@ void ingest_ctx_set_now(struct ingest_ctx *x, int64_t now)
     x->now = now;
 }
 
-const char *const ingest_field_names[_INGEST_MAX] = {
-    [INGEST_DEBTOR_ID] = "debtor_id",       [INGEST_CHANNEL] = "channel",
-    [INGEST_ATTEMPTED_AT] = "attempted_at", [INGEST_OUTCOME] = "outcome",
-    [INGEST_AMOUNT] = "amount",             [INGEST_PROMISE_DATE] = "promise_date",
-    [INGEST_ATTEMPT_ID] = "attempt_id",     [INGEST_IDEMPOTENCY_KEY] = "idempotency_key",
-};
-
-int ingest_field_find(const char *s, size_t n)
-{
-    while (n && (*s == ' ' || *s == '\t'))
-        s++, n--;
-    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
-        n--;
-    for (int i = 0; i < _INGEST_MAX; i++)
-        if (strlen(ingest_field_names[i]) == n && strncasecmp(ingest_field_names[i], s, n) == 0)
-            return i;
-    return -1;
-}
-
 _printf_(2, 3) static void add_err(struct sbuf *e, const char *fmt, ...)
 {
     if (e->len)

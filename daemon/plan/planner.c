@@ -1367,3 +1367,42 @@ int64_t planner_assign_with(const struct config *cfg, const struct planner_slate
     free(heap);
     return assigned;
 }
+
+int planner_infer_payday(const struct planner_outcome *o, size_t n, const struct tz *z,
+                         int64_t now)
+{
+    struct pay {
+        int64_t at;
+        int month, dom;
+        bool last;
+    } p[PLANNER_PAYDAY_MAX];
+    size_t np = 0;
+    for (size_t i = 0; i < n && np < PLANNER_PAYDAY_MAX; i++) {
+        if (o[i].code != OUTCOME_PAID || o[i].at > now)
+            continue;
+        struct tz_local l;
+        tz_to_local(z, o[i].at, &l);
+        int y;
+        unsigned m, d;
+        civil_from_days(l.days, &y, &m, &d);
+        p[np++] = (struct pay){ o[i].at, y * 12 + (int)m, (int)d,
+                                (int)d == days_in_month(y, m) };
+    }
+    int best = 0;
+    int64_t best_at = INT64_MIN;
+    for (size_t i = 0; i < np; i++)
+        for (size_t j = i + 1; j < np; j++) {
+            if (p[i].month == p[j].month)
+                continue;
+            int diff = p[i].dom - p[j].dom;
+            bool ends = p[i].last && p[j].last;
+            if (!ends && (diff > PLANNER_PAYDAY_SPREAD || diff < -PLANNER_PAYDAY_SPREAD))
+                continue;
+            int64_t at = p[i].at > p[j].at ? p[i].at : p[j].at;
+            if (at <= best_at)
+                continue;
+            best_at = at;
+            best = ends ? -1 : p[i].dom < p[j].dom ? p[i].dom : p[j].dom;
+        }
+    return best;
+}
