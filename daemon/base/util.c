@@ -358,6 +358,14 @@ size_t utf8_seq(const unsigned char *s, const unsigned char *end)
     return len;
 }
 
+size_t utf8_chars(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++)
+        n += ((unsigned char)*s & 0xc0) != 0x80;
+    return n;
+}
+
 bool utf8_valid(const char *buf, size_t n)
 {
     const unsigned char *s = (const unsigned char *)buf, *end = s + n;

@@ -118,6 +118,8 @@ const char *closest_word(const char *word, const char *const *cands, size_t n);
 
 /* Does buf[0..n) hold well-formed UTF-8 (no overlongs, no surrogates)? */
 bool utf8_valid(const char *buf, size_t n);
+/* Characters (code points) of valid UTF-8 s: its bytes but continuation bytes. */
+size_t utf8_chars(const char *s);
 /* Length of the well-formed UTF-8 sequence at s (lead byte >= 0x80, s < end):
  * 2 to 4, or 0 when it is not one (overlong, surrogate, past U+10FFFF, cut). */
 size_t utf8_seq(const unsigned char *s, const unsigned char *end);

@@ -249,6 +249,8 @@ void config_free(struct config *c)
     free(c->holiday_dir);
     free(c->plugin_dir);
     free(c->default_currency);
+    for (size_t i = 0; i < _CONFIG_BUSINESS_MAX; i++)
+        free(c->business[i]);
     free(c->default_country);
     free(c->default_locale);
     link_conf_free(c->links);
@@ -538,12 +540,24 @@ static bool region_valid(const char *s, const char *cc)
 /* ---- cadenza.yaml --------------------------------------------------- */
 
 static const char *const top_keys[] = {
-    "store", "redis", "http", "defaults", "paths", "channels", "links", "api", NULL,
+    "store", "redis", "http", "defaults", "business", "paths", "channels", "links", "api", NULL,
 };
 static const char *const redis_keys[] = { "url", "prefix", "timeout", NULL };
 static const char *const http_keys[] = { "listen", NULL };
 static const char *const defaults_keys[] = { "time_zone", "currency", "country", "locale",
                                              NULL };
+/* key, longest value (the lengths templates' SMS segment counts assume) */
+static const struct {
+    const char *key;
+    size_t max;
+} business_keys[_CONFIG_BUSINESS_MAX] = {
+    [CONFIG_CREDITOR] = { "creditor", 30 },
+    [CONFIG_BUSINESS_NAME] = { "business_name", 30 },
+    [CONFIG_AGENT_NAME] = { "agent_name", 20 },
+    [CONFIG_AGENT_PHONE] = { "agent_phone", 16 },
+};
+static const char *const business_names[] = { "creditor", "business_name", "agent_name",
+                                              "agent_phone", NULL };
 static const char *const paths_keys[] = {
     "strategies", "templates", "profiles", "holidays", "plugins", NULL,
 };
@@ -744,6 +758,19 @@ static void load_main(struct loader *l, const struct ynode *root)
             else
                 err_at(l, ynode_get(m, "locale"),
                        "invalid locale '%s' (expected a language like 'es' or 'en-GB')", s);
+        }
+    }
+    if ((m = get_map(l, root, "business", business_names, "'business'"))) {
+        for (size_t i = 0; i < _CONFIG_BUSINESS_MAX; i++) {
+            if (get_str(l, m, business_keys[i].key, &s) <= 0)
+                continue;
+            size_t n = utf8_chars(s);
+            if (n == 0 || n > business_keys[i].max)
+                err_at(l, ynode_get(m, business_keys[i].key),
+                       "'%s' must be 1 to %zu characters (it has %zu)", business_keys[i].key,
+                       business_keys[i].max, n);
+            else
+                set_str(l, &c->business[i], s);
         }
     }
     if ((m = get_map(l, root, "paths", paths_keys, "'paths'"))) {

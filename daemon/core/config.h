@@ -106,6 +106,15 @@ struct calendar {
     size_t n;
 };
 
+/* The `business:` section: who the messages speak for (templates' variables). */
+enum config_business {
+    CONFIG_CREDITOR,
+    CONFIG_BUSINESS_NAME,
+    CONFIG_AGENT_NAME,
+    CONFIG_AGENT_PHONE,
+    _CONFIG_BUSINESS_MAX,
+};
+
 struct config {
     char *file;             /* the file loaded, or NULL for built-in defaults */
     char *dir;              /* directory relative paths are resolved against */
@@ -123,6 +132,7 @@ struct config {
     char *default_currency; /* ISO 4217 */
     char *default_country;  /* ISO 3166-1 alpha-2, or NULL (no default) */
     char *default_locale;   /* "en", "es", "en-GB": templates fall back to it */
+    char *business[_CONFIG_BUSINESS_MAX]; /* the `business:` section; NULL: not set */
     struct link_conf *links; /* the `links:` section (link.h), or NULL when absent */
     struct api_conf *api;    /* the `api:` section (api.h), or NULL: no outcome API */
 

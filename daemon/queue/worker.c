@@ -492,6 +492,10 @@ static int render(struct wchan *wc, const struct job *job, int64_t now,
         .now = now,
         .tz = wc->w->tzc,
         .default_currency = cfg->default_currency,
+        .creditor = cfg->business[CONFIG_CREDITOR],
+        .agent_phone = cfg->business[CONFIG_AGENT_PHONE],
+        .agent_name = cfg->business[CONFIG_AGENT_NAME],
+        .business_name = cfg->business[CONFIG_BUSINESS_NAME],
     };
     return template_render_job(wc->w->templates, job, &ctx, parts, NULL);
 }

@@ -146,7 +146,7 @@ FPORT=$(cat "$T/fail.port")
 # --- configuration: a template with an HTML part, signed links ----------------
 mkdir -p "$T/templates" "$T/no-strategies"
 cat >"$T/templates/notice-email.txt" <<'EOT'
-Subject: {{name}}, su pago de {{amount}} está pendiente — aviso nº 1
+Subject: {{name}}, su pago de {{amount}} está pendiente — aviso nº 1 de {{creditor}}
 
 Hola {{name}}:
 
@@ -178,6 +178,8 @@ links:
   base_url: https://pay.example.com
   keys:
     k1: { secret_file: $T/link.key }
+business:
+  creditor: Acme Finanzas
 channels:
   email:
     plugin: email
@@ -371,7 +373,7 @@ for name in sorted(os.listdir(d)):
           m["From"].addresses[0].addr_spec == "cobros@acme.example", "From %s" % m["From"], name)
     check(m["Reply-To"].addresses[0].display_name == "Atención al cliente" and
           m["Reply-To"].addresses[0].addr_spec == "ayuda@acme.example", "Reply-To", name)
-    subj = "Débora Núñez %d, su pago de 1.234,56 € está pendiente — aviso nº 1" % a
+    subj = "Débora Núñez %d, su pago de 1.234,56 € está pendiente — aviso nº 1 de Acme Finanzas" % a
     check(str(m["Subject"]) == subj, "Subject %r" % str(m["Subject"]), name)
     check(b"=?UTF-8?" in raw.split(b"\n\n")[0] or b"=?utf-8?" in raw.split(b"\n\n")[0].lower(),
           "Subject not RFC 2047-encoded", name)

@@ -126,6 +126,9 @@ static void test_shipped(void)
     CHECK_STR(c->http_listen, "127.0.0.1:8470");
     CHECK_STR(c->default_time_zone, "UTC");
     CHECK_STR(c->default_currency, "EUR");
+    CHECK_STR(c->business[CONFIG_CREDITOR], "Acme Finance");
+    CHECK_STR(c->business[CONFIG_AGENT_PHONE], "+1 555 0100");
+    CHECK(!c->business[CONFIG_AGENT_NAME]);
     CHECK_STR(c->strategy_dir, src("config/../strategies"));
     CHECK_STR(c->template_dir, src("config/templates"));
     CHECK_STR(c->profile_dir, src("config/profiles"));
@@ -535,6 +538,15 @@ static void test_errors_main(void)
         { "tests/data/config/dot-tz.yaml", 2, 14, "unknown time zone './UTC'" },
     };
     load_bad(src("tests/data/config/dot-tz.yaml"), tz4, 1);
+    static const struct want biz[] = {
+        { "tests/data/config/bad-business.yaml", 2, 13,
+          "'creditor' must be 1 to 30 characters (it has 39)" },
+        { "tests/data/config/bad-business.yaml", 3, 16,
+          "'agent_phone' must be 1 to 16 characters (it has 0)" },
+        { "tests/data/config/bad-business.yaml", 4, 3,
+          "unknown key 'agent_nme' in 'business'; did you mean 'agent_name'?" },
+    };
+    load_bad(src("tests/data/config/bad-business.yaml"), biz, ELEMENTSOF(biz));
 }
 
 #define BH "tests/data/config/bad-data/holidays/xx.yaml"
