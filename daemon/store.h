@@ -473,4 +473,21 @@ struct store_brief_row {
 int store_brief_get(struct store *s, int64_t id, const char *external_id, int64_t since,
                     int (*cb)(void *ctx, const struct store_brief_row *row), void *ctx);
 
+/* ---- the contact report (store-report.c) ---- */
+
+struct report_debtor;
+/*
+ * Every debtor with an attempt whose time (sent_at, else scheduled_at) is
+ * in [from, to), in debtor id order: its attempts from `since` on and its
+ * outcomes from `from` on, in d (report.h; the arrays and strings are
+ * borrowed for the callback, which may reorder and change them: attempts'
+ * local_day is their UTC day, local_hour -1 and in_currency false, for cb
+ * to correct), with its time zone and currency.  One read transaction; two statements stepped side
+ * by side.  cb < 0 stops (returned).  -ENOMEM, or -errno from the store.
+ */
+int store_report_debtors(struct store *s, int64_t since, int64_t from, int64_t to,
+                         int (*cb)(void *ctx, struct report_debtor *d, const char *time_zone,
+                                   const char *currency),
+                         void *ctx);
+
 #endif
