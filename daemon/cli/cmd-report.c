@@ -1,7 +1,10 @@
 /*
- * cmd-report.c - `cadenza report`: checks of what the planner learned,
- * from the store's own history.  Read only.
+ * cmd-report.c - `cadenza report`: what the contacts achieved, and checks
+ * of what the planner learned, from the store's own history.  Read only.
  *
+ *   report --from D --to D  the contact report: attempts and outcomes per
+ *                        strategy, variant, tier and channel, champion
+ *                        against challenger (report.h, docs/report.md)
  *   report calibration   the payment propensity, predicted against observed
  *                        per decile (docs/planner.md, "Payment propensity")
  *   report --evaluate F  what strategy file F would have achieved on the
@@ -11,28 +14,45 @@
 #include <limits.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
 #include "campaign.h"
 #include "cli.h"
 #include "config.h"
+#include "debtor.h"
 #include "diag.h"
 #include "evaluate.h"
 #include "log.h"
 #include "propensity.h"
+#include "report-render.h"
+#include "report.h"
 #include "store.h"
 #include "strategy.h"
+#include "tz.h"
 #include "util.h"
 
 static void report_usage(FILE *f)
 {
     fprintf(f,
-            "usage: cadenza report calibration [--date YYYY-MM-DD] [--format text|json]\n"
+            "usage: cadenza report --from YYYY-MM-DD --to YYYY-MM-DD\n"
+            "                      [--format table|json|csv|html] [--output FILE]\n"
+            "       cadenza report calibration [--date YYYY-MM-DD] [--format text|json]\n"
             "       cadenza report --evaluate STRATEGY-FILE --from YYYY-MM-DD --to YYYY-MM-DD\n"
             "                      [--samples N] [--seed S] [--format text|json]\n"
+            "\n"
+            "The contact report: the attempts made on the days FROM to TO (UTC) and\n"
+            "what came of them, per strategy, variant, tier and channel: attempts,\n"
+            "delivered, contact, right-party contact, promise and kept-promise rates,\n"
+            "amount recovered, cost, cost per unit recovered, opt-outs; the funnel per\n"
+            "tier, contact rate by the debtor's local hour, and each challenger\n"
+            "variant against its champion with 95 %% intervals (or \"not enough data\n"
+            "yet\").  Every definition: docs/report.md.\n"
             "\n"
             "calibration: fit the payment propensity as the planner would have at the\n"
             "start of DATE (default: 30 days ago), predict it for every debtor imported\n"
@@ -50,16 +70,21 @@ static void report_usage(FILE *f)
             "it would take the logged slot.\n"
             "\n"
             "Options:\n"
+            "      --from DATE    first day of the report, or of the decisions evaluated (UTC)\n"
+            "      --to DATE      last day (inclusive)\n"
+            "  -f, --format FMT   the contact report: table (default), json, csv or html;\n"
+            "                     calibration and --evaluate: text (default) or json\n"
+            "  -o, --output FILE  the contact report: write FILE (whole or not at all)\n"
+            "      --currency C   the contact report's currency (default: defaults.currency)\n"
+            "      --now TIME     the contact report: RFC 3339 instant promises are due by\n"
+            "                     (default: now)\n"
             "  -d, --date DATE    calibration: the day predictions are made (00:00 UTC)\n"
             "  -e, --evaluate F   the candidate strategy file (or directory)\n"
-            "      --from DATE    first day of decisions evaluated (UTC)\n"
-            "      --to DATE      last day (inclusive)\n"
             "  -n, --samples N    the candidate's plans per decision (default 32)\n"
             "  -S, --seed S       the candidate's sampling seed (default 1)\n"
             "      --decisions F  write the candidate's choices per decision to F (tab-\n"
             "                     separated: debtor, plan date, channel kind, local hour\n"
             "                     of the week, share of its plans), to check it elsewhere\n"
-            "  -f, --format FMT   text (default) or json\n"
             "  -h, --help         this help\n");
 }
 
@@ -394,10 +419,248 @@ out:
     return ex;
 }
 
+/* ---- the contact report ---- */
+
+struct contact_ctx {
+    struct report *rep;
+    struct tz_cache *zones;
+    const char *currency;
+};
+
+/* Each debtor from the store: local hours and currency, then counted. */
+static int contact_debtor(void *ctx, struct report_debtor *d, const char *time_zone,
+                          const char *currency)
+{
+    struct contact_ctx *c = ctx;
+    const struct tz *z = NULL;
+    if (tz_cache_get(c->zones, time_zone, &z) < 0)
+        z = NULL;
+    for (size_t i = 0; i < d->nattempts; i++) {
+        struct report_attempt *a = &d->attempts[i];
+        if (z) {
+            struct tz_local l;
+            tz_to_local(z, a->at, &l);
+            a->local_day = l.days;
+            a->local_hour = l.sec_of_day / 3600;
+        }
+    }
+    d->in_currency = strcasecmp(currency, c->currency) == 0;
+    return report_add_debtor(c->rep, d);
+}
+
+/* Parse --from/--to into [from, to) in seconds; logs; EXIT_OK or EXIT_USAGE. */
+static int parse_range(const char *from_s, const char *to_s, int32_t *ret_from, int32_t *ret_to)
+{
+    if (!from_s || !to_s) {
+        log_error("the contact report needs --from and --to (YYYY-MM-DD, inclusive)");
+        return EXIT_USAGE;
+    }
+    if (parse_date(from_s, strlen(from_s), ret_from) < 0) {
+        log_error("invalid date '%s' for --from: expected YYYY-MM-DD (a real calendar date)",
+                  from_s);
+        return EXIT_USAGE;
+    }
+    if (parse_date(to_s, strlen(to_s), ret_to) < 0) {
+        log_error("invalid date '%s' for --to: expected YYYY-MM-DD (a real calendar date)",
+                  to_s);
+        return EXIT_USAGE;
+    }
+    if (*ret_to < *ret_from) {
+        log_error("--to '%s' is before --from '%s'", to_s, from_s);
+        return EXIT_USAGE;
+    }
+    return EXIT_OK;
+}
+
+/* Write the report to path (through a temporary file renamed into place) or stdout. */
+static int write_report(const struct report *rep, enum report_format fmt, const char *path)
+{
+    if (!path) {
+        int r = report_render(rep, fmt, stdout);
+        if (r < 0)
+            log_error("cannot write the report: %s", r == -ENOMEM ? "out of memory"
+                                                                  : "write error");
+        return r < 0 ? EXIT_RUNTIME : EXIT_OK;
+    }
+    _cleanup_free_ char *tmp = strdupf("%s.tmp.%ld", path, (long)getpid());
+    if (!tmp) {
+        log_error("out of memory");
+        return EXIT_RUNTIME;
+    }
+    FILE *f = fopen(tmp, "w");
+    if (!f) {
+        log_error("cannot write '%s': %m", tmp);
+        return EXIT_RUNTIME;
+    }
+    int r = report_render(rep, fmt, f);
+    if (fclose(f) != 0 && r >= 0)
+        r = -EIO;
+    if (r >= 0 && rename(tmp, path) < 0)
+        r = -errno;
+    if (r < 0) {
+        errno = r == -EIO ? EIO : -r;
+        log_error("cannot write '%s': %m", path);
+        unlink(tmp);
+        return EXIT_RUNTIME;
+    }
+    return EXIT_OK;
+}
+
+static int report_contacts(int argc, char **argv, const struct cli_ctx *ctx)
+{
+    static const struct option opts[] = {
+        { "from", required_argument, NULL, 'F' },
+        { "to", required_argument, NULL, 'T' },
+        { "format", required_argument, NULL, 'f' },
+        { "output", required_argument, NULL, 'o' },
+        { "currency", required_argument, NULL, 'C' },
+        { "now", required_argument, NULL, 'N' },
+        { "help", no_argument, NULL, 'h' },
+        {},
+    };
+    const char *from_s = NULL, *to_s = NULL, *out = NULL, *cur = NULL;
+    enum report_format fmt = REPORT_FORMAT_TABLE;
+    int64_t now = (int64_t)time(NULL);
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "f:o:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'F':
+            from_s = optarg;
+            break;
+        case 'T':
+            to_s = optarg;
+            break;
+        case 'o':
+            out = optarg;
+            break;
+        case 'C':
+            cur = optarg;
+            break;
+        case 'N':
+            if (campaign_parse_time(optarg, strlen(optarg), &now) < 0) {
+                log_error("invalid time '%s' for --now: expected RFC 3339 "
+                          "(2026-03-10T08:00:00Z)", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case 'f':
+            if ((int)(fmt = report_format_from_string(optarg)) < 0) {
+                log_error("unknown format '%s': expected table, json, csv or html", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case 'h':
+            report_usage(stdout);
+            return EXIT_OK;
+        default:
+            return EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        log_error("unexpected argument '%s'", argv[optind]);
+        return EXIT_USAGE;
+    }
+    int32_t from, to;
+    int ex = parse_range(from_s, to_s, &from, &to);
+    if (ex != EXIT_OK)
+        return ex;
+    if (cur && currency_exponent(cur) < 0) {
+        log_error("unknown currency '%s' for --currency: expected an ISO 4217 code (EUR)", cur);
+        return EXIT_USAGE;
+    }
+
+    struct config *cfg = NULL;
+    struct store *s = NULL;
+    if ((ex = open_store(ctx, &cfg, &s)) != EXIT_OK)
+        return ex;
+    struct strategy_set *set = NULL;
+    struct report_cost *costs = NULL;
+    struct report *rep = NULL;
+    struct contact_ctx cc = { 0 };
+    struct diags d = DIAGS_INIT;
+    /* tier order, champions and grace days; the report stands without them */
+    if (strategy_set_load(cfg, NULL, 0, &set, &d) < 0 || d.nerrors) {
+        log_warning("the configured strategies do not load ('cadenza validate' says why): "
+                    "tiers are ordered by name, champions found by name");
+        strategy_set_free(set);
+        set = NULL;
+    }
+    diags_release(&d);
+    if (!cur)
+        cur = cfg->default_currency ? cfg->default_currency : "EUR";
+    if (!(costs = calloc(cfg->nchannels + 1, sizeof(*costs)))) {
+        ex = EXIT_RUNTIME;
+        log_error("out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < cfg->nchannels; i++)
+        costs[i] = (struct report_cost){ cfg->channels[i].name, cfg->channels[i].cost };
+    int e = currency_exponent(cur);
+    struct report_opts ro = {
+        .from = from,
+        .to = to,
+        .now = now,
+        .currency = cur,
+        .currency_exp = e < 0 ? 2 : e,
+        .costs = costs,
+        .ncosts = cfg->nchannels,
+        .strategies = set,
+    };
+    if (!(rep = report_new(&ro)) || !(cc.zones = tz_cache_new())) {
+        ex = EXIT_RUNTIME;
+        log_error("out of memory");
+        goto out;
+    }
+    cc.rep = rep;
+    cc.currency = cur;
+    /* local days: the UTC days around them, the report keeps the right attempts */
+    int64_t a = (int64_t)from * 86400 - REPORT_DAY_MARGIN;
+    int64_t b = ((int64_t)to + 1) * 86400 + REPORT_DAY_MARGIN;
+    int r = store_report_debtors(s, a - (int64_t)REPORT_ATTRIBUTION_DAYS * 86400, a, b,
+                                 contact_debtor, &cc);
+    if (r >= 0)
+        r = report_finish(rep);
+    if (r < 0) {
+        log_error("cannot make the report from '%s': %s", cfg->store_path,
+                  r == -ENOMEM ? "out of memory" : store_errmsg(s));
+        ex = EXIT_RUNTIME;
+        goto out;
+    }
+    if (!rep->total.planned) {
+        log_error("no attempts from %s to %s in '%s': nothing to report (attempts are "
+                  "recorded by 'cadenza run')", from_s, to_s, cfg->store_path);
+        ex = EXIT_DATA;
+        goto out;
+    }
+    ex = write_report(rep, fmt, out);
+out:
+    tz_cache_free(cc.zones);
+    report_free(rep);
+    free(costs);
+    strategy_set_free(set);
+    store_free(s);
+    config_free(cfg);
+    return ex;
+}
+
+/* Is this command line the off-policy evaluation (it names --evaluate)? */
+static bool wants_evaluate(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (streq(a, "--"))
+            break;
+        if (strncmp(a, "--evaluate", 10) == 0 || (a[0] == '-' && a[1] == 'e'))
+            return true;
+    }
+    return false;
+}
+
 int cmd_report(int argc, char **argv, const struct cli_ctx *ctx)
 {
     if (argc < 2) {
-        log_error("missing report: 'calibration' or --evaluate STRATEGY-FILE");
+        log_error("missing report: --from D --to D, 'calibration' or --evaluate STRATEGY-FILE");
         return EXIT_USAGE;
     }
     if (streq(argv[1], "-h") || streq(argv[1], "--help")) {
@@ -407,7 +670,9 @@ int cmd_report(int argc, char **argv, const struct cli_ctx *ctx)
     if (streq(argv[1], "calibration"))
         return report_calibration(argc - 1, argv + 1, ctx);
     if (argv[1][0] == '-')
-        return report_evaluate(argc, argv, ctx);
-    log_error("unknown report '%s': expected 'calibration' or --evaluate", argv[1]);
+        return wants_evaluate(argc, argv) ? report_evaluate(argc, argv, ctx)
+                                          : report_contacts(argc, argv, ctx);
+    log_error("unknown report '%s': expected --from D --to D, 'calibration' or --evaluate",
+              argv[1]);
     return EXIT_USAGE;
 }

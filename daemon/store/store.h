@@ -473,4 +473,50 @@ struct store_brief_row {
 int store_brief_get(struct store *s, int64_t id, const char *external_id, int64_t since,
                     int (*cb)(void *ctx, const struct store_brief_row *row), void *ctx);
 
+/* ---- the contact report (store-report.c) ---- */
+
+/* One debtor's attempts and outcomes, as the report (report.h) reads them. */
+struct report_attempt {
+    int64_t id;
+    const char *strategy, *variant, *tier, *channel; /* borrowed for report_add_debtor() */
+    int kind;        /* enum chan_kind, -1 unknown */
+    int status;      /* enum attempt_status */
+    int64_t at;      /* sent_at, else scheduled_at (UTC seconds) */
+    int32_t local_day; /* `at`'s date in the debtor's zone (days; UTC when unknown) */
+    int local_hour;  /* 0..23: `at` in the debtor's zone; -1: unknown zone */
+};
+
+struct report_outcome {
+    int64_t attempt_id;  /* the attempt it belongs to; 0: it came on its own */
+    int kind;            /* channel kind, -1: none */
+    int code;            /* enum outcome_code */
+    int64_t at;
+    int64_t amount_minor;
+    int32_t promise_date;
+    bool has_amount, has_promise;
+};
+
+struct report_debtor {
+    int64_t id;
+    bool in_currency;                /* the debtor's currency is the report's */
+    struct report_attempt *attempts; /* in any order: report_add_debtor() sorts them */
+    size_t nattempts;
+    struct report_outcome *outcomes; /* in any order */
+    size_t noutcomes;
+};
+
+/*
+ * Every debtor with an attempt whose time (sent_at, else scheduled_at) is
+ * in [from, to), in debtor id order: its attempts from `since` on and its
+ * outcomes from `from` on, in d (the arrays and strings are
+ * borrowed for the callback, which may reorder and change them: attempts'
+ * local_day is their UTC day, local_hour -1 and in_currency false, for cb
+ * to correct), with its time zone and currency.  One read transaction; two statements stepped side
+ * by side.  cb < 0 stops (returned).  -ENOMEM, or -errno from the store.
+ */
+int store_report_debtors(struct store *s, int64_t since, int64_t from, int64_t to,
+                         int (*cb)(void *ctx, struct report_debtor *d, const char *time_zone,
+                                   const char *currency),
+                         void *ctx);
+
 #endif
