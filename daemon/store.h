@@ -160,6 +160,8 @@ struct store_plan_row {
     const struct model_cell *cells;   /* every slot statistics cell (debtor_cells) */
     size_t ncells;
     uint8_t suppressed;               /* bit per chan_kind: the current address is suppressed */
+    uint8_t invalid;                  /* ... of those, as an invalid address (reason
+                                         'invalid address': bounce, wrong number) */
 };
 
 struct store_plan_opts {
@@ -417,10 +419,13 @@ struct store_dispatch_row {
      * by the store: dispatch.c adds it on its way to the queue.
      */
     const char *inputs_extra;
+    int32_t label;                   /* dispatch.c's too: the caller's label of the row's job
+                                        (metrics), 0 from the store */
 };
 /*
  * A page of a run's attempts in one status: ids above after_id, in id
- * order, at most limit.  Returns the number of rows passed to cb.
+ * order, at most limit (run_id 0: the attempts of no run, which re-plans
+ * make).  Returns the number of rows passed to cb.
  */
 int store_run_attempts(struct store *s, int64_t run_id, enum attempt_status status,
                        int64_t after_id, int limit,
