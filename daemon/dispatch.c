@@ -331,7 +331,13 @@ static int store_commit_page(void *ud, const struct dispatch_committed *c, char 
                              size_t errlen)
 {
     struct store *s = ((struct store_source *)ud)->s;
+    const struct dispatch_enqueue_hooks *hk = ((struct store_source *)ud)->hooks;
     int r;
+    if (hk && hk->cancel && atomic_load_explicit(hk->cancel, memory_order_relaxed)) {
+        /* the page's jobs are in Redis; a later run marks them (the queue skips them) */
+        snprintf(err, errlen, "stopped");
+        return -ECANCELED;
+    }
     if ((r = store_begin(s)) < 0 || (r = store_attempts_mark_queued(s, c->ids, c->n)) < 0)
         goto fail;
     for (size_t i = 0; i < c->nskipped; i++) {
@@ -346,9 +352,8 @@ static int store_commit_page(void *ud, const struct dispatch_committed *c, char 
     }
     if ((r = store_commit(s)) < 0)
         goto fail;
-    const struct dispatch_enqueue_hooks *h = ((struct store_source *)ud)->hooks;
-    if (h && h->committed && c->n)
-        h->committed(h->ctx, c->labels, c->n);
+    if (hk && hk->committed && c->n)
+        hk->committed(hk->ctx, c->labels, c->n);
     return 0;
 fail:
     snprintf(err, errlen, "cannot mark attempts queued: %s", store_errmsg(s));

@@ -55,7 +55,12 @@ int run_day(struct store *s, struct queue *q, const struct config *cfg,
     if (o->enqueue &&
         (r = dispatch_enqueue_run_hooked(s, q, rr.run_id, set, o->hooks, &rr.enq, err,
                                          errlen)) < 0) {
-        rr.status = r == -ECANCELED ? "stopped" : "incomplete";
+        /* a stop asked for while Redis failed is a stop all the same */
+        bool stop = r == -ECANCELED ||
+                    (o->plan.cancel && atomic_load(o->plan.cancel));
+        rr.status = stop ? "stopped" : "incomplete";
+        if (stop)
+            r = -ECANCELED;
         store_run_finish(s, rr.run_id, rr.status, rr.plan.planned, rr.enq.jobs,
                          (int64_t)time(NULL));
         *ret = rr;

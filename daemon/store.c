@@ -379,6 +379,10 @@ static const char *const migrations[] = {
     "ALTER TABLE attempts ADD COLUMN p_pay REAL;"
     "ALTER TABLE attempts ADD COLUMN p_choice REAL;"
     "ALTER TABLE contact_state ADD COLUMN p_pay REAL;",
+    /* 8 -> 9: the daemon's broken-promise timer finds the pauses that end
+     * (a promise's date plus grace passed) without reading every state */
+    "CREATE INDEX contact_state_paused ON contact_state(paused_until)"
+    " WHERE paused_until > 0;",
 };
 
 /* Schema version after which a migration needs C code as well (0: none). */
