@@ -58,6 +58,8 @@
 #define MODEL_MAX_AGE_S 3600       /* re-plans rebuild their model at least this often */
 #define PROMISE_LOOKBACK_S 86400   /* at start: pauses that ended while the daemon was down */
 #define LABELS_MAX 255             /* (strategy, tier, channel) series; then "other" */
+#define TAKEN_DAYS 4               /* days whose used capacity a re-plan remembers */
+#define TAKEN_MAX_AGE_S 600        /* ... read again at least this often (other writers) */
 #define LABEL_SLOTS 1024
 
 static const double replan_bounds[] = { 0.001, 0.005, 0.01, 0.025, 0.05, 0.1,
@@ -160,6 +162,17 @@ static void count_enqueued(void *ctx, const int32_t *labels, size_t n)
 
 /* ---- the scheduler ---- */
 
+/* A debtor to re-plan, or the attempt whose debtor to re-plan. */
+struct news {
+    int64_t id;
+    int64_t not_before;   /* wall seconds: an outcome dated a little ahead waits for it */
+    uint8_t why;          /* enum sched_trigger */
+    bool attempt;         /* id names an attempt */
+};
+
+/* How far ahead of the clock an outcome may be and still wait to be re-planned at its time. */
+#define NEWS_AHEAD_MAX_S 300
+
 /* A configuration the threads plan with (invariant 2). */
 struct cfgref {
     const struct config *cfg;
@@ -221,11 +234,8 @@ struct sched {
     bool run_finished;          /* the run thread is done: join it */
     bool quit;
     bool replan_on;             /* serve.replan */
-    int64_t *pend;              /* debtors to re-plan, with their triggers */
-    uint8_t *pend_why;
-    size_t npend, cpend, cpend_why;
-    int64_t *pend_att;          /* attempts whose debtor to re-plan */
-    size_t npend_att, cpend_att;
+    struct news *pend;          /* debtors (or attempts' debtors) to re-plan */
+    size_t npend, cpend;
     bool promise_tick;          /* look for pauses that ended */
     bool model_stale;           /* a run changed the statistics: rebuild the re-plan model */
     struct labels counts;
@@ -554,7 +564,66 @@ static void arm_daily(struct sched *s)
 
 /* ---- the re-plan thread ---- */
 
+/*
+ * Capacity already used on a day (attempts holding a slot on a channel
+ * with hourly_capacity), kept by the re-plan thread so a batch of a few
+ * debtors does not read the whole day's attempts: read once per day and
+ * configuration, after each run and every TAKEN_MAX_AGE_S, and grown by
+ * the re-plans' own attempts.
+ */
+struct taken_day {
+    int32_t date;
+    int64_t at;                  /* wall seconds it was read (0: unused) */
+    const struct config *cfg;    /* channel indexes are this configuration's */
+    struct planner_taken *v;
+    size_t n, cap;
+};
+
+static int taken_push(struct taken_day *t, int16_t channel, int64_t at)
+{
+    if (t->n == t->cap) {
+        size_t n = t->cap ? 2 * t->cap : 256;
+        struct planner_taken *v = realloc(t->v, n * sizeof(*v));
+        if (!v)
+            return -ENOMEM;
+        t->v = v;
+        t->cap = n;
+    }
+    t->v[t->n++] = (struct planner_taken){ at, channel };
+    return 0;
+}
+
+static int taken_row(void *ctx, const char *channel, int64_t at)
+{
+    struct taken_day *t = ctx;
+    const struct channel_conf *cc = channel ? config_channel(t->cfg, channel) : NULL;
+    if (!cc || cc->hourly_capacity <= 0)
+        return 0;
+    return taken_push(t, (int16_t)(cc - t->cfg->channels), at);
+}
+
+/* What a re-plan's decisions feed: the counters and the day's used capacity. */
+struct replan_dec {
+    struct labels *lab;
+    struct taken_day *taken;     /* NULL: no channel has a capacity */
+    const struct config *cfg;
+    int r;
+};
+
+static int replan_decision(void *ctx, const struct campaign_decision *d)
+{
+    struct replan_dec *x = ctx;
+    count_decision(x->lab, d);
+    if (x->taken && d->cand && d->attempt_id && d->cand->channel >= 0 &&
+        (size_t)d->cand->channel < x->cfg->nchannels &&
+        x->cfg->channels[d->cand->channel].hourly_capacity > 0 &&
+        taken_push(x->taken, d->cand->channel, d->cand->at) < 0)
+        x->r = -ENOMEM; /* the attempt is stored: only the cache is short; it is read anew */
+    return 0;
+}
+
 struct replan_conn {
+    struct taken_day taken[TAKEN_DAYS];
     struct store *st;
     struct queue *q;
     struct campaign_model *model;
@@ -637,13 +706,40 @@ static bool replan_connect(struct sched *s, struct replan_conn *c)
 }
 
 /*
+ * The used capacity of a day for this configuration, to be read when its
+ * `at` is 0 (new, stale after a run, too old, another configuration); the
+ * oldest entry makes room.  NULL: out of memory.
+ */
+static struct taken_day *taken_for(struct replan_conn *c, const struct config *cfg,
+                                   int32_t date, int64_t now, bool stale)
+{
+    struct taken_day *t = NULL, *old = &c->taken[0];
+    for (int i = 0; i < TAKEN_DAYS; i++) {
+        if (c->taken[i].at && c->taken[i].date == date)
+            t = &c->taken[i];
+        if (c->taken[i].at < old->at)
+            old = &c->taken[i];
+    }
+    if (t && (stale || t->cfg != cfg || now - t->at >= TAKEN_MAX_AGE_S))
+        t->at = 0;
+    if (!t)
+        t = old;
+    if (!t->at) {
+        t->date = date;
+        t->cfg = cfg;
+        t->n = 0;
+    }
+    return t;
+}
+
+/*
  * One batch: the debtors asked for (and those of the attempts, and those
  * whose pause ended), each planned for its local date, then every
  * attempt of no run enqueued.  Returns 0 or -errno (logged).
  */
 static int replan_batch(struct sched *s, struct replan_conn *c, struct cfgref *ref,
-                        const int64_t *ids, const uint8_t *why, size_t n, const int64_t *att,
-                        size_t natt, bool promise, bool stale, uint64_t counted[])
+                        const struct news *v, size_t n, bool promise, bool stale,
+                        uint64_t counted[])
 {
     struct found f = { .c = c, .now = (int64_t)time(NULL) };
     int r = 0;
@@ -663,24 +759,21 @@ static int replan_batch(struct sched *s, struct replan_conn *c, struct cfgref *r
     }
     char zone[130];
     for (size_t i = 0; i < n && r >= 0; i++) {
-        if ((r = store_debtor_zone(c->st, ids[i], zone, sizeof(zone))) == -ENOENT) {
-            r = 0;
-            continue;
-        }
-        if (r >= 0 && (r = found_add(&f, ids[i], zone)) >= 0)
-            counted[why[i]]++;
-    }
-    for (size_t i = 0; i < natt && r >= 0; i++) {
+        int64_t id = v[i].id;
         struct store_attempt_ref a;
-        if ((r = store_attempt_get(c->st, att[i], &a)) == -ENOENT) {
+        if (v[i].attempt) {
+            if ((r = store_attempt_get(c->st, id, &a)) == -ENOENT) {
+                r = 0;
+                continue;
+            }
+            id = a.debtor_id;
+        }
+        if (r >= 0 && (r = store_debtor_zone(c->st, id, zone, sizeof(zone))) == -ENOENT) {
             r = 0;
             continue;
         }
-        if (r >= 0 && (r = store_debtor_zone(c->st, a.debtor_id, zone, sizeof(zone))) >= 0 &&
-            (r = found_add(&f, a.debtor_id, zone)) >= 0)
-            counted[SCHED_RESULT]++;
-        if (r == -ENOENT)
-            r = 0;
+        if (r >= 0 && (r = found_add(&f, id, zone)) >= 0)
+            counted[v[i].why]++;
     }
     if (promise && r >= 0) {
         size_t before = f.n;
@@ -699,6 +792,9 @@ static int replan_batch(struct sched *s, struct replan_conn *c, struct cfgref *r
     qsort(f.v, f.n, sizeof(*f.v), dated_cmp);
     int64_t *group = f.n ? malloc(f.n * sizeof(*group)) : NULL;
     int64_t new_attempts = 0;
+    bool capped = false;
+    for (size_t i = 0; i < ref->cfg->nchannels; i++)
+        capped |= ref->cfg->channels[i].hourly_capacity > 0;
     if (f.n && !group)
         r = -ENOMEM;
     for (size_t i = 0; i < f.n && r >= 0;) {
@@ -706,6 +802,23 @@ static int replan_batch(struct sched *s, struct replan_conn *c, struct cfgref *r
         for (; j < f.n && f.v[j].date == f.v[i].date; j++)
             if (!k || group[k - 1] != f.v[j].id)
                 group[k++] = f.v[j].id;
+        struct taken_day *td = capped ? taken_for(c, ref->cfg, f.v[i].date, f.now, stale) : NULL;
+        if (capped && !td) {
+            r = -ENOMEM;
+            break;
+        }
+        if (td && !td->at) {
+            int64_t day0 = (int64_t)f.v[i].date * 86400;
+            td->at = f.now;
+            if ((r = store_attempts_scheduled(c->st, day0 - CAMPAIGN_EARLIEST_OFFSET,
+                                              day0 + 86400 + CAMPAIGN_EARLIEST_OFFSET,
+                                              taken_row, td)) < 0) {
+                td->at = 0;
+                log_error("re-plan: cannot read the day's capacity: %s",
+                          r == -ENOMEM ? "out of memory" : store_errmsg(c->st));
+                break;
+            }
+        }
         struct campaign_opts o = {
             .date = f.v[i].date,
             .now = f.now,
@@ -716,9 +829,15 @@ static int replan_batch(struct sched *s, struct replan_conn *c, struct cfgref *r
             .model = c->model,
             .redraws = CAMPAIGN_REDRAWS,
             .cancel = &s->replan_cancel,
+            .taken_given = true,
+            .taken = td ? td->v : NULL,
+            .ntaken = td ? td->n : 0,
         };
         struct campaign_stats cs;
-        r = campaign_plan_day(c->st, ref->cfg, ref->set, &o, count_decision, &c->lab, &cs);
+        struct replan_dec dec = { &c->lab, td, ref->cfg, 0 };
+        r = campaign_plan_day(c->st, ref->cfg, ref->set, &o, replan_decision, &dec, &cs);
+        if (td && dec.r < 0)
+            td->at = 0;
         if (r < 0)
             log_error("re-plan: planning failed: %s",
                       r == -ENOMEM      ? "out of memory"
@@ -782,36 +901,64 @@ static void *replan_main(void *arg)
     c->utc = utc;
     c->promise_from = (int64_t)time(NULL) - PROMISE_LOOKBACK_S;
     labels_init(&c->lab);
+    struct news *due = NULL;
+    size_t cdue = 0;
     for (;;) {
         pthread_mutex_lock(&s->mu);
-        while (!s->quit && !s->npend && !s->npend_att && !s->promise_tick)
-            pthread_cond_wait(&s->cond, &s->mu);
+        size_t n = 0;
+        for (;;) {
+            /* the news that is due (an outcome dated ahead waits for its time) */
+            int64_t now = (int64_t)time(NULL), next = INT64_MAX;
+            n = 0;
+            for (size_t i = 0; i < s->npend; i++)
+                if (s->pend[i].not_before <= now)
+                    n++;
+                else if (s->pend[i].not_before < next)
+                    next = s->pend[i].not_before;
+            if (s->quit || n || s->promise_tick)
+                break;
+            if (next == INT64_MAX) {
+                pthread_cond_wait(&s->cond, &s->mu);
+            } else {
+                struct timespec ts = { (time_t)next, 0 };
+                pthread_cond_timedwait(&s->cond, &s->mu, &ts);
+            }
+        }
         if (s->quit) {
             pthread_mutex_unlock(&s->mu);
             break;
         }
-        int64_t *ids = s->pend, *att = s->pend_att;
-        uint8_t *why = s->pend_why;
-        size_t n = s->npend, natt = s->npend_att;
+        if (n > cdue) {
+            struct news *x = realloc(due, n * sizeof(*x));
+            if (!x) {
+                pthread_mutex_unlock(&s->mu);
+                log_error("re-plan: out of memory; debtors wait for the next run");
+                break;
+            }
+            due = x;
+            cdue = n;
+        }
+        int64_t now = (int64_t)time(NULL);
+        size_t k = 0, keep = 0;
+        for (size_t i = 0; i < s->npend; i++)
+            if (s->pend[i].not_before <= now && k < n)
+                due[k++] = s->pend[i];
+            else
+                s->pend[keep++] = s->pend[i];
+        s->npend = keep;
+        n = k;
         bool promise = s->promise_tick, stale = s->model_stale;
-        s->pend = s->pend_att = NULL;
-        s->pend_why = NULL;
-        s->npend = s->cpend = s->cpend_why = s->npend_att = s->cpend_att = 0;
         s->promise_tick = s->model_stale = false;
         struct cfgref *ref = s->cur;
         if (ref)
             ref->users++;
         pthread_mutex_unlock(&s->mu);
         uint64_t counted[_SCHED_TRIGGER_MAX] = { 0 };
-        int r = ref ? replan_batch(s, c, ref, ids, why, n, att, natt, promise, stale, counted)
-                    : 0;
+        int r = ref ? replan_batch(s, c, ref, due, n, promise, stale, counted) : 0;
         cfg_put(s, ref);
-        free(ids);
-        free(why);
-        free(att);
         pthread_mutex_lock(&s->mu);
-        for (int k = 0; k < _SCHED_TRIGGER_MAX; k++)
-            s->replanned[k] += counted[k];
+        for (int t = 0; t < _SCHED_TRIGGER_MAX; t++)
+            s->replanned[t] += counted[t];
         if (r < 0)
             s->replan_errors++;
         if (r < 0 && !s->quit) {
@@ -823,8 +970,11 @@ static void *replan_main(void *arg)
         }
         pthread_mutex_unlock(&s->mu);
     }
+    free(due);
 out:
     if (c) {
+        for (int i = 0; i < TAKEN_DAYS; i++)
+            free(c->taken[i].v);
         campaign_model_free(c->model);
         queue_free(c->q);
         store_free(c->st);
@@ -850,37 +1000,40 @@ static int grow_pend(void **v, size_t *cap, size_t need, size_t sz)
     return 0;
 }
 
-void sched_replan(struct sched *s, const int64_t *ids, size_t n, enum sched_trigger why)
+static void add_news(struct sched *s, const int64_t *ids, const int64_t *at, size_t n,
+                     enum sched_trigger why, bool attempt)
 {
     if (!s || !n)
         return;
+    int64_t now = (int64_t)time(NULL);
     pthread_mutex_lock(&s->mu);
     if (s->quit || !s->replan_on)
         ;
-    else if (grow_pend((void **)&s->pend, &s->cpend, s->npend + n, sizeof(*s->pend)) == 0 &&
-             grow_pend((void **)&s->pend_why, &s->cpend_why, s->npend + n,
-                       sizeof(*s->pend_why)) == 0) {
-        memcpy(s->pend + s->npend, ids, n * sizeof(*ids));
-        memset(s->pend_why + s->npend, why, n);
-        s->npend += n;
+    else if (grow_pend((void **)&s->pend, &s->cpend, s->npend + n, sizeof(*s->pend)) == 0) {
+        for (size_t i = 0; i < n; i++) {
+            /*
+             * the planner acts on an outcome at or before `now`: one dated a
+             * little ahead (a sender's clock) waits until its time; one far
+             * ahead is planned now and acted on by a later plan
+             */
+            int64_t nb = at && at[i] > now && at[i] <= now + NEWS_AHEAD_MAX_S ? at[i] + 1 : 0;
+            s->pend[s->npend++] = (struct news){ ids[i], nb, (uint8_t)why, attempt };
+        }
         pthread_cond_signal(&s->cond);
     } else
         log_warning("re-plan: out of memory; %zu debtor(s) wait for the next run", n);
     pthread_mutex_unlock(&s->mu);
 }
 
+void sched_replan(struct sched *s, const int64_t *ids, const int64_t *at, size_t n,
+                  enum sched_trigger why)
+{
+    add_news(s, ids, at, n, why, false);
+}
+
 void sched_replan_attempt(struct sched *s, int64_t attempt_id)
 {
-    if (!s)
-        return;
-    pthread_mutex_lock(&s->mu);
-    if (!s->quit && s->replan_on &&
-        grow_pend((void **)&s->pend_att, &s->cpend_att, s->npend_att + 1,
-                  sizeof(*s->pend_att)) == 0) {
-        s->pend_att[s->npend_att++] = attempt_id;
-        pthread_cond_signal(&s->cond);
-    }
-    pthread_mutex_unlock(&s->mu);
+    add_news(s, &attempt_id, NULL, 1, SCHED_RESULT, true);
 }
 
 /* ---- the loop side ---- */
@@ -1062,8 +1215,6 @@ void sched_free(struct sched *s)
         close(s->efd);
     tz_free(s->zone);
     free(s->pend);
-    free(s->pend_why);
-    free(s->pend_att);
     pthread_cond_destroy(&s->cond);
     pthread_mutex_destroy(&s->mu);
     free(s->store_path);

@@ -66,8 +66,14 @@ void sched_set_config(struct sched *s, const struct config *cfg, const struct st
  */
 int sched_run_now(struct sched *s, int32_t date, const char *why, int32_t *ret_date);
 
-/* Any thread: re-plan these debtors (internal ids) soon, batched with others. */
-void sched_replan(struct sched *s, const int64_t *debtor_ids, size_t n, enum sched_trigger why);
+/*
+ * Any thread: re-plan these debtors (internal ids) soon, batched with
+ * others.  at[i] (at NULL: now) is when the news happened: news dated up
+ * to 5 minutes ahead of the clock waits until then (the planner acts on
+ * outcomes at or before its `now`).
+ */
+void sched_replan(struct sched *s, const int64_t *debtor_ids, const int64_t *at, size_t n,
+                  enum sched_trigger why);
 /* Any thread: re-plan the debtor of this attempt soon (SCHED_RESULT). */
 void sched_replan_attempt(struct sched *s, int64_t attempt_id);
 

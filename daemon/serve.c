@@ -543,7 +543,7 @@ static int api_store(struct writer_ctx *c, void *arg)
         /* news the strategy reacts to: re-plan the debtor once the group committed */
         if (outcome_reaction((enum outcome_code)p[i].o.code) >= 0 &&
             p[i].o.at >= c->now - INGEST_STOP_SECONDS &&
-            (r = writer_replan(c, p[i].o.debtor_id)) < 0)
+            (r = writer_replan(c, p[i].o.debtor_id, p[i].o.at)) < 0)
             goto out;
         if (p[i].stops) {
             char id[256];
@@ -1217,9 +1217,9 @@ static void route_debtor(struct evhttp_request *req, const char *path, void *ud)
 
 /* ---- news for the scheduler, from the writer and drain threads --------- */
 
-static void writer_replan_cb(void *ud, const int64_t *ids, size_t n)
+static void writer_replan_cb(void *ud, const int64_t *ids, const int64_t *at, size_t n)
 {
-    sched_replan(ud, ids, n, SCHED_OUTCOME);
+    sched_replan(ud, ids, at, n, SCHED_OUTCOME);
 }
 
 static void drain_news_cb(void *ud, int64_t attempt_id, enum attempt_status st)

@@ -51,7 +51,7 @@ struct req {
 struct writer {
     char *store_path, *redis_url, *prefix;
     int64_t redis_timeout_ms;
-    void (*on_replan)(void *ud, const int64_t *ids, size_t n);
+    void (*on_replan)(void *ud, const int64_t *ids, const int64_t *at, size_t n);
     void *ud;
     pthread_t thread;
     pthread_mutex_t mu;
@@ -66,7 +66,7 @@ struct writer {
     struct store *s;
     struct queue *q;
     struct stop_req *stops;
-    int64_t *replan;                     /* debtors the group's requests asked to re-plan */
+    int64_t *replan, *replan_at;         /* debtors the group's requests asked to re-plan */
     size_t nreplan, creplan;
     bool store_warned, redis_warned;
 };
@@ -87,7 +87,7 @@ int writer_stop_marker(struct writer_ctx *c, const char *debtor, const char *rea
     return 0;
 }
 
-int writer_replan(struct writer_ctx *c, int64_t debtor_id)
+int writer_replan(struct writer_ctx *c, int64_t debtor_id, int64_t at)
 {
     struct writer *w = c->w;
     if (!w->on_replan)
@@ -98,8 +98,13 @@ int writer_replan(struct writer_ctx *c, int64_t debtor_id)
         if (!v)
             return -ENOMEM;
         w->replan = v;
+        int64_t *a = realloc(w->replan_at, n * sizeof(*a));
+        if (!a)
+            return -ENOMEM;
+        w->replan_at = a;
         w->creplan = n;
     }
+    w->replan_at[w->nreplan] = at;
     w->replan[w->nreplan++] = debtor_id;
     return 0;
 }
@@ -201,7 +206,7 @@ static void run_group(struct writer *w, struct req *list)
     } else {
         set_stops(w, &ok, &failed);
         if (w->nreplan)
-            w->on_replan(w->ud, w->replan, w->nreplan);
+            w->on_replan(w->ud, w->replan, w->replan_at, w->nreplan);
     }
     w->nreplan = 0;
     double secs = since(&t0);
@@ -248,6 +253,7 @@ static void *writer_main(void *arg)
     queue_free(w->q);
     store_free(w->s);
     free(w->replan);
+    free(w->replan_at);
     return NULL;
 }
 
