@@ -22,6 +22,7 @@
 #include "dispatch.h"
 #include "log.h"
 #include "queue.h"
+#include "run.h"
 #include "store.h"
 #include "strategy.h"
 
@@ -225,50 +226,23 @@ int cmd_run(int argc, char **argv, const struct cli_ctx *ctx)
         }
     }
 
-    int64_t run_id;
-    bool rerun;
-    if ((r = store_run_begin(s, o.date, (int64_t)time(NULL), &run_id, &rerun)) < 0) {
-        log_error("cannot record the run: %s", store_errmsg(s));
-        goto out;
-    }
-    o.run_id = run_id;
     struct summary *sum = calloc(1, sizeof(*sum));
     if (!sum) {
         log_error("out of memory");
         goto out;
     }
-    struct campaign_stats cs = { 0 };
-    if ((r = campaign_plan_day(s, cfg, set, &o, on_decision, sum, &cs)) < 0) {
-        log_error("planning failed: %s", r == -ENOMEM ? "out of memory" : store_errmsg(s));
-        store_run_finish(s, run_id, "failed", cs.planned, 0, (int64_t)time(NULL));
-        free(sum);
-        goto out;
-    }
-    struct dispatch_enqueue_stats es = { 0 };
-    if (enqueue && (r = dispatch_enqueue_run(s, q, run_id, set, &es, err, sizeof(err))) < 0) {
+    struct run_opts ro = { .plan = o, .enqueue = enqueue, .decision = on_decision, .ctx = sum };
+    struct run_result rr;
+    if ((r = run_day(s, q, cfg, set, &ro, &rr, err, sizeof(err))) < 0) {
         log_error("%s", err);
-        log_error("the run is incomplete: run it again to enqueue the rest");
-        store_run_finish(s, run_id, "incomplete", sum->planned, es.jobs, (int64_t)time(NULL));
+        if (streq(rr.status, "incomplete"))
+            log_error("the run is incomplete: run it again to enqueue the rest");
         free(sum);
         goto out;
     }
-    int64_t counts[_ATTEMPT_STATUS_MAX];
-    if ((r = store_attempt_counts(s, run_id, counts)) < 0 ||
-        (r = store_run_finish(s, run_id, "done",
-                              counts[ATTEMPT_PLANNED] + counts[ATTEMPT_QUEUED] +
-                                  counts[ATTEMPT_SENT] + counts[ATTEMPT_FAILED] +
-                                  counts[ATTEMPT_CANCELLED] + counts[ATTEMPT_INVALID_ADDRESS] +
-                                  counts[ATTEMPT_DEAD] + counts[ATTEMPT_OPTED_OUT],
-                              enqueue ? counts[ATTEMPT_QUEUED] + counts[ATTEMPT_SENT] +
-                                            counts[ATTEMPT_FAILED] + counts[ATTEMPT_CANCELLED] +
-                                            counts[ATTEMPT_INVALID_ADDRESS] +
-                                            counts[ATTEMPT_DEAD] + counts[ATTEMPT_OPTED_OUT]
-                                      : 0,
-                              (int64_t)time(NULL))) < 0) {
-        log_error("cannot record the run: %s", store_errmsg(s));
-        free(sum);
-        goto out;
-    }
+    const struct campaign_stats cs = rr.plan;
+    const struct dispatch_enqueue_stats es = rr.enq;
+    bool rerun = rr.rerun;
     print_summary(sum, date_s, rerun, &cs, enqueue ? &ds : NULL, &es, enqueue);
     cli_note_day_passed(&o, &cs);
     free(sum);

@@ -11,17 +11,75 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "diag.h"
 #include "ynode.h"
 
-static const char *const api_keys[] = { "keys", "max_skew", "max_batch", NULL };
+static const char *const api_keys[] = { "keys", "max_skew", "max_batch", "bearer_token_file",
+                                        "bearer_token_env", NULL };
 static const char *const key_keys[] = { "secret_file", "secret_env", NULL };
+
+/*
+ * A secret from exactly one of a file (relative to dir) or an environment
+ * variable, `what` naming it in messages; min to max bytes into buf
+ * (max + 1 bytes).  0, -EINVAL (reported into d), -ENOMEM.
+ */
+static int read_secret(const struct ynode *at, const struct ynode *f, const struct ynode *e,
+                       const char *fkey, const char *ekey, const char *what, const char *dir,
+                       size_t min, size_t max, unsigned char *buf, size_t *ret_len,
+                       struct diags *d)
+{
+    const char *s;
+    size_t len = 0;
+    int r = 0;
+    if (!f == !e) {
+        diag_error(d, at->file, at->line, at->col, "%s needs exactly one of '%s' and '%s'",
+                   what, fkey, ekey);
+        return -EINVAL;
+    }
+    if (f) {
+        if (ynode_str(f, fkey, &s, d) < 0)
+            return -EINVAL;
+        _cleanup_free_ char *path = s[0] == '/' || !dir ? strdup(s) : strdupf("%s/%s", dir, s);
+        bool loose = false;
+        r = path ? read_secret_file(path, buf, max, &len, &loose) : -ENOMEM;
+        if (r == -ENOMEM)
+            return r;
+        if (r < 0)
+            diag_error(d, f->file, f->line, f->col, "cannot read secret file '%s': %s", s,
+                       r == -E2BIG ? "larger than 1024 bytes" : file_strerror(r == -EINVAL
+                                                                                 ? -ESPIPE : r));
+        else if (loose)
+            diag_warning(d, f->file, f->line, f->col,
+                         "secret file '%s' can be read by other users (chmod 600)", s);
+    } else {
+        if (ynode_str(e, ekey, &s, d) < 0)
+            return -EINVAL;
+        const char *v = getenv(s);
+        if (isempty(v)) {
+            diag_error(d, e->file, e->line, e->col, "environment variable '%s' is not set", s);
+            r = -EINVAL;
+        } else if ((len = strlen(v)) <= max)
+            memcpy(buf, v, len);
+    }
+    const struct ynode *src = f ? f : e;
+    if (r == 0 && (len < min || len > max)) {
+        diag_error(d, src->file, src->line, src->col, "the secret of %s is %zu bytes; %zu to %zu "
+                   "are needed", what, len, min, max);
+        r = -EINVAL;
+    }
+    if (r < 0) {
+        OPENSSL_cleanse(buf, max + 1);
+        return -EINVAL;
+    }
+    *ret_len = len;
+    return 0;
+}
 
 static int load_key(struct api_conf *c, const struct ynode *k, const struct ynode *n,
                     const char *dir, struct diags *d)
 {
-    const char *s;
     if (c->nkeys == API_KEYS_MAX) {
         diag_error(d, k->file, k->line, k->col, "at most %d api keys", API_KEYS_MAX);
         return -EINVAL;
@@ -33,66 +91,69 @@ static int load_key(struct api_conf *c, const struct ynode *k, const struct ynod
     if (ynode_expect(n, YNODE_MAP, k->str, d) < 0 ||
         ynode_check_keys(n, key_keys, "api key", d) > 0)
         return -EINVAL;
-    const struct ynode *f = ynode_get(n, "secret_file"), *e = ynode_get(n, "secret_env");
-    if (!f == !e) {
-        diag_error(d, n->file, n->line, n->col,
-                   "api key '%s' needs exactly one of 'secret_file' and 'secret_env'", k->str);
-        return -EINVAL;
-    }
     unsigned char *buf = malloc(API_SECRET_MAX + 1);
     size_t len = 0;
-    int r = 0;
     if (!buf)
         return -ENOMEM;
-    if (f) {
-        if (ynode_str(f, "secret_file", &s, d) < 0) {
-            free(buf);
-            return -EINVAL;
-        }
-        _cleanup_free_ char *path = s[0] == '/' || !dir ? strdup(s) : strdupf("%s/%s", dir, s);
-        bool loose = false;
-        r = path ? read_secret_file(path, buf, API_SECRET_MAX, &len, &loose) : -ENOMEM;
-        if (r == -ENOMEM) {
-            free(buf);
-            return r;
-        }
-        if (r < 0)
-            diag_error(d, f->file, f->line, f->col, "cannot read secret file '%s': %s", s,
-                       r == -E2BIG ? "larger than 1024 bytes" : file_strerror(r == -EINVAL
-                                                                                 ? -ESPIPE : r));
-        else if (loose)
-            diag_warning(d, f->file, f->line, f->col,
-                         "secret file '%s' can be read by other users (chmod 600)", s);
-        f = r < 0 ? NULL : f;
-    } else {
-        if (ynode_str(e, "secret_env", &s, d) < 0) {
-            free(buf);
-            return -EINVAL;
-        }
-        const char *v = getenv(s);
-        if (isempty(v)) {
-            diag_error(d, e->file, e->line, e->col, "environment variable '%s' is not set", s);
-            r = -EINVAL;
-        } else if ((len = strlen(v)) <= API_SECRET_MAX)
-            memcpy(buf, v, len);
-    }
-    const struct ynode *at = f ? f : e;
-    if (r == 0 && (len < API_SECRET_MIN || len > API_SECRET_MAX)) {
-        diag_error(d, at->file, at->line, at->col,
-                   "the secret of api key '%s' is %zu bytes; %d to %d are needed", k->str, len,
-                   API_SECRET_MIN, API_SECRET_MAX);
-        r = -EINVAL;
-    }
+    _cleanup_free_ char *what = strdupf("api key '%s'", k->str);
+    int r = what ? read_secret(n, ynode_get(n, "secret_file"), ynode_get(n, "secret_env"),
+                               "secret_file", "secret_env", what, dir, API_SECRET_MIN,
+                               API_SECRET_MAX, buf, &len, d)
+                 : -ENOMEM;
     if (r < 0) {
-        OPENSSL_cleanse(buf, API_SECRET_MAX + 1);
         free(buf);
-        return -EINVAL;
+        return r;
     }
     snprintf(c->keys[c->nkeys].id, sizeof(c->keys[0].id), "%s", k->str);
     c->keys[c->nkeys].secret = buf;
     c->keys[c->nkeys].len = len;
     c->nkeys++;
     return 0;
+}
+
+/* The bearer token of the operations endpoints: kept as its SHA-256 only. */
+static int load_bearer(struct api_conf *c, const struct ynode *n, const char *dir,
+                       struct diags *d)
+{
+    unsigned char buf[API_SECRET_MAX + 1];
+    size_t len = 0;
+    int r = read_secret(n, ynode_get(n, "bearer_token_file"), ynode_get(n, "bearer_token_env"),
+                        "bearer_token_file", "bearer_token_env", "the api bearer token", dir,
+                        API_BEARER_MIN, API_SECRET_MAX, buf, &len, d);
+    if (r < 0)
+        return r;
+    for (size_t i = 0; i < len; i++)
+        if (buf[i] <= ' ' || buf[i] >= 0x7f) {
+            const struct ynode *at = ynode_get(n, "bearer_token_file");
+            at = at ? at : ynode_get(n, "bearer_token_env");
+            diag_error(d, at->file, at->line, at->col,
+                       "the api bearer token must be printable ASCII without spaces");
+            OPENSSL_cleanse(buf, sizeof(buf));
+            return -EINVAL;
+        }
+    unsigned int hl = 0;
+    r = EVP_Digest(buf, len, c->bearer, &hl, EVP_sha256(), NULL) && hl == 32 ? 0 : -ENOMEM;
+    OPENSSL_cleanse(buf, sizeof(buf));
+    c->has_bearer = r == 0;
+    return r;
+}
+
+bool api_bearer_ok(const struct api_conf *c, const char *authorization)
+{
+    if (!c || !c->has_bearer || !authorization || strncasecmp(authorization, "Bearer ", 7) != 0)
+        return false;
+    const char *t = authorization + 7;
+    while (*t == ' ')
+        t++;
+    size_t n = strlen(t);
+    while (n && (t[n - 1] == ' ' || t[n - 1] == '\t'))
+        n--;
+    unsigned char got[32];
+    unsigned int hl = 0;
+    /* digests of equal length: the comparison tells nothing about the token's length */
+    if (!EVP_Digest(t, n, got, &hl, EVP_sha256(), NULL) || hl != 32)
+        return false;
+    return CRYPTO_memcmp(got, c->bearer, 32) == 0;
 }
 
 int api_conf_load(const struct ynode *n, const char *dir, struct api_conf **ret,
@@ -120,10 +181,22 @@ int api_conf_load(const struct ynode *n, const char *dir, struct api_conf **ret,
         else
             c->max_batch = (size_t)x;
     }
+    if (ynode_get(n, "bearer_token_file") || ynode_get(n, "bearer_token_env")) {
+        int r = load_bearer(c, n, dir, d);
+        if (r == -ENOMEM) {
+            api_conf_free(c);
+            return r;
+        }
+        bad |= r < 0;
+    }
     const struct ynode *keys = ynode_get(n, "keys");
     if (!keys) {
-        diag_error(d, n->file, n->line, n->col, "api: 'keys' is required (at least one key)");
-        bad = true;
+        if (!ynode_get(n, "bearer_token_file") && !ynode_get(n, "bearer_token_env")) {
+            diag_error(d, n->file, n->line, n->col,
+                       "api: 'keys' is required (at least one key) unless the section only "
+                       "sets a bearer token");
+            bad = true;
+        }
     } else if (ynode_expect(keys, YNODE_MAP, "api.keys", d) < 0)
         bad = true;
     else {
@@ -152,6 +225,7 @@ void api_conf_free(struct api_conf *c)
 {
     if (!c)
         return;
+    OPENSSL_cleanse(c->bearer, sizeof(c->bearer));
     for (size_t i = 0; i < c->nkeys; i++) {
         OPENSSL_cleanse(c->keys[i].secret, c->keys[i].len);
         free(c->keys[i].secret);

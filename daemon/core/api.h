@@ -32,9 +32,19 @@ struct api_conf {
     size_t nkeys;
     int64_t max_skew;   /* seconds a signature's timestamp may be off (default 300) */
     size_t max_batch;   /* outcomes per request (default 1000) */
+    bool has_bearer;    /* a bearer token guards the operations endpoints */
+    unsigned char bearer[32]; /* its SHA-256 (the token itself is not kept) */
 };
 
-/* The `api:` node (file:line:col problems into d).  -EINVAL, -ENOMEM. */
+#define API_BEARER_MIN 16
+
+/*
+ * The `api:` node (file:line:col problems into d).  -EINVAL, -ENOMEM.
+ * `keys` (the outcome API) may be left out when the section sets only a
+ * bearer token (`bearer_token_file` or `bearer_token_env`, 16 to 1024
+ * printable bytes) for the operations endpoints (GET /v1/debtors/{id},
+ * POST /v1/runs); nkeys is then 0.
+ */
 int api_conf_load(const struct ynode *n, const char *dir, struct api_conf **ret,
                   struct diags *d);
 void api_conf_free(struct api_conf *c);
@@ -47,6 +57,13 @@ void api_conf_free(struct api_conf *c);
  */
 int api_verify(const struct api_conf *c, const char *header, const void *body, size_t len,
                int64_t now, const char **why);
+/*
+ * Does an Authorization header ("Bearer <token>") carry the configured
+ * bearer token?  Compared as SHA-256 digests in constant time (neither
+ * the token nor its length shows in the timing).  false when none is
+ * configured.
+ */
+bool api_bearer_ok(const struct api_conf *c, const char *authorization);
 /* The header a client sends (tests, docs): "t=<now>,v1=<hex>" with key k. */
 int api_sign(const struct api_conf *c, size_t k, const void *body, size_t len, int64_t now,
              struct sbuf *ret);

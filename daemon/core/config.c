@@ -242,6 +242,7 @@ void config_free(struct config *c)
     free(c->redis_url);
     free(c->redis_prefix);
     free(c->http_listen);
+    free(c->serve_time_zone);
     free(c->default_time_zone);
     free(c->strategy_dir);
     free(c->template_dir);
@@ -540,10 +541,31 @@ static bool region_valid(const char *s, const char *cc)
 /* ---- cadenza.yaml --------------------------------------------------- */
 
 static const char *const top_keys[] = {
-    "store", "redis", "http", "defaults", "business", "paths", "channels", "links", "api", NULL,
+    "store", "redis", "http", "defaults", "business", "paths", "channels", "links", "api",
+    "serve", NULL,
 };
 static const char *const redis_keys[] = { "url", "prefix", "timeout", NULL };
 static const char *const http_keys[] = { "listen", NULL };
+static const char *const serve_keys[] = { "daily_run", "time_zone", "replan", "promise_check",
+                                          NULL };
+
+/* "HH:MM" or "HH:MM:SS" (00:00 to 23:59:59) -> seconds after midnight, or -1. */
+static int32_t parse_clock(const char *s)
+{
+    size_t n = strlen(s);
+    int v[3] = { 0, 0, 0 };
+    if (n != 5 && n != 8)
+        return -1;
+    for (size_t i = 0, k = 0; i < n; i += 3, k++) {
+        if (s[i] < '0' || s[i] > '9' || s[i + 1] < '0' || s[i + 1] > '9' ||
+            (i + 2 < n && s[i + 2] != ':'))
+            return -1;
+        v[k] = (s[i] - '0') * 10 + s[i + 1] - '0';
+    }
+    if (v[0] > 23 || v[1] > 59 || v[2] > 59)
+        return -1;
+    return v[0] * 3600 + v[1] * 60 + v[2];
+}
 static const char *const defaults_keys[] = { "time_zone", "currency", "country", "locale",
                                              NULL };
 /* key, longest value (the lengths templates' SMS segment counts assume) */
@@ -729,6 +751,29 @@ static void load_main(struct loader *l, const struct ynode *root)
                 err_at(l, ynode_get(m, "listen"),
                        "invalid listen address '%s' (expected host:port)", s);
         }
+    }
+    if ((m = get_map(l, root, "serve", serve_keys, "'serve'"))) {
+        if (get_str(l, m, "daily_run", &s) > 0) {
+            int32_t t = parse_clock(s);
+            if (t < 0)
+                err_at(l, ynode_get(m, "daily_run"),
+                       "invalid time '%s' for 'daily_run' (expected HH:MM or HH:MM:SS, local "
+                       "time of serve.time_zone)", s);
+            else
+                c->serve_daily_run = t;
+        }
+        if (get_str(l, m, "time_zone", &s) > 0) {
+            if (time_zone_exists(s))
+                set_str(l, &c->serve_time_zone, s);
+            else
+                err_at(l, ynode_get(m, "time_zone"), "unknown time zone '%s'", s);
+        }
+        if ((v = ynode_get(m, "replan")))
+            (void)ynode_bool(v, "replan", &c->serve_replan, l->d);
+        double dv;
+        if ((v = ynode_get(m, "promise_check")) &&
+            ynode_double(v, "promise_check", 0.1, 86400, &dv, l->d) == 0)
+            c->serve_promise_check_ms = (int64_t)(dv * 1000 + 0.5);
     }
     if ((m = get_map(l, root, "defaults", defaults_keys, "'defaults'"))) {
         if (get_str(l, m, "time_zone", &s) > 0) {
@@ -1206,6 +1251,9 @@ static int set_defaults(struct config *c)
     c->redis_url = strdup("redis://127.0.0.1:6379");
     c->redis_prefix = strdup("cz:");
     c->http_listen = strdup("127.0.0.1:8470");
+    c->serve_daily_run = -1;
+    c->serve_replan = true;
+    c->serve_promise_check_ms = 300000;
     c->default_time_zone = strdup("UTC");
     c->default_currency = strdup("EUR");
     c->default_locale = strdup("en");

@@ -135,6 +135,11 @@ struct config {
     char *business[_CONFIG_BUSINESS_MAX]; /* the `business:` section; NULL: not set */
     struct link_conf *links; /* the `links:` section (link.h), or NULL when absent */
     struct api_conf *api;    /* the `api:` section (api.h), or NULL: no outcome API */
+    /* the `serve:` section: the daemon's scheduler (sched.h) */
+    int32_t serve_daily_run; /* the daily run's local time, seconds after midnight; -1: none */
+    char *serve_time_zone;   /* ... in this zone (NULL: defaults.time_zone) */
+    bool serve_replan;       /* re-plan a debtor at once after news (default true) */
+    int64_t serve_promise_check_ms; /* how often to look for promises broken (300 s) */
 
     struct channel_conf *channels;
     size_t nchannels;

@@ -117,6 +117,7 @@ struct work {
     const struct variant *v;
     int32_t att_day[ATT_DAYS_CACHE];
     uint8_t suppressed;
+    uint8_t invalid;      /* kinds whose address this plan found invalid (reactions) */
 };
 
 static int32_t local_day(const struct tz *z, int64_t utc)
@@ -131,6 +132,20 @@ static int32_t att_day(struct work *w, size_t i)
     if (i < ATT_DAYS_CACHE)
         return w->att_day[i];
     return local_day(w->d->tz, w->h->attempts[i].at);
+}
+
+/*
+ * An attempt that reached nobody: its channel kind's address has been
+ * found not to work (a hard bounce, a wrong number, an invalid address),
+ * so it is suppressed as invalid.  Such an attempt does not count
+ * against the day's limit or the minimum gaps (nobody was contacted; the
+ * caps, which the law may count per try, still count it), so a bounced
+ * e-mail can be followed by an SMS the same day.  The address it went to
+ * is suppressed, so this never repeats an attempt on it.
+ */
+static bool att_reached_nobody(const struct work *w, const struct planner_attempt *a)
+{
+    return a->kind < _CHAN_KIND_MAX && ((w->d->invalid | w->invalid) & (1u << a->kind));
 }
 
 static void trace_add(struct work *w, const struct planner_cand *c, enum planner_reason r,
@@ -283,9 +298,11 @@ static void apply_outcomes(struct work *w, int *cur)
         case STRATEGY_ACTION_INVALIDATE_ADDRESS:
             if (o->kind < _CHAN_KIND_MAX) {
                 add_effect(w, PLAN_EFFECT_INVALIDATE_ADDRESS, o->kind);
-                w->suppressed |= (uint8_t)(1u << o->kind);
+                uint8_t k = (uint8_t)(1u << o->kind);
                 if (o->kind == CHAN_SMS || o->kind == CHAN_CALL)
-                    w->suppressed |= (1u << CHAN_SMS) | (1u << CHAN_CALL);
+                    k |= (1u << CHAN_SMS) | (1u << CHAN_CALL); /* one phone number */
+                w->suppressed |= k;
+                w->invalid |= k;
             }
             break;
         case STRATEGY_ACTION_ESCALATE: {
@@ -586,7 +603,7 @@ static int64_t gap_start(struct work *w, int64_t lo, int64_t hi, int channel, in
         moved = false;
         for (size_t i = 0; i < w->h->nattempts; i++) {
             const struct planner_attempt *a = &w->h->attempts[i];
-            if (channel >= 0 && a->channel != channel)
+            if ((channel >= 0 && a->channel != channel) || att_reached_nobody(w, a))
                 continue;
             if (t > a->at - gap && t < a->at + gap) {
                 t = a->at + gap;
@@ -933,7 +950,7 @@ int planner_plan(const struct planner_ctx *ctx, const struct planner_debtor *d,
     }
     int today = 0;
     for (size_t i = 0; i < h->nattempts; i++)
-        if (att_day(&w, i) == plan_day)
+        if (att_day(&w, i) == plan_day && !att_reached_nobody(&w, &h->attempts[i]))
             today++;
     if (today >= (ctx->max_per_day > 0 ? ctx->max_per_day : 1)) {
         ret->status = PLAN_DAILY_LIMIT;

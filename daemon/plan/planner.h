@@ -46,6 +46,9 @@ struct planner_debtor {
     int segment;                      /* model segment index, -1: none */
     uint8_t addresses;                /* bit per chan_kind: an address exists */
     uint8_t suppressed;               /* bit per chan_kind: suppressed (opt-out, ...) */
+    uint8_t invalid;                  /* bit per chan_kind: of those, suppressed because the
+                                         address does not work (hard bounce, wrong number,
+                                         invalid address): its attempts reached nobody */
     int8_t payday_inferred;           /* from payment history: 1..31, -1 last, 0 none */
     const struct model_cell *cells;   /* own slot counts (sparse), borrowed */
     size_t ncells;

@@ -405,6 +405,38 @@ static int build_model(struct store *s, struct segments *sg, int64_t now, struct
     return 0;
 }
 
+struct campaign_model {
+    struct segments sg;
+    struct model *m;
+    struct propensity *prop;
+};
+
+int campaign_model_new(struct store *s, int64_t now, struct campaign_model **ret)
+{
+    struct campaign_model *cm = calloc(1, sizeof(*cm));
+    if (!cm)
+        return -ENOMEM;
+    cm->sg.names = (struct sbuf)SBUF_INIT;
+    int r = build_model(s, &cm->sg, now, &cm->m, &cm->prop);
+    if (r < 0) {
+        segments_release(&cm->sg);
+        free(cm);
+        return r;
+    }
+    *ret = cm;
+    return 0;
+}
+
+void campaign_model_free(struct campaign_model *cm)
+{
+    if (!cm)
+        return;
+    model_free(cm->m);
+    propensity_free(cm->prop);
+    segments_release(&cm->sg);
+    free(cm);
+}
+
 /* ---- per-debtor results ---- */
 
 struct ptrans {
@@ -523,6 +555,7 @@ static int prepare(struct worker *w, const struct store_plan_row *row, struct de
     d->segment = seg_find(w->sg, rec->segment);
     d->addresses = planner_addresses(rec);
     d->suppressed = row->suppressed;
+    d->invalid = row->invalid;
     d->cells = row->cells;
     d->ncells = row->ncells;
     h->attempts = row->attempts;
@@ -655,6 +688,8 @@ static int plan_row(void *ctx, const struct store_plan_row *row)
     struct planner_debtor d;
     struct planner_history h;
     size_t len0 = w->str.len;
+    if (w->o->cancel && atomic_load_explicit(w->o->cancel, memory_order_relaxed))
+        return -ECANCELED;
     prepare(w, row, &rec, &d, &h);
     int r = planner_plan(&w->pctx, &d, &row->state, &h, w->o->now, w->o->date, &w->res,
                          w->trace);
@@ -684,7 +719,15 @@ static void *worker_run(void *arg)
     };
     struct timespec c0, c1;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
-    int64_t n = store_plan_scan(w->store, &so, plan_row, w);
+    int64_t n = 0;
+    if (w->o->ids) {
+        /* a few debtors (a re-plan): one indexed scan each, in id order (invariant 1) */
+        for (size_t i = 0; i < w->o->nids && n >= 0; i++) {
+            so.id_min = so.id_max = w->o->ids[i];
+            n = so.id_min > 0 ? store_plan_scan(w->store, &so, plan_row, w) : 0;
+        }
+    } else
+        n = store_plan_scan(w->store, &so, plan_row, w);
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
     w->cpu = (double)(c1.tv_sec - c0.tv_sec) + (double)(c1.tv_nsec - c0.tv_nsec) / 1e9;
     w->r = n < 0 ? (int)n : 0;
@@ -832,9 +875,8 @@ int campaign_plan_day(struct store *s, const struct config *cfg, const struct st
                       int (*cb)(void *ctx, const struct campaign_decision *d), void *ctx,
                       struct campaign_stats *ret)
 {
-    struct segments sg = { .names = SBUF_INIT };
-    struct model *m = NULL;
-    struct propensity *prop = NULL;
+    struct campaign_model own = { .sg = { .names = SBUF_INIT } };
+    const struct campaign_model *cm = o->model ? o->model : &own;
     struct tz *utc = NULL;
     struct worker wk[8];
     const char **channels = NULL;
@@ -842,12 +884,14 @@ int campaign_plan_day(struct store *s, const struct config *cfg, const struct st
     int32_t *choice = NULL;
     struct campaign_stats st = { 0 };
     struct timespec t0;
-    int nw = o->external_id ? 1 : o->threads > 0 ? (o->threads > 8 ? 8 : o->threads) : 2;
+    int nw = o->external_id || o->ids ? 1
+             : o->threads > 0         ? (o->threads > 8 ? 8 : o->threads)
+                                      : 2;
     int r;
 
     memset(wk, 0, sizeof(wk));
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    if ((r = build_model(s, &sg, o->now, &m, &prop)) < 0)
+    if (!o->model && (r = build_model(s, &own.sg, o->now, &own.m, &own.prop)) < 0)
         goto out;
     if ((r = tz_load("UTC", &utc)) < 0)
         goto out;
@@ -868,10 +912,10 @@ int campaign_plan_day(struct store *s, const struct config *cfg, const struct st
         w->cfg = cfg;
         w->set = set;
         w->o = o;
-        w->sg = &sg;
-        w->pctx = (struct planner_ctx){ .cfg = cfg, .set = set, .model = m, .prop = prop,
-                                        .prop_all = o->persist, .seed = o->seed,
-                                        .redraws = o->redraws };
+        w->sg = &cm->sg;
+        w->pctx = (struct planner_ctx){ .cfg = cfg, .set = set, .model = cm->m,
+                                        .prop = cm->prop, .prop_all = o->persist,
+                                        .seed = o->seed, .redraws = o->redraws };
         w->utc = utc;
         w->channels = channels;
         w->str = (struct sbuf)SBUF_INIT;
@@ -945,13 +989,16 @@ int campaign_plan_day(struct store *s, const struct config *cfg, const struct st
                                                     wk[i].items[j].weight };
         struct taken_list tl = { .cfg = cfg };
         int64_t day0 = (int64_t)o->date * 86400;
-        if ((r = store_attempts_scheduled(s, day0 - CAMPAIGN_EARLIEST_OFFSET,
+        if (!o->taken_given &&
+            (r = store_attempts_scheduled(s, day0 - CAMPAIGN_EARLIEST_OFFSET,
                                           day0 + 86400 + CAMPAIGN_EARLIEST_OFFSET, taken_add,
                                           &tl)) < 0) {
             free(tl.v);
             goto out;
         }
-        int64_t a = planner_assign_with(cfg, slates, total, tl.v, tl.n, choice);
+        int64_t a = o->taken_given
+                        ? planner_assign_with(cfg, slates, total, o->taken, o->ntaken, choice)
+                        : planner_assign_with(cfg, slates, total, tl.v, tl.n, choice);
         free(tl.v);
         if (a < 0) {
             r = (int)a;
@@ -999,6 +1046,12 @@ int campaign_plan_day(struct store *s, const struct config *cfg, const struct st
                 st.by_reason[dec.status]++;
             }
             char key[160];
+            if (o->cancel && atomic_load_explicit(o->cancel, memory_order_relaxed)) {
+                if (inbatch && (r = store_commit(s)) < 0)
+                    goto out;
+                r = -ECANCELED;
+                goto out;
+            }
             if (o->persist) {
                 if (inbatch == 0 && (r = store_begin(s)) < 0)
                     goto out;
@@ -1032,9 +1085,9 @@ out:
     free(slates);
     free(channels);
     tz_free(utc);
-    model_free(m);
-    propensity_free(prop);
-    segments_release(&sg);
+    model_free(own.m);
+    propensity_free(own.prop);
+    segments_release(&own.sg);
     return r;
 }
 

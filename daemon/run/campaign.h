@@ -8,6 +8,7 @@
 #ifndef CADENZA_CAMPAIGN_H
 #define CADENZA_CAMPAIGN_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -27,6 +28,18 @@
  */
 int64_t campaign_default_now(int32_t date, int64_t clock);
 
+/*
+ * The model, payment propensity and segments a plan scores with, built
+ * from the store's statistics as of `now` (built-in priors, segment
+ * statistics, the empirical-Bayes sample).  A caller that plans often
+ * (the daemon's re-plans) builds it once and passes it in
+ * campaign_opts.model; read-only while planning, shared by threads.
+ * Returns 0 or -errno (store message in store_errmsg(s)).  Blocks.
+ */
+struct campaign_model;
+int campaign_model_new(struct store *s, int64_t now, struct campaign_model **ret);
+void campaign_model_free(struct campaign_model *cm);
+
 struct campaign_opts {
     int32_t date;            /* the local day planned, days since epoch */
     int64_t now;             /* UTC lower bound of every slot; outcomes after it are ignored */
@@ -38,6 +51,16 @@ struct campaign_opts {
     int threads;             /* planning threads (0: 2) */
     int redraws;             /* at most this many re-draws estimate each decision's choice
                                 probability (0: none; `run` uses CAMPAIGN_REDRAWS) */
+    const int64_t *ids;      /* plan only these debtors: internal ids, ascending (nids of
+                                them; ids that name no debtor are skipped), or NULL */
+    size_t nids;
+    const struct campaign_model *model; /* built beforehand, or NULL: built for the call */
+    bool taken_given;        /* capacity already used on the day is `taken` (the caller
+                                keeps it), instead of read from the day's attempts */
+    const struct planner_taken *taken;
+    size_t ntaken;
+    const atomic_bool *cancel; /* set: stop at the next debtor (-ECANCELED); what was
+                                committed stays (a later plan of the day completes it) */
 };
 #define CAMPAIGN_REDRAWS 1000
 

@@ -30,6 +30,7 @@
 struct page {
     struct job jobs[PAGE];
     int64_t ids[PAGE];
+    int32_t labels[PAGE];
     size_t n;            /* jobs built */
     size_t nids;         /* jobs sent, waiting to be recorded */
     int64_t last_id;
@@ -155,6 +156,7 @@ static int add_row(void *ctx, const struct store_dispatch_row *row)
     int r = dispatch_job_from_row(row, &p->scratch, &p->jobs[p->n]);
     if (r < 0)
         return r;
+    p->labels[p->n] = row->label;
     p->ids[p->n++] = row->attempt_id;
     return 0;
 }
@@ -172,8 +174,8 @@ static int page_settle(struct queue *q, const struct dispatch_source_ops *ops, v
         return r;
     }
     /* Only now, with the jobs safely in Redis, may the source mark them queued. */
-    const struct dispatch_committed c = { p->ids, p->nids, p->skipped_ids, p->skipped_why,
-                                          p->nskipped };
+    const struct dispatch_committed c = { p->ids, p->labels, p->nids, p->skipped_ids,
+                                          p->skipped_why, p->nskipped };
     if ((r = ops->commit(ud, &c, err, errlen)) < 0)
         return r;
     st->jobs += (int64_t)p->nids;
@@ -242,6 +244,7 @@ struct store_source {
     struct store *s;
     int64_t run_id;
     const struct strategy_set *set;
+    const struct dispatch_enqueue_hooks *hooks; /* or NULL */
     struct tz_cache *tzc;
     struct sbuf brief;     /* one call's brief members, reused */
     const struct store_dispatch_row *row; /* the attempt being briefed */
@@ -291,14 +294,16 @@ static int brief_of(void *ctx, const struct store_brief_row *d)
 static int brief_row(void *ctx, const struct store_dispatch_row *r)
 {
     struct store_source *ss = ctx;
+    struct store_dispatch_row with = *r;
+    if (ss->hooks && ss->hooks->label)
+        with.label = ss->hooks->label(ss->hooks->ctx, r);
     if (r->kind != CHAN_CALL || !r->debtor_id)
-        return ss->next(ss->next_ctx, r);
+        return ss->next(ss->next_ctx, &with);
     ss->row = r;
     int64_t since = r->scheduled_at - (int64_t)BRIEF_HISTORY_DAYS * 86400;
     int e = store_brief_get(ss->s, 0, r->debtor_id, since, brief_of, ss);
     if (e < 0 && e != -ENOENT)
         return e;
-    struct store_dispatch_row with = *r;
     with.inputs_extra = e >= 0 ? ss->brief.buf : NULL;
     return ss->next(ss->next_ctx, &with);
 }
@@ -308,6 +313,11 @@ static int store_fetch(void *ud, int64_t after_id, int limit,
                        char *err, size_t errlen)
 {
     struct store_source *ss = ud;
+    if (ss->hooks && ss->hooks->cancel &&
+        atomic_load_explicit(ss->hooks->cancel, memory_order_relaxed)) {
+        snprintf(err, errlen, "stopped");
+        return -ECANCELED;
+    }
     ss->next = row;
     ss->next_ctx = ctx;
     int n = store_run_attempts(ss->s, ss->run_id, ATTEMPT_PLANNED, after_id, limit, brief_row,
@@ -321,7 +331,13 @@ static int store_commit_page(void *ud, const struct dispatch_committed *c, char 
                              size_t errlen)
 {
     struct store *s = ((struct store_source *)ud)->s;
+    const struct dispatch_enqueue_hooks *hk = ((struct store_source *)ud)->hooks;
     int r;
+    if (hk && hk->cancel && atomic_load_explicit(hk->cancel, memory_order_relaxed)) {
+        /* the page's jobs are in Redis; a later run marks them (the queue skips them) */
+        snprintf(err, errlen, "stopped");
+        return -ECANCELED;
+    }
     if ((r = store_begin(s)) < 0 || (r = store_attempts_mark_queued(s, c->ids, c->n)) < 0)
         goto fail;
     for (size_t i = 0; i < c->nskipped; i++) {
@@ -336,6 +352,8 @@ static int store_commit_page(void *ud, const struct dispatch_committed *c, char 
     }
     if ((r = store_commit(s)) < 0)
         goto fail;
+    if (hk && hk->committed && c->n)
+        hk->committed(hk->ctx, c->labels, c->n);
     return 0;
 fail:
     snprintf(err, errlen, "cannot mark attempts queued: %s", store_errmsg(s));
@@ -347,8 +365,17 @@ int dispatch_enqueue_run(struct store *s, struct queue *q, int64_t run_id,
                          const struct strategy_set *set, struct dispatch_enqueue_stats *ret,
                          char *err, size_t errlen)
 {
+    return dispatch_enqueue_run_hooked(s, q, run_id, set, NULL, ret, err, errlen);
+}
+
+int dispatch_enqueue_run_hooked(struct store *s, struct queue *q, int64_t run_id,
+                                const struct strategy_set *set,
+                                const struct dispatch_enqueue_hooks *hooks,
+                                struct dispatch_enqueue_stats *ret, char *err, size_t errlen)
+{
     static const struct dispatch_source_ops ops = { store_fetch, store_commit_page };
-    struct store_source ss = { .s = s, .run_id = run_id, .set = set, .brief = SBUF_INIT };
+    struct store_source ss = { .s = s, .run_id = run_id, .set = set, .hooks = hooks,
+                               .brief = SBUF_INIT };
     if (!(ss.tzc = tz_cache_new())) {
         snprintf(err, errlen, "out of memory");
         *ret = (struct dispatch_enqueue_stats){ 0 };
@@ -365,6 +392,10 @@ int dispatch_enqueue_run(struct store *s, struct queue *q, int64_t run_id,
 struct drain_ctx {
     struct store *s;
     struct dispatch_drain_stats st;
+    /* the page's results that moved an attempt to a final status, told after the commit */
+    int64_t applied_ids[PAGE];
+    uint8_t applied_st[PAGE];
+    size_t napplied;
 };
 
 static int ingest_one(void *userdata, const struct queue_result *qr)
@@ -395,20 +426,37 @@ static int ingest_one(void *userdata, const struct queue_result *qr)
     if (r < 0)
         return r;
     c->st.applied += applied;
+    if (applied && !res.retry && c->napplied < PAGE) {
+        c->applied_ids[c->napplied] = res.attempt_id;
+        c->applied_st[c->napplied++] = (uint8_t)res.status;
+    }
     return 0;
 }
 
 int dispatch_drain(struct store *s, struct queue *q, struct dispatch_drain_stats *ret, char *err,
                    size_t errlen)
 {
-    struct drain_ctx c = { .s = s };
+    return dispatch_drain_notify(s, q, NULL, NULL, ret, err, errlen);
+}
+
+int dispatch_drain_notify(struct store *s, struct queue *q, dispatch_applied_fn applied,
+                          void *ctx, struct dispatch_drain_stats *ret, char *err, size_t errlen)
+{
+    struct drain_ctx *c = calloc(1, sizeof(*c));
     int r;
+    if (!c) {
+        snprintf(err, errlen, "out of memory");
+        *ret = (struct dispatch_drain_stats){ 0 };
+        return -ENOMEM;
+    }
+    c->s = s;
     for (;;) {
+        c->napplied = 0;
         if ((r = store_begin(s)) < 0) {
             snprintf(err, errlen, "cannot write to the store: %s", store_errmsg(s));
             break;
         }
-        int n = queue_read_results(q, PAGE, ingest_one, &c);
+        int n = queue_read_results(q, PAGE, ingest_one, c);
         if (n < 0) {
             r = n;
             store_rollback(s);
@@ -424,6 +472,8 @@ int dispatch_drain(struct store *s, struct queue *q, struct dispatch_drain_stats
             store_rollback(s);
             break;
         }
+        for (size_t i = 0; applied && i < c->napplied; i++)
+            applied(ctx, c->applied_ids[i], (enum attempt_status)c->applied_st[i]);
         /* Committed: now the stream may forget them. */
         if (n > 0 && (r = queue_ack_results(q)) < 0) {
             snprintf(err, errlen, "cannot acknowledge results: %s", queue_errstr(q));
@@ -432,6 +482,7 @@ int dispatch_drain(struct store *s, struct queue *q, struct dispatch_drain_stats
         if (n < PAGE)
             break;
     }
-    *ret = c.st;
+    *ret = c->st;
+    free(c);
     return r < 0 ? r : 0;
 }

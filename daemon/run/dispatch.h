@@ -7,6 +7,7 @@
 #ifndef CADENZA_DISPATCH_H
 #define CADENZA_DISPATCH_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "queue.h"
@@ -33,6 +34,21 @@ int dispatch_enqueue_run(struct store *s, struct queue *q, int64_t run_id,
                          const struct strategy_set *set, struct dispatch_enqueue_stats *ret,
                          char *err, size_t errlen);
 
+/* What the daemon adds to an enqueue (dispatch_enqueue_run_hooked()); any may be NULL. */
+struct dispatch_enqueue_hooks {
+    const atomic_bool *cancel; /* set: stop before the next page (-ECANCELED, "stopped") */
+    /* the caller's label (>= 0) of a row's job, handed back once the page is committed */
+    int32_t (*label)(void *ctx, const struct store_dispatch_row *r);
+    /* a page committed: the labels of its jobs (in Redis and marked queued) */
+    void (*committed)(void *ctx, const int32_t *labels, size_t n);
+    void *ctx;
+};
+/* dispatch_enqueue_run() with hooks (run_id 0: the attempts of no run, re-plans). */
+int dispatch_enqueue_run_hooked(struct store *s, struct queue *q, int64_t run_id,
+                                const struct strategy_set *set,
+                                const struct dispatch_enqueue_hooks *hooks,
+                                struct dispatch_enqueue_stats *ret, char *err, size_t errlen);
+
 /*
  * The engine behind dispatch_enqueue_run(), for any source of attempt
  * rows (the enqueue benchmark feeds it synthetic ones).  fetch passes
@@ -44,6 +60,7 @@ int dispatch_enqueue_run(struct store *s, struct queue *q, int64_t run_id,
  */
 struct dispatch_committed {
     const int64_t *ids;
+    const int32_t *labels;   /* parallel to ids: each row's label */
     size_t n;
     const int64_t *skipped_ids;
     const char *const *skipped_why;
@@ -82,5 +99,14 @@ struct dispatch_drain_stats {
  */
 int dispatch_drain(struct store *s, struct queue *q, struct dispatch_drain_stats *ret, char *err,
                    size_t errlen);
+/*
+ * dispatch_drain() that also tells, once each page is committed, which
+ * attempts a result moved to a final status (news for a re-plan).
+ * applied may be NULL.
+ */
+typedef void (*dispatch_applied_fn)(void *ctx, int64_t attempt_id, enum attempt_status st);
+int dispatch_drain_notify(struct store *s, struct queue *q, dispatch_applied_fn applied,
+                          void *ctx, struct dispatch_drain_stats *ret, char *err,
+                          size_t errlen);
 
 #endif

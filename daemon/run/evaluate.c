@@ -249,6 +249,7 @@ static int plan_row(void *ctx, const struct store_plan_row *row)
         .segment = seg_find(&e->sg, rec.segment),
         .addresses = planner_addresses(&rec),
         .suppressed = row->suppressed,
+        .invalid = row->invalid,
         .cells = e->cells,
         .ncells = frozen_cells(e, row),
     };

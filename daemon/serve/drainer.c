@@ -70,6 +70,14 @@ static bool connect_all(struct drainer *d, struct store **s, struct queue **q, b
     return true;
 }
 
+/* A settled attempt: tell the re-planner when the result is news to plan around. */
+static void on_applied(void *ctx, int64_t attempt_id, enum attempt_status st)
+{
+    struct drainer *d = ctx;
+    if (d->o.on_news && (st == ATTEMPT_INVALID_ADDRESS || st == ATTEMPT_OPTED_OUT))
+        d->o.on_news(d->o.ud, attempt_id, st);
+}
+
 static void *drain_main(void *arg)
 {
     struct drainer *d = arg;
@@ -82,7 +90,7 @@ static void *drain_main(void *arg)
             char err[512] = "";
             struct timespec t0, t1;
             clock_gettime(CLOCK_MONOTONIC, &t0);
-            int r = dispatch_drain(s, q, &ds, err, sizeof(err));
+            int r = dispatch_drain_notify(s, q, on_applied, d, &ds, err, sizeof(err));
             clock_gettime(CLOCK_MONOTONIC, &t1);
             double secs = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
             pthread_mutex_lock(&d->mu);

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "metrics.h"
+#include "store.h"
 
 struct drainer;
 
@@ -18,6 +19,12 @@ struct drainer_opts {
     const char *redis_url, *prefix;
     int64_t redis_timeout_ms;
     int64_t interval_ms;  /* between passes (0: 200) */
+    /*
+     * In the drain thread, once a page is committed: a result settled an
+     * attempt as invalid_address or opted_out (news for a re-plan).
+     */
+    void (*on_news)(void *ud, int64_t attempt_id, enum attempt_status st);
+    void *ud;
 };
 
 struct drainer_stats {

@@ -34,7 +34,7 @@ struct loop {
     struct event_base *base;
     const struct loop_ops *ops;
     void *ud;
-    struct event *sigterm, *sigint, *sighup, *probe, *watchdog;
+    struct event *sigterm, *sigint, *sighup, *sigusr1, *probe, *watchdog;
     int notify_fd;
     struct sockaddr_un notify_addr;
     socklen_t notify_len;
@@ -50,6 +50,11 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     if (sig == SIGHUP) {
         if (l->ops && l->ops->reload)
             l->ops->reload(l->ud);
+        return;
+    }
+    if (sig == SIGUSR1) {
+        if (l->ops && l->ops->user1)
+            l->ops->user1(l->ud);
         return;
     }
     if (l->stopping) {
@@ -148,12 +153,14 @@ int loop_new(const struct loop_ops *ops, void *ud, struct loop **ret)
     l->sigterm = evsignal_new(l->base, SIGTERM, on_signal, l);
     l->sigint = evsignal_new(l->base, SIGINT, on_signal, l);
     l->sighup = evsignal_new(l->base, SIGHUP, on_signal, l);
+    l->sigusr1 = evsignal_new(l->base, SIGUSR1, on_signal, l);
     l->probe = event_new(l->base, -1, EV_PERSIST, on_probe, l);
-    if (!l->sigterm || !l->sigint || !l->sighup || !l->probe)
+    if (!l->sigterm || !l->sigint || !l->sighup || !l->sigusr1 || !l->probe)
         goto fail;
     struct timeval tv = { 0, LAG_PROBE_MS * 1000 };
     if (event_add(l->sigterm, NULL) < 0 || event_add(l->sigint, NULL) < 0 ||
-        event_add(l->sighup, NULL) < 0 || event_add(l->probe, &tv) < 0) {
+        event_add(l->sighup, NULL) < 0 || event_add(l->sigusr1, NULL) < 0 ||
+        event_add(l->probe, &tv) < 0) {
         r = -EIO;
         goto fail;
     }
@@ -173,7 +180,8 @@ void loop_free(struct loop *l)
 {
     if (!l)
         return;
-    struct event *ev[] = { l->sigterm, l->sigint, l->sighup, l->probe, l->watchdog };
+    struct event *ev[] = { l->sigterm, l->sigint, l->sighup, l->sigusr1, l->probe,
+                           l->watchdog };
     for (size_t i = 0; i < ELEMENTSOF(ev); i++)
         if (ev[i])
             event_free(ev[i]);

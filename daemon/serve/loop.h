@@ -19,6 +19,7 @@ struct loop;
 struct loop_ops {
     void (*stop)(void *ud);   /* SIGTERM or SIGINT: begin a clean stop (once) */
     void (*reload)(void *ud); /* SIGHUP */
+    void (*user1)(void *ud);  /* SIGUSR1 (NULL: ignored) */
 };
 
 /* Lag: how late the loop's 50 ms probe timer fires (a loop that blocks shows it). */

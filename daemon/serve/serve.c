@@ -55,8 +55,11 @@
 #include <event2/keyvalq_struct.h>
 #include "metrics.h"
 #include "outcome.h"
+#include "scheduler.h"
 #include "store.h"
 #include "strategy.h"
+#include "timeline.h"
+#include "tz.h"
 #include "worker.h"
 #include "writer.h"
 
@@ -82,6 +85,8 @@ struct serve {
     struct worker *worker;
     struct drainer *drainer;    /* results into the store, in a thread of its own */
     struct writer *writer;      /* the outcome API's store writes, in group commits */
+    struct sched *sched;        /* daily runs, re-plans, the broken-promise timer */
+    struct tz_cache *zones;     /* the timeline's debtor zones */
     uint64_t api_requests[6];   /* by answer: 200, 400, 401, 413/422, 503, other */
     bool stopping;
     int exit_code;
@@ -132,6 +137,19 @@ static struct serve_set *set_load(const struct serve_opts *o)
 
 static void on_worker_finished(void *arg, int status);
 
+/* The scheduler is done with a set (on the loop). */
+static void set_release(void *ud)
+{
+    set_free(ud);
+}
+
+/* Let the scheduler plan with the set in force (it holds a reference). */
+static void sched_use_set(struct serve *sv)
+{
+    sv->set->refs++;
+    sched_set_config(sv->sched, sv->set->cfg, sv->set->strategies, set_release, sv->set);
+}
+
 static int start_worker(struct serve *sv)
 {
     struct worker_opts *wo = &sv->set->wopts;
@@ -173,6 +191,7 @@ static void after_worker(evutil_socket_t fd, short what, void *arg)
         }
     } else {
         set_free(old);
+        sched_use_set(sv);
         sv->reloads_ok++;
         log_notice("reloaded: %zu channel(s), %zu strateg%s", sv->set->cfg->nchannels,
                    sv->set->strategies->n, sv->set->strategies->n == 1 ? "y" : "ies");
@@ -199,10 +218,25 @@ static void on_stop(void *ud)
     struct serve *sv = ud;
     sv->stopping = true;
     loop_notify(sv->loop, "STOPPING=1");
+    sched_stop(sv->sched); /* a run under way stops at its next debtor or page */
     if (sv->worker)
         worker_stop(sv->worker); /* on_worker_finished() exits the loop */
     else if (!sv->next)
         loop_exit(sv->loop);
+}
+
+/* SIGUSR1: today's campaign run, now. */
+static void on_user1(void *ud)
+{
+    struct serve *sv = ud;
+    int32_t date = 0;
+    char day[11];
+    int r = sched_run_now(sv->sched, 0, "SIGUSR1", &date);
+    if (r == -EBUSY) {
+        format_date(date, day);
+        log_notice("SIGUSR1: the campaign run of %s is under way; not starting another", day);
+    } else if (r < 0 && r != -ESHUTDOWN)
+        log_error_errno(r, "SIGUSR1: cannot start a campaign run: %m");
 }
 
 static void on_reload(void *ud)
@@ -387,6 +421,8 @@ static void route_metrics(struct evhttp_request *req, const char *path, void *ud
     if (r >= 0)
         r = api_metrics(sv, &b);
     if (r >= 0)
+        r = sched_metrics(sv->sched, &b);
+    if (r >= 0)
         r = http_metrics(sv->http, &b);
     if (r < 0)
         http_reply_error(req, 500, "out of memory");
@@ -503,6 +539,11 @@ static int api_store(struct writer_ctx *c, void *arg)
         }
         a->stored++;
         const struct ingest_row *row = &a->batch.v[i].row;
+        /* news the strategy reacts to: re-plan the debtor once the group committed */
+        if (outcome_reaction((enum outcome_code)p[i].o.code) >= 0 &&
+            p[i].o.at >= c->now - INGEST_STOP_SECONDS &&
+            (r = writer_replan(c, p[i].o.debtor_id, p[i].o.at)) < 0)
+            goto out;
         if (p[i].stops) {
             char id[256];
             snprintf(id, sizeof(id), "%.*s", (int)row->flen[INGEST_DEBTOR_ID],
@@ -602,7 +643,7 @@ static void route_outcomes(struct evhttp_request *req, const char *path, void *u
     const char *sig = evhttp_find_header(evhttp_request_get_input_headers(req),
                                          API_SIGNATURE_HEADER);
     const char *why = NULL;
-    if (!ac) {
+    if (!ac || !ac->nkeys) {
         api_error(sv, req, 404, "the outcome API is not configured (api.keys)");
         return;
     }
@@ -1053,9 +1094,142 @@ static int api_metrics(struct serve *sv, struct sbuf *b)
     return r;
 }
 
+/* ---- the operations endpoints: bearer token (api.bearer_token_*) ------- */
+
+/* Is the request allowed?  Answers 404 (no token configured) or 401 itself when not. */
+static bool bearer_ok(struct serve *sv, struct evhttp_request *req)
+{
+    const struct api_conf *ac = sv->set->cfg->api;
+    if (!ac || !ac->has_bearer) {
+        http_reply_error(req, 404, "not configured (api.bearer_token_file or bearer_token_env)");
+        return false;
+    }
+    const char *h = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
+    if (!api_bearer_ok(ac, h)) {
+        evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate",
+                          "Bearer realm=\"cadenza\"");
+        http_reply_error(req, 401, h ? "the bearer token does not match"
+                                     : "no bearer token (Authorization: Bearer <token>)");
+        return false;
+    }
+    return true;
+}
+
+/*
+ * POST /v1/runs [{"date": "YYYY-MM-DD"}]: the campaign run of a date
+ * (default: today in serve.time_zone), started now in the scheduler's
+ * thread.  202 when it started, 409 while a run is under way.
+ */
+static void route_runs(struct evhttp_request *req, const char *path, void *ud)
+{
+    struct serve *sv = ud;
+    (void)path;
+    if (!bearer_ok(sv, req))
+        return;
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    size_t len = evbuffer_get_length(in);
+    int32_t date = 0;
+    if (len) {
+        json_error_t je;
+        json_t *j = json_loadb((const char *)evbuffer_pullup(in, -1), len, 0, &je);
+        json_t *d = json_is_object(j) ? json_object_get(j, "date") : NULL;
+        const char *ds = json_string_value(d);
+        bool bad = true;
+        if (!j)
+            http_reply_error(req, 400, "invalid JSON at line %d, column %d: %s", je.line,
+                             je.column, je.text);
+        else if (!json_is_object(j) || json_object_size(j) > (d ? 1u : 0u))
+            http_reply_error(req, 422, "expected an object with at most a 'date'");
+        else if (d && (!ds || parse_date(ds, strlen(ds), &date) < 0))
+            http_reply_error(req, 422, "date: expected YYYY-MM-DD");
+        else
+            bad = false;
+        json_decref(j);
+        if (bad)
+            return;
+    }
+    int32_t got = 0;
+    char day[11], body[96];
+    int r = sched_run_now(sv->sched, date, "on demand", &got);
+    format_date(got, day);
+    if (r == 0) {
+        int n = snprintf(body, sizeof(body), "{\"run\":\"started\",\"date\":\"%s\"}\n", day);
+        http_reply(req, 202, "application/json", body, (size_t)n);
+    } else if (r == -EBUSY) {
+        int n = snprintf(body, sizeof(body),
+                         "{\"error\":\"a run is under way\",\"date\":\"%s\"}\n", day);
+        http_reply(req, 409, "application/json", body, (size_t)n);
+    } else
+        http_reply_error(req, 503, r == -ESHUTDOWN ? "stopping" : "cannot start a run now");
+}
+
+/*
+ * GET /v1/debtors/{id}[?limit=N]: the debtor's timeline (timeline.h).
+ * Read on the loop's own store connection: a handful of indexed reads
+ * with a LIMIT in one WAL snapshot, which never waits for a writer
+ * (docs/decisions.md).
+ */
+static void route_debtor(struct evhttp_request *req, const char *path, void *ud)
+{
+    struct serve *sv = ud;
+    if (!bearer_ok(sv, req))
+        return;
+    const char *raw = path + strlen("/v1/debtors/");
+    size_t n = 0;
+    char *id = *raw && !strchr(raw, '/') ? evhttp_uridecode(raw, 0, &n) : NULL;
+    long limit = TIMELINE_LIMIT_DEFAULT;
+    const char *qs = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
+    struct evkeyvalq q;
+    TAILQ_INIT(&q);
+    if (qs && evhttp_parse_query_str(qs, &q) == 0) {
+        const char *l = evhttp_find_header(&q, "limit");
+        char *end = NULL;
+        if (l) {
+            limit = strtol(l, &end, 10);
+            if (!*l || *end || limit < 1 || limit > TIMELINE_LIMIT_MAX)
+                limit = -1;
+        }
+    }
+    evhttp_clear_headers(&q);
+    if (!id || !n || n > 160 || strlen(id) != n) {
+        http_reply_error(req, 400, "expected /v1/debtors/<debtor id>");
+        free(id);
+        return;
+    }
+    if (limit < 0) {
+        http_reply_error(req, 400, "limit: expected 1 to %d", TIMELINE_LIMIT_MAX);
+        free(id);
+        return;
+    }
+    struct sbuf b = SBUF_INIT;
+    int r = timeline_json(sv->store, sv->zones, id, (int)limit, &b);
+    if (r == 0)
+        http_reply(req, 200, "application/json", b.buf, b.len);
+    else if (r == -ENOENT)
+        http_reply_error(req, 404, "no debtor with that id");
+    else
+        http_reply_error(req, 503, "the store cannot answer now: %s",
+                         r == -ENOMEM ? "out of memory" : store_errmsg(sv->store));
+    sbuf_release(&b);
+    free(id);
+}
+
+/* ---- news for the scheduler, from the writer and drain threads --------- */
+
+static void writer_replan_cb(void *ud, const int64_t *ids, const int64_t *at, size_t n)
+{
+    sched_replan(ud, ids, at, n, SCHED_OUTCOME);
+}
+
+static void drain_news_cb(void *ud, int64_t attempt_id, enum attempt_status st)
+{
+    (void)st;
+    sched_replan_attempt(ud, attempt_id);
+}
+
 /* ---- putting it together --------------------------------------------- */
 
-static const struct loop_ops serve_loop_ops = { on_stop, on_reload };
+static const struct loop_ops serve_loop_ops = { on_stop, on_reload, on_user1 };
 
 int serve_run(const struct serve_opts *o)
 {
@@ -1105,8 +1279,21 @@ int serve_run(const struct serve_opts *o)
         http_route(sv.http, "sms-status", HTTP_POST, "/webhooks/sms-status", false,
                    route_sms_status, &sv) < 0 ||
         http_route(sv.http, "vicidial", HTTP_GET, "/webhooks/vicidial", false, route_vicidial,
-                   &sv) < 0) {
+                   &sv) < 0 ||
+        http_route(sv.http, "runs", HTTP_POST, "/v1/runs", false, route_runs, &sv) < 0 ||
+        http_route(sv.http, "debtors", HTTP_GET, "/v1/debtors/", true, route_debtor, &sv) < 0 ||
+        !(sv.zones = tz_cache_new())) {
         log_error("out of memory");
+        goto out;
+    }
+    struct sched_opts sco = {
+        .store_path = cfg->store_path,
+        .redis_url = sv.set->wopts.redis_url,
+        .prefix = sv.set->wopts.prefix,
+        .redis_timeout_ms = sv.set->wopts.redis_timeout_ms,
+    };
+    if ((r = sched_new(loop_base(sv.loop), &sco, &sv.sched)) < 0) {
+        log_error_errno(r, "cannot start the scheduler: %m");
         goto out;
     }
     struct drainer_opts dop = {
@@ -1114,6 +1301,8 @@ int serve_run(const struct serve_opts *o)
         .redis_url = sv.set->wopts.redis_url,
         .prefix = sv.set->wopts.prefix,
         .redis_timeout_ms = sv.set->wopts.redis_timeout_ms,
+        .on_news = drain_news_cb,
+        .ud = sv.sched,
     };
     if ((r = drainer_start(&dop, &sv.drainer)) < 0) {
         log_error_errno(r, "cannot start the results drain: %m");
@@ -1124,6 +1313,8 @@ int serve_run(const struct serve_opts *o)
         .redis_url = sv.set->wopts.redis_url,
         .prefix = sv.set->wopts.prefix,
         .redis_timeout_ms = sv.set->wopts.redis_timeout_ms,
+        .on_replan = writer_replan_cb,
+        .ud = sv.sched,
     };
     if ((r = writer_new(loop_base(sv.loop), &wro, &sv.writer)) < 0) {
         log_error_errno(r, "cannot start the store writer: %m");
@@ -1133,6 +1324,7 @@ int serve_run(const struct serve_opts *o)
         ex = r == -EINVAL ? EXIT_DATA : EXIT_RUNTIME;
         goto out;
     }
+    sched_use_set(&sv); /* timers start: the daily run, the broken-promise check */
     log_info("serving %zu channel(s), listening on %s (port %u), pid %d", cfg->nchannels,
              listen, http_port(sv.http), (int)getpid());
     loop_notify(sv.loop, "READY=1\nSTATUS=serving %zu channel(s)", cfg->nchannels);
@@ -1147,6 +1339,8 @@ out:
     writer_free(sv.writer);   /* answers (or drops) the requests in flight */
     worker_free(sv.worker);
     drainer_stop(sv.drainer); /* after the worker: its last results go in too */
+    sched_free(sv.sched);     /* after the writer and the drain, which tell it news */
+    tz_cache_free(sv.zones);
     http_free(sv.http);
     curlm_free(sv.curlm); /* after the worker: its channels cancel their requests first */
     loop_free(sv.loop);

@@ -51,6 +51,8 @@ struct req {
 struct writer {
     char *store_path, *redis_url, *prefix;
     int64_t redis_timeout_ms;
+    void (*on_replan)(void *ud, const int64_t *ids, const int64_t *at, size_t n);
+    void *ud;
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t cond;
@@ -64,6 +66,8 @@ struct writer {
     struct store *s;
     struct queue *q;
     struct stop_req *stops;
+    int64_t *replan, *replan_at;         /* debtors the group's requests asked to re-plan */
+    size_t nreplan, creplan;
     bool store_warned, redis_warned;
 };
 
@@ -80,6 +84,28 @@ int writer_stop_marker(struct writer_ctx *c, const char *debtor, const char *rea
     s->until = until;
     s->next = c->w->stops;
     c->w->stops = s;
+    return 0;
+}
+
+int writer_replan(struct writer_ctx *c, int64_t debtor_id, int64_t at)
+{
+    struct writer *w = c->w;
+    if (!w->on_replan)
+        return 0;
+    if (w->nreplan == w->creplan) {
+        size_t n = w->creplan ? 2 * w->creplan : 64;
+        int64_t *v = realloc(w->replan, n * sizeof(*v));
+        if (!v)
+            return -ENOMEM;
+        w->replan = v;
+        int64_t *a = realloc(w->replan_at, n * sizeof(*a));
+        if (!a)
+            return -ENOMEM;
+        w->replan_at = a;
+        w->creplan = n;
+    }
+    w->replan_at[w->nreplan] = at;
+    w->replan[w->nreplan++] = debtor_id;
     return 0;
 }
 
@@ -149,16 +175,18 @@ static void run_group(struct writer *w, struct req *list)
         struct writer_ctx c = { w->s, (int64_t)time(NULL), w };
         for (struct req *q = list; q; q = q->next, n++) {
             struct stop_req *mark = w->stops;
+            size_t rmark = w->nreplan;
             if ((q->r = store_part_begin(w->s)) < 0)
                 continue;
             q->r = q->fn(&c, q->arg);
-            if (q->r < 0) { /* its stop markers go with its writes */
+            if (q->r < 0) { /* its stop markers and re-plans go with its writes */
                 while (w->stops != mark) {
                     struct stop_req *s = w->stops;
                     w->stops = s->next;
                     s->next = NULL;
                     stops_free(s);
                 }
+                w->nreplan = rmark;
             }
             int e = store_part_end(w->s, q->r >= 0);
             if (e < 0 && q->r >= 0)
@@ -175,8 +203,12 @@ static void run_group(struct writer *w, struct req *list)
             q->r = r;
         stops_free(w->stops);
         w->stops = NULL;
-    } else
+    } else {
         set_stops(w, &ok, &failed);
+        if (w->nreplan)
+            w->on_replan(w->ud, w->replan, w->replan_at, w->nreplan);
+    }
+    w->nreplan = 0;
     double secs = since(&t0);
     pthread_mutex_lock(&w->mu);
     w->st.requests += n;
@@ -220,6 +252,8 @@ static void *writer_main(void *arg)
     }
     queue_free(w->q);
     store_free(w->s);
+    free(w->replan);
+    free(w->replan_at);
     return NULL;
 }
 
@@ -253,6 +287,8 @@ int writer_new(struct event_base *base, const struct writer_opts *o, struct writ
     w->pending_tail = &w->pending;
     w->done_tail = &w->done;
     w->redis_timeout_ms = o->redis_timeout_ms;
+    w->on_replan = o->on_replan;
+    w->ud = o->ud;
     histogram_init(&w->st.commit, commit_bounds, ELEMENTSOF(commit_bounds));
     int r = -ENOMEM;
     if (!(w->store_path = strdup(o->store_path)) ||

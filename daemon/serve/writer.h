@@ -26,6 +26,12 @@ struct writer_ctx {
 /* Ask for the debtor's stop marker once the group is committed. */
 int writer_stop_marker(struct writer_ctx *c, const char *debtor_external_id, const char *reason,
                        int64_t until);
+/*
+ * Ask for the debtor (internal id) to be re-planned once the group is
+ * committed (writer_opts.on_replan), for news of time `at`; undone with
+ * the request's writes.
+ */
+int writer_replan(struct writer_ctx *c, int64_t debtor_id, int64_t at);
 
 /* In the writer thread: < 0 undoes the request's writes (the others stay). */
 typedef int (*writer_fn)(struct writer_ctx *c, void *arg);
@@ -36,6 +42,10 @@ struct writer_opts {
     const char *store_path;
     const char *redis_url, *prefix; /* stop markers; NULL url: none */
     int64_t redis_timeout_ms;
+    /* in the writer thread, after a commit: the debtors its requests asked to re-plan,
+       with the time of the news */
+    void (*on_replan)(void *ud, const int64_t *debtor_ids, const int64_t *at, size_t n);
+    void *ud;
 };
 
 struct writer_stats {

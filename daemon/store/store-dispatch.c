@@ -189,12 +189,13 @@ int store_run_attempts(struct store *s, int64_t run_id, enum attempt_status stat
         " d.name, d.locale, d.balance_minor, d.currency, d.due_date,"
         " (SELECT count(*) FROM attempts p WHERE p.debtor_id = a.debtor_id AND p.id <= a.id)"
         " FROM attempts a JOIN debtors d ON d.id = a.debtor_id"
-        " WHERE a.run_id = ?1 AND a.status = ?2 AND a.id > ?3 ORDER BY a.id LIMIT ?4";
+        " WHERE a.run_id IS ?1 AND a.status = ?2 AND a.id > ?3 ORDER BY a.id LIMIT ?4";
     sqlite3_stmt *st;
     int rc = sqlite3_prepare_v2(store_db(s), sql, -1, &st, NULL);
     if (rc != SQLITE_OK)
         return store_fail(s, rc);
-    sqlite3_bind_int64(st, 1, run_id);
+    if (run_id) /* 0: attempts of no run (re-plans), run_id IS NULL */
+        sqlite3_bind_int64(st, 1, run_id);
     sqlite3_bind_int(st, 2, status);
     sqlite3_bind_int64(st, 3, after_id);
     sqlite3_bind_int(st, 4, limit);

@@ -379,6 +379,10 @@ static const char *const migrations[] = {
     "ALTER TABLE attempts ADD COLUMN p_pay REAL;"
     "ALTER TABLE attempts ADD COLUMN p_choice REAL;"
     "ALTER TABLE contact_state ADD COLUMN p_pay REAL;",
+    /* 8 -> 9: the daemon's broken-promise timer finds the pauses that end
+     * (a promise's date plus grace passed) without reading every state */
+    "CREATE INDEX contact_state_paused ON contact_state(paused_until)"
+    " WHERE paused_until > 0;",
 };
 
 /* Schema version after which a migration needs C code as well (0: none). */
@@ -1322,7 +1326,7 @@ static const char *const scan_sql[_SCAN_MAX] = {
         "SELECT debtor_id, cells FROM debtor_cells"
         " WHERE debtor_id BETWEEN ?1 AND ?2 ORDER BY debtor_id",
     [SCAN_SUPPR] =
-        "SELECT debtor_id, channel_kind, address FROM suppressions"
+        "SELECT debtor_id, channel_kind, address, reason = 'invalid address' FROM suppressions"
         " WHERE debtor_id BETWEEN ?1 AND ?2 AND (expires_at IS NULL OR expires_at > ?3)"
         " ORDER BY debtor_id",
 };
@@ -1529,7 +1533,7 @@ int64_t store_plan_scan(struct store *s, const struct store_plan_opts *o,
         row.cells = cells;
         row.ncells = n;
 
-        row.suppressed = 0;
+        row.suppressed = row.invalid = 0;
         for (; c[SCAN_SUPPR].key <= id; r = cursor_step(s, &c[SCAN_SUPPR])) {
             if (r < 0)
                 goto out;
@@ -1541,8 +1545,11 @@ int64_t store_plan_scan(struct store *s, const struct store_plan_opts *o,
             for (int k = 0; k < CHAN_LETTER; k++) {
                 const char *mine = kind_address(&row.rec, k);
                 /* a phone suppression names the kind it came from (sms or call) */
-                if (k == kind && mine && addr && streq(mine, addr))
+                if (k == kind && mine && addr && streq(mine, addr)) {
                     row.suppressed |= (uint8_t)(1u << k);
+                    if (sqlite3_column_int(st, 3))
+                        row.invalid |= (uint8_t)(1u << k);
+                }
             }
         }
         if (r < 0)

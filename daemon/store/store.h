@@ -19,7 +19,7 @@
 struct store;
 
 /* Schema version this build migrates to (PRAGMA user_version). */
-#define STORE_SCHEMA_VERSION 8
+#define STORE_SCHEMA_VERSION 9
 
 enum store_open_flags {
     STORE_READONLY = 1 << 0, /* never create or migrate */
@@ -160,6 +160,8 @@ struct store_plan_row {
     const struct model_cell *cells;   /* every slot statistics cell (debtor_cells) */
     size_t ncells;
     uint8_t suppressed;               /* bit per chan_kind: the current address is suppressed */
+    uint8_t invalid;                  /* ... of those, as an invalid address (reason
+                                         'invalid address': bounce, wrong number) */
 };
 
 struct store_plan_opts {
@@ -417,10 +419,13 @@ struct store_dispatch_row {
      * by the store: dispatch.c adds it on its way to the queue.
      */
     const char *inputs_extra;
+    int32_t label;                   /* dispatch.c's too: the caller's label of the row's job
+                                        (metrics), 0 from the store */
 };
 /*
  * A page of a run's attempts in one status: ids above after_id, in id
- * order, at most limit.  Returns the number of rows passed to cb.
+ * order, at most limit (run_id 0: the attempts of no run, which re-plans
+ * make).  Returns the number of rows passed to cb.
  */
 int store_run_attempts(struct store *s, int64_t run_id, enum attempt_status status,
                        int64_t after_id, int limit,
@@ -451,6 +456,75 @@ int store_attempts_scheduled(struct store *s, int64_t from, int64_t to,
                              int (*cb)(void *ctx, const char *channel, int64_t at), void *ctx);
 /* Attempts by status, of one run (run_id 0: all). */
 int store_attempt_counts(struct store *s, int64_t run_id, int64_t ret[_ATTEMPT_STATUS_MAX]);
+
+/* ---- the daemon's scheduler and timeline (store-sched.c) ---- */
+
+/*
+ * The latest run of a date: its id and status ("running", "done",
+ * "failed", "incomplete", "stopped"; up to len - 1 bytes).  -ENOENT: none.
+ */
+int store_run_find(struct store *s, int32_t date, int64_t *ret_id, char *status, size_t len);
+/* The latest run started (highest id): its date and status.  -ENOENT: none. */
+int store_run_last(struct store *s, int32_t *ret_date, char *status, size_t len);
+/*
+ * Debtors whose pause ends in (from, to] (a promise's date plus its grace
+ * passed: docs/planner.md, broken_promise), not stopped: their internal
+ * id and time zone, borrowed for cb.  cb < 0 stops (returned).  One range
+ * read of the partial index contact_state_paused.
+ */
+int store_pauses_ending(struct store *s, int64_t from, int64_t to,
+                        int (*cb)(void *ctx, int64_t debtor_id, const char *time_zone),
+                        void *ctx);
+/* A debtor's time zone by internal id (up to len - 1 bytes).  -ENOENT: no such debtor. */
+int store_debtor_zone(struct store *s, int64_t id, char *buf, size_t len);
+
+/* One row of a debtor's timeline, borrowed for the callback; newest first per table. */
+struct store_tl_attempt {
+    int64_t id, run_id;              /* run_id 0: planned by a re-plan, not a daily run */
+    int32_t run_date;                /* the run's date (0: none) */
+    const char *key, *strategy, *variant, *tier, *channel, *template_name;
+    int kind, status, tries;
+    int64_t scheduled_at, not_after, created_at, sent_at, result_at; /* 0: none */
+    const char *provider_id, *error; /* NULL: none */
+    double p_choice, p_pay;          /* < 0: none */
+};
+struct store_tl_outcome {
+    int64_t id, at, attempt_id;      /* attempt_id 0: none */
+    int kind, code;                  /* kind -1: none */
+    bool has_amount;
+    int64_t amount_minor;
+    int32_t promise_date;            /* 0: none */
+    const char *source;
+};
+struct store_tl_transition {
+    int64_t at;
+    const char *strategy, *from_tier, *to_tier, *reason; /* from NULL: entering */
+};
+struct store_tl_suppression {
+    int kind;
+    const char *address, *reason;
+    int64_t created_at, expires_at;  /* expires_at 0: never */
+};
+struct store_timeline_ops {
+    /* first: the debtor, its state (has_state false: never planned) */
+    int (*debtor)(void *ctx, int64_t id, const struct debtor_rec *rec, bool has_state,
+                  const struct planner_state *st);
+    int (*attempt)(void *ctx, const struct store_tl_attempt *a);
+    int (*outcome)(void *ctx, const struct store_tl_outcome *o);
+    int (*transition)(void *ctx, const struct store_tl_transition *t);
+    int (*suppression)(void *ctx, const struct store_tl_suppression *s);
+};
+/*
+ * A debtor's timeline by external id, in one read transaction: the
+ * debtor and its contact state, then its newest `limit` attempts,
+ * outcomes and tier transitions (each newest first) and its
+ * suppressions.  Indexed reads only (attempts_plan, outcomes_plan,
+ * state_transitions_debtor, suppressions_debtor): O(limit), whatever the
+ * portfolio's size.  A callback < 0 stops (returned).  -ENOENT: no such
+ * debtor.
+ */
+int store_timeline_get(struct store *s, const char *external_id, int limit,
+                       const struct store_timeline_ops *ops, void *ctx);
 
 /* ---- the agent brief (store-brief.c) ---- */
 

@@ -3,6 +3,7 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "api.h"
 #include "diag.h"
@@ -76,4 +77,65 @@ static void test_parse(void)
     api_conf_free(c);
 }
 
-TEST_MAIN({ "verify", test_verify }, { "parse", test_parse })
+/* The operations endpoints' bearer token: alone in the section, compared whole. */
+static void test_bearer(void)
+{
+    static const char yaml[] = "bearer_token_env: T_API_BEARER\n";
+    setenv("T_API_BEARER", "ops-0123456789abcdef", 1);
+    struct ydoc *doc = NULL;
+    struct diags d = DIAGS_INIT;
+    struct api_conf *c = NULL;
+    CHECK_INT(ydoc_parse("api.yaml", yaml, sizeof(yaml) - 1, &doc, &d), 0);
+    CHECK_INT(api_conf_load(doc->root, NULL, &c, &d), 0);
+    ydoc_free(doc);
+    CHECK_INT(d.n, 0);
+    if (!c)
+        return;
+    CHECK_INT(c->nkeys, 0); /* no outcome API: the route answers 404 */
+    CHECK(api_bearer_ok(c, "Bearer ops-0123456789abcdef"));
+    CHECK(api_bearer_ok(c, "bearer   ops-0123456789abcdef "));
+    CHECK(!api_bearer_ok(c, "Bearer ops-0123456789abcdeF"));
+    CHECK(!api_bearer_ok(c, "Bearer ops-0123456789abcde"));
+    CHECK(!api_bearer_ok(c, "Bearer ops-0123456789abcdef0"));
+    CHECK(!api_bearer_ok(c, "Basic ops-0123456789abcdef"));
+    CHECK(!api_bearer_ok(c, "Bearer "));
+    CHECK(!api_bearer_ok(c, NULL));
+    api_conf_free(c);
+    struct api_conf *k = conf(); /* keys only: no bearer token */
+    CHECK(!api_bearer_ok(k, "Bearer ops-0123456789abcdef"));
+    api_conf_free(k);
+
+    /* too short, both sources, neither keys nor a token */
+    static const struct {
+        const char *yaml, *msg;
+    } bad[] = {
+        { "bearer_token_env: T_API_SHORT\n",
+          "the secret of the api bearer token is 5 bytes; 16 to 1024 are needed" },
+        { "bearer_token_env: T_API_BEARER\nbearer_token_file: /nonexistent\n",
+          "the api bearer token needs exactly one of 'bearer_token_file' and "
+          "'bearer_token_env'" },
+        { "max_skew: 10\n",
+          "api: 'keys' is required (at least one key) unless the section only sets a bearer "
+          "token" },
+        { "bearer_token_env: T_API_SPACE\n",
+          "the api bearer token must be printable ASCII without spaces" },
+    };
+    setenv("T_API_SHORT", "short", 1);
+    setenv("T_API_SPACE", "ops 0123456789abcdef", 1);
+    for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+        struct diags e = DIAGS_INIT;
+        doc = NULL;
+        c = NULL;
+        CHECK_INT(ydoc_parse("api.yaml", bad[i].yaml, strlen(bad[i].yaml), &doc, &e), 0);
+        CHECK_INT(api_conf_load(doc->root, NULL, &c, &e), -EINVAL);
+        CHECK(c == NULL);
+        CHECK_INT(e.n, 1);
+        if (e.n)
+            CHECK_STR(e.v[0].msg, bad[i].msg);
+        ydoc_free(doc);
+        diags_release(&e);
+    }
+    diags_release(&d);
+}
+
+TEST_MAIN({ "verify", test_verify }, { "parse", test_parse }, { "bearer", test_bearer })

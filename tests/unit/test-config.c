@@ -751,10 +751,77 @@ static void test_chan_kind(void)
     CHECK_INT(chan_kind_from_string(NULL), _CHAN_KIND_INVALID);
 }
 
+/* The `serve:` section: the daemon's scheduler (docs/configuration.md). */
+static void write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    if (f) {
+        fputs(text, f);
+        fclose(f);
+    }
+}
+
+static void test_serve(void)
+{
+    char tmp[] = "/tmp/test-config-serve-XXXXXX", p[64];
+    CHECK(mkdtemp(tmp) != NULL);
+    snprintf(p, sizeof(p), "%s/c.yaml", tmp);
+    write_text(p, "defaults: { time_zone: Europe/Madrid }\n");
+    struct config *c = load_ok(p, NULL);
+    if (c) {
+        CHECK_INT(c->serve_daily_run, -1); /* none: the daemon makes no daily run itself */
+        CHECK(c->serve_time_zone == NULL);
+        CHECK(c->serve_replan);
+        CHECK_INT(c->serve_promise_check_ms, 300000);
+    }
+    config_free(c);
+    write_text(p, "serve:\n  daily_run: \"06:30\"\n  time_zone: America/New_York\n"
+                  "  replan: false\n  promise_check: 1.5\n");
+    c = load_ok(p, NULL);
+    if (c) {
+        CHECK_INT(c->serve_daily_run, 6 * 3600 + 30 * 60);
+        CHECK_STR(c->serve_time_zone, "America/New_York");
+        CHECK(!c->serve_replan);
+        CHECK_INT(c->serve_promise_check_ms, 1500);
+    }
+    config_free(c);
+    write_text(p, "serve: { daily_run: \"23:59:59\" }\n");
+    c = load_ok(p, NULL);
+    if (c)
+        CHECK_INT(c->serve_daily_run, 86399);
+    config_free(c);
+    write_text(p, "serve:\n  daily_run: \"6:00\"\n  time_zone: Mars/Olympus\n"
+                  "  replan: maybe\n  promise_check: 0\n  dayly_run: x\n");
+    const struct want w[] = {
+        { NULL, 2, 14, "invalid time '6:00' for 'daily_run' (expected HH:MM or HH:MM:SS, "
+                       "local time of serve.time_zone)" },
+        { NULL, 3, 14, "unknown time zone 'Mars/Olympus'" },
+        { NULL, 4, 11, "'replan' must be a boolean, got 'maybe'" },
+        { NULL, 5, 18, "'promise_check' must be between 0.1 and 86400, got 0" },
+        { NULL, 6, 3, "unknown key 'dayly_run' in 'serve'; did you mean 'daily_run'?" },
+    };
+    struct diags d = DIAGS_INIT;
+    c = NULL;
+    CHECK_INT(config_load(p, NULL, &c, &d), -EINVAL);
+    diags_sort(&d);
+    CHECK_INT(d.n, ELEMENTSOF(w));
+    for (size_t i = 0; i < d.n && i < ELEMENTSOF(w); i++) {
+        CHECK_INT(d.v[i].line, w[i].line);
+        CHECK_INT(d.v[i].col, w[i].col);
+        CHECK_STR(d.v[i].msg, w[i].msg);
+    }
+    diags_release(&d);
+    config_free(c);
+    unlink(p);
+    rmdir(tmp);
+}
+
 static void run_init(void) { init(); }
 
 TEST_MAIN({ "init", run_init }, { "shipped", test_shipped }, { "precedence", test_precedence },
           { "redis_urls", test_redis_urls }, { "relative_paths", test_relative_paths },
           { "defaults", test_defaults }, { "errors_main", test_errors_main },
           { "errors_data", test_errors_data }, { "good_fixture", test_good_fixture },
-          { "day_ranges", test_day_ranges }, { "chan_kind", test_chan_kind })
+          { "day_ranges", test_day_ranges }, { "chan_kind", test_chan_kind },
+          { "serve", test_serve })

@@ -656,6 +656,105 @@ static const char *const LADDER =
     "        enter_at_dpd: 60\n"
     "        channels: [ { channel: dialer, template: mid-call, value: 50 } ]\n";
 
+/*
+ * A hard bounce on today's e-mail: the address is invalidated and the
+ * attempt reached nobody, so it counts neither for the day's limit nor
+ * for the gaps (the caps still count it): an SMS is planned later the
+ * same day.  Without the bounce, or with `bounced: continue`, the day is
+ * done.
+ */
+static const char *const BOUNCE =
+    "strategies:\n"
+    "  - name: b\n"
+    "    match: { countries: [US] }\n"
+    "    windows: { daily: \"09:00-20:00\" }\n"
+    "    params: { exploration: 0 }\n"
+    "    outcomes: { bounced: %s }\n"
+    "    tiers:\n"
+    "      - name: digital\n"
+    "        channels:\n"
+    "          - { channel: email, template: early-email, value: 20 }\n"
+    "          - { channel: sms, template: early-sms, value: 25 }\n"
+    "        cadence: { min_gap_hours: 24, caps: [ { channel: any, max: 1, days: 1 } ] }\n";
+
+static void test_bounce_same_day(void)
+{
+    setup();
+    char yaml[1024];
+    snprintf(yaml, sizeof(yaml), BOUNCE, "invalidate_address");
+    struct strategy_set *s = load_set(yaml);
+    CHECK(s);
+    if (!s)
+        return;
+    struct tdebtor t;
+    struct planner_result r;
+    int32_t day = D(2026, 3, 10);
+    int em = chan("email"), sms = chan("sms");
+    tdebtor_init(&t, "b1", "US", "America/New_York", day - 5);
+    struct planner_state st = { .strategy = "b", .variant = "default", .tier = "digital",
+                                .tier_entered_at = L(t.d.tz, day - 3, 9, 0),
+                                .attempts_in_tier = 1, .attempts_since_contact = 1,
+                                .applied_until = L(t.d.tz, day, 8, 0) };
+    struct planner_attempt a[1] = { { L(t.d.tz, day, 9, 0), (int16_t)em, CHAN_EMAIL } };
+    struct planner_outcome o[1] = { { L(t.d.tz, day, 9, 5), CHAN_EMAIL, OUTCOME_BOUNCED, 0 } };
+    struct planner_history h = { a, 1, o, 0 };
+    int64_t now = L(t.d.tz, day, 9, 30);
+    /* no news yet: the e-mail is today's contact */
+    CHECK_INT(planner_plan(ctx_for(s), &t.d, &st, &h, now, day, &r, NULL), 0);
+    CHECK_INT(r.status, PLAN_DAILY_LIMIT);
+    /* the bounce: e-mail invalidated, an SMS from now on (the 24 h gap ignores the e-mail) */
+    h.noutcomes = 1;
+    CHECK_INT(planner_plan(ctx_for(s), &t.d, &st, &h, now, day, &r, &trace_buf), 0);
+    CHECK_INT(r.status, PLAN_SUPPRESSED); /* the e-mail; the SMS: the tier's cap of 1 a day */
+    CHECK(trace_has(&trace_buf, sms, PLAN_TIER_CAP) && !cands_on(&r, sms));
+    strategy_set_free(s);
+    s = load_set("strategies:\n"
+                 "  - name: b\n"
+                 "    match: { countries: [US] }\n"
+                 "    windows: { daily: \"09:00-20:00\" }\n"
+                 "    params: { exploration: 0 }\n"
+                 "    tiers:\n"
+                 "      - name: digital\n"
+                 "        channels:\n"
+                 "          - { channel: email, template: early-email, value: 20 }\n"
+                 "          - { channel: sms, template: early-sms, value: 25 }\n"
+                 "        cadence: { min_gap_hours: 24 }\n");
+    CHECK(s);
+    if (!s)
+        return;
+    CHECK_INT(planner_plan(ctx_for(s), &t.d, &st, &h, now, day, &r, &trace_buf), 0);
+    CHECK_INT(r.status, PLAN_OK);
+    CHECK(cands_on(&r, sms) && !cands_on(&r, em));
+    const struct planner_trace_entry *e9 = trace_find(&trace_buf, t.d.tz, sms, 9);
+    CHECK(e9 && e9->reason == PLAN_OK && e9->c.at == now); /* no gap after the bounce */
+    CHECK(r.neffects == 1 && r.effects[0].what == PLAN_EFFECT_INVALIDATE_ADDRESS &&
+          r.effects[0].kind == CHAN_EMAIL);
+    const struct planner_trace_entry *e = trace_find(&trace_buf, t.d.tz, em, 12);
+    CHECK(e && e->reason == PLAN_SUPPRESSED);
+    /* the next plan reads the invalid address from the store: the same answer */
+    st.applied_until = o[0].at;
+    t.d.suppressed = t.d.invalid = 1u << CHAN_EMAIL;
+    CHECK_INT(planner_plan(ctx_for(s), &t.d, &st, &h, now, day, &r, NULL), 0);
+    CHECK_INT(r.status, PLAN_OK);
+    CHECK(cands_on(&r, sms));
+    /* suppressed for another reason (an opt-out): the e-mail reached someone */
+    t.d.invalid = 0;
+    CHECK_INT(planner_plan(ctx_for(s), &t.d, &st, &h, now, day, &r, NULL), 0);
+    CHECK_INT(r.status, PLAN_DAILY_LIMIT);
+    t.d.suppressed = 0;
+    strategy_set_free(s);
+    /* `bounced: continue`: the address stays, so does the contact of the day */
+    snprintf(yaml, sizeof(yaml), BOUNCE, "continue");
+    s = load_set(yaml);
+    CHECK(s);
+    if (!s)
+        return;
+    st.applied_until = L(t.d.tz, day, 8, 0);
+    CHECK_INT(planner_plan(ctx_for(s), &t.d, &st, &h, now, day, &r, NULL), 0);
+    CHECK_INT(r.status, PLAN_DAILY_LIMIT);
+    strategy_set_free(s);
+}
+
 static void test_transitions(void)
 {
     setup();
@@ -1201,18 +1300,35 @@ static const char *check_cand(const struct tdebtor *t, const struct planner_stat
     if (p->vulnerable_human_only && (rec->flags & DEBTOR_VULNERABLE) &&
         (k == CHAN_SMS || k == CHAN_CHAT))
         return "automated contact of a vulnerable debtor";
-    /* cadence */
-    if (count_in(h, t->d.tz, day, day, -1, -1) > 0)
+    /*
+     * cadence: attempts to an address found invalid (stored, or by a
+     * bounce or wrong number this plan applied) reached nobody and count
+     * neither for the day nor for the gaps; the caps count every attempt
+     */
+    uint8_t invalid = t->d.invalid;
+    for (size_t i = 0; i < r->neffects; i++)
+        if (r->effects[i].what == PLAN_EFFECT_INVALIDATE_ADDRESS)
+            invalid |= r->effects[i].kind == CHAN_SMS || r->effects[i].kind == CHAN_CALL
+                           ? (1u << CHAN_SMS) | (1u << CHAN_CALL)
+                           : 1u << r->effects[i].kind;
+    struct planner_attempt reached[64];
+    struct planner_history hr = *h;
+    hr.nattempts = 0;
+    hr.attempts = reached;
+    for (size_t i = 0; i < h->nattempts && hr.nattempts < ELEMENTSOF(reached); i++)
+        if (!(invalid & (1u << h->attempts[i].kind)))
+            reached[hr.nattempts++] = h->attempts[i];
+    if (count_in(&hr, t->d.tz, day, day, -1, -1) > 0)
         return "second contact on the day";
     const struct tier *tr = r->tier;
     const struct tier_channel *tc = &tr->ch[c->tchan];
     if (tc->channel != c->channel)
         return "tier channel mismatch";
-    for (size_t i = 0; i < h->nattempts; i++) {
-        int64_t d = llabs(h->attempts[i].at - c->at);
+    for (size_t i = 0; i < hr.nattempts; i++) {
+        int64_t d = llabs(hr.attempts[i].at - c->at);
         if (d < (int64_t)tr->min_gap_minutes * 60)
             return "tier gap";
-        if (h->attempts[i].channel == c->channel && d < (int64_t)tc->min_gap_minutes * 60)
+        if (hr.attempts[i].channel == c->channel && d < (int64_t)tc->min_gap_minutes * 60)
             return "channel gap";
     }
     if (tr->max_attempts && r->next.attempts_in_tier >= tr->max_attempts)
@@ -1709,6 +1825,7 @@ static void test_cleanup(void)
 
 TEST_MAIN({ "basic", test_basic }, { "day_rules", test_day_rules },
           { "channel_rules", test_channel_rules }, { "gaps_and_caps", test_gaps_and_caps },
+          { "bounce_same_day", test_bounce_same_day },
           { "transitions", test_transitions }, { "variants", test_variants },
           { "dst", test_dst }, { "assign", test_assign }, { "property", test_property },
           { "seed", test_seed }, { "model_drives_choice", test_model_drives_choice },
