@@ -19,7 +19,7 @@
 struct store;
 
 /* Schema version this build migrates to (PRAGMA user_version). */
-#define STORE_SCHEMA_VERSION 8
+#define STORE_SCHEMA_VERSION 9
 
 enum store_open_flags {
     STORE_READONLY = 1 << 0, /* never create or migrate */
@@ -451,6 +451,27 @@ int store_attempts_scheduled(struct store *s, int64_t from, int64_t to,
                              int (*cb)(void *ctx, const char *channel, int64_t at), void *ctx);
 /* Attempts by status, of one run (run_id 0: all). */
 int store_attempt_counts(struct store *s, int64_t run_id, int64_t ret[_ATTEMPT_STATUS_MAX]);
+
+/* ---- provider callbacks and inbound messages (store-inbound.c) ---- */
+
+/* The attempt a provider's message id names (attempts.provider_id): -ENOENT when none. */
+int store_attempt_by_provider_id(struct store *s, const char *provider_id,
+                                 struct store_attempt_ref *ret);
+
+#define STORE_CONTACTS_MAX 64
+/* A debtor an address reaches; borrowed for the callback (NULL: empty). */
+struct store_contact {
+    int64_t id;
+    const char *external_id, *locale, *time_zone, *name;
+    const char *phone, *chat_handle;
+};
+/*
+ * Every debtor whose phone or chat handle is `address` (as stored: E.164
+ * for phones), at most STORE_CONTACTS_MAX, in internal id order.  cb < 0
+ * stops (returned).  Returns the number of debtors passed to cb.
+ */
+int store_debtors_by_address(struct store *s, const char *address,
+                             int (*cb)(void *ctx, const struct store_contact *c), void *ctx);
 
 /* ---- the agent brief (store-brief.c) ---- */
 
