@@ -32,6 +32,15 @@ struct serve_set {
     struct worker_opts wopts; /* points at cfg */
 };
 
+/* What the providers' callbacks count (webhooks.c), on the loop. */
+struct webhooks_stats {
+    uint64_t statuses[5];        /* WhatsApp statuses: ignored, stored, duplicate,
+                                    unmatched, invalid */
+    uint64_t inbound[6];         /* inbound messages by enum inbound_result, then
+                                    replies with a stop word in them */
+    uint64_t refused[6];         /* requests refused: 400, 401, 403, 404, 413, other */
+};
+
 struct serve {
     const struct serve_opts *o;
     struct loop *loop;
@@ -48,7 +57,11 @@ struct serve {
     int exit_code;
     int64_t started;            /* Unix seconds */
     uint64_t reloads_ok, reloads_failed;
+    struct webhooks_stats hooks;
 };
+
+/* Drop a reference to a set (freed with the last one). */
+void serve_set_unref(struct serve_set *s);
 
 
 /* One API request, from the loop to the writer and back. */

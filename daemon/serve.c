@@ -44,6 +44,7 @@
 #include "diag.h"
 #include "drainer.h"
 #include "http.h"
+#include "inbound.h"
 #include "ingest.h"
 #include "link.h"
 #include "log.h"
@@ -66,6 +67,11 @@ static void set_free(struct serve_set *s)
     free(s);
 }
 
+void serve_set_unref(struct serve_set *s)
+{
+    set_free(s);
+}
+
 /* Load and check everything the configuration names.  NULL on any error (printed). */
 static struct serve_set *set_load(const struct cli_ctx *ctx)
 {
@@ -81,6 +87,8 @@ static struct serve_set *set_load(const struct cli_ctx *ctx)
     }
     struct diags d = DIAGS_INIT;
     int r = strategy_set_load(s->cfg, NULL, 0, &s->strategies, &d);
+    if (r >= 0)
+        inbound_check_templates(s->cfg, s->strategies->templates, s->cfg->template_dir, &d);
     diags_sort(&d);
     diags_print(&d, stderr);
     diags_release(&d);
@@ -354,6 +362,8 @@ static void route_metrics(struct evhttp_request *req, const char *path, void *ud
         r = drain_metrics(sv->drainer, &b);
     if (r >= 0)
         r = api_metrics(sv, &b);
+    if (r >= 0)
+        r = webhooks_metrics(sv, &b);
     if (r >= 0)
         r = http_metrics(sv->http, &b);
     if (r < 0)
