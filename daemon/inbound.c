@@ -122,8 +122,8 @@ enum inbound_class inbound_classify(const struct inbound_conf *c, const char *te
         size_t s = i;
         while (i < len && word_byte(p[i]))
             i++;
-        if (i - s < INBOUND_WORD_MAX && inbound_fold((const char *)p + s, i - s, f, sizeof(f)) > 0 &&
-            is_word(c, f))
+        if (i - s < INBOUND_WORD_MAX &&
+            inbound_fold((const char *)p + s, i - s, f, sizeof(f)) > 0 && is_word(c, f))
             return INBOUND_MAYBE_STOP;
         if (prev_len && prev_len + (i - s) < INBOUND_WORD_MAX) {
             char two[2 * INBOUND_WORD_MAX];

@@ -33,7 +33,8 @@ static void test_parse(void)
         "{\"from\":\"16505551234\",\"id\":\"wamid.N\",\"type\":\"button\","
         "\"button\":{\"text\":\"Stop promotions\",\"payload\":\"p\"}},"
         "{\"from\":\"16505551234\",\"id\":\"wamid.O\",\"type\":\"interactive\","
-        "\"interactive\":{\"type\":\"button_reply\",\"button_reply\":{\"id\":\"b\",\"title\":\"Pay\"}}},"
+        "\"interactive\":{\"type\":\"button_reply\","
+        "\"button_reply\":{\"id\":\"b\",\"title\":\"Pay\"}}},"
         "{\"from\":\"16505551234\",\"id\":\"wamid.P\",\"type\":\"image\",\"image\":{\"id\":\"1\"}},"
         "{\"from\":\"16505551234\",\"id\":\"wamid.Q\",\"type\":\"system\",\"system\":{}}]}},"
         "{\"field\":\"account_update\",\"value\":{\"event\":\"x\"}}]}]}";
@@ -66,14 +67,15 @@ static void test_parse(void)
     CHECK_STR(e.buf, "object: expected \"whatsapp_business_account\"");
     CHECK_INT(parse("{\"object\":\"whatsapp_business_account\"}", &w, &e), -EINVAL);
     CHECK_STR(e.buf, "entry: expected an array");
-    CHECK_INT(parse("{\"object\":\"whatsapp_business_account\",\"entry\":[{\"changes\":[{\"value\":"
-                    "{\"statuses\":[{\"id\":\"w\",\"status\":\"read\",\"timestamp\":\"soon\"}]}}]}]}",
-                    &w, &e), -EINVAL);
+    CHECK_INT(parse("{\"object\":\"whatsapp_business_account\",\"entry\":[{\"changes\":"
+                    "[{\"value\":{\"statuses\":[{\"id\":\"w\",\"status\":\"read\","
+                    "\"timestamp\":\"soon\"}]}}]}]}", &w, &e), -EINVAL);
     CHECK_STR(e.buf, "entry[0].changes[0].value.statuses[0].timestamp: expected Unix seconds");
-    CHECK_INT(parse("{\"object\":\"whatsapp_business_account\",\"entry\":[{\"changes\":[{\"value\":"
-                    "{\"messages\":[{\"id\":\"w\",\"from\":\"1\",\"type\":\"text\",\"text\":{}}]}}]}]}",
-                    &w, &e), -EINVAL);
-    CHECK_STR(e.buf, "entry[0].changes[0].value.messages[0].text.body: expected a non-empty string");
+    CHECK_INT(parse("{\"object\":\"whatsapp_business_account\",\"entry\":[{\"changes\":"
+                    "[{\"value\":{\"messages\":[{\"id\":\"w\",\"from\":\"1\","
+                    "\"type\":\"text\",\"text\":{}}]}}]}]}", &w, &e), -EINVAL);
+    CHECK_STR(e.buf,
+              "entry[0].changes[0].value.messages[0].text.body: expected a non-empty string");
     CHECK_INT(parse("{\"object\":\"whatsapp_business_account\",\"entry\":[{\"changes\":[{\"value\":"
                     "{\"statuses\":{}}}]}]}", &w, &e), -EINVAL);
     CHECK_STR(e.buf, "entry[0].changes[0].value.statuses: expected an array");
