@@ -20,6 +20,7 @@
 #include "cli.h"
 #include "config.h"
 #include "diag.h"
+#include "inbound.h"
 #include "log.h"
 #include "strategy.h"
 
@@ -97,6 +98,8 @@ int cmd_validate(int argc, char **argv, const struct cli_ctx *ctx)
             ret = EXIT_RUNTIME;
             goto out;
         }
+        if (set)
+            inbound_check_templates(cfg, set->templates, cfg->template_dir, &d);
     }
     diags_sort(&d);
     diags_print(&d, stderr);

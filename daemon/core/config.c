@@ -38,6 +38,7 @@
 #include "cadenza-config.h"
 #include "config.h"
 #include "api.h"
+#include "inbound.h"
 #include "link.h"
 #include "template.h"
 #include "plugin.h"
@@ -256,6 +257,7 @@ void config_free(struct config *c)
     free(c->default_locale);
     link_conf_free(c->links);
     api_conf_free(c->api);
+    inbound_conf_free(c->inbound);
     for (size_t i = 0; i < c->nchannels; i++) {
         free(c->channels[i].name);
         free(c->channels[i].plugin);
@@ -542,7 +544,7 @@ static bool region_valid(const char *s, const char *cc)
 
 static const char *const top_keys[] = {
     "store", "redis", "http", "defaults", "business", "paths", "channels", "links", "api",
-    "serve", NULL,
+    "serve", "inbound", NULL,
 };
 static const char *const redis_keys[] = { "url", "prefix", "timeout", NULL };
 static const char *const http_keys[] = { "listen", NULL };
@@ -874,6 +876,10 @@ static void load_main(struct loader *l, const struct ynode *root)
     /* api: the outcome API's keys, parsed by api.c; docs/api.md */
     if ((v = ynode_get(root, "api")) && v->type != YNODE_NULL &&
         api_conf_load(v, c->dir, &c->api, l->d) == -ENOMEM)
+        l->oom = 1;
+    /* inbound: stop words and the opt-out confirmation, parsed by inbound.c */
+    if ((v = ynode_get(root, "inbound")) && v->type != YNODE_NULL &&
+        inbound_conf_load(v, &c->inbound, l->d) == -ENOMEM)
         l->oom = 1;
 }
 
@@ -1338,6 +1344,10 @@ int config_load(const char *path, const struct config_overrides *ov, struct conf
         diag_error(d, NULL, 0, 0,
                    "invalid redis url '%s' (expected redis://host:port[/db] or unix:///path)",
                    c->redis_url);
+
+    /* the built-in stop words when the file has no `inbound:` section */
+    if (!c->inbound && inbound_conf_load(NULL, &c->inbound, d) == -ENOMEM)
+        l.oom = 1;
 
     /* Calendars first: profiles refer to them. */
     r = load_dir(&l, c->holiday_dir, "holiday calendar", load_calendar);

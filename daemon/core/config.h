@@ -21,6 +21,7 @@ struct plugin_settings;
 
 struct link_conf;
 struct api_conf;
+struct inbound_conf;
 struct template_rules;
 
 /* Channel kinds: codes stored in the database, append-only. */
@@ -140,6 +141,8 @@ struct config {
     char *serve_time_zone;   /* ... in this zone (NULL: defaults.time_zone) */
     bool serve_replan;       /* re-plan a debtor at once after news (default true) */
     int64_t serve_promise_check_ms; /* how often to look for promises broken (300 s) */
+    struct inbound_conf *inbound; /* the `inbound:` section (inbound.h); the defaults without
+                                     one (never NULL once loaded) */
 
     struct channel_conf *channels;
     size_t nchannels;

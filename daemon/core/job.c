@@ -262,6 +262,8 @@ int job_to_json(const struct job *j, struct sbuf *b)
     if (!j->inputs_json && j->inputs &&
         json_dump_callback(j->inputs, dump_to_sbuf, b, JSON_COMPACT | JSON_ENSURE_ASCII) < 0)
         r = b->max && b->len >= b->max ? -E2BIG : -ENOMEM;
+    if (r >= 0 && j->notice)
+        r = sbuf_adds(b, ",\"notice\":1");
     if (r >= 0)
         r = sbuf_addc(b, '}');
     if (r < 0) {
@@ -757,7 +759,7 @@ static bool at_null(const struct reader *r)
 enum field {
     F_ATTEMPT_ID, F_IDEMPOTENCY_KEY, F_DEBTOR_ID, F_CHANNEL, F_CHANNEL_KIND, F_ADDRESS,
     F_TEMPLATE, F_TIME_ZONE, F_LOCALE, F_STRATEGY, F_TIER, F_ATTEMPT, F_NOT_BEFORE, F_NOT_AFTER,
-    F_WINDOWS, F_INPUTS, _F_MAX,
+    F_WINDOWS, F_INPUTS, F_NOTICE, _F_MAX,
 };
 enum ftype { T_STR, T_INT, T_WINDOWS, T_INPUTS };
 #define TMAX (INT64_C(1) << 40)
@@ -785,6 +787,7 @@ static const struct {
     FLD(F_NOT_AFTER, "not_after", T_INT, true, 1, TMAX),
     FLD(F_WINDOWS, "windows", T_WINDOWS, false, 0, 0),
     FLD(F_INPUTS, "inputs", T_INPUTS, false, 0, 0),
+    FLD(F_NOTICE, "notice", T_INT, false, 0, 1),
 #undef FLD
 };
 
@@ -1046,6 +1049,7 @@ int job_parse(const char *buf, size_t len, unsigned flags, struct job *ret, char
     if (pd.st[F_NOT_BEFORE] == S_OK)
         j.not_before = pd.num[F_NOT_BEFORE];
     j.not_after = pd.num[F_NOT_AFTER];
+    j.notice = pd.st[F_NOTICE] == S_OK && pd.num[F_NOTICE] == 1;
     if (pd.st[F_INPUTS] == S_OK) {
         j.inputs_json = o;
         if (pd.inputs_ws)

@@ -54,6 +54,12 @@ struct job {
     struct job_window windows[JOB_WINDOWS_MAX];
     size_t nwindows;
     /*
+     * A notice the debtor asked for (the one confirmation of an opt-out,
+     * docs/daemon.md): the debtor's stop marker does not cancel it, it is
+     * sent because of one.  Written as "notice":1, only when set.
+     */
+    bool notice;
+    /*
      * Private to job.c: a parsed job keeps all its strings (and
      * inputs_json) in this one block, freed by job_release().  Never
      * replace a string of a parsed job in place.

@@ -27,7 +27,8 @@
  *
  * Invariants:
  *  1. A job is sent only after its check found no done marker and no
- *     stop marker, and the time re-check said JOB_SEND_NOW.
+ *     stop marker (a notice, job.h, is sent despite one), and the time
+ *     re-check said JOB_SEND_NOW.
  *  2. FINISH for a send is issued only after channel_flush() returned 0
  *     (the send is durable before the ack).
  *  3. An outcome stays buffered until FINISH succeeded; a lost
@@ -647,7 +648,7 @@ static void batch_run(struct wbatch *b)
             add_outcome(b, j->id, QUEUE_SKIP, NULL, NULL, 0);
             continue;
         }
-        if (j->stop) {
+        if (j->stop && !j->job.notice) { /* a notice goes out because of a stop */
             snprintf(msg, sizeof(msg), "stopped: %s", j->stop);
             b->pos++;
             wc->cancelled++;

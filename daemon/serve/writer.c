@@ -2,8 +2,8 @@
  * writer.c - the daemon's store writer thread (writer.h).
  *
  *   loop: writer_submit() ─► pending ─► thread: BEGIN; per request:
- *         SAVEPOINT, fn, RELEASE (or ROLLBACK TO); COMMIT; stop markers
- *         ─► done ─► eventfd ─► loop: done callbacks
+ *         SAVEPOINT, fn, RELEASE (or ROLLBACK TO); COMMIT; stop markers;
+ *         jobs ─► done ─► eventfd ─► loop: done callbacks
  *
  * Group commit: every request waiting when the thread wakes goes into one
  * transaction, so a burst of webhook requests costs one commit, not one
@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "job.h"
 #include "log.h"
 #include "queue.h"
 #include "store.h"
@@ -38,6 +39,11 @@ struct stop_req {
     char *debtor, *reason;
     int64_t until;
     struct stop_req *next;
+};
+
+struct job_req {
+    struct job j;
+    struct job_req *next;
 };
 
 struct req {
@@ -68,6 +74,7 @@ struct writer {
     struct stop_req *stops;
     int64_t *replan, *replan_at;         /* debtors the group's requests asked to re-plan */
     size_t nreplan, creplan;
+    struct job_req *jobs;
     bool store_warned, redis_warned;
 };
 
@@ -120,15 +127,88 @@ static void stops_free(struct stop_req *s)
     }
 }
 
-/* The committed group's stop markers (Redis unreachable: logged, counted). */
-static void set_stops(struct writer *w, uint64_t *ok, uint64_t *failed)
+int writer_enqueue(struct writer_ctx *c, struct job *j)
+{
+    struct job_req *q = calloc(1, sizeof(*q));
+    if (!q) {
+        job_release(j);
+        return -ENOMEM;
+    }
+    q->j = *j;
+    memset(j, 0, sizeof(*j));
+    q->next = c->w->jobs;
+    c->w->jobs = q;
+    return 0;
+}
+
+static void jobs_free(struct job_req *q)
+{
+    while (q) {
+        struct job_req *n = q->next;
+        job_release(&q->j);
+        free(q);
+        q = n;
+    }
+}
+
+static void redis_connect(struct writer *w)
 {
     char err[512];
-    if (!w->stops)
-        return;
     if (!w->q && w->redis_url &&
         queue_connect(w->redis_url, w->prefix, w->redis_timeout_ms, &w->q, err, sizeof(err)) == 0)
         queue_set_retry(w->q, 0);
+}
+
+/*
+ * The committed group's jobs, in one batch, then their attempts marked
+ * queued (outside the group's transaction: a crash in between leaves them
+ * planned, which no run picks up again).  Redis unreachable: logged, counted.
+ */
+static void enqueue_jobs(struct writer *w, uint64_t *ok, uint64_t *failed)
+{
+    size_t n = 0, k = 0, added = 0;
+    for (struct job_req *q = w->jobs; q; q = q->next)
+        n++;
+    if (!n)
+        return;
+    struct job *v = calloc(n, sizeof(*v));
+    int64_t *ids = calloc(n, sizeof(*ids));
+    int r = v && ids ? 0 : -ENOMEM;
+    for (struct job_req *q = w->jobs; q && r == 0; q = q->next, k++) {
+        v[k] = q->j; /* borrowed: the list still owns them */
+        ids[k] = q->j.attempt_id;
+    }
+    if (r == 0) {
+        redis_connect(w);
+        r = w->q ? queue_enqueue_batch(w->q, v, n, &added) : -ENOTCONN;
+    }
+    if (r == 0) {
+        *ok += n;
+        if (store_attempts_mark_queued(w->s, ids, n) < 0)
+            log_warning("cannot mark %zu enqueued attempt(s) queued: %s", n,
+                        store_errmsg(w->s));
+    } else {
+        *failed += n;
+        log_warning("cannot enqueue %zu job(s) for attempt %lld...: %s; the attempts stay "
+                    "planned", n, (long long)(ids ? ids[0] : 0),
+                    r == -ENOMEM ? "out of memory"
+                    : w->q      ? queue_errstr(w->q)
+                                : "redis unreachable");
+        queue_free(w->q); /* made anew next time */
+        w->q = NULL;
+    }
+    free(v);
+    free(ids);
+    jobs_free(w->jobs);
+    w->jobs = NULL;
+}
+
+/* The committed group's stop markers (Redis unreachable: logged, counted). */
+static void set_stops(struct writer *w, uint64_t *ok, uint64_t *failed)
+{
+    if (!w->stops)
+        return;
+    redis_connect(w);
     for (struct stop_req *s = w->stops; s; s = s->next) {
         if (w->q && queue_set_stop(w->q, s->debtor, s->reason, s->until) == 0) {
             (*ok)++;
@@ -176,15 +256,22 @@ static void run_group(struct writer *w, struct req *list)
         for (struct req *q = list; q; q = q->next, n++) {
             struct stop_req *mark = w->stops;
             size_t rmark = w->nreplan;
+            struct job_req *jmark = w->jobs;
             if ((q->r = store_part_begin(w->s)) < 0)
                 continue;
             q->r = q->fn(&c, q->arg);
-            if (q->r < 0) { /* its stop markers and re-plans go with its writes */
+            if (q->r < 0) { /* its stop markers, jobs and re-plans go with its writes */
                 while (w->stops != mark) {
                     struct stop_req *s = w->stops;
                     w->stops = s->next;
                     s->next = NULL;
                     stops_free(s);
+                }
+                while (w->jobs != jmark) {
+                    struct job_req *j = w->jobs;
+                    w->jobs = j->next;
+                    j->next = NULL;
+                    jobs_free(j);
                 }
                 w->nreplan = rmark;
             }
@@ -198,13 +285,17 @@ static void run_group(struct writer *w, struct req *list)
         } else
             w->store_warned = false;
     }
+    uint64_t jobs_ok = 0, jobs_failed = 0;
     if (r < 0) {
         for (struct req *q = list; q; q = q->next)
             q->r = r;
         stops_free(w->stops);
         w->stops = NULL;
+        jobs_free(w->jobs);
+        w->jobs = NULL;
     } else {
         set_stops(w, &ok, &failed);
+        enqueue_jobs(w, &jobs_ok, &jobs_failed);
         if (w->nreplan)
             w->on_replan(w->ud, w->replan, w->replan_at, w->nreplan);
     }
@@ -220,6 +311,8 @@ static void run_group(struct writer *w, struct req *list)
     }
     w->st.stops_set += ok;
     w->st.stops_failed += failed;
+    w->st.jobs_enqueued += jobs_ok;
+    w->st.jobs_failed += jobs_failed;
     for (struct req *q = list; q;) {
         struct req *next = q->next;
         q->next = NULL;

@@ -2,9 +2,9 @@
  * writer.h - the daemon's store writer: a thread with store and Redis
  * connections of its own that runs requests from the loop in group
  * commits (one transaction for every request waiting, each request in a
- * part of its own that can be undone alone), sets the stop markers the
- * committed requests asked for, and then answers each request on the
- * loop.  The loop never waits on SQLite.
+ * part of its own that can be undone alone), sets the stop markers and
+ * enqueues the jobs the committed requests asked for, and then answers
+ * each request on the loop.  The loop never waits on SQLite.
  */
 #ifndef CADENZA_WRITER_H
 #define CADENZA_WRITER_H
@@ -33,6 +33,15 @@ int writer_stop_marker(struct writer_ctx *c, const char *debtor_external_id, con
  */
 int writer_replan(struct writer_ctx *c, int64_t debtor_id, int64_t at);
 
+struct job;
+/*
+ * Enqueue a job once the group is committed, after the stop markers; its
+ * attempt is then marked queued.  Takes the job (packed: job_pack()),
+ * on failure too, and zeroes *j.  Redis unreachable: logged, counted, the
+ * attempt stays planned.
+ */
+int writer_enqueue(struct writer_ctx *c, struct job *j);
+
 /* In the writer thread: < 0 undoes the request's writes (the others stay). */
 typedef int (*writer_fn)(struct writer_ctx *c, void *arg);
 /* On the loop, after the commit: fn's result, or the commit's error. */
@@ -50,6 +59,7 @@ struct writer_opts {
 
 struct writer_stats {
     uint64_t requests, commits, failed_commits, stops_set, stops_failed;
+    uint64_t jobs_enqueued, jobs_failed; /* writer_enqueue()'s, after their commit */
     struct histogram commit; /* seconds per group: begin, the requests, commit */
 };
 

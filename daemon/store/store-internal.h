@@ -1,6 +1,7 @@
 /*
- * store-internal.h - what the store's own files share (store.c and
- * store-dispatch.c).  Never included outside store*.c.
+ * store-internal.h - what the store's own files share (store.c,
+ * store-dispatch.c, store-brief.c, store-inbound.c).  Never included
+ * outside store*.c.
  */
 #ifndef CADENZA_STORE_INTERNAL_H
 #define CADENZA_STORE_INTERNAL_H
@@ -22,6 +23,10 @@ sqlite3_stmt **store_dispatch_stmts(struct store *s);
 /* Prepared statements owned by store-brief.c, finalized by store_free(). */
 #define STORE_BRIEF_STMT_MAX 4
 sqlite3_stmt **store_brief_stmts(struct store *s);
+
+/* Prepared statements owned by store-inbound.c, finalized by store_free(). */
+#define STORE_INBOUND_STMT_MAX 4
+sqlite3_stmt **store_inbound_stmts(struct store *s);
 
 /*
  * The debtors columns every reader of a whole debtor selects, in this

@@ -383,6 +383,12 @@ static const char *const migrations[] = {
      * (a promise's date plus grace passed) without reading every state */
     "CREATE INDEX contact_state_paused ON contact_state(paused_until)"
     " WHERE paused_until > 0;",
+    /* 9 -> 10: the providers' callbacks and inbound messages (docs/daemon.md):
+     * a WhatsApp status names the message by the provider's id, an inbound
+     * message its sender by phone number (or chat handle) */
+    "CREATE INDEX attempts_provider ON attempts(provider_id) WHERE provider_id IS NOT NULL;"
+    "CREATE INDEX debtors_phone ON debtors(phone) WHERE phone IS NOT NULL;"
+    "CREATE INDEX debtors_chat_handle ON debtors(chat_handle) WHERE chat_handle IS NOT NULL;",
 };
 
 /* Schema version after which a migration needs C code as well (0: none). */
@@ -400,6 +406,7 @@ struct store {
     sqlite3_stmt *stmt[_STMT_MAX];
     sqlite3_stmt *dispatch_stmt[STORE_DISPATCH_STMT_MAX]; /* store-dispatch.c's */
     sqlite3_stmt *brief_stmt[STORE_BRIEF_STMT_MAX];       /* store-brief.c's */
+    sqlite3_stmt *inbound_stmt[STORE_INBOUND_STMT_MAX];   /* store-inbound.c's */
 };
 
 int store_fail(struct store *s, int rc)
@@ -882,6 +889,8 @@ void store_free(struct store *s)
         sqlite3_finalize(s->dispatch_stmt[i]);
     for (int i = 0; i < STORE_BRIEF_STMT_MAX; i++)
         sqlite3_finalize(s->brief_stmt[i]);
+    for (int i = 0; i < STORE_INBOUND_STMT_MAX; i++)
+        sqlite3_finalize(s->inbound_stmt[i]);
     sqlite3_close(s->db);
     free(s->path);
     free(s);
@@ -2126,6 +2135,11 @@ sqlite3_stmt **store_dispatch_stmts(struct store *s)
 sqlite3_stmt **store_brief_stmts(struct store *s)
 {
     return s->brief_stmt;
+}
+
+sqlite3_stmt **store_inbound_stmts(struct store *s)
+{
+    return s->inbound_stmt;
 }
 
 /* ---- off-policy evaluation ---- */

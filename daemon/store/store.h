@@ -19,7 +19,7 @@
 struct store;
 
 /* Schema version this build migrates to (PRAGMA user_version). */
-#define STORE_SCHEMA_VERSION 9
+#define STORE_SCHEMA_VERSION 10
 
 enum store_open_flags {
     STORE_READONLY = 1 << 0, /* never create or migrate */
@@ -525,6 +525,26 @@ struct store_timeline_ops {
  */
 int store_timeline_get(struct store *s, const char *external_id, int limit,
                        const struct store_timeline_ops *ops, void *ctx);
+/* ---- provider callbacks and inbound messages (store-inbound.c) ---- */
+
+/* The attempt a provider's message id names (attempts.provider_id): -ENOENT when none. */
+int store_attempt_by_provider_id(struct store *s, const char *provider_id,
+                                 struct store_attempt_ref *ret);
+
+#define STORE_CONTACTS_MAX 64
+/* A debtor an address reaches; borrowed for the callback (NULL: empty). */
+struct store_contact {
+    int64_t id;
+    const char *external_id, *locale, *time_zone, *name;
+    const char *phone, *chat_handle;
+};
+/*
+ * Every debtor whose phone or chat handle is `address` (as stored: E.164
+ * for phones), at most STORE_CONTACTS_MAX, in internal id order.  cb < 0
+ * stops (returned).  Returns the number of debtors passed to cb.
+ */
+int store_debtors_by_address(struct store *s, const char *address,
+                             int (*cb)(void *ctx, const struct store_contact *c), void *ctx);
 
 /* ---- the agent brief (store-brief.c) ---- */
 

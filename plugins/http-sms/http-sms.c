@@ -111,6 +111,9 @@ static const struct cz_setting hs_settings[] = {
       .doc = "delivery webhook for {status_url}; attempt and token are appended" },
     { .key = "status_token", .type = CZ_SETTING_SECRET,
       .doc = "token appended to {status_url} for the webhook to check" },
+    { .key = "inbound_url", .type = CZ_SETTING_STRING,
+      .doc = "the provider's inbound-message webhook as set there, without '?token=' and "
+             "the status_token that follow it (cadenza serve checks X-Twilio-Signature over both)" },
     { .key = "success", .type = CZ_SETTING_STRING, .default_value = "http 2xx",
       .doc = "conditions of an accepted message: http 2xx, code 0" },
     { .key = "rules", .type = CZ_SETTING_STRING,
@@ -1835,6 +1838,9 @@ static int hs_init(struct cz_instance *inst, const struct cz_host *host, void **
     } else if ((h->body.uses | h->url.uses) & 1u << HS_V_STATUS_URL) {
         hs_bad(h, &nbad, "{status_url} is used but 'status_url' is not set");
     }
+    /* inbound messages are matched by the token and signed with the password */
+    if (hs_opt(h, "inbound_url") && (!tok || !hs_opt(h, "password")))
+        hs_bad(h, &nbad, "'inbound_url' needs 'status_token' and 'password' (the signature's key)");
     if (hs_success_parse(host->setting_str(inst, "success"), &h->success, bad, sizeof(bad)) < 0)
         hs_bad(h, &nbad, "'success': %s", bad);
     const char *rules = host->setting_str(inst, "rules");

@@ -27,6 +27,7 @@
  *     per instance and code, not once per send.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +60,13 @@ static const struct cz_setting wa_settings[] = {
     { "timeout_ms", CZ_SETTING_INT, "10000", 100, 120000, NULL, false, "the whole HTTP exchange" },
     { "max_inflight", CZ_SETTING_INT, "256", 1, 100000, NULL, false,
       "requests at once; more sends are retried after a second" },
+    { "text_templates", CZ_SETTING_STRING, "opt-out-confirmation", 0, 0, NULL, false,
+      "job templates sent as a text message (cadenza's rendered text), not as an approved "
+      "template: only replies inside the 24-hour window a debtor's message opens" },
+    { "verify_token", CZ_SETTING_SECRET, NULL, 0, 0, NULL, false,
+      "the webhook's verify token (cadenza serve answers Meta's hub.challenge with it)" },
+    { "app_secret", CZ_SETTING_SECRET, NULL, 0, 0, NULL, false,
+      "the app secret that signs webhooks (X-Hub-Signature-256), checked by cadenza serve" },
     { 0 },
 };
 
@@ -532,6 +540,48 @@ static int wa_body(const struct wa_msg *m, struct buf *b)
     return r;
 }
 
+/*
+ * The request body of a text message into b (a reply inside the 24-hour
+ * window: the opt-out confirmation): 0 or -ENOMEM.
+ */
+static int wa_text_body(const char *to, const char *text, const char *callback_data,
+                        struct buf *b)
+{
+    int r = buf_adds(b, "{\"messaging_product\":\"whatsapp\",\"recipient_type\":\"individual\","
+                        "\"to\":");
+    if (r >= 0)
+        r = buf_add_json_str(b, to[0] == '+' ? to + 1 : to);
+    if (r >= 0)
+        r = buf_adds(b, ",\"type\":\"text\"");
+    if (r >= 0 && callback_data) {
+        r = buf_adds(b, ",\"biz_opaque_callback_data\":");
+        if (r >= 0)
+            r = buf_add_json_str(b, callback_data);
+    }
+    if (r >= 0)
+        r = buf_adds(b, ",\"text\":{\"body\":");
+    if (r >= 0)
+        r = buf_add_json_str(b, text);
+    if (r >= 0)
+        r = buf_adds(b, "}}");
+    return r;
+}
+
+/* Is name one of the comma-separated names of list? */
+static bool in_list(const char *list, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = list; p && *p;) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        size_t k = strcspn(p, ", ");
+        if (k == n && memcmp(p, name, n) == 0)
+            return true;
+        p += k;
+    }
+    return false;
+}
+
 enum wa_class {
     WA_OK = 0,
     WA_RETRY,
@@ -616,6 +666,7 @@ struct wa_chan {
     char *url;                   /* {base_url}/{phone_number_id}/messages */
     char *auth;                  /* "Bearer TOKEN" */
     const char *template_name, *template_map, *default_language, *language_map;
+    const char *text_templates;  /* "a,b": sent as text messages */
     char *params[WA_PARAMS_MAX]; /* body_params, split */
     size_t nparams;
     int64_t timeout_ms, max_inflight, inflight;
@@ -705,6 +756,7 @@ static int wa_init(struct cz_instance *inst, const struct cz_host *host, void **
     c->template_map = host->setting_str(inst, "template_map");
     c->default_language = host->setting_str(inst, "default_language");
     c->language_map = host->setting_str(inst, "language_map");
+    c->text_templates = host->setting_str(inst, "text_templates");
     c->timeout_ms = host->setting_int(inst, "timeout_ms");
     c->max_inflight = host->setting_int(inst, "max_inflight");
     const char *why = NULL;
@@ -762,6 +814,79 @@ static void wa_fail(struct wa_chan *c, struct cz_send *send, enum cz_send_status
     c->host->complete(send, &(struct cz_result){ .status = st, .error = err });
 }
 
+/*
+ * The request body of a template message for job into body: 0; -ENOENT
+ * with the reason in errbuf (the send fails for good); -ENOMEM.
+ */
+static int wa_template_body(struct wa_chan *c, const struct cz_job *job, const char *to,
+                            struct buf *body, char errbuf[WA_ERR_MAX])
+{
+    /* the template */
+    char tname[512];
+    const char *tn = c->template_name;
+    if (job->template_name && map_get(c->template_map, job->template_name, tname,
+                                      sizeof(tname)) > 0)
+        tn = tname;
+    else if (!tn)
+        tn = job->template_name;
+    if (!tn || !*tn) {
+        snprintf(errbuf, WA_ERR_MAX,
+                 "whatsapp: no template name (set 'template' or give the job one)");
+        return -ENOENT;
+    }
+    /* the language: the job's locale (older hosts put it in the inputs), else the default */
+    const char *in = job->inputs_json ? job->inputs_json : "{}";
+    size_t inlen = strlen(in);
+    char loc[64], lang[32];
+    const char *locale = c->default_language;
+    if (job->locale && *job->locale)
+        locale = job->locale;
+    else if (json_path(in, inlen, "locale", loc, sizeof(loc)) > 0 && *loc)
+        locale = loc;
+    if (wa_language(c->language_map, locale, lang) < 0 &&
+        wa_language(c->language_map, c->default_language, lang) < 0) {
+        snprintf(errbuf, WA_ERR_MAX, "whatsapp: no usable language code");
+        return -ENOENT;
+    }
+    /* the body parameters, in order */
+    char *vals[WA_PARAMS_MAX] = { 0 };
+    const char *pv[WA_PARAMS_MAX];
+    int r = 0;
+    for (size_t i = 0; i < c->nparams && r >= 0; i++) {
+        if (strcmp(c->params[i], "self_service_url") == 0) {
+            if (!job->self_service_url) {
+                snprintf(errbuf, WA_ERR_MAX, "whatsapp: no self-service link for '%s'",
+                         c->params[i]);
+                r = -ENOENT;
+                break;
+            }
+            pv[i] = job->self_service_url;
+            continue;
+        }
+        vals[i] = malloc(WA_INPUT_MAX);
+        if (!vals[i]) {
+            r = -ENOMEM;
+            break;
+        }
+        int g = json_path(in, inlen, c->params[i], vals[i], WA_INPUT_MAX);
+        if (g <= 0 || !*vals[i]) {
+            snprintf(errbuf, WA_ERR_MAX, "whatsapp: the job has no input '%s'%s",
+                     c->params[i], g == -E2BIG ? " short enough" : "");
+            r = -ENOENT;
+            break;
+        }
+        pv[i] = vals[i];
+    }
+    if (r >= 0) {
+        struct wa_msg m = { .to = to, .template_name = tn, .language = lang, .params = pv,
+                            .nparams = c->nparams, .callback_data = job->idempotency_key };
+        r = wa_body(&m, body);
+    }
+    for (size_t i = 0; i < c->nparams; i++)
+        free(vals[i]);
+    return r;
+}
+
 static int wa_send(void *state, const struct cz_job *job, struct cz_send *send)
 {
     struct wa_chan *c = state;
@@ -784,70 +909,17 @@ static int wa_send(void *state, const struct cz_job *job, struct cz_send *send)
         wa_fail(c, send, CZ_SEND_INVALID_ADDRESS, "whatsapp: not an E.164 number");
         return 0;
     }
-    /* the template */
-    char tname[512];
-    const char *tn = c->template_name;
-    if (job->template_name && map_get(c->template_map, job->template_name, tname,
-                                      sizeof(tname)) > 0)
-        tn = tname;
-    else if (!tn)
-        tn = job->template_name;
-    if (!tn || !*tn) {
-        wa_fail(c, send, CZ_SEND_FAILED,
-                "whatsapp: no template name (set 'template' or give the job one)");
-        return 0;
-    }
-    /* the language: the job's locale (older hosts put it in the inputs), else the default */
-    const char *in = job->inputs_json ? job->inputs_json : "{}";
-    size_t inlen = strlen(in);
-    char loc[64], lang[32];
-    const char *locale = c->default_language;
-    if (job->locale && *job->locale)
-        locale = job->locale;
-    else if (json_path(in, inlen, "locale", loc, sizeof(loc)) > 0 && *loc)
-        locale = loc;
-    if (wa_language(c->language_map, locale, lang) < 0 &&
-        wa_language(c->language_map, c->default_language, lang) < 0) {
-        wa_fail(c, send, CZ_SEND_FAILED, "whatsapp: no usable language code");
-        return 0;
-    }
-    /* the body parameters, in order */
-    char *vals[WA_PARAMS_MAX] = { 0 };
-    const char *pv[WA_PARAMS_MAX];
-    int r = 0;
-    for (size_t i = 0; i < c->nparams && r >= 0; i++) {
-        if (strcmp(c->params[i], "self_service_url") == 0) {
-            if (!job->self_service_url) {
-                snprintf(errbuf, sizeof(errbuf), "whatsapp: no self-service link for '%s'",
-                         c->params[i]);
-                r = -ENOENT;
-                break;
-            }
-            pv[i] = job->self_service_url;
-            continue;
-        }
-        vals[i] = malloc(WA_INPUT_MAX);
-        if (!vals[i]) {
-            r = -ENOMEM;
-            break;
-        }
-        int g = json_path(in, inlen, c->params[i], vals[i], WA_INPUT_MAX);
-        if (g <= 0 || !*vals[i]) {
-            snprintf(errbuf, sizeof(errbuf), "whatsapp: the job has no input '%s'%s",
-                     c->params[i], g == -E2BIG ? " short enough" : "");
-            r = -ENOENT;
-            break;
-        }
-        pv[i] = vals[i];
-    }
     struct buf body = { 0 };
-    if (r >= 0) {
-        struct wa_msg m = { .to = to, .template_name = tn, .language = lang, .params = pv,
-                            .nparams = c->nparams, .callback_data = job->idempotency_key };
-        r = wa_body(&m, &body);
-    }
-    for (size_t i = 0; i < c->nparams; i++)
-        free(vals[i]);
+    int r;
+    if (job->template_name && in_list(c->text_templates, job->template_name)) {
+        /* a reply in the 24-hour window: cadenza's own words */
+        if (!job->text || !*job->text) {
+            snprintf(errbuf, sizeof(errbuf), "whatsapp: no rendered text for a text message");
+            r = -ENOENT;
+        } else
+            r = wa_text_body(to, job->text, job->idempotency_key, &body);
+    } else
+        r = wa_template_body(c, job, to, &body, errbuf);
     if (r == -ENOENT) {
         free(body.buf);
         wa_fail(c, send, CZ_SEND_FAILED, errbuf);

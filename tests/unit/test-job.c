@@ -76,12 +76,32 @@ static void test_roundtrip(void)
     struct sbuf b2 = SBUF_INIT;
     CHECK_INT(job_to_json(&k, &b2), 0);
     CHECK_STR(b2.buf, b.buf);
+    CHECK(!k.notice && !strstr(b.buf, "notice")); /* written only when set */
     job_release(&m);
     job_release(&k);
     CHECK(k.mem == NULL && k.address == NULL);
+    /* a notice (an opt-out's confirmation) keeps its mark through the queue */
+    j.notice = true;
+    sbuf_reset(&b);
+    CHECK_INT(job_to_json(&j, &b), 0);
+    CHECK(strstr(b.buf, ",\"notice\":1}") != NULL);
+    CHECK_INT(parse(b.buf, b.len, &k, err, sizeof(err)), 0);
+    CHECK(k.notice);
+    job_release(&k);
     job_release(&j);
     sbuf_release(&b);
     sbuf_release(&b2);
+    /* 0 is no notice; anything but 0 or 1 is refused */
+    static const char base[] = "{\"attempt_id\":1,\"idempotency_key\":\"k\",\"debtor_id\":\"D\","
+                               "\"channel\":\"sms\",\"address\":\"+1\",\"not_after\":9,\"notice\":";
+    char p[256];
+    snprintf(p, sizeof(p), "%s0}", base);
+    CHECK_INT(parse(p, strlen(p), &k, err, sizeof(err)), 0);
+    CHECK(!k.notice);
+    job_release(&k);
+    snprintf(p, sizeof(p), "%s2}", base);
+    CHECK_INT(parse(p, strlen(p), &k, err, sizeof(err)), -EINVAL);
+    CHECK_STR(err, "missing or invalid 'notice'");
 }
 
 /* Same job whatever the key order, whitespace, escapes or unknown keys. */

@@ -697,10 +697,83 @@ static void test_migrate_v6_outcomes(void)
     store_free(s);
 }
 
+static int contact_cb(void *ctx, const struct store_contact *c)
+{
+    char *out = ctx;
+    snprintf(out + strlen(out), 256 - strlen(out), "%s%s(%s,%s)", *out ? " " : "",
+             c->external_id, c->phone ? c->phone : "-", c->chat_handle ? c->chat_handle : "-");
+    return 0;
+}
+
+/* Schema 9: the attempt a provider's id names, the debtors a number reaches. */
+static void test_inbound_lookups(void)
+{
+    struct store *s = NULL;
+    char err[256], got[256] = "";
+    int changed;
+    /* a store of schema 8 gets the indexes when migrated */
+    CHECK_INT(store_open_version(db_path("in.db"), 8, &s, err, sizeof(err)), 0);
+    store_free(s);
+    CHECK_INT(store_open(db_path("in.db"), 0, &s, err, sizeof(err)), 0);
+    sqlite3 *db = NULL;
+    CHECK_INT(sqlite3_open(db_path("in.db"), &db), SQLITE_OK);
+    sqlite3_stmt *st = NULL;
+    CHECK_INT(sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_master WHERE name IN"
+                                     " ('attempts_provider', 'debtors_phone',"
+                                     " 'debtors_chat_handle')", -1, &st, NULL), SQLITE_OK);
+    CHECK_INT(sqlite3_step(st), SQLITE_ROW);
+    CHECK_INT(sqlite3_column_int(st, 0), 3);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+
+    struct debtor_rec a = rec("D1", 1), b = rec("D2", 2), c = rec("D3", 3), d = rec("D4", 4);
+    b.chat_handle = "@bee";
+    snprintf(c.phone, sizeof(c.phone), "+34600000001");
+    c.chat_handle = "+34612345678"; /* WhatsApp on the number D1 and D2 share */
+    snprintf(d.phone, sizeof(d.phone), "+34600000002");
+    CHECK_INT(store_begin(s), 0);
+    CHECK_INT(store_debtor_upsert(s, &a, 1000, &changed), 0);
+    CHECK_INT(store_debtor_upsert(s, &b, 1000, &changed), 0);
+    CHECK_INT(store_debtor_upsert(s, &c, 1000, &changed), 0);
+    CHECK_INT(store_debtor_upsert(s, &d, 1000, &changed), 0);
+    CHECK_INT(store_commit(s), 0);
+    CHECK_INT(store_debtors_by_address(s, "+34612345678", contact_cb, got), 3);
+    CHECK_STR(got, "D1(+34612345678,-) D2(+34612345678,@bee) D3(+34600000001,+34612345678)");
+    got[0] = 0;
+    CHECK_INT(store_debtors_by_address(s, "@bee", contact_cb, got), 1);
+    CHECK_STR(got, "D2(+34612345678,@bee)");
+    CHECK_INT(store_debtors_by_address(s, "+34699999999", contact_cb, got), 0);
+
+    /* the provider's id a send's result stored names the attempt */
+    struct store_debtor_ref ref;
+    CHECK_INT(store_debtor_find(s, "D3", &ref), 0);
+    struct store_attempt_new an = { .debtor_id = ref.id, .key = "k-wa", .strategy = "s",
+                                    .variant = "a", .tier = "t", .channel = "wa",
+                                    .kind = CHAN_CHAT, .scheduled_at = 1000,
+                                    .created_at = 1000, .p_choice = -1 };
+    int64_t id = 0;
+    int applied = 0;
+    CHECK_INT(store_attempt_add(s, &an, &id), 0);
+    struct store_attempt_ref ar;
+    CHECK_INT(store_attempt_by_provider_id(s, "wamid.X", &ar), -ENOENT);
+    struct store_result res = { .attempt_id = id, .status = ATTEMPT_SENT, .info = "wamid.X",
+                                .at = 1001 };
+    CHECK_INT(store_result_ingest(s, &res, &applied), 0);
+    CHECK_INT(applied, 1);
+    CHECK_INT(store_attempt_by_provider_id(s, "wamid.X", &ar), 0);
+    CHECK_INT(ar.id, id);
+    CHECK_STR(ar.debtor_external_id, "D3");
+    CHECK_STR(ar.channel, "wa");
+    CHECK_INT(ar.kind, CHAN_CHAT);
+    CHECK_INT(store_attempt_by_provider_id(s, "wamid.Y", &ar), -ENOENT);
+    store_free(s);
+}
+
 TEST_MAIN({ "open_migrate", test_open_migrate },
           { "not_a_store", test_not_a_store }, { "refuse_foreign", test_refuse_foreign },
           { "import_constraint", test_import_constraint }, { "upsert", test_upsert },
           { "imports", test_imports }, { "plan_scan", test_plan_scan },
           { "outcomes_incremental", test_outcomes_incremental },
           { "outcomes_batch_recompute", test_outcomes_batch_recompute },
-          { "migrate_v6_outcomes", test_migrate_v6_outcomes })
+          { "migrate_v6_outcomes", test_migrate_v6_outcomes },
+          { "inbound_lookups", test_inbound_lookups })

@@ -2,7 +2,8 @@
  * test-whatsapp.c - the pure parts of the whatsapp plugin, compiled into
  * this test from plugins/whatsapp/whatsapp.c: the JSON path reader, the
  * "a=b" maps, the language code of a locale, the request body (parsed
- * back by the reader itself and compared byte for byte) and the
+ * back by the reader itself and compared byte for byte), the text
+ * message of a reply, and the
  * classification of Cloud API answers, success and error bodies as the
  * Graph API documents them.
  */
@@ -115,6 +116,20 @@ static void test_body(void)
                      "\"to\":\"34600000001\",\"type\":\"template\",\"template\":{\"name\":"
                      "\"payment_reminder\",\"language\":{\"code\":\"es_ES\"}}}");
     free(b.buf);
+    /* a text message (a reply in the 24-hour window: the opt-out confirmation) */
+    b = (struct buf){ 0 };
+    CHECK_INT(wa_text_body("+16505551234", "You are \"out\".\nBye", "optout:wa:1", &b), 0);
+    CHECK_STR(b.buf, "{\"messaging_product\":\"whatsapp\",\"recipient_type\":\"individual\","
+                     "\"to\":\"16505551234\",\"type\":\"text\",\"biz_opaque_callback_data\":"
+                     "\"optout:wa:1\",\"text\":{\"body\":\"You are \\\"out\\\".\\nBye\"}}");
+    CHECK_INT(json_path(b.buf, b.len, "text.body", v, sizeof(v)), 1);
+    CHECK_STR(v, "You are \"out\".\nBye");
+    free(b.buf);
+    CHECK(in_list("a, opt-out-confirmation,b", "opt-out-confirmation"));
+    CHECK(in_list("opt-out-confirmation", "opt-out-confirmation"));
+    CHECK(!in_list("opt-out-confirmation-2", "opt-out-confirmation"));
+    CHECK(!in_list("", "x"));
+    CHECK(!in_list(NULL, "x"));
 }
 
 static enum wa_class cls(int status, const char *body, char *id, char *err, long *code)
