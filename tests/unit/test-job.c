@@ -578,7 +578,8 @@ static void test_inputs_strings(void)
         for (int k = 0; k < 1 + round % 3; k++) {
             seed = seed * 6364136223846793005ull + 1442695040888963407ull;
             size_t at = (size_t)(seed >> 33) % LEN(base);
-            t[at] = "\"{}[]:,\\ 0a-u"[(seed >> 20) % 15];
+            static const char alphabet[] = "\"{}[]:,\\ 0a-u"; /* and its NUL */
+            t[at] = alphabet[(seed >> 20) % sizeof(alphabet)];
         }
         json_error_t je;
         json_t *o = json_loadb(t, LEN(base), JSON_REJECT_DUPLICATES, &je);
