@@ -6,7 +6,7 @@
 . "$SRCDIR/tests/integration/lib.sh"
 # Lease expiry, rate limits and kill timing are the subject here; under
 # valgrind (the vg setup) every step is ~50x slower and those timings stop
-# meaning anything (tried: a worker needs more than the 0.5 s the SIGTERM
+# meaning anything (tried: a worker needs more than the 0.5 s the
 # and restart checks give it to start, and the sent_at spacing of the rate
 # check measures valgrind's lag, not the bucket).  A slow worker can no
 # longer send twice (lease fencing): queue-stall.sh checks that under
@@ -186,7 +186,13 @@ reset
 make_jobs 100 9000 sms >"$T/t.jsonl"
 cz queue enqueue "$T/t.jsonl" >/dev/null
 czbg worker 2>/dev/null & wpid=$!
-sleep 0.5
+# signal it once it works (its handlers are set before it leases), however
+# slow the build: a fixed sleep was too short under ASan on a loaded machine
+i=0
+while [ "$(rcli ZCARD cz:lease:sms)" -eq 0 ] && [ -z "$(rcli XLEN cz:results | grep -v '^0$')" ] &&
+    [ $i -lt 200 ]; do
+    i=$((i + 1)); sleep 0.05
+done
 kill -TERM $wpid; wait $wpid; rc=$?
 [ $rc -eq 0 ] && pass "SIGTERM exits 0" || fail "SIGTERM exit $rc"
 [ "$(rcli ZCARD cz:lease:sms)" -eq 0 ] && pass "no lease left after SIGTERM" || fail "leases left"
