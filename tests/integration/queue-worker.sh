@@ -6,8 +6,8 @@
 . "$SRCDIR/tests/integration/lib.sh"
 # Lease expiry, rate limits and kill timing are the subject here; under
 # valgrind (the vg setup) every step is ~50x slower and those timings stop
-# meaning anything (tried: a worker needs more than the 0.5 s the
-# and restart checks give it to start, and the sent_at spacing of the rate
+# meaning anything (tried: a worker needs more than the 0.5 s the restart
+# check gives it to start, and the sent_at spacing of the rate
 # check measures valgrind's lag, not the bucket).  A slow worker can no
 # longer send twice (lease fencing): queue-stall.sh checks that under
 # valgrind too, and the queue code runs there in test-queue,
