@@ -39,6 +39,7 @@
 #include "config.h"
 #include "api.h"
 #include "link.h"
+#include "page.h"
 #include "template.h"
 #include "plugin.h"
 #include "util.h"
@@ -253,6 +254,7 @@ void config_free(struct config *c)
     free(c->default_locale);
     link_conf_free(c->links);
     api_conf_free(c->api);
+    page_conf_free(c->selfservice);
     for (size_t i = 0; i < c->nchannels; i++) {
         free(c->channels[i].name);
         free(c->channels[i].plugin);
@@ -538,7 +540,8 @@ static bool region_valid(const char *s, const char *cc)
 /* ---- cadenza.yaml --------------------------------------------------- */
 
 static const char *const top_keys[] = {
-    "store", "redis", "http", "defaults", "paths", "channels", "links", "api", NULL,
+    "store", "redis", "http", "defaults", "paths", "channels", "links", "api", "selfservice",
+    NULL,
 };
 static const char *const redis_keys[] = { "url", "prefix", "timeout", NULL };
 static const char *const http_keys[] = { "listen", NULL };
@@ -802,6 +805,10 @@ static void load_main(struct loader *l, const struct ynode *root)
     /* api: the outcome API's keys, parsed by api.c; docs/api.md */
     if ((v = ynode_get(root, "api")) && v->type != YNODE_NULL &&
         api_conf_load(v, c->dir, &c->api, l->d) == -ENOMEM)
+        l->oom = 1;
+    /* selfservice: the page behind the links, parsed by page.c; docs/selfservice.md */
+    if ((v = ynode_get(root, "selfservice")) && v->type != YNODE_NULL &&
+        page_conf_load(v, &c->selfservice, l->d) == -ENOMEM)
         l->oom = 1;
 }
 

@@ -21,6 +21,7 @@ struct plugin_settings;
 
 struct link_conf;
 struct api_conf;
+struct page_conf;
 struct template_rules;
 
 /* Channel kinds: codes stored in the database, append-only. */
@@ -125,6 +126,7 @@ struct config {
     char *default_locale;   /* "en", "es", "en-GB": templates fall back to it */
     struct link_conf *links; /* the `links:` section (link.h), or NULL when absent */
     struct api_conf *api;    /* the `api:` section (api.h), or NULL: no outcome API */
+    struct page_conf *selfservice; /* the `selfservice:` section (page.h), or NULL: defaults */
 
     struct channel_conf *channels;
     size_t nchannels;

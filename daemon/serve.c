@@ -56,6 +56,7 @@
 #include <event2/keyvalq_struct.h>
 #include "metrics.h"
 #include "outcome.h"
+#include "selfservice.h"
 #include "store.h"
 #include "strategy.h"
 #include "worker.h"
@@ -83,6 +84,7 @@ struct serve {
     struct worker *worker;
     struct drainer *drainer;    /* results into the store, in a thread of its own */
     struct writer *writer;      /* the outcome API's store writes, in group commits */
+    struct selfservice *ss;     /* the page behind the links (selfservice.c) */
     uint64_t api_requests[6];   /* by answer: 200, 400, 401, 413/422, 503, other */
     bool stopping;
     int exit_code;
@@ -389,6 +391,8 @@ static void route_metrics(struct evhttp_request *req, const char *path, void *ud
         r = api_metrics(sv, &b);
     if (r >= 0)
         r = http_metrics(sv->http, &b);
+    if (r >= 0)
+        r = selfservice_metrics(sv->ss, &b);
     if (r < 0)
         http_reply_error(req, 500, "out of memory");
     else
@@ -414,6 +418,8 @@ struct api_req {
     char **dedupe;                /* "<source>:<event id>" per record */
     size_t stored, duplicates;
     struct sbuf err;              /* the records' problems */
+    struct serve_outcomes hooks;  /* another route's request (serve_outcomes_submit) */
+    bool hooked;
 };
 
 static void api_req_free(struct api_req *a)
@@ -421,8 +427,8 @@ static void api_req_free(struct api_req *a)
     for (size_t i = 0; a->dedupe && i < a->batch.n; i++)
         free(a->dedupe[i]);
     free(a->dedupe);
-    if (a->batch.v == &a->one)
-        a->batch.v = NULL; /* ours, not parsed */
+    if (a->batch.v == &a->one || a->hooked)
+        a->batch.v = NULL; /* ours or the caller's, not parsed */
     api_batch_release(&a->batch);
     sbuf_release(&a->err);
     set_free(a->set);
@@ -472,6 +478,8 @@ static int api_store(struct writer_ctx *c, void *arg)
     if (!p || !o || !added || !a->dedupe ||
         ingest_ctx_new(a->set->cfg, c->store, c->now, a->source, &x) < 0)
         goto out;
+    if (a->hooked && a->hooks.before && (r = a->hooks.before(c, a->hooks.arg)) < 0)
+        goto out;
     for (size_t i = 0; i < a->batch.n; i++) {
         sbuf_reset(&e);
         if ((r = ingest_prepare(x, &a->batch.v[i].row, &p[i], &e)) < 0)
@@ -514,7 +522,7 @@ static int api_store(struct writer_ctx *c, void *arg)
                 goto out;
         }
     }
-    r = 0;
+    r = a->hooked && a->hooks.after ? a->hooks.after(c, a->hooks.arg, added) : 0;
 out:
     ingest_ctx_free(x);
     sbuf_release(&e);
@@ -529,6 +537,13 @@ static void api_done(void *arg, int r)
 {
     struct api_req *a = arg;
     struct serve *sv = a->sv;
+    if (a->hooked) {
+        if (a->req)
+            evhttp_connection_set_closecb(evhttp_request_get_connection(a->req), NULL, NULL);
+        a->hooks.done(a->hooks.arg, a->req, r, a->err.buf, a->stored, a->duplicates);
+        api_req_free(a);
+        return;
+    }
     if (a->req) {
         evhttp_connection_set_closecb(evhttp_request_get_connection(a->req), NULL, NULL);
         if (r == 0) {
@@ -592,6 +607,43 @@ static void api_req_submit(struct api_req *a, writer_fn fn)
     evhttp_connection_set_closecb(evhttp_request_get_connection(a->req), api_conn_closed, a);
 }
 
+const struct config *serve_config(struct serve *sv, const struct strategy_set **ret_set)
+{
+    if (ret_set)
+        *ret_set = sv->set->strategies;
+    return sv->set->cfg;
+}
+
+struct store *serve_store(struct serve *sv)
+{
+    return sv->store;
+}
+
+int serve_outcomes_submit(struct serve *sv, struct evhttp_request *req,
+                          const struct serve_outcomes *o)
+{
+    struct api_req *a = calloc(1, sizeof(*a));
+    if (!a)
+        return -ENOMEM;
+    a->sv = sv;
+    a->req = req;
+    a->source = o->source;
+    a->set = sv->set;
+    sv->set->refs++;
+    a->hooks = *o;
+    a->hooked = true;
+    a->batch.v = o->records;
+    a->batch.n = o->n;
+    int r = writer_submit(sv->writer, api_store, api_done, a);
+    if (r < 0) {
+        api_req_free(a);
+        return r;
+    }
+    if (req)
+        evhttp_connection_set_closecb(evhttp_request_get_connection(req), api_conn_closed, a);
+    return 0;
+}
+
 static void route_outcomes(struct evhttp_request *req, const char *path, void *ud)
 {
     struct serve *sv = ud;
@@ -646,14 +698,9 @@ static void route_link(struct evhttp_request *req, const char *path, void *ud)
         return;
     }
     int r = link_verify(cfg->links, token, strlen(token), now, &cl);
-    if (r < 0) {
-        /* no detail that helps a forger: expired or not, it is not valid */
-        http_reply(req, r == -EKEYEXPIRED ? 410 : 404, "text/plain; charset=utf-8",
-                   "This link is not valid or has expired.\n", 39);
-        return;
-    }
-    if (cl.action != LINK_UNSUBSCRIBE || !cl.debtor_id[0]) {
-        http_reply_error(req, 404, "the self-service page is not available yet");
+    if (r < 0 || cl.action != LINK_UNSUBSCRIBE || !cl.debtor_id[0]) {
+        /* every other link (and every link that does not verify) is the page's */
+        selfservice_route(sv->ss, req, token);
         return;
     }
     if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
@@ -1130,6 +1177,12 @@ int serve_run(const struct serve_opts *o)
         log_error_errno(r, "cannot start the store writer: %m");
         goto out;
     }
+    if ((r = selfservice_new(&sv, &sv.ss)) < 0 ||
+        http_route(sv.http, "payment", HTTP_POST, "/webhooks/payment", false,
+                   selfservice_route_payment, sv.ss) < 0) {
+        log_error("out of memory");
+        goto out;
+    }
     if ((r = start_worker(&sv)) < 0) {
         ex = r == -EINVAL ? EXIT_DATA : EXIT_RUNTIME;
         goto out;
@@ -1146,6 +1199,7 @@ out:
     http_free(sv.http);       /* no new request from here on */
     sv.http = NULL;
     writer_free(sv.writer);   /* answers (or drops) the requests in flight */
+    selfservice_free(sv.ss);  /* after the writer: its requests hold the page's state */
     worker_free(sv.worker);
     drainer_stop(sv.drainer); /* after the worker: its last results go in too */
     http_free(sv.http);
