@@ -645,7 +645,7 @@ const char page_css[] =
     ".check{display:flex;gap:.5rem;align-items:flex-start;margin:.5rem 0;font-weight:400}"
     ".check input{width:1.5rem;height:1.5rem;margin:0;flex:none}"
     ".hint{color:#4a4a4a;margin:.25rem 0}"
-    ".row{display:flex;gap:.75rem;flex-wrap:wrap}.row>div{flex:1 1 8rem}"
+    ".row{display:flex;gap:.75rem;flex-wrap:wrap}.row>div{flex:1 1 10rem}"
     "button,.button{display:inline-block;min-height:2.75rem;padding:.625rem 1.25rem;"
     "margin-top:.75rem;border:0;border-radius:.375rem;background:#0b4f8a;color:#fff;"
     "font-weight:600;text-decoration:none;cursor:pointer}"

@@ -2,7 +2,7 @@
 CADENZA_PACKAGES="meson ninja-build pkg-config gcc g++ libevent-dev libhiredis-dev
 libcurl4-openssl-dev libyaml-dev libsqlite3-dev sqlite3 libjansson-dev libssl-dev
 libphonenumber-dev libre2-dev libprotobuf-dev redis-server redis-tools tzdata clang libclang-rt-14-dev valgrind
-python3 python3-aiosmtpd faketime kannel prometheus"
+python3 python3-aiosmtpd faketime kannel prometheus chromium fonts-dejavu-core nodejs npm"
 # What the benchmarks in bench/ need besides (bench/sms.sh installs them).
 CADENZA_BENCH_PACKAGES="linux-perf wrk"
 
