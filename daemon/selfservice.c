@@ -467,11 +467,12 @@ struct derived {
     int plan_max_n;
 };
 
-static void derive(struct ctx *x, const struct store_ss_view *sv, struct derived *d)
+static int derive(struct ctx *x, const struct store_ss_view *sv, struct derived *d)
 {
     struct page_view *v = &d->v;
     const struct debtor_rec *rec = &sv->rec;
-    d->tz = debtor_tz(x->ss, rec->time_zone);
+    if (!(d->tz = debtor_tz(x->ss, rec->time_zone)))
+        return -ENOENT; /* not even UTC: the tz database is missing */
     int32_t today = local_day(d->tz, x->now);
     int32_t due = rec->due_date;
     /* a due date the debtor moved stands while the imported one is the one moved */
@@ -494,7 +495,8 @@ static void derive(struct ctx *x, const struct store_ss_view *sv, struct derived
     d->bin.noutcomes = sv->noutcomes;
     d->bin.now = x->now;
     brief_strategy(x->set, rec, dpd, sv->strategy, sv->variant, sv->tier, &d->bin);
-    brief_build(&d->bin, &d->br);
+    memset(&d->br, 0, sizeof(d->br));
+    brief_build(&d->bin, &d->br); /* d->tz is set: it cannot fail */
     d->grace = d->bin.promise_grace_days;
 
     const char *lang = sv->prefs.language[0] ? sv->prefs.language : rec->locale;
@@ -554,6 +556,7 @@ static void derive(struct ctx *x, const struct store_ss_view *sv, struct derived
             quiet = sv->plan[k].day + d->grace + 1;
     }
     v->quiet_until = quiet;
+    return 0;
 }
 
 /* ---- GET ---- */
@@ -977,7 +980,9 @@ static int on_view(void *arg, const struct store_ss_view *sv)
 {
     struct ctx *x = arg;
     struct derived d;
-    derive(x, sv, &d);
+    int r = derive(x, sv, &d);
+    if (r < 0)
+        return -EIO;
     if (!x->post)
         return render_main(x, &d, NULL, 200);
     /* invariant 2: a one-shot action after one: nothing more with this link */
