@@ -40,6 +40,7 @@
 #include "api.h"
 #include "inbound.h"
 #include "link.h"
+#include "page.h"
 #include "template.h"
 #include "plugin.h"
 #include "util.h"
@@ -258,6 +259,7 @@ void config_free(struct config *c)
     link_conf_free(c->links);
     api_conf_free(c->api);
     inbound_conf_free(c->inbound);
+    page_conf_free(c->selfservice);
     for (size_t i = 0; i < c->nchannels; i++) {
         free(c->channels[i].name);
         free(c->channels[i].plugin);
@@ -544,7 +546,7 @@ static bool region_valid(const char *s, const char *cc)
 
 static const char *const top_keys[] = {
     "store", "redis", "http", "defaults", "business", "paths", "channels", "links", "api",
-    "serve", "inbound", NULL,
+    "serve", "inbound", "selfservice", NULL,
 };
 static const char *const redis_keys[] = { "url", "prefix", "timeout", NULL };
 static const char *const http_keys[] = { "listen", NULL };
@@ -880,6 +882,10 @@ static void load_main(struct loader *l, const struct ynode *root)
     /* inbound: stop words and the opt-out confirmation, parsed by inbound.c */
     if ((v = ynode_get(root, "inbound")) && v->type != YNODE_NULL &&
         inbound_conf_load(v, &c->inbound, l->d) == -ENOMEM)
+        l->oom = 1;
+    /* selfservice: the page behind the links, parsed by page.c; docs/selfservice.md */
+    if ((v = ynode_get(root, "selfservice")) && v->type != YNODE_NULL &&
+        page_conf_load(v, &c->selfservice, l->d) == -ENOMEM)
         l->oom = 1;
 }
 

@@ -22,6 +22,7 @@ struct plugin_settings;
 struct link_conf;
 struct api_conf;
 struct inbound_conf;
+struct page_conf;
 struct template_rules;
 
 /* Channel kinds: codes stored in the database, append-only. */
@@ -143,6 +144,7 @@ struct config {
     int64_t serve_promise_check_ms; /* how often to look for promises broken (300 s) */
     struct inbound_conf *inbound; /* the `inbound:` section (inbound.h); the defaults without
                                      one (never NULL once loaded) */
+    struct page_conf *selfservice; /* the `selfservice:` section (page.h), or NULL: defaults */
 
     struct channel_conf *channels;
     size_t nchannels;

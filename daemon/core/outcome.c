@@ -30,6 +30,10 @@ static const struct outcome_info table[_OUTCOME_MAX] = {
     [OUTCOME_DISPUTE] =        { "dispute",        STRATEGY_OUTCOME_DISPUTE,        EVERY_KIND,     "dispute" },
     [OUTCOME_REFUSED] =        { "refused",        STRATEGY_OUTCOME_REFUSED,        EVERY_KIND,     NULL },
     [OUTCOME_FAILED] =         { "failed",         -1,                              0,              NULL },
+    /* a plan's instalments are promises: the first pauses like one (planner.c) */
+    [OUTCOME_PLAN_AGREED] =    { "plan_agreed",    STRATEGY_OUTCOME_PROMISE_TO_PAY, EVERY_KIND,     "payment plan" },
+    [OUTCOME_DUE_DATE_MOVED] = { "due_date_moved", -1,                              EVERY_KIND,     NULL },
+    [OUTCOME_PREFERENCES] =    { "preferences",    -1,                              0,              NULL },
 };
 
 const struct outcome_info *outcome_info(enum outcome_code c)

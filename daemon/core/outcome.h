@@ -31,6 +31,10 @@ enum outcome_code {
     OUTCOME_DISPUTE = 12,
     OUTCOME_REFUSED = 13,       /* refused to pay */
     OUTCOME_FAILED = 14,        /* transient/provider failure: not an attempt outcome */
+    OUTCOME_PLAN_AGREED = 15,   /* a payment plan: promise_date = first instalment, amount =
+                                   the total; its schedule is in payment_plans (self-service) */
+    OUTCOME_DUE_DATE_MOVED = 16, /* the due date moved (to payday): promise_date = the new one */
+    OUTCOME_PREFERENCES = 17,   /* the debtor stated contact preferences (debtor_prefs) */
     _OUTCOME_MAX,
     _OUTCOME_INVALID = -22,
 };

@@ -639,7 +639,7 @@ static int parse_offers(struct loader *l, const struct ynode *n, struct tier_off
     if (r < 0)
         return r;
     static const char *const keys[] = { "plan_max_instalments", "move_due_date", "fee_waiver",
-                                        NULL };
+                                        "promise_max_days", "plan_min_instalment", NULL };
     char in[160];
     snprintf(in, sizeof(in), "offers of %s", where);
     bool bad = check_keys(l, n, keys, in) > 0;
@@ -659,6 +659,13 @@ static int parse_offers(struct loader *l, const struct ynode *n, struct tier_off
         get_bool(l, x, "move_due_date", &o->move_due_date) < 0)
         bad = true;
     if ((x = ynode_get(n, "fee_waiver")) && get_bool(l, x, "fee_waiver", &o->fee_waiver) < 0)
+        bad = true;
+    if ((x = ynode_get(n, "promise_max_days")) &&
+        get_int(l, x, "promise_max_days", 0, OFFERS_PROMISE_DAYS_MAX, &o->promise_max_days) < 0)
+        bad = true;
+    if ((x = ynode_get(n, "plan_min_instalment")) &&
+        get_int(l, x, "plan_min_instalment", 0, OFFERS_MIN_INSTALMENT_MAX,
+                &o->plan_min_instalment) < 0)
         bad = true;
     return bad ? -EINVAL : 0;
 }

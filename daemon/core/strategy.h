@@ -67,10 +67,14 @@ struct tier_cap {
  * "offers"); the agent brief lists them.  Zero: nothing is offered.
  */
 #define OFFERS_PLAN_MAX 60
+#define OFFERS_PROMISE_DAYS_MAX 90
+#define OFFERS_MIN_INSTALMENT_MAX 1000000
 struct tier_offers {
     int plan_max_instalments; /* a payment plan of 2..this many instalments; 0: none */
     bool move_due_date;       /* move the due date to the debtor's payday */
     bool fee_waiver;          /* waive late fees and charges */
+    int promise_max_days;     /* self-service: a promise at most this many days ahead; 0: none */
+    int plan_min_instalment;  /* self-service: no instalment below this (currency units) */
 };
 
 /* What makes a debtor leave a tier. */

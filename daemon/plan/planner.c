@@ -76,6 +76,8 @@ static const char *const reason_names[_PLAN_REASON_MAX] = {
     [PLAN_DST_GAP] = "skipped by DST change",
     [PLAN_CAPACITY] = "over capacity",
     [PLAN_RANK] = "ranked below the kept candidates",
+    [PLAN_STATED_TIME] = "debtor's stated do-not-contact time",
+    [PLAN_HUMAN_ONLY] = "debtor asked for a person",
 };
 
 const char *planner_reason_to_string(enum planner_reason r)
@@ -118,7 +120,11 @@ struct work {
     int32_t att_day[ATT_DAYS_CACHE];
     uint8_t suppressed;
     uint8_t invalid;      /* kinds whose address this plan found invalid (reactions) */
+    bool call_ok;            /* "rather a person": a call channel of the tier is allowed */
+    int grace;               /* days after a promise's date before it is broken */
 };
+
+static unsigned pref_boost(const struct work *w, const struct planner_cand *c);
 
 static int32_t local_day(const struct tz *z, int64_t utc)
 {
@@ -161,6 +167,7 @@ static void trace_add(struct work *w, const struct planner_cand *c, enum planner
     t->e[t->n].c = *c;
     t->e[t->n].reason = (uint8_t)r;
     t->e[t->n].scored = scored;
+    t->e[t->n].boost = scored ? (uint8_t)pref_boost(w, c) : 0;
     t->n++;
 }
 
@@ -246,6 +253,46 @@ static int cmp_outcome_ptr(const void *a, const void *b)
 
 #define NEW_OUTCOMES_MAX 64
 
+/* The plan was agreed by `at` and its payments up to now do not cover it yet. */
+static bool plan_running(const struct work *w, int64_t at)
+{
+    const struct planner_plan *p = w->h->plan;
+    return p && p->n && p->agreed_at <= at && p->agreed_at <= w->now &&
+           prefs_plan_next(p->inst, p->n, p->paid_minor) < p->n;
+}
+
+/*
+ * The plan's instalments as promises: paused until the one it waits for
+ * is due plus the grace days; past that, unpaid, it is broken (no pause).
+ * Returns true when broken.
+ */
+static bool plan_apply(struct work *w)
+{
+    const struct planner_plan *p = w->h->plan;
+    if (!p || !p->n || p->agreed_at > w->now)
+        return false;
+    size_t k = prefs_plan_next(p->inst, p->n, p->paid_minor);
+    char d[11];
+    if (k == p->n) {
+        if (w->trace)
+            snprintf(w->trace->plan_why, sizeof(w->trace->plan_why),
+                     "payment plan of %zu instalments: paid in full", p->n);
+        return false;
+    }
+    format_date(p->inst[k].day, d);
+    bool broken = w->day > p->inst[k].day + w->grace;
+    if (w->trace)
+        snprintf(w->trace->plan_why, sizeof(w->trace->plan_why),
+                 "payment plan: instalment %zu of %zu due %s (grace %d days)%s", k + 1, p->n, d,
+                 w->grace, broken ? ": not paid, broken" : ": paused until then");
+    if (broken)
+        return true;
+    int64_t until = day_start(w->d->tz, p->inst[k].day + w->grace + 1);
+    if (until > w->ret->next.paused_until)
+        w->ret->next.paused_until = until;
+    return false;
+}
+
 /* Apply reactions to outcomes newer than applied_until (keeps invariant 2: time order). */
 static void apply_outcomes(struct work *w, int *cur)
 {
@@ -278,6 +325,8 @@ static void apply_outcomes(struct work *w, int *cur)
             break;
         }
         case STRATEGY_ACTION_STOP:
+            if (o->code == OUTCOME_PAID && plan_running(w, o->at))
+                break; /* an instalment of the plan, not the whole debt */
             n->stopped = true;
             add_transition(w, tier_name(w->v, *cur), NULL, "%s: stop", on);
             break;
@@ -329,6 +378,12 @@ static bool promise_broken(struct work *w, int64_t since)
 {
     const struct planner_history *h = w->h;
     const struct planner_outcome *p = NULL;
+    const struct planner_plan *pl = h->plan;
+    if (pl && pl->n && pl->agreed_at >= since && pl->agreed_at <= w->now) {
+        size_t k = prefs_plan_next(pl->inst, pl->n, pl->paid_minor);
+        if (k < pl->n && w->day > pl->inst[k].day + w->grace)
+            return true;
+    }
     for (size_t i = 0; i < h->noutcomes; i++) {
         const struct planner_outcome *o = &h->outcomes[i];
         if (o->code == OUTCOME_PROMISE_TO_PAY && o->promise_day && o->at <= w->now &&
@@ -560,6 +615,11 @@ static enum planner_reason channel_rules(struct work *w, const struct tier *t,
     if (p->vulnerable_human_only && (rec->flags & DEBTOR_VULNERABLE) &&
         (AUTOMATED_KINDS & (1u << k)))
         return PLAN_VULNERABLE;
+    /* "I'd rather talk to a person": never the bot; no automated message
+     * where a person can call instead */
+    if (w->d->prefs && w->d->prefs->human == 1 &&
+        (k == CHAN_CHAT || ((k == CHAN_EMAIL || k == CHAN_SMS) && w->call_ok)))
+        return PLAN_HUMAN_ONLY;
     if (tc->max_attempts > 0) {
         int cnt = 0;
         for (size_t i = 0; i < w->h->nattempts; i++)
@@ -637,13 +697,30 @@ static bool payday_now(struct work *w, int lead)
     return false;
 }
 
-/* One local hour's allowed piece, computed once per plan for every channel. */
+/*
+ * One local hour's allowed piece, computed once per plan for every
+ * channel (for every channel of a kind when the debtor stated times not
+ * to be contacted on some kinds only).
+ */
 struct hour_slot {
     int64_t us, ue;  /* UTC [start, end) of the piece */
     int a;           /* its local start (minutes) */
-    uint8_t why;     /* PLAN_OK, or PLAN_DNC/LEGAL_HOURS/DST_GAP/TZ2 */
-    bool done;
+    uint8_t why;     /* PLAN_OK, or PLAN_DNC/STATED_TIME/LEGAL_HOURS/DST_GAP/TZ2 */
 };
+
+/* The stated preferences a candidate matches (PLANNER_BOOST_*). */
+static unsigned pref_boost(const struct work *w, const struct planner_cand *c)
+{
+    const struct prefs *p = w->d->prefs;
+    unsigned b = 0;
+    if (!p)
+        return 0;
+    if (p->channel >= 0 && p->channel == c->kind)
+        b |= PLANNER_BOOST_CHANNEL;
+    if (p->nprefer && prefs_prefers(p, c->how / 24, c->local_min))
+        b |= PLANNER_BOOST_HOURS;
+    return b;
+}
 
 /* ---- ranking ---- */
 
@@ -821,6 +898,7 @@ int planner_plan(const struct planner_ctx *ctx, const struct planner_debtor *d,
     ret->p_pay = -1;
     if (trace) {
         trace->strategy_why[0] = trace->variant_why[0] = trace->tier_why[0] = 0;
+        trace->plan_why[0] = 0;
         trace->n = trace->dropped = 0;
     }
     for (size_t i = 0; i < h->nattempts && i < ATT_DAYS_CACHE; i++)
@@ -886,8 +964,11 @@ int planner_plan(const struct planner_ctx *ctx, const struct planner_debtor *d,
     n->strategy = s->name;
     n->variant = v->name;
 
-    /* 3. reactions, 4. exits */
+    /* 3. reactions (a plan's instalments are promises), 4. exits */
+    const struct strategy_reaction *pr = &v->on[STRATEGY_OUTCOME_PROMISE_TO_PAY];
+    w.grace = pr->action == STRATEGY_ACTION_PAUSE ? pr->grace_days : 0;
     apply_outcomes(&w, &cur);
+    plan_apply(&w);
     walk_tiers(&w, &cur);
     const struct tier *t = n->stopped ? NULL : tier_at(v, cur);
     ret->tier = t;
@@ -985,8 +1066,28 @@ int planner_plan(const struct planner_ctx *ctx, const struct planner_debtor *d,
     }
     int first_ok_tchan = -1;
     enum planner_reason why_none = PLAN_OK;
-    struct hour_slot hours[24];
-    memset(hours, 0, sizeof(hours));
+    const struct prefs *pf = d->prefs;
+    if (pf && pf->human == 1)
+        for (size_t ci = 0; ci < t->nch && !w.call_ok; ci++) {
+            const struct tier_channel *tc = &t->ch[ci];
+            w.call_ok = tc->channel >= 0 && (size_t)tc->channel < ctx->cfg->nchannels &&
+                        ctx->cfg->channels[tc->channel].kind == CHAN_CALL &&
+                        ((int)ci == rot || rot < 0) &&
+                        channel_rules(&w, t, tc, rpc_day) == PLAN_OK;
+        }
+    /*
+     * The hours' pieces, computed once per row: row 0 for every channel,
+     * or one row per kind when the debtor stated times for some kinds
+     * only (then allowed minus those: kallowed).
+     */
+    bool per_kind = false;
+    for (size_t i = 0; pf && i < pf->nforbid; i++)
+        if (pf->forbid[i].days & (1u << w.wd))
+            per_kind = true;
+    struct hour_slot hours[_CHAN_KIND_MAX][24];
+    uint32_t hours_done[_CHAN_KIND_MAX] = { 0 };
+    struct ranges kallowed[_CHAN_KIND_MAX];
+    uint8_t kready = 0;
     uint32_t win_hours = 0; /* local hours the window touches, the same for every channel */
     for (int hr = 0; hr < 24; hr++)
         if (ranges_overlap(&win, hr * 60, hr * 60 + 60))
@@ -1019,16 +1120,31 @@ int planner_plan(const struct planner_ctx *ctx, const struct planner_debtor *d,
                 trace_add(&w, &c, cr, false);
                 continue;
             }
-            /* the hour's allowed piece in UTC is the same for every channel */
-            struct hour_slot *hsl = &hours[hr];
-            if (!hsl->done) {
-                hsl->done = true;
+            /* the hour's allowed piece in UTC is the same for every channel (of a kind) */
+            int row = per_kind ? c.kind : 0;
+            const struct ranges *al = &allowed;
+            if (per_kind) {
+                if (!(kready & (1u << row))) {
+                    kready |= (uint8_t)(1u << row);
+                    kallowed[row] = allowed;
+                    for (size_t i = 0; i < pf->nforbid; i++)
+                        if ((pf->forbid[i].days & (1u << w.wd)) &&
+                            (pf->forbid[i].kinds & (1u << row)))
+                            ranges_cut(&kallowed[row], pf->forbid[i].start, pf->forbid[i].end);
+                }
+                al = &kallowed[row];
+            }
+            struct hour_slot *hsl = &hours[row][hr];
+            if (!(hours_done[row] & (1u << hr))) {
+                hours_done[row] |= 1u << hr;
                 hsl->why = PLAN_OK;
                 int a, b;
-                if (!ranges_first_in(&allowed, hs, he, &a, &b)) {
+                if (!ranges_first_in(al, hs, he, &a, &b)) {
                     tz_local_to_utc(d->tz, plan_day, hs * 60, &hsl->us);
                     hsl->a = hs;
-                    hsl->why = ranges_overlap(&wl, hs, he) ? PLAN_DNC : PLAN_LEGAL_HOURS;
+                    hsl->why = ranges_overlap(&allowed, hs, he) ? PLAN_STATED_TIME
+                               : ranges_overlap(&wl, hs, he)    ? PLAN_DNC
+                                                                : PLAN_LEGAL_HOURS;
                 } else {
                     hsl->a = a;
                     int64_t us = 0, ue = 0;
@@ -1057,7 +1173,8 @@ int planner_plan(const struct planner_ctx *ctx, const struct planner_debtor *d,
                     hsl->ue = ue;
                 }
             }
-            if (hsl->why == PLAN_DNC || hsl->why == PLAN_LEGAL_HOURS) {
+            if (hsl->why == PLAN_DNC || hsl->why == PLAN_LEGAL_HOURS ||
+                hsl->why == PLAN_STATED_TIME) {
                 c.at = hsl->us;
                 trace_add(&w, &c, (enum planner_reason)hsl->why, false);
                 continue;
@@ -1155,14 +1272,21 @@ int planner_plan(const struct planner_ctx *ctx, const struct planner_debtor *d,
             est.n = 10;
         }
         double val = tc->value * mult_pay;
-        if (d->rec->prefers_human == 1) {
+        int human = pf && pf->human >= 0 ? pf->human : d->rec->prefers_human;
+        if (human == 1) {
             if (c->kind == CHAN_CHAT)
                 val *= dflt(ctx->prefers_human_bot, 0.5);
             else if (c->kind == CHAN_CALL)
                 val *= dflt(ctx->prefers_human_call, 1.2);
         }
-        if (d->rec->preferred_channel == c->kind)
+        /* a stated preference outweighs the imported one (strong priors) */
+        unsigned boost = pref_boost(&w, c);
+        if (boost & PLANNER_BOOST_CHANNEL)
+            val *= dflt(ctx->stated_channel, 1.5);
+        else if ((!pf || pf->channel < 0) && d->rec->preferred_channel == c->kind)
             val *= dflt(ctx->preferred_channel, 1.2);
+        if (boost & PLANNER_BOOST_HOURS)
+            val *= dflt(ctx->stated_hours, 1.5);
         double cost = ctx->cfg->channels[c->channel].cost;
         c->p_reach = (float)est.mean;
         c->p_sample = (float)est.mean;

@@ -26,6 +26,7 @@
 #include "debtor.h"
 #include "model.h"
 #include "outcome.h"
+#include "prefs.h"
 #include "strategy.h"
 #include "tz.h"
 
@@ -52,6 +53,10 @@ struct planner_debtor {
     int8_t payday_inferred;           /* from payment history: 1..31, -1 last, 0 none */
     const struct model_cell *cells;   /* own slot counts (sparse), borrowed */
     size_t ncells;
+    const struct prefs *prefs;        /* what the debtor stated (self-service), or NULL:
+                                         forbidden times and "rather a person" are hard
+                                         rules, the preferred channel and hours priors;
+                                         a moved due date is the caller's to apply to rec */
 };
 /* The model's covariates of a debtor (its level values below the segment; strings borrowed). */
 void planner_model_covariates(const struct debtor_rec *rec, struct model_covariates *ret);
@@ -92,11 +97,26 @@ struct planner_outcome {
  * the latest promise; PLANNER_HISTORY_DAYS is a safe default.
  */
 #define PLANNER_HISTORY_DAYS 45
+/*
+ * A payment plan the debtor agreed to (the latest; self-service): each
+ * instalment is a promise.  The debtor is paused until the instalment
+ * the plan waits for is due plus the promise grace; one not paid by then
+ * is a broken promise.  Payments while it runs do not stop the strategy
+ * until they cover the plan.
+ */
+struct planner_plan {
+    int64_t agreed_at;                 /* UTC */
+    int64_t paid_minor;                /* `paid` amounts since agreed_at (up to now) */
+    const struct plan_instalment *inst; /* by due date */
+    size_t n;
+};
+
 struct planner_history {
     const struct planner_attempt *attempts;
     size_t nattempts;
     const struct planner_outcome *outcomes;
     size_t noutcomes;
+    const struct planner_plan *plan;  /* NULL: none */
 };
 
 struct propensity;
@@ -118,6 +138,8 @@ struct planner_ctx {
     double prefers_human_bot;   /* value multiplier of bots for prefers_human (0: 0.5) */
     double prefers_human_call;  /* ... of calls (0: 1.2) */
     double preferred_channel;   /* ... of the debtor's preferred channel kind (0: 1.2) */
+    double stated_channel;      /* ... of the channel the debtor stated (self-service; 0: 1.5) */
+    double stated_hours;        /* ... of a slot in the hours the debtor stated (0: 1.5) */
 };
 
 /* ---- outputs ---- */
@@ -157,6 +179,9 @@ enum planner_reason {
     PLAN_DST_GAP,         /* "skipped by DST change" */
     PLAN_CAPACITY,        /* "over capacity" (planner_assign) */
     PLAN_RANK,            /* "ranked below the kept candidates" (trace only) */
+    PLAN_STATED_TIME,     /* "debtor's stated do-not-contact time" (self-service) */
+    PLAN_HUMAN_ONLY,      /* "debtor asked for a person" (no bot; no automated message when
+                             a call is possible) */
     _PLAN_REASON_MAX,
 };
 const char *planner_reason_to_string(enum planner_reason r);
@@ -219,15 +244,20 @@ struct planner_result {
 
 /* explain: every candidate considered, with its verdict. */
 #define PLANNER_TRACE_MAX 1024
+/* Stated preferences that raised a scored candidate's value (planner_trace_entry.boost). */
+#define PLANNER_BOOST_CHANNEL 1u /* the channel the debtor prefers */
+#define PLANNER_BOOST_HOURS 2u   /* an hour the debtor prefers */
 struct planner_trace_entry {
     struct planner_cand c;    /* at/channel/kind always set; estimates when scored */
     uint8_t reason;           /* enum planner_reason; PLAN_OK: kept */
     bool scored;
+    uint8_t boost;            /* PLANNER_BOOST_* when scored */
 };
 struct planner_trace {
     char strategy_why[160];   /* "priority 100, matched dpd 12, country US" */
     char variant_why[96];
     char tier_why[160];
+    char plan_why[160];       /* the payment plan's state, "" without one */
     struct planner_trace_entry e[PLANNER_TRACE_MAX];
     size_t n;
     size_t dropped;           /* entries beyond PLANNER_TRACE_MAX */

@@ -562,6 +562,12 @@ static int prepare(struct worker *w, const struct store_plan_row *row, struct de
     h->nattempts = row->nattempts;
     h->outcomes = row->outcomes;
     h->noutcomes = row->noutcomes;
+    h->plan = row->plan;
+    /* what the debtor stated on the self-service page: a due date moved
+     * to payday stands while the imported one is the one it moved */
+    d->prefs = row->prefs;
+    if (row->prefs && row->prefs->due_to && rec->due_date == row->prefs->due_from)
+        rec->due_date = row->prefs->due_to;
     if (!rec->payday)
         d->payday_inferred = (int8_t)planner_infer_payday(row->outcomes, row->noutcomes, z,
                                                            w->o->now);
@@ -1165,6 +1171,40 @@ static void explain_propensity(const struct propensity *prop, const struct debto
                  "binds\n");
 }
 
+/* What the debtor stated on the self-service page, as the planner uses it. */
+static void explain_prefs(const struct store_plan_row *row, struct sbuf *b)
+{
+    const struct prefs *p = row->prefs;
+    if (!p || prefs_empty(p))
+        return;
+    sbuf_adds(b, "stated preferences (self-service):\n");
+    if (p->nforbid) {
+        sbuf_adds(b, "  not to be contacted (hard rule): ");
+        prefs_ranges_format(p->forbid, p->nforbid, true, b);
+        sbuf_adds(b, "\n");
+    }
+    if (p->human == 1)
+        sbuf_adds(b, "  rather talk to a person (hard rule): no bot; no e-mail or sms when a "
+                     "call is possible\n");
+    if (p->channel >= 0)
+        sbuf_addf(b, "  preferred channel (prior): %s\n",
+                  chan_kind_to_string((enum chan_kind)p->channel));
+    if (p->nprefer) {
+        sbuf_adds(b, "  preferred hours (prior): ");
+        prefs_ranges_format(p->prefer, p->nprefer, false, b);
+        sbuf_adds(b, "\n");
+    }
+    if (p->language[0])
+        sbuf_addf(b, "  language: %s\n", p->language);
+    if (p->due_to) {
+        char f[11], t[11];
+        format_date(p->due_from, f);
+        format_date(p->due_to, t);
+        sbuf_addf(b, "  due date moved from %s to %s%s\n", f, t,
+                  row->rec.due_date == p->due_from ? "" : " (superseded by a newer import)");
+    }
+}
+
 static int explain_row(void *ctx, const struct store_plan_row *row)
 {
     struct worker *w = ctx;
@@ -1242,6 +1282,9 @@ static int explain_row(void *ctx, const struct store_plan_row *row)
     }
     if (res->next.hold_reason)
         sbuf_addf(b, "  held: %s\n", res->next.hold_reason);
+    if (t->plan_why[0])
+        sbuf_addf(b, "  %s\n", t->plan_why);
+    explain_prefs(row, b);
 
     sbuf_addf(b, "\ncandidates (%zu", t->n);
     if (t->dropped)
@@ -1268,6 +1311,11 @@ static int explain_row(void *ctx, const struct store_plan_row *row)
             sbuf_addf(b, "(segment %.3f sd %.0f%%, levels %.3f, debtor %.3f)  ", est.seg_mean,
                       100 * sqrt(est.pop_rv), est.lev_mean, est.mean);
         }
+        if (e->boost)
+            sbuf_addf(b, "stated preference: %s%s%s  ",
+                      e->boost & PLANNER_BOOST_CHANNEL ? "channel" : "",
+                      e->boost == (PLANNER_BOOST_CHANNEL | PLANNER_BOOST_HOURS) ? ", " : "",
+                      e->boost & PLANNER_BOOST_HOURS ? "hours" : "");
         if (e->reason == PLAN_OK)
             sbuf_adds(b, "kept\n");
         else

@@ -15,6 +15,7 @@
 #include "ingest.h"
 #include "util.h"
 #include "worker.h"
+#include "serve.h"
 #include "writer.h"
 
 struct evhttp_request;
@@ -53,6 +54,7 @@ struct serve {
     struct writer *writer;      /* the outcome API's store writes, in group commits */
     struct sched *sched;        /* daily runs, re-plans, the broken-promise timer */
     struct tz_cache *zones;     /* the timeline's debtor zones */
+    struct selfservice *ss;     /* the page behind the links (selfservice.c) */
     uint64_t api_requests[6];   /* by answer: 200, 400, 401, 413/422, 503, other */
     bool stopping;
     int exit_code;
@@ -80,6 +82,8 @@ struct api_req {
     char **dedupe;                /* "<source>:<event id>" per record */
     size_t stored, duplicates;
     struct sbuf err;              /* the records' problems */
+    struct serve_outcomes hooks;  /* another route's request (serve_outcomes_submit) */
+    bool hooked;
 };
 
 /*

@@ -55,6 +55,7 @@
 #include "outcome.h"
 #include "scheduler.h"
 #include "serve-internal.h"
+#include "selfservice.h"
 #include "store.h"
 #include "strategy.h"
 #include "timeline.h"
@@ -62,6 +63,7 @@
 #include "webhooks.h"
 #include "worker.h"
 #include "writer.h"
+
 
 static void set_free(struct serve_set *s)
 {
@@ -402,6 +404,8 @@ static void route_metrics(struct evhttp_request *req, const char *path, void *ud
         r = webhooks_metrics(sv, &b);
     if (r >= 0)
         r = http_metrics(sv->http, &b);
+    if (r >= 0)
+        r = selfservice_metrics(sv->ss, &b);
     if (r < 0)
         http_reply_error(req, 500, "out of memory");
     else
@@ -416,11 +420,11 @@ void api_req_free(struct api_req *a)
     for (size_t i = 0; a->dedupe && i < a->batch.n; i++)
         free(a->dedupe[i]);
     free(a->dedupe);
-    if (a->batch.v == &a->one)
-        a->batch.v = NULL; /* ours, not parsed */
+    if (a->batch.v == &a->one || a->hooked)
+        a->batch.v = NULL; /* ours or the caller's, not parsed */
     api_batch_release(&a->batch);
     sbuf_release(&a->err);
-    set_free(a->set);
+    serve_set_unref(a->set);
     free(a);
 }
 
@@ -466,6 +470,8 @@ int api_req_store(struct writer_ctx *c, void *arg)
     int r = -ENOMEM;
     if (!p || !o || !added || !a->dedupe ||
         ingest_ctx_new(a->set->cfg, c->store, c->now, a->source, &x) < 0)
+        goto out;
+    if (a->hooked && a->hooks.before && (r = a->hooks.before(c, a->hooks.arg)) < 0)
         goto out;
     for (size_t i = 0; i < a->batch.n; i++) {
         sbuf_reset(&e);
@@ -514,7 +520,7 @@ int api_req_store(struct writer_ctx *c, void *arg)
                 goto out;
         }
     }
-    r = 0;
+    r = a->hooked && a->hooks.after ? a->hooks.after(c, a->hooks.arg, added) : 0;
 out:
     ingest_ctx_free(x);
     sbuf_release(&e);
@@ -529,6 +535,13 @@ static void api_done(void *arg, int r)
 {
     struct api_req *a = arg;
     struct serve *sv = a->sv;
+    if (a->hooked) {
+        if (a->req)
+            evhttp_connection_set_closecb(evhttp_request_get_connection(a->req), NULL, NULL);
+        a->hooks.done(a->hooks.arg, a->req, r, a->err.buf, a->stored, a->duplicates);
+        api_req_free(a);
+        return;
+    }
     if (a->req) {
         evhttp_connection_set_closecb(evhttp_request_get_connection(a->req), NULL, NULL);
         if (r == 0) {
@@ -591,6 +604,43 @@ void api_req_submit(struct api_req *a, writer_fn fn)
     evhttp_connection_set_closecb(evhttp_request_get_connection(a->req), api_conn_closed, a);
 }
 
+const struct config *serve_config(struct serve *sv, const struct strategy_set **ret_set)
+{
+    if (ret_set)
+        *ret_set = sv->set->strategies;
+    return sv->set->cfg;
+}
+
+struct store *serve_store(struct serve *sv)
+{
+    return sv->store;
+}
+
+int serve_outcomes_submit(struct serve *sv, struct evhttp_request *req,
+                          const struct serve_outcomes *o)
+{
+    struct api_req *a = calloc(1, sizeof(*a));
+    if (!a)
+        return -ENOMEM;
+    a->sv = sv;
+    a->req = req;
+    a->source = o->source;
+    a->set = sv->set;
+    sv->set->refs++;
+    a->hooks = *o;
+    a->hooked = true;
+    a->batch.v = o->records;
+    a->batch.n = o->n;
+    int r = writer_submit(sv->writer, api_req_store, api_done, a);
+    if (r < 0) {
+        api_req_free(a);
+        return r;
+    }
+    if (req)
+        evhttp_connection_set_closecb(evhttp_request_get_connection(req), api_conn_closed, a);
+    return 0;
+}
+
 static void route_outcomes(struct evhttp_request *req, const char *path, void *ud)
 {
     struct serve *sv = ud;
@@ -645,14 +695,9 @@ static void route_link(struct evhttp_request *req, const char *path, void *ud)
         return;
     }
     int r = link_verify(cfg->links, token, strlen(token), now, &cl);
-    if (r < 0) {
-        /* no detail that helps a forger: expired or not, it is not valid */
-        http_reply(req, r == -EKEYEXPIRED ? 410 : 404, "text/plain; charset=utf-8",
-                   "This link is not valid or has expired.\n", 39);
-        return;
-    }
-    if (cl.action != LINK_UNSUBSCRIBE || !cl.debtor_id[0]) {
-        http_reply_error(req, 404, "the self-service page is not available yet");
+    if (r < 0 || cl.action != LINK_UNSUBSCRIBE || !cl.debtor_id[0]) {
+        /* every other link (and every link that does not verify) is the page's */
+        selfservice_route(sv->ss, req, token);
         return;
     }
     if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
@@ -939,6 +984,12 @@ int serve_run(const struct serve_opts *o)
         log_error_errno(r, "cannot start the store writer: %m");
         goto out;
     }
+    if ((r = selfservice_new(&sv, &sv.ss)) < 0 ||
+        http_route(sv.http, "payment", HTTP_POST, "/webhooks/payment", false,
+                   selfservice_route_payment, sv.ss) < 0) {
+        log_error("out of memory");
+        goto out;
+    }
     if ((r = start_worker(&sv)) < 0) {
         ex = r == -EINVAL ? EXIT_DATA : EXIT_RUNTIME;
         goto out;
@@ -956,6 +1007,7 @@ out:
     http_free(sv.http);       /* no new request from here on */
     sv.http = NULL;
     writer_free(sv.writer);   /* answers (or drops) the requests in flight */
+    selfservice_free(sv.ss);  /* after the writer: its requests hold the page's state */
     worker_free(sv.worker);
     drainer_stop(sv.drainer); /* after the worker: its last results go in too */
     sched_free(sv.sched);     /* after the writer and the drain, which tell it news */

@@ -186,9 +186,13 @@ int store_run_attempts(struct store *s, int64_t run_id, enum attempt_status stat
          * the debtor up by its id (docs/queue.md) */
         " d.time_zone, CASE a.channel_kind WHEN 0 THEN d.email WHEN 1 THEN d.phone"
         "  WHEN 3 THEN d.phone WHEN 2 THEN d.chat_handle WHEN 4 THEN d.external_id END,"
-        " d.name, d.locale, d.balance_minor, d.currency, d.due_date,"
+        /* the language and due date the debtor stated on the self-service page */
+        " d.name, coalesce(pr.language, d.locale), d.balance_minor, d.currency,"
+        " CASE WHEN pr.due_to IS NOT NULL AND pr.due_from = d.due_date THEN pr.due_to"
+        "  ELSE d.due_date END,"
         " (SELECT count(*) FROM attempts p WHERE p.debtor_id = a.debtor_id AND p.id <= a.id)"
         " FROM attempts a JOIN debtors d ON d.id = a.debtor_id"
+        " LEFT JOIN debtor_prefs pr ON pr.debtor_id = d.id"
         " WHERE a.run_id IS ?1 AND a.status = ?2 AND a.id > ?3 ORDER BY a.id LIMIT ?4";
     sqlite3_stmt *st;
     int rc = sqlite3_prepare_v2(store_db(s), sql, -1, &st, NULL);

@@ -27,6 +27,9 @@ sqlite3_stmt **store_brief_stmts(struct store *s);
 /* Prepared statements owned by store-inbound.c, finalized by store_free(). */
 #define STORE_INBOUND_STMT_MAX 4
 sqlite3_stmt **store_inbound_stmts(struct store *s);
+/* Prepared statements owned by store-selfservice.c, finalized by store_free(). */
+#define STORE_SELFSERVICE_STMT_MAX 16
+sqlite3_stmt **store_selfservice_stmts(struct store *s);
 
 /*
  * The debtors columns every reader of a whole debtor selects, in this
@@ -40,5 +43,15 @@ sqlite3_stmt **store_inbound_stmts(struct store *s);
     " segment, tags, flags, consent_email, consent_sms, consent_chat, consent_call," \
     " do_not_contact, preferred_channel, prefers_human, age_band, employment_type"
 int64_t store_read_debtor(sqlite3_stmt *st, struct debtor_rec *d);
+
+/*
+ * The debtor_prefs columns every reader selects, in this order, and the
+ * reader of them (from column col) into p (store-selfservice.c).  Text
+ * that does not parse reads as not stated.
+ */
+#define STORE_PREFS_COLUMNS \
+    "preferred_channel, prefers_human, language, forbidden, preferred_hours, due_from, due_to"
+struct prefs;
+void store_read_prefs(sqlite3_stmt *st, int col, struct prefs *p);
 
 #endif

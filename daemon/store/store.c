@@ -180,6 +180,11 @@ static const char *const stmt_sql[_STMT_MAX] = {
  * (OUTCOME_ACTIVE_V6, the same set, is the schema 6 text).
  */
 #define OUTCOME_ACTIVE \
+    "(code = 1 OR code BETWEEN 7 AND 13 OR code BETWEEN 15 AND 16" \
+    " OR (code BETWEEN 2 AND 4 AND (channel_kind BETWEEN 0 AND 2 OR channel_kind = 4))" \
+    " OR (code = 0 AND channel_kind = 4))"
+/* The same set before plan_agreed and due_date_moved (15, 16), schemas 7 and 8. */
+#define OUTCOME_ACTIVE_V7 \
     "(code = 1 OR code BETWEEN 7 AND 13" \
     " OR (code BETWEEN 2 AND 4 AND (channel_kind BETWEEN 0 AND 2 OR channel_kind = 4))" \
     " OR (code = 0 AND channel_kind = 4))"
@@ -354,7 +359,7 @@ static const char *const migrations[] = {
     /* ... and the same partial index with a condition cheaper to insert through */
     "DROP INDEX outcomes_active;"
     "CREATE INDEX outcomes_active ON outcomes(debtor_id, occurred_at, code, channel_kind,"
-    " promise_date) WHERE " OUTCOME_ACTIVE ";"
+    " promise_date) WHERE " OUTCOME_ACTIVE_V7 ";"
     /* ... and debtor_slot_stats, which only repeated debtor_cells, becomes a view of
      * it (cell_index numbers the cells of a blob, so a query on one debtor reads
      * one debtor_cells row) */
@@ -389,6 +394,42 @@ static const char *const migrations[] = {
     "CREATE INDEX attempts_provider ON attempts(provider_id) WHERE provider_id IS NOT NULL;"
     "CREATE INDEX debtors_phone ON debtors(phone) WHERE phone IS NOT NULL;"
     "CREATE INDEX debtors_chat_handle ON debtors(chat_handle) WHERE chat_handle IS NOT NULL;",
+    /* 10 -> 11: what debtors say on the self-service page (issue 12,
+     * docs/selfservice.md): stated contact preferences and a moved due
+     * date, payment plans with their instalments, and a log of the page's
+     * actions; outcomes_active takes in plan_agreed and due_date_moved */
+    "CREATE TABLE debtor_prefs ("
+    "  debtor_id INTEGER PRIMARY KEY REFERENCES debtors(id),"
+    "  preferred_channel INTEGER, prefers_human INTEGER, language TEXT,"
+    "  forbidden TEXT, preferred_hours TEXT,"
+    "  due_from INTEGER, due_to INTEGER,"
+    "  updated_at INTEGER NOT NULL"
+    ");"
+    "CREATE TABLE payment_plans ("
+    "  id INTEGER PRIMARY KEY,"
+    "  debtor_id INTEGER NOT NULL REFERENCES debtors(id),"
+    "  attempt_id INTEGER,"
+    "  agreed_at INTEGER NOT NULL,"
+    "  currency TEXT, total_minor INTEGER NOT NULL, instalments INTEGER NOT NULL,"
+    "  status INTEGER NOT NULL DEFAULT 0,"
+    "  created_at INTEGER NOT NULL"
+    ");"
+    "CREATE INDEX payment_plans_active ON payment_plans(debtor_id) WHERE status = 0;"
+    "CREATE TABLE plan_instalments ("
+    "  plan_id INTEGER NOT NULL REFERENCES payment_plans(id),"
+    "  seq INTEGER NOT NULL, due_date INTEGER NOT NULL, amount_minor INTEGER NOT NULL,"
+    "  PRIMARY KEY(plan_id, seq)"
+    ") WITHOUT ROWID;"
+    "CREATE TABLE selfservice_actions ("
+    "  id INTEGER PRIMARY KEY,"
+    "  debtor_id INTEGER NOT NULL REFERENCES debtors(id),"
+    "  attempt_id INTEGER, action TEXT NOT NULL, detail TEXT,"
+    "  created_at INTEGER NOT NULL"
+    ");"
+    "CREATE INDEX selfservice_actions_debtor ON selfservice_actions(debtor_id, created_at);"
+    "DROP INDEX outcomes_active;"
+    "CREATE INDEX outcomes_active ON outcomes(debtor_id, occurred_at, code, channel_kind,"
+    " promise_date) WHERE " OUTCOME_ACTIVE ";",
 };
 
 /* Schema version after which a migration needs C code as well (0: none). */
@@ -407,6 +448,7 @@ struct store {
     sqlite3_stmt *dispatch_stmt[STORE_DISPATCH_STMT_MAX]; /* store-dispatch.c's */
     sqlite3_stmt *brief_stmt[STORE_BRIEF_STMT_MAX];       /* store-brief.c's */
     sqlite3_stmt *inbound_stmt[STORE_INBOUND_STMT_MAX];   /* store-inbound.c's */
+    sqlite3_stmt *ss_stmt[STORE_SELFSERVICE_STMT_MAX];    /* store-selfservice.c's */
 };
 
 int store_fail(struct store *s, int rc)
@@ -891,6 +933,8 @@ void store_free(struct store *s)
         sqlite3_finalize(s->brief_stmt[i]);
     for (int i = 0; i < STORE_INBOUND_STMT_MAX; i++)
         sqlite3_finalize(s->inbound_stmt[i]);
+    for (int i = 0; i < STORE_SELFSERVICE_STMT_MAX; i++)
+        sqlite3_finalize(s->ss_stmt[i]);
     sqlite3_close(s->db);
     free(s->path);
     free(s);
@@ -1303,7 +1347,8 @@ static const char *col_text(sqlite3_stmt *st, int i)
     return t && *t ? t : NULL;
 }
 
-enum { SCAN_DEBTORS, SCAN_STATE, SCAN_ATTEMPTS, SCAN_OUTCOMES, SCAN_CELLS, SCAN_SUPPR, _SCAN_MAX };
+enum { SCAN_DEBTORS, SCAN_STATE, SCAN_ATTEMPTS, SCAN_OUTCOMES, SCAN_CELLS, SCAN_SUPPR,
+       SCAN_PREFS, SCAN_PLANS, _SCAN_MAX };
 
 /* Payments and promises only (the payment propensity), through outcomes_active too. */
 static const char scan_pay_outcomes_sql[] =
@@ -1338,6 +1383,16 @@ static const char *const scan_sql[_SCAN_MAX] = {
         "SELECT debtor_id, channel_kind, address, reason = 'invalid address' FROM suppressions"
         " WHERE debtor_id BETWEEN ?1 AND ?2 AND (expires_at IS NULL OR expires_at > ?3)"
         " ORDER BY debtor_id",
+    /* what debtors stated on the self-service page: few rows */
+    [SCAN_PREFS] = "SELECT debtor_id, " STORE_PREFS_COLUMNS " FROM debtor_prefs"
+                   " WHERE debtor_id BETWEEN ?1 AND ?2 ORDER BY debtor_id",
+    /* each active plan's instalments, with what was paid since it was agreed (up to now) */
+    [SCAN_PLANS] =
+        "SELECT p.debtor_id, p.id, p.agreed_at, (SELECT coalesce(sum(o.amount_minor), 0)"
+        " FROM outcomes o WHERE o.debtor_id = p.debtor_id AND o.code = 9"
+        " AND o.occurred_at >= p.agreed_at AND o.occurred_at <= ?3), i.due_date, i.amount_minor"
+        " FROM payment_plans p JOIN plan_instalments i ON i.plan_id = p.id"
+        " WHERE p.status = 0 AND p.debtor_id BETWEEN ?1 AND ?2 ORDER BY p.debtor_id, i.seq",
 };
 
 static void read_debtor(sqlite3_stmt *st, struct store_plan_row *row)
@@ -1424,6 +1479,9 @@ int64_t store_plan_scan(struct store *s, const struct store_plan_opts *o,
     struct planner_outcome *out = NULL;
     struct model_cell *cells = NULL;
     size_t catt = 0, cout = 0, ccells = 0;
+    struct prefs prefs;
+    struct planner_plan plan;
+    struct plan_instalment inst[PLAN_INSTALMENTS_MAX];
     int64_t lo = o->id_min, hi = o->id_max ? o->id_max : INT64_MAX, visited = 0;
     int r = 0;
 
@@ -1444,7 +1502,7 @@ int64_t store_plan_scan(struct store *s, const struct store_plan_opts *o,
             return store_fail(s, rc);
     }
     for (int i = 0; i < _SCAN_MAX; i++) {
-        int64_t extra = i == SCAN_SUPPR ? o->now : o->since;
+        int64_t extra = i == SCAN_SUPPR || i == SCAN_PLANS ? o->now : o->since;
         const char *sql = scan_sql[i];
         if (i == SCAN_OUTCOMES && o->skip_idle_outcomes)
             sql = scan_active_outcomes_sql;
@@ -1563,6 +1621,42 @@ int64_t store_plan_scan(struct store *s, const struct store_plan_opts *o,
         }
         if (r < 0)
             goto out;
+
+        row.prefs = NULL;
+        for (; c[SCAN_PREFS].key <= id; r = cursor_step(s, &c[SCAN_PREFS])) {
+            if (r < 0)
+                goto out;
+            if (c[SCAN_PREFS].key == id) {
+                store_read_prefs(c[SCAN_PREFS].st, 1, &prefs);
+                row.prefs = &prefs;
+            }
+        }
+        if (r < 0)
+            goto out;
+
+        row.plan = NULL;
+        plan.n = 0;
+        for (int64_t pid = 0; c[SCAN_PLANS].key <= id; r = cursor_step(s, &c[SCAN_PLANS])) {
+            if (r < 0)
+                goto out;
+            sqlite3_stmt *st = c[SCAN_PLANS].st;
+            if (c[SCAN_PLANS].key < id || plan.n == PLAN_INSTALMENTS_MAX)
+                continue;
+            if (!pid) {
+                pid = sqlite3_column_int64(st, 1);
+                plan.agreed_at = sqlite3_column_int64(st, 2);
+                plan.paid_minor = sqlite3_column_int64(st, 3);
+            } else if (pid != sqlite3_column_int64(st, 1))
+                continue; /* only one plan is active; the first if a bug left two */
+            inst[plan.n].day = sqlite3_column_int(st, 4);
+            inst[plan.n++].amount_minor = sqlite3_column_int64(st, 5);
+        }
+        if (r < 0)
+            goto out;
+        if (plan.n) {
+            plan.inst = inst;
+            row.plan = &plan;
+        }
 
         visited++;
         if ((r = cb(ctx, &row)) < 0)
@@ -2140,6 +2234,11 @@ sqlite3_stmt **store_brief_stmts(struct store *s)
 sqlite3_stmt **store_inbound_stmts(struct store *s)
 {
     return s->inbound_stmt;
+}
+
+sqlite3_stmt **store_selfservice_stmts(struct store *s)
+{
+    return s->ss_stmt;
 }
 
 /* ---- off-policy evaluation ---- */

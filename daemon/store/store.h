@@ -15,11 +15,12 @@
 #include "brief.h"
 #include "debtor.h"
 #include "planner.h"
+#include "prefs.h"
 
 struct store;
 
 /* Schema version this build migrates to (PRAGMA user_version). */
-#define STORE_SCHEMA_VERSION 10
+#define STORE_SCHEMA_VERSION 11
 
 enum store_open_flags {
     STORE_READONLY = 1 << 0, /* never create or migrate */
@@ -162,6 +163,8 @@ struct store_plan_row {
     uint8_t suppressed;               /* bit per chan_kind: the current address is suppressed */
     uint8_t invalid;                  /* ... of those, as an invalid address (reason
                                          'invalid address': bounce, wrong number) */
+    const struct prefs *prefs;        /* what the debtor stated (debtor_prefs), or NULL */
+    const struct planner_plan *plan;  /* the active payment plan, or NULL */
 };
 
 struct store_plan_opts {
@@ -612,5 +615,58 @@ int store_report_debtors(struct store *s, int64_t since, int64_t from, int64_t t
                          int (*cb)(void *ctx, struct report_debtor *d, const char *time_zone,
                                    const char *currency),
                          void *ctx);
+/* ---- the self-service page (store-selfservice.c, docs/selfservice.md) ---- */
+
+/* An outcome a self-service link stored (found by its dedupe key). */
+struct store_ss_done {
+    int code;                /* enum outcome_code, -1: none */
+    int32_t date;            /* promise_date, 0: none */
+    int64_t amount_minor;
+    int64_t at;              /* occurred_at */
+};
+
+/* A debtor as the page shows it; borrowed for the callback. */
+struct store_ss_view {
+    int64_t id;                          /* internal id */
+    struct debtor_rec rec;               /* as store_brief_row.rec (due_date INT32_MIN: none) */
+    const char *strategy, *variant, *tier; /* contact_state, NULL when never planned */
+    int64_t paused_until;                /* contact_state, 0: none */
+    const char *hold_reason;
+    bool stopped;
+    bool has_prefs;
+    struct prefs prefs;                  /* stated so far (prefs_init() when none) */
+    struct plan_instalment plan[PLAN_INSTALMENTS_MAX]; /* the active plan, by date */
+    size_t plan_n;                       /* 0: no active plan */
+    int64_t plan_agreed_at, plan_attempt, plan_paid; /* paid: payments since agreed_at */
+    struct store_ss_done commit;         /* this link's promise / plan / due date move */
+    struct store_ss_done dispute;        /* this link's dispute */
+    uint8_t opted_out;                   /* kinds the debtor opted out of (any source) */
+    const struct brief_outcome *outcomes; /* since `since`, newest first */
+    size_t noutcomes;
+};
+/*
+ * Read the debtor external_id with what the self-service link of
+ * attempt_id did already (its outcomes are stored under the dedupe keys
+ * "selfservice:<attempt>:commit" and ":dispute") and pass it to cb.
+ * Returns cb's value, -ENOENT (no such debtor) or -errno.  A few indexed
+ * lookups.
+ */
+int store_ss_view_get(struct store *s, const char *external_id, int64_t attempt_id,
+                      int64_t since, int (*cb)(void *ctx, const struct store_ss_view *v),
+                      void *ctx);
+/* The language to write to a debtor in (stated, else imported): "" when none, -ENOENT. */
+int store_ss_locale(struct store *s, const char *external_id, char *buf, size_t len);
+
+/* Replace a debtor's stated preferences (debtor_prefs). */
+int store_prefs_put(struct store *s, int64_t debtor_id, const struct prefs *p, int64_t now);
+/*
+ * Record a payment plan agreed at agreed_at with its instalments; the
+ * debtor's earlier plans are retired (one plan is active at a time).
+ */
+int store_plan_put(struct store *s, int64_t debtor_id, int64_t attempt_id, int64_t agreed_at,
+                   const char *currency, const struct plan_instalment *v, size_t n, int64_t now);
+/* Log a self-service action ("promise", "plan", "dispute", ...) with its detail (JSON). */
+int store_ss_action_add(struct store *s, int64_t debtor_id, int64_t attempt_id,
+                        const char *action, const char *detail, int64_t now);
 
 #endif

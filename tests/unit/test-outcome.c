@@ -31,6 +31,8 @@ static void test_reach(void)
         [OUTCOME_OPT_OUT] = "ESC.L",      [OUTCOME_WRONG_NUMBER] = ".....",
         [OUTCOME_DISPUTE] = "ESCVL",      [OUTCOME_REFUSED] = "ESCVL",
         [OUTCOME_FAILED] = ".....",
+        [OUTCOME_PLAN_AGREED] = "ESCVL",  [OUTCOME_DUE_DATE_MOVED] = "ESCVL",
+        [OUTCOME_PREFERENCES] = ".....",
     };
     static const enum chan_kind kinds[5] = { CHAN_EMAIL, CHAN_SMS, CHAN_CHAT, CHAN_CALL,
                                              CHAN_LETTER };
@@ -56,6 +58,11 @@ static void test_reactions_and_stops(void)
     CHECK_STR(outcome_stop_reason(OUTCOME_OPT_OUT), "opt-out");
     CHECK(outcome_stop_reason(OUTCOME_REFUSED) == NULL);
     CHECK(outcome_stop_reason(OUTCOME_BOUNCED) == NULL); /* the address, not the debtor */
+    /* a plan's instalments are promises: it pauses like one and stops queued jobs */
+    CHECK_INT(outcome_reaction(OUTCOME_PLAN_AGREED), STRATEGY_OUTCOME_PROMISE_TO_PAY);
+    CHECK_STR(outcome_stop_reason(OUTCOME_PLAN_AGREED), "payment plan");
+    CHECK_INT(outcome_reaction(OUTCOME_PREFERENCES), -1);
+    CHECK(outcome_stop_reason(OUTCOME_PREFERENCES) == NULL);
     /* whatever stops queued jobs also has a strategy reaction (the planner acts on it) */
     for (int c = 0; c < _OUTCOME_MAX; c++)
         if (outcome_stop_reason((enum outcome_code)c))

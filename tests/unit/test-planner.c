@@ -1217,6 +1217,12 @@ static const char *check_instant(const struct tdebtor *t, const struct planner_r
         if ((t->rec.dnc[i].weekday_mask >> l.weekday) & 1 && min >= t->rec.dnc[i].start &&
             min < t->rec.dnc[i].end)
             return "in a do-not-contact range";
+    for (int i = 0; t->d.prefs && i < t->d.prefs->nforbid; i++) {
+        const struct prefs_range *f = &t->d.prefs->forbid[i];
+        if ((f->days >> l.weekday) & 1 && (f->kinds >> c->kind) & 1 && min >= f->start &&
+            min < f->end)
+            return "in a stated do-not-contact range";
+    }
     if (t->d.tz2) {
         struct tz_local l2;
         tz_to_local(t->d.tz2, when, &l2);
@@ -1300,6 +1306,13 @@ static const char *check_cand(const struct tdebtor *t, const struct planner_stat
     if (p->vulnerable_human_only && (rec->flags & DEBTOR_VULNERABLE) &&
         (k == CHAN_SMS || k == CHAN_CHAT))
         return "automated contact of a vulnerable debtor";
+    if (t->d.prefs && t->d.prefs->human == 1) {
+        if (k == CHAN_CHAT)
+            return "the bot for a debtor who asked for a person";
+        for (size_t i = 0; (k == CHAN_EMAIL || k == CHAN_SMS) && i < r->ncand; i++)
+            if (r->cand[i].kind == CHAN_CALL)
+                return "a message where a person can call";
+    }
     /*
      * cadence: attempts to an address found invalid (stored, or by a
      * bounce or wrong number this plan applied) reached nobody and count
@@ -1423,6 +1436,24 @@ static void test_property(void)
             }
             if (rnd(6) == 0)
                 t.d.tz2 = zone(prop_zones[rnd(7)]);
+            /* stated preferences: hard times per kind, a person, priors */
+            struct prefs pf;
+            prefs_init(&pf);
+            if (rnd(3) == 0) {
+                pf.human = (int8_t)((int)rnd(3) - 1);
+                pf.channel = (int8_t)((int)rnd(6) - 1);
+                for (int k = (int)rnd(4); k > 0; k--) {
+                    int a = (int)rnd(1400);
+                    prefs_range_add(pf.forbid, &pf.nforbid,
+                                    (struct prefs_range){ (uint8_t)(1 + rnd(15)),
+                                                          (uint8_t)(1 + rnd(127)), (int16_t)a,
+                                                          (int16_t)(a + 1 + (int)rnd(1440 - a)) });
+                }
+                if (rnd(2))
+                    prefs_range_add(pf.prefer, &pf.nprefer,
+                                    (struct prefs_range){ PREFS_PERSON_KINDS, 0x7f, 600, 900 });
+                t.d.prefs = &pf;
+            }
             t.d.addresses = planner_addresses(&t.rec);
             t.d.suppressed = (uint8_t)(rnd(5) == 0 ? 1u << rnd(5) : 0);
             struct planner_attempt att[16];
@@ -1440,7 +1471,15 @@ static void test_property(void)
                 out[k] = (struct planner_outcome){ base - (int64_t)rnd(10 * 86400),
                                                    (uint8_t)rnd(6), (uint8_t)rnd(_OUTCOME_MAX),
                                                    day - 3 + (int)rnd(6) };
-            struct planner_history h = { att, na, out, no };
+            struct planner_history h = { att, na, out, no, NULL };
+            /* a payment plan, sometimes: its instalments pause like promises */
+            struct plan_instalment pinst[4];
+            struct planner_plan plan;
+            if (rnd(5) == 0 && prefs_plan_schedule(10000, 4, day - 20 + (int)rnd(30), pinst) == 0) {
+                plan = (struct planner_plan){ base - (int64_t)rnd(20 * 86400),
+                                              (int64_t)rnd(12000), pinst, 4 };
+                h.plan = &plan;
+            }
             struct planner_state st = { 0 };
             if (rnd(2)) {
                 st.strategy = rnd(2) ? "anyz" : "legal";
@@ -1818,6 +1857,178 @@ static void test_explain_trace(void)
     strategy_set_free(s);
 }
 
+/* ---- stated preferences (self-service) ---- */
+
+static const char *const MIXED =
+    "strategies:\n"
+    "  - name: mixed\n"
+    "    priority: 10\n"
+    "    match: { countries: [US] }\n"
+    "    windows: { daily: \"09:00-21:00\" }\n"
+    "    params: { exploration: 0 }\n"
+    "    tiers:\n"
+    "      - name: t\n"
+    "        choose: model\n"
+    "        channels:\n"
+    "          - { channel: email, template: early-email, value: 20 }\n"
+    "          - { channel: sms, template: early-sms, value: 25 }\n"
+    "          - { channel: bot, template: early-bot, value: 30 }\n"
+    "          - { channel: dialer, template: mid-call, value: 40 }\n";
+
+static const struct planner_trace_entry *entry_at(int channel, const struct tz *z, int hour)
+{
+    return trace_find(&trace_buf, z, channel, hour);
+}
+
+static void test_stated_prefs(void)
+{
+    setup();
+    struct strategy_set *s = load_set(MIXED);
+    CHECK(s);
+    if (!s)
+        return;
+    struct tdebtor t;
+    struct planner_result r;
+    struct prefs pf;
+    int32_t day = D(2026, 3, 10); /* a Tuesday */
+    int em = chan("email"), sms = chan("sms"), bot = chan("bot"), dial = chan("dialer");
+    tdebtor_init(&t, "s1", "US", "America/New_York", day - 5);
+    t.d.prefs = &pf;
+
+    /* "no calls before 18:00 on weekdays": a hard rule for calls only */
+    prefs_init(&pf);
+    CHECK_INT(prefs_ranges_parse("call Mon-Fri 00:00-18:00", true, pf.forbid, &pf.nforbid), 0);
+    CHECK_INT(planner_plan(ctx_for(s), &t.d, NULL, NULL, NOW(day), day, &r, &trace_buf), 0);
+    CHECK_INT(r.status, PLAN_OK);
+    for (int hr = 9; hr < 18; hr++) {
+        const struct planner_trace_entry *e = entry_at(dial, t.d.tz, hr);
+        CHECK(e && e->reason == PLAN_STATED_TIME);
+        e = entry_at(sms, t.d.tz, hr);
+        CHECK(e && e->scored);
+    }
+    for (int hr = 18; hr < 21; hr++) {
+        const struct planner_trace_entry *e = entry_at(dial, t.d.tz, hr);
+        CHECK(e && e->scored);
+    }
+    for (size_t i = 0; i < r.ncand; i++)
+        if (r.cand[i].channel == dial)
+            CHECK(r.cand[i].local_min >= 18 * 60);
+    CHECK_STR(planner_reason_to_string(PLAN_STATED_TIME), "debtor's stated do-not-contact time");
+    /* Saturday: not a weekday, calls all day */
+    int32_t sat = D(2026, 3, 14);
+    CHECK_INT(planner_plan(ctx_for(s), &t.d, NULL, NULL, NOW(sat), sat, &r, &trace_buf), 0);
+    const struct planner_trace_entry *e = entry_at(dial, t.d.tz, 10);
+    CHECK(e && e->scored);
+    /* a range that cuts an hour in half, on every kind: 17:30-18:30 */
+    prefs_init(&pf);
+    CHECK_INT(prefs_ranges_parse("all Tue 17:30-18:30", true, pf.forbid, &pf.nforbid), 0);
+    CHECK_INT(planner_plan(ctx_for(s), &t.d, NULL, NULL, NOW(day), day, &r, &trace_buf), 0);
+    e = entry_at(em, t.d.tz, 17);
+    CHECK(e && e->scored && e->c.local_min == 17 * 60 && e->c.until == L(t.d.tz, day, 17, 30));
+    e = entry_at(em, t.d.tz, 18);
+    CHECK(e && e->scored && e->c.local_min == 18 * 60 + 30);
+    /* a stated time inside an imported do-not-contact range: the import's reason wins */
+    t.rec.dnc[0] = (struct dnc_range){ 0x7f, 17 * 60, 18 * 60 + 30 };
+    t.rec.ndnc = 1;
+    CHECK_INT(planner_plan(ctx_for(s), &t.d, NULL, NULL, NOW(day), day, &r, &trace_buf), 0);
+    e = entry_at(em, t.d.tz, 17);
+    CHECK(e && e->reason == PLAN_DNC);
+    t.rec.ndnc = 0;
+
+    /* "I'd rather talk to a person": no bot; no e-mail or sms while a call can be made */
+    prefs_init(&pf);
+    pf.human = 1;
+    CHECK_INT(planner_plan(ctx_for(s), &t.d, NULL, NULL, NOW(day), day, &r, &trace_buf), 0);
+    CHECK_INT(r.status, PLAN_OK);
+    CHECK(!cands_on(&r, bot) && !cands_on(&r, em) && !cands_on(&r, sms) && cands_on(&r, dial));
+    CHECK(trace_has(&trace_buf, bot, PLAN_HUMAN_ONLY));
+    CHECK(trace_has(&trace_buf, sms, PLAN_HUMAN_ONLY));
+    CHECK(trace_has(&trace_buf, em, PLAN_HUMAN_ONLY));
+    /* no call possible (the number opted out of calls): messages again, never the bot */
+    t.d.suppressed = 1u << CHAN_CALL;
+    CHECK_INT(planner_plan(ctx_for(s), &t.d, NULL, NULL, NOW(day), day, &r, &trace_buf), 0);
+    CHECK(!cands_on(&r, bot) && cands_on(&r, sms) && !cands_on(&r, dial));
+    CHECK(trace_has(&trace_buf, bot, PLAN_HUMAN_ONLY));
+    CHECK(!trace_has(&trace_buf, em, PLAN_HUMAN_ONLY) && !trace_has(&trace_buf, sms, PLAN_HUMAN_ONLY));
+    e = entry_at(em, t.d.tz, 10);
+    CHECK(e && e->scored);
+    t.d.suppressed = 0;
+
+    /* strong priors: the stated channel and hours lift the value (x1.5 each) */
+    prefs_init(&pf);
+    pf.channel = CHAN_SMS;
+    CHECK_INT(prefs_ranges_parse("daily 19:00-21:00", false, pf.prefer, &pf.nprefer), 0);
+    t.rec.preferred_channel = CHAN_EMAIL; /* imported: the stated one replaces it */
+    CHECK_INT(planner_plan(ctx_for(s), &t.d, NULL, NULL, NOW(day), day, &r, &trace_buf), 0);
+    e = entry_at(sms, t.d.tz, 10);
+    CHECK(e && e->scored && e->c.value == 37.5f && e->boost == PLANNER_BOOST_CHANNEL);
+    e = entry_at(sms, t.d.tz, 19);
+    CHECK(e && e->scored && e->c.value == 56.25f &&
+          e->boost == (PLANNER_BOOST_CHANNEL | PLANNER_BOOST_HOURS));
+    e = entry_at(em, t.d.tz, 10);
+    CHECK(e && e->scored && e->c.value == 20.0f && e->boost == 0);
+    e = entry_at(em, t.d.tz, 20);
+    CHECK(e && e->scored && e->c.value == 30.0f && e->boost == PLANNER_BOOST_HOURS);
+    /* without stated prefs the imported channel gets the milder lift */
+    t.d.prefs = NULL;
+    CHECK_INT(planner_plan(ctx_for(s), &t.d, NULL, NULL, NOW(day), day, &r, &trace_buf), 0);
+    e = entry_at(em, t.d.tz, 10);
+    CHECK(e && e->scored && e->c.value == 24.0f && e->boost == 0);
+    strategy_set_free(s);
+}
+
+static void test_payment_plan(void)
+{
+    setup();
+    struct strategy_set *s = load_set(BASIC); /* promise_to_pay: pause, grace 2 */
+    CHECK(s);
+    if (!s)
+        return;
+    struct tdebtor t;
+    struct planner_result r;
+    int32_t day = D(2026, 3, 10);
+    tdebtor_init(&t, "pp", "US", "America/New_York", day - 5);
+    struct plan_instalment inst[3];
+    CHECK_INT(prefs_plan_schedule(10000, 3, day + 5, inst), 0);
+    CHECK(inst[0].amount_minor == 3334 && inst[1].amount_minor == 3333 &&
+          inst[2].amount_minor == 3333);
+    CHECK(inst[1].day == D(2026, 4, 15) && inst[2].day == D(2026, 5, 15));
+    int64_t agreed = L(t.d.tz, day - 1, 12, 0);
+    struct planner_outcome out[2] = {
+        { agreed, CHAN_EMAIL, OUTCOME_PLAN_AGREED, day + 5 },
+    };
+    struct planner_plan plan = { agreed, 0, inst, 3 };
+    struct planner_history h = { NULL, 0, out, 1, &plan };
+    /* paused until the first instalment plus the grace days */
+    CHECK_INT(planner_plan(ctx_for(s), &t.d, NULL, &h, NOW(day), day, &r, &trace_buf), 0);
+    CHECK_INT(r.status, PLAN_PAUSED);
+    CHECK(r.next.paused_until == L(t.d.tz, day + 8, 0, 0));
+    CHECK(strstr(trace_buf.plan_why, "instalment 1 of 3 due 2026-03-15") != NULL);
+    /* the first paid: paused until the second */
+    int32_t d2 = day + 9;
+    out[1] = (struct planner_outcome){ L(t.d.tz, day + 5, 10, 0), _CHAN_KIND_MAX, OUTCOME_PAID,
+                                       0 };
+    h.noutcomes = 2;
+    plan.paid_minor = 3334;
+    CHECK_INT(planner_plan(ctx_for(s), &t.d, NULL, &h, NOW(d2), d2, &r, &trace_buf), 0);
+    CHECK_INT(r.status, PLAN_PAUSED);
+    CHECK(!r.next.stopped); /* an instalment, not the whole debt */
+    CHECK(r.next.paused_until == L(t.d.tz, inst[1].day + 3, 0, 0));
+    /* not paid: a broken promise, contact resumes */
+    h.noutcomes = 1;
+    plan.paid_minor = 0;
+    CHECK_INT(planner_plan(ctx_for(s), &t.d, NULL, &h, NOW(d2), d2, &r, &trace_buf), 0);
+    CHECK(r.status != PLAN_PAUSED && r.status != PLAN_STOPPED);
+    CHECK(strstr(trace_buf.plan_why, "not paid, broken") != NULL);
+    /* paid in full: the last payment stops the strategy */
+    h.noutcomes = 2;
+    plan.paid_minor = 10000;
+    CHECK_INT(planner_plan(ctx_for(s), &t.d, NULL, &h, NOW(d2), d2, &r, &trace_buf), 0);
+    CHECK(r.next.stopped);
+    CHECK_INT(r.status, PLAN_STOPPED);
+    strategy_set_free(s);
+}
+
 static void test_cleanup(void)
 {
     cleanup();
@@ -1831,4 +2042,5 @@ TEST_MAIN({ "basic", test_basic }, { "day_rules", test_day_rules },
           { "seed", test_seed }, { "model_drives_choice", test_model_drives_choice },
           { "explore_population", test_explore_population },
           { "choice_probability", test_choice_probability },
-          { "explain_trace", test_explain_trace }, { "cleanup", test_cleanup })
+          { "explain_trace", test_explain_trace }, { "stated_prefs", test_stated_prefs },
+          { "payment_plan", test_payment_plan }, { "cleanup", test_cleanup })

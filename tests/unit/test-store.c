@@ -769,6 +769,166 @@ static void test_inbound_lookups(void)
     store_free(s);
 }
 
+/* ---- the self-service page's rows (store-selfservice.c) ---- */
+
+struct ss_seen {
+    int n;
+    struct prefs prefs[3];
+    bool has_prefs[3];
+    size_t plan_n[3];
+    int64_t plan_paid[3];
+};
+
+static int ss_scan_cb(void *ctx, const struct store_plan_row *row)
+{
+    struct ss_seen *x = ctx;
+    int i = x->n++;
+    if (i >= 3)
+        return -1;
+    x->has_prefs[i] = row->prefs != NULL;
+    if (row->prefs)
+        x->prefs[i] = *row->prefs;
+    x->plan_n[i] = row->plan ? row->plan->n : 0;
+    x->plan_paid[i] = row->plan ? row->plan->paid_minor : -1;
+    return 0;
+}
+
+struct ss_view_seen {
+    int calls;
+    int commit_code;
+    int32_t commit_date;
+    size_t plan_n;
+    int64_t plan_paid;
+    char language[8];
+    uint8_t nforbid;
+};
+
+static int ss_view_cb(void *ctx, const struct store_ss_view *v)
+{
+    struct ss_view_seen *x = ctx;
+    x->calls++;
+    x->commit_code = v->commit.code;
+    x->commit_date = v->commit.date;
+    x->plan_n = v->plan_n;
+    x->plan_paid = v->plan_paid;
+    snprintf(x->language, sizeof(x->language), "%s", v->prefs.language);
+    x->nforbid = v->prefs.nforbid;
+    return 0;
+}
+
+struct dispatch_seen {
+    char locale[16];
+    int32_t due;
+    int n;
+};
+
+static int dispatch_cb(void *ctx, const struct store_dispatch_row *row)
+{
+    struct dispatch_seen *x = ctx;
+    snprintf(x->locale, sizeof(x->locale), "%s", row->locale ? row->locale : "");
+    x->due = row->due_date;
+    x->n++;
+    return 0;
+}
+
+static void test_selfservice_rows(void)
+{
+    int64_t id[3];
+    struct store *s = plan_store("ss.db", id);
+    /* P1 states preferences and moves its due date; P2 agrees to two plans */
+    struct prefs p;
+    prefs_init(&p);
+    CHECK_INT(prefs_ranges_parse("call Mon-Fri 00:00-18:00", true, p.forbid, &p.nforbid), 0);
+    CHECK_INT(prefs_ranges_parse("daily 18:00-21:00", false, p.prefer, &p.nprefer), 0);
+    p.human = 1;
+    p.channel = CHAN_SMS;
+    snprintf(p.language, sizeof(p.language), "es");
+    int32_t due = days_from_civil(2026, 11, 1);
+    p.due_from = due;
+    p.due_to = due + 20;
+    CHECK_INT(store_begin(s), 0);
+    CHECK_INT(store_prefs_put(s, id[0], &p, 100), 0);
+    struct plan_instalment inst[4];
+    CHECK_INT(prefs_plan_schedule(12345, 4, due + 30, inst), 0);
+    CHECK_INT(store_plan_put(s, id[1], 7, 1000, "EUR", inst, 4, 1000), 0);
+    CHECK_INT(prefs_plan_schedule(12345, 3, due + 35, inst), 0);
+    CHECK_INT(store_plan_put(s, id[1], 8, 2000, "EUR", inst, 3, 2000), 0);
+    /* a payment before the second plan and one after it */
+    struct store_outcome o = { .debtor_id = id[1], .kind = -1, .code = 9, .at = 1500,
+                               .has_amount = true, .amount_minor = 500,
+                               .dedupe_key = "pay-a", .segment = "" };
+    int added;
+    CHECK_INT(store_outcome_add(s, &o, &added), 0);
+    o.at = 2500;
+    o.amount_minor = 4115;
+    o.dedupe_key = "pay-b";
+    CHECK_INT(store_outcome_add(s, &o, &added), 0);
+    /* the link 7's promise, under the page's key */
+    o = (struct store_outcome){ .debtor_id = id[0], .kind = 0, .code = 8, .at = 2600,
+                                .promise_date = due + 40, .dedupe_key = "selfservice:7:commit",
+                                .segment = "" };
+    CHECK_INT(store_outcome_add(s, &o, &added), 0);
+    CHECK_INT(store_ss_action_add(s, id[0], 7, "promise", "{\"date\":\"x\"}", 2600), 0);
+    CHECK_INT(store_commit(s), 0);
+
+    /* the planner's scan: prefs parsed back, the active plan with what was paid since */
+    const char *chans[] = { "email", "sms" };
+    struct store_plan_opts so = { .since = 0, .now = 3000, .channels = chans, .nchannels = 2 };
+    struct ss_seen x = { 0 };
+    CHECK_INT((int)store_plan_scan(s, &so, ss_scan_cb, &x), 3);
+    CHECK(x.has_prefs[0] && !x.has_prefs[1] && !x.has_prefs[2]);
+    CHECK(x.prefs[0].human == 1 && x.prefs[0].channel == CHAN_SMS && x.prefs[0].nforbid == 1 &&
+          x.prefs[0].forbid[0].kinds == 1u << CHAN_CALL && x.prefs[0].forbid[0].end == 1080 &&
+          x.prefs[0].nprefer == 1 && x.prefs[0].due_to == due + 20);
+    CHECK_STR(x.prefs[0].language, "es");
+    CHECK_INT((int)x.plan_n[1], 3);      /* the newer plan only */
+    CHECK_INT(x.plan_paid[1], 4115);     /* paid since it was agreed */
+    CHECK_INT((int)x.plan_n[0], 0);
+    so.now = 2400; /* the later payment is in the future */
+    memset(&x, 0, sizeof(x));
+    CHECK_INT((int)store_plan_scan(s, &so, ss_scan_cb, &x), 3);
+    CHECK_INT(x.plan_paid[1], 0);
+
+    /* the page's view */
+    struct ss_view_seen v = { 0 };
+    CHECK_INT(store_ss_view_get(s, "P1", 7, 0, ss_view_cb, &v), 0);
+    CHECK(v.calls == 1 && v.commit_code == 8 && v.commit_date == due + 40 && v.nforbid == 1);
+    CHECK_STR(v.language, "es");
+    memset(&v, 0, sizeof(v));
+    CHECK_INT(store_ss_view_get(s, "P1", 8, 0, ss_view_cb, &v), 0);
+    CHECK_INT(v.commit_code, -1); /* another link: nothing done with it */
+    CHECK_INT(store_ss_view_get(s, "P2", 8, 0, ss_view_cb, &v), 0);
+    CHECK(v.plan_n == 3 && v.plan_paid == 4115);
+    CHECK_INT(store_ss_view_get(s, "nobody", 8, 0, ss_view_cb, &v), -ENOENT);
+    char loc[16];
+    CHECK_INT(store_ss_locale(s, "P1", loc, sizeof(loc)), 0);
+    CHECK_STR(loc, "es");
+    CHECK_INT(store_ss_locale(s, "nobody", loc, sizeof(loc)), -ENOENT);
+
+    /* a run's jobs: the stated language, the moved due date */
+    int64_t run, aid;
+    bool rerun;
+    CHECK_INT(store_run_begin(s, 20400, 3000, &run, &rerun), 0);
+    struct store_attempt_new a = { .debtor_id = id[0], .run_id = run, .key = "k-ss",
+                                   .strategy = "early", .variant = "a", .tier = "t1",
+                                   .channel = "sms", .kind = CHAN_SMS, .scheduled_at = 5000,
+                                   .created_at = 3000 };
+    CHECK_INT(store_attempt_add(s, &a, &aid), 0);
+    struct dispatch_seen d = { 0 };
+    CHECK_INT(store_run_attempts(s, run, ATTEMPT_PLANNED, 0, 10, dispatch_cb, &d), 1);
+    CHECK_STR(d.locale, "es");
+    CHECK_INT(d.due, due + 20);
+    store_free(s);
+    /* one active plan per debtor; the log kept */
+    char cmd[512];
+    snprintf(cmd, sizeof(cmd),
+             "test \"$(sqlite3 %s 'SELECT group_concat(status) FROM payment_plans;"
+             " SELECT count(*) FROM plan_instalments; SELECT action FROM selfservice_actions')\""
+             " = \"$(printf '1,0\\n7\\npromise')\"",
+             db_path("ss.db"));
+    CHECK_INT(system(cmd), 0);
+}
+
 TEST_MAIN({ "open_migrate", test_open_migrate },
           { "not_a_store", test_not_a_store }, { "refuse_foreign", test_refuse_foreign },
           { "import_constraint", test_import_constraint }, { "upsert", test_upsert },
@@ -776,4 +936,5 @@ TEST_MAIN({ "open_migrate", test_open_migrate },
           { "outcomes_incremental", test_outcomes_incremental },
           { "outcomes_batch_recompute", test_outcomes_batch_recompute },
           { "migrate_v6_outcomes", test_migrate_v6_outcomes },
-          { "inbound_lookups", test_inbound_lookups })
+          { "inbound_lookups", test_inbound_lookups },
+          { "selfservice_rows", test_selfservice_rows })
