@@ -887,6 +887,15 @@ static void load_main(struct loader *l, const struct ynode *root)
     if ((v = ynode_get(root, "selfservice")) && v->type != YNODE_NULL &&
         page_conf_load(v, &c->selfservice, l->d) == -ENOMEM)
         l->oom = 1;
+    /* the page names the creditor and the number the messages name */
+    if (!c->selfservice && !(c->selfservice = page_conf_new()))
+        l->oom = 1;
+    if (c->selfservice &&
+        ((c->business[CONFIG_CREDITOR] &&
+          !(c->selfservice->creditor = strdup(c->business[CONFIG_CREDITOR]))) ||
+         (c->business[CONFIG_AGENT_PHONE] &&
+          !(c->selfservice->support_phone = strdup(c->business[CONFIG_AGENT_PHONE])))))
+        l->oom = 1;
 }
 
 /* ---- directories of YAML files -------------------------------------- */

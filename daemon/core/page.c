@@ -86,18 +86,30 @@ static int conf_str(const struct ynode *n, const char *key, size_t max, char **r
 
 int page_conf_load(const struct ynode *n, struct page_conf **ret, struct diags *d)
 {
-    static const char *const keys[] = { "creditor", "pay_url", "support_phone", "rate_limit",
-                                        "form_ttl", NULL };
+    /* (creditor and support_phone are known only to say where they are set) */
+    static const char *const keys[] = { "pay_url", "rate_limit", "form_ttl", "creditor",
+                                        "support_phone", NULL };
     static const char *const rate_keys[] = { "per_address", "per_token", NULL };
     if (ynode_expect(n, YNODE_MAP, "selfservice", d) < 0)
         return -EINVAL;
     struct page_conf *c = page_conf_new();
     if (!c)
         return -ENOMEM;
+    /* who the page is from and the number it gives are the business: section's,
+     * the same the messages name (config.h) */
+    static const char *const moved[][2] = { { "creditor", "business.creditor" },
+                                            { "support_phone", "business.agent_phone" } };
     bool bad = ynode_check_keys(n, keys, "selfservice", d) > 0;
-    if (conf_str(n, "creditor", 120, &c->creditor, d, &bad) < 0 ||
-        conf_str(n, "pay_url", LINK_BASE_URL_MAX, &c->pay_url, d, &bad) < 0 ||
-        conf_str(n, "support_phone", 40, &c->support_phone, d, &bad) < 0) {
+    for (size_t i = 0; i < ELEMENTSOF(moved); i++) {
+        const struct ynode *m = ynode_get(n, moved[i][0]);
+        if (m) {
+            diag_error(d, m->file, m->line, m->col,
+                       "'%s' is set as '%s' (the messages and the page name the same)",
+                       moved[i][0], moved[i][1]);
+            bad = true;
+        }
+    }
+    if (conf_str(n, "pay_url", LINK_BASE_URL_MAX, &c->pay_url, d, &bad) < 0) {
         page_conf_free(c);
         return -ENOMEM;
     }

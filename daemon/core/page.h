@@ -25,10 +25,10 @@ struct ynode;
 /* ---- configuration: the `selfservice:` section ---- */
 
 struct page_conf {
-    char *creditor;        /* who the page is from ("Acme Finance"); NULL: none shown */
+    char *creditor;        /* who the page is from: business.creditor; NULL: none shown */
     char *pay_url;         /* the creditor's payment page, "{token}" replaced by the link's
                               token (its payment webhook returns it); NULL: no "pay now" */
-    char *support_phone;   /* shown on every page; NULL: none */
+    char *support_phone;   /* shown on every page: business.agent_phone; NULL: none */
     int per_address;       /* requests per minute from one client address (0: unlimited) */
     int per_token;         /* requests per minute on one link (0: unlimited) */
     int64_t form_ttl;      /* seconds a form stays valid after the page was shown */

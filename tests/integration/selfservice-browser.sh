@@ -58,10 +58,9 @@ paths: { strategies: $SRCDIR/strategies, templates: $SRCDIR/config/templates,
 links:
   base_url: http://127.0.0.1:$HPORT
   keys: { k1: { secret_env: CZ_LINK_K1 } }
+business: { creditor: "Acme Finanzas", agent_phone: "+34 910 000 000" }
 selfservice:
-  creditor: "Acme Finanzas"
   pay_url: "https://pay.acme.example/checkout?ref={token}"
-  support_phone: "+34 910 000 000"
 channels:
   email:
     plugin: email

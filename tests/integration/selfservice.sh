@@ -30,10 +30,9 @@ links:
   keys: { k1: { secret_env: CZ_LINK_K1 } }
 api:
   keys: { a1: { secret_env: CZ_API_A1 } }
+business: { creditor: "Acme Finanzas", agent_phone: "+34 910 000 000" }
 selfservice:
-  creditor: "Acme Finanzas"
   pay_url: "https://pay.acme.example/checkout?ref={token}"
-  support_phone: "+34 910 000 000"
   rate_limit: { per_address: $1, per_token: 12 }
 channels:
   email: { plugin: log, kind: email, settings: { path: $T/sends.log } }

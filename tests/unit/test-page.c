@@ -150,15 +150,13 @@ static void test_conf(void)
 {
     struct diags d = DIAGS_INIT;
     struct page_conf *c = load("selfservice:\n"
-                               "  creditor: Acme Finance\n"
                                "  pay_url: \"https://pay.acme.example/p?ref={token}\"\n"
-                               "  support_phone: \"+34 910 000 000\"\n"
                                "  rate_limit: { per_address: 600, per_token: 0 }\n"
                                "  form_ttl: 30m\n",
                                &d);
     CHECK(c != NULL);
     if (c) {
-        CHECK_STR(c->creditor, "Acme Finance");
+        CHECK(!c->creditor); /* business.creditor, set by config.c */
         CHECK_STR(c->pay_url, "https://pay.acme.example/p?ref={token}");
         CHECK_INT(c->per_address, 600);
         CHECK_INT(c->per_token, 0);
@@ -176,7 +174,8 @@ static void test_conf(void)
              "  pay_url: https://pay.acme.example/checkout\n"
              "  form_ttl: 10s\n"
              "  rate_limit: { per_adress: 5 }\n"
-             "  creditorr: x\n",
+             "  creditorr: x\n"
+             "  support_phone: \"+1 555 0100\"\n",
              &d);
     CHECK(c == NULL);
     struct sbuf out = SBUF_INIT;
@@ -191,6 +190,8 @@ static void test_conf(void)
           NULL);
     CHECK(strstr(s, "unknown key 'per_adress'") != NULL);
     CHECK(strstr(s, "unknown key 'creditorr'") != NULL);
+    CHECK(strstr(s, "cadenza.yaml:6:18: error: 'support_phone' is set as 'business.agent_phone' "
+                    "(the messages and the page name the same)") != NULL);
     if (test_failures)
         fprintf(stderr, "%s", s);
     free(out.buf);
